@@ -1,0 +1,7 @@
+/**
+ * @packageDocumentation
+ * `@microvm/microvm` (work in progress).
+ */
+
+/** The package's version. */
+export const VERSION: string = "0.1.0";
