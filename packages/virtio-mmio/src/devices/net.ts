@@ -1,0 +1,271 @@
+/**
+ * virtio-net (virtio 1.2 §5.1).
+ * @module
+ */
+import type { FrameBackend, FrameSink } from "../backends.js";
+import { DeviceId, Feature, Net, NetFeature } from "../constants.js";
+import { VirtioError } from "../errors.js";
+import type { DescriptorChain } from "../split-queue.js";
+import type { DeviceHost } from "../transport.js";
+import { DeviceBase, isThenable } from "./device-base.js";
+
+/**
+ * Options of {@link NetDevice}.
+ *
+ * @example
+ * ```ts
+ * const opts: NetDeviceOptions = { mac: new Uint8Array([0x52, 0x54, 0, 0x12, 0x34, 0x56]) };
+ * ```
+ */
+export interface NetDeviceOptions {
+  /** MAC address offered in config (VIRTIO_NET_F_MAC); default 52:54:00:12:34:56. */
+  readonly mac?: Uint8Array;
+  /** QueueNumMax of both queues (default 256). */
+  readonly queueSize?: number;
+  /** Offer VIRTIO_NET_F_MRG_RXBUF (default true). */
+  readonly mergeRxBuffers?: boolean;
+  /** Initial link state (default up). */
+  readonly linkUp?: boolean;
+}
+
+const BIT = (b: number): bigint => 1n << BigInt(b);
+const RX = 0;
+const TX = 1;
+
+/**
+ * A virtio-net device (id 1): receive queue 0, transmit queue 1, over a {@link FrameBackend}.
+ *
+ * - Header: `virtio_net_hdr` is 12 bytes (with `num_buffers`) when VERSION_1 or MRG_RXBUF is
+ *   negotiated, else 10 bytes (legacy; virtio 1.2 §5.1.6). Transmitted headers are skipped (no
+ *   offloads are offered); received frames get a zero header with `num_buffers`.
+ * - Features: MAC, STATUS, MRG_RXBUF (optional), EVENT_IDX, INDIRECT_DESC.
+ * - Config: mac, status (LINK_UP), max_virtqueue_pairs = 1.
+ * - Receive back-pressure: {@link NetDevice.receive} returns false while the guest has posted no
+ *   (or too few, with mergeable buffers) receive buffers; the backend keeps the frame and is told
+ *   through `rxReady` when buffers arrive. Frames are dropped only by the backend, or when the
+ *   guest posts a buffer too small for the frame without MRG_RXBUF (`malformed-request`).
+ * - Transmitted frames above 65562 bytes are dropped (`request-too-large`, as Firecracker).
+ *
+ * @throws {@link VirtioError} from the constructor, for a bad MAC or queue size.
+ * @example
+ * ```ts
+ * const wire = new MemoryFrameBackend();
+ * const net = new NetDevice(wire, { mac: new Uint8Array([2, 0, 0, 0, 0, 1]) });
+ * new MmioTransport({ memory, device: net, interrupt });
+ * wire.inject(frame); // reaches the guest once it posts receive buffers
+ * ```
+ */
+export class NetDevice extends DeviceBase implements FrameSink {
+  /** virtio device id 1. */
+  readonly deviceId: number = DeviceId.Net;
+  /** receiveq, transmitq. */
+  readonly queueMaxSizes: readonly number[];
+  /** `struct virtio_net_config` prefix (12 bytes). */
+  readonly config: Uint8Array;
+  /** The backend. */
+  readonly backend: FrameBackend;
+  private readonly mrg: boolean;
+  private readonly hdrScratch = new Uint8Array(Net.HeaderSize);
+
+  /**
+   * @param backend - the frame backend
+   * @param options - MAC, queue size, mergeable buffers, link state
+   * @throws {@link VirtioError} `out-of-range` for a MAC that is not 6 bytes
+   */
+  constructor(backend: FrameBackend, options: NetDeviceOptions = {}) {
+    super();
+    const mac = options.mac ?? new Uint8Array([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+    if (!(mac instanceof Uint8Array) || mac.length !== 6) {
+      throw new VirtioError("out-of-range", `mac: expected 6 bytes, got ${mac instanceof Uint8Array ? mac.length : typeof mac}`);
+    }
+    const qs = options.queueSize ?? 256;
+    this.queueMaxSizes = [qs, qs];
+    this.mrg = options.mergeRxBuffers ?? true;
+    this.backend = backend;
+    this.config = new Uint8Array(Net.ConfigSize);
+    this.config.set(mac, 0);
+    const v = new DataView(this.config.buffer);
+    v.setUint16(6, options.linkUp === false ? 0 : Net.StatusLinkUp, true);
+    v.setUint16(8, 1, true); // max_virtqueue_pairs
+    backend.attach?.(this);
+  }
+
+  /**
+   * Offered features.
+   * @returns the feature mask
+   * @example
+   * ```ts
+   * net.features(false);
+   * ```
+   */
+  features(): bigint {
+    let f = this.ringFeatures() | BIT(NetFeature.Mac) | BIT(NetFeature.Status);
+    if (this.mrg) f |= BIT(NetFeature.MrgRxbuf);
+    return f;
+  }
+
+  /**
+   * Whether the link is up (config status bit 0).
+   * @example
+   * ```ts
+   * net.linkUp; // true
+   * ```
+   */
+  get linkUp(): boolean {
+    return ((this.config[6] as number) & Net.StatusLinkUp) !== 0;
+  }
+
+  /**
+   * Changes the link state; raises a configuration-change interrupt when the device is live.
+   * @param up - the new state
+   * @example
+   * ```ts
+   * net.setLinkUp(false);
+   * ```
+   */
+  setLinkUp(up: boolean): void {
+    this.config[6] = up ? Net.StatusLinkUp : 0;
+    this.host?.configChanged();
+  }
+
+  /**
+   * The `virtio_net_hdr` length in use: 12 with VERSION_1 or MRG_RXBUF, else 10.
+   * @example
+   * ```ts
+   * net.headerSize; // 12 on a version-2 transport
+   * ```
+   */
+  get headerSize(): number {
+    return this.negotiated(Feature.Version1) || this.negotiated(NetFeature.MrgRxbuf) ? Net.HeaderSize : Net.LegacyHeaderSize;
+  }
+
+  /**
+   * Serves a queue notification: receive buffers posted (tell the backend) or frames to send.
+   * @param index - 0 receiveq, 1 transmitq
+   * @example
+   * ```ts
+   * net.queueNotify(1);
+   * ```
+   */
+  queueNotify(index: number): void {
+    if (index === RX) this.backend.rxReady?.();
+    else if (index === TX) this.drain(TX, (c) => this.transmit(c));
+  }
+
+  /**
+   * Activates and lets the backend deliver frames that waited.
+   * @param host - the transport's services
+   * @example
+   * ```ts
+   * net.activate(host);
+   * ```
+   */
+  override activate(host: DeviceHost): void {
+    super.activate(host);
+  }
+
+  /**
+   * Delivers one frame (without header) into the guest's receive buffers.
+   * @param frame - the Ethernet frame
+   * @returns true when consumed (delivered, or dropped for a too-small guest buffer), false when
+   * the guest has no room yet: keep the frame and offer it again after `rxReady`
+   * @example
+   * ```ts
+   * if (!net.receive(frame)) backlog.push(frame);
+   * ```
+   */
+  receive(frame: Uint8Array): boolean {
+    const host = this.host;
+    if (host === undefined) return false;
+    try {
+      return this.rx(host, frame);
+    } catch (e) {
+      host.hostile("device-error", `net receive: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+  }
+
+  private rx(host: DeviceHost, frame: Uint8Array): boolean {
+    const q = host.queue(RX);
+    if (!q.ready) return false;
+    const mem = host.memory;
+    const hl = this.headerSize;
+    const total = hl + frame.length;
+    const hdr = this.hdrScratch.subarray(0, hl);
+    hdr.fill(0);
+    if (!this.negotiated(NetFeature.MrgRxbuf)) {
+      const c = q.pop();
+      if (c === undefined) return false;
+      if (c.writableBytes < total) {
+        host.hostile("malformed-request", `net rx buffer ${c.head}: ${c.writableBytes} bytes cannot hold a ${total}-byte frame`);
+        this.complete(RX, c, 0);
+        return true;
+      }
+      if (hl === Net.HeaderSize) hdr[10] = 1; // num_buffers = 1
+      c.write(mem, 0, hdr);
+      c.write(mem, hl, frame);
+      this.complete(RX, c, total);
+      return true;
+    }
+    const chains: DescriptorChain[] = [];
+    let room = 0;
+    while (room < total) {
+      const c = q.pop();
+      if (c === undefined) {
+        q.unpop(chains);
+        return false;
+      }
+      chains.push(c);
+      room += c.writableBytes;
+    }
+    hdr[10] = chains.length & 0xff;
+    hdr[11] = chains.length >> 8;
+    let off = 0; // offset in header+frame
+    for (const c of chains) {
+      let w = 0;
+      if (off < hl) {
+        w += c.write(mem, 0, hdr.subarray(off));
+        off += w;
+      }
+      if (off >= hl) {
+        const k = c.write(mem, w, frame.subarray(off - hl));
+        w += k;
+        off += k;
+      }
+      q.addUsed(c, w, false);
+    }
+    q.publishUsed();
+    host.signalUsed(RX);
+    return true;
+  }
+
+  private transmit(c: DescriptorChain): void {
+    const host = this.host as DeviceHost;
+    const hl = this.headerSize;
+    if (c.readableBytes < hl) {
+      host.hostile("malformed-request", `net tx ${c.head}: ${c.readableBytes} bytes, expected at least the ${hl}-byte header`);
+      this.complete(TX, c, 0);
+      return;
+    }
+    const len = c.readableBytes - hl;
+    if (len > Net.MaxFrameSize) {
+      host.hostile("request-too-large", `net tx ${c.head}: frame of ${len} bytes, expected at most ${Net.MaxFrameSize}`);
+      this.complete(TX, c, 0);
+      return;
+    }
+    const frame = new Uint8Array(len);
+    c.read(host.memory, hl, frame);
+    let r: unknown;
+    try {
+      r = this.backend.transmit(frame);
+    } catch {
+      r = undefined; // the backend's failure loses the frame, not the queue
+    }
+    if (isThenable(r)) {
+      r.then(
+        () => this.complete(TX, c, 0),
+        () => this.complete(TX, c, 0),
+      );
+    } else this.complete(TX, c, 0);
+  }
+}

@@ -1,0 +1,590 @@
+/**
+ * Split virtqueues (virtio 1.2 §2.7): the device side, hardened against a hostile driver.
+ * @module
+ */
+import { Vring, VringFlag } from "./constants.js";
+import type { GuestMemory } from "./guest-memory.js";
+import { VirtioError } from "./errors.js";
+import type { HostileCheck } from "./hostile.js";
+
+const TWO32 = 4294967296;
+/** High words at or above this make an address beyond 2^53, i.e. outside any region. */
+const HI_LIMIT = 0x200000;
+
+/**
+ * One descriptor chain popped from a queue: its head index and its buffers, device-readable
+ * ones first (`addresses[0 .. readableCount)`), then device-writable ones. Lengths and addresses
+ * are plain numbers: every buffer has been checked to lie inside guest memory, so addresses are
+ * below 2^53.
+ *
+ * @example
+ * ```ts
+ * const chain = queue.pop();
+ * if (chain) {
+ *   const hdr = new Uint8Array(16);
+ *   chain.read(mem, 0, hdr);
+ *   queue.addUsed(chain, chain.write(mem, 0, reply));
+ * }
+ * ```
+ */
+export class DescriptorChain {
+  /** The head descriptor index, reported back in the used ring. */
+  readonly head: number;
+  /** Guest-physical address of each buffer. */
+  readonly addresses: number[] = [];
+  /** Length of each buffer. */
+  readonly lengths: number[] = [];
+  /** How many leading buffers are device-readable. */
+  readableCount = 0;
+  /** Total bytes of the device-readable buffers. */
+  readableBytes = 0;
+  /** Total bytes of the device-writable buffers. */
+  writableBytes = 0;
+  /** The queue epoch the chain was popped in; completions from an older epoch are dropped. */
+  readonly epoch: number;
+
+  /**
+   * @param head - head descriptor index
+   * @param epoch - queue epoch at pop time
+   */
+  constructor(head: number, epoch: number) {
+    this.head = head;
+    this.epoch = epoch;
+  }
+
+  /**
+   * Gathers device-readable bytes, starting `offset` bytes into the readable part, into `out`.
+   *
+   * @param mem - the guest memory the chain came from
+   * @param offset - byte offset into the readable part
+   * @param out - destination; filled up to the end of the readable part
+   * @returns the number of bytes copied
+   * @example
+   * ```ts
+   * const n = chain.read(mem, 0, new Uint8Array(16));
+   * ```
+   */
+  read(mem: GuestMemory, offset: number, out: Uint8Array): number {
+    let skip = offset;
+    let done = 0;
+    for (let i = 0; i < this.readableCount && done < out.length; i++) {
+      const len = this.lengths[i] as number;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      const k = Math.min(len - skip, out.length - done);
+      mem.read((this.addresses[i] as number) + skip, out.subarray(done, done + k));
+      done += k;
+      skip = 0;
+    }
+    return done;
+  }
+
+  /**
+   * Scatters `data` into the device-writable buffers, starting `offset` bytes into the writable
+   * part. Stops at the end of the writable part.
+   *
+   * @param mem - the guest memory the chain came from
+   * @param offset - byte offset into the writable part
+   * @param data - the bytes to write
+   * @returns the number of bytes written
+   * @example
+   * ```ts
+   * queue.addUsed(chain, chain.write(mem, 0, bytes));
+   * ```
+   */
+  write(mem: GuestMemory, offset: number, data: Uint8Array): number {
+    let skip = offset;
+    let done = 0;
+    for (let i = this.readableCount; i < this.addresses.length && done < data.length; i++) {
+      const len = this.lengths[i] as number;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      const k = Math.min(len - skip, data.length - done);
+      mem.write((this.addresses[i] as number) + skip, data.subarray(done, done + k));
+      done += k;
+      skip = 0;
+    }
+    return done;
+  }
+}
+
+/**
+ * Where a queue's three parts live, as the transport gathered them from the registers.
+ *
+ * @example
+ * ```ts
+ * const layout: QueueLayout = { size: 256, desc: 0x10000, avail: 0x11000, used: 0x12000 };
+ * ```
+ */
+export interface QueueLayout {
+  /** Queue size chosen by the driver. */
+  readonly size: number;
+  /** Descriptor Area address (a number; values above 2^53 are passed as Infinity). */
+  readonly desc: number;
+  /** Driver Area (available ring) address. */
+  readonly avail: number;
+  /** Device Area (used ring) address. */
+  readonly used: number;
+}
+
+/**
+ * Options of {@link SplitQueue}.
+ *
+ * @example
+ * ```ts
+ * const q = new SplitQueue({ memory: mem, maxSize: 256, onViolation: (c, d) => console.warn(c, d) });
+ * ```
+ */
+export interface SplitQueueOptions {
+  /** The guest memory the rings and buffers live in. */
+  readonly memory: GuestMemory;
+  /** QueueNumMax: a power of two in 1..32768. */
+  readonly maxSize: number;
+  /** Called once when a check fires that stops the queue; the transport sets DEVICE_NEEDS_RESET. */
+  readonly onViolation: (check: HostileCheck, detail: string) => void;
+}
+
+function dvOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * The device side of one split virtqueue (virtio 1.2 §2.7): pops descriptor chains (direct and
+ * indirect) from the available ring, writes used elements, and decides whether to interrupt
+ * (flags or `VIRTIO_F_EVENT_IDX`, both ways). Indices are free-running u16s.
+ *
+ * Every structural check of the reference's hardening table is made before memory is touched;
+ * a violation calls `onViolation`, marks the queue broken (it is never used again until the
+ * driver resets it) and never throws. Ring parts must each lie inside one guest-memory region
+ * (they are mapped once, as QEMU maps its vring caches); buffers may cross adjacent regions.
+ *
+ * @throws {@link VirtioError} only from the constructor, for a bad `maxSize`.
+ * @example
+ * ```ts
+ * const q = new SplitQueue({ memory: mem, maxSize: 256, onViolation: () => {} });
+ * q.activate({ size: 256, desc: 0x10000, avail: 0x11000, used: 0x12000 }, { eventIdx: true, indirect: true });
+ * for (let c = q.pop(); c; c = q.pop()) q.addUsed(c, 0);
+ * if (q.needsNotification()) raiseInterrupt();
+ * ```
+ */
+export class SplitQueue {
+  /** QueueNumMax. */
+  readonly maxSize: number;
+  private readonly mem: GuestMemory;
+  private readonly onViolation: (check: HostileCheck, detail: string) => void;
+  private sizeV = 0;
+  private mask = 0;
+  private desc: DataView | undefined;
+  private avail: DataView | undefined;
+  private used: DataView | undefined;
+  private lastAvail = 0;
+  private usedIdx = 0;
+  private signalled = 0;
+  private eventIdx = false;
+  private indirect = false;
+  private brokenV = false;
+  private epochV = 0;
+  private inFlight: Uint8Array = new Uint8Array(0);
+  private inFlightCount = 0;
+
+  /**
+   * @param options - memory, maximum size and violation callback
+   * @throws {@link VirtioError} `out-of-range` when `maxSize` is not a power of two in 1..32768
+   */
+  constructor(options: SplitQueueOptions) {
+    const m = options.maxSize;
+    if (!Number.isInteger(m) || m < 1 || m > Vring.MaxQueueSize || (m & (m - 1)) !== 0) {
+      throw new VirtioError("out-of-range", `maxSize: expected a power of two in 1..${Vring.MaxQueueSize}, got ${String(m)}`);
+    }
+    this.maxSize = m;
+    this.mem = options.memory;
+    this.onViolation = options.onViolation;
+  }
+
+  /**
+   * Whether the queue is active (set up by the driver and not broken).
+   * @example
+   * ```ts
+   * if (q.ready) q.pop();
+   * ```
+   */
+  get ready(): boolean {
+    return this.desc !== undefined && !this.brokenV;
+  }
+
+  /**
+   * Whether a hostile-driver check stopped this queue.
+   * @example
+   * ```ts
+   * if (q.broken) console.warn("queue stopped; waiting for a device reset");
+   * ```
+   */
+  get broken(): boolean {
+    return this.brokenV;
+  }
+
+  /**
+   * The active size (0 when inactive).
+   * @example
+   * ```ts
+   * q.size; // 256
+   * ```
+   */
+  get size(): number {
+    return this.desc === undefined ? 0 : this.sizeV;
+  }
+
+  /**
+   * Incremented on every activation, deactivation and reset; completions of chains from an older
+   * epoch are dropped, so a request finishing after a reset never writes to the rings.
+   * @example
+   * ```ts
+   * const e = q.epoch;
+   * ```
+   */
+  get epoch(): number {
+    return this.epochV;
+  }
+
+  /**
+   * Chains popped and not yet completed.
+   * @example
+   * ```ts
+   * q.pendingCount; // 0 when idle
+   * ```
+   */
+  get pendingCount(): number {
+    return this.inFlightCount;
+  }
+
+  /**
+   * Validates a layout and starts using it: size a power of two in 1..maxSize, ring alignment
+   * (16/2/4), every ring part inside one guest-memory region. On failure the violation callback
+   * fires, the queue stays inactive, and false is returned.
+   *
+   * @param layout - size and ring addresses
+   * @param features - whether EVENT_IDX and INDIRECT_DESC were negotiated
+   * @returns true when the queue is now active
+   * @example
+   * ```ts
+   * q.activate({ size: 8, desc: 0x1000, avail: 0x1080, used: 0x1100 }, { eventIdx: false, indirect: false });
+   * ```
+   */
+  activate(layout: QueueLayout, features: { readonly eventIdx: boolean; readonly indirect: boolean }): boolean {
+    this.deactivate();
+    const n = layout.size;
+    if (!Number.isInteger(n) || n < 1 || n > this.maxSize || (n & (n - 1)) !== 0) {
+      return this.fail("queue-size", `QueueNum: expected a power of two in 1..${this.maxSize}, got ${n}`);
+    }
+    const parts: [string, number, number, number][] = [
+      ["QueueDesc", layout.desc, Vring.DescSize * n, Vring.DescAlign],
+      ["QueueDriver", layout.avail, 6 + 2 * n, Vring.AvailAlign],
+      ["QueueDevice", layout.used, 6 + Vring.UsedElemSize * n, Vring.UsedAlign],
+    ];
+    const views: DataView[] = [];
+    for (const [name, addr, len, align] of parts) {
+      if (!(addr <= Number.MAX_SAFE_INTEGER) || !this.mem.contains(addr, len)) {
+        return this.fail("ring-outside-memory", `${name}: ${len} bytes at ${hexn(addr)} are outside guest memory`);
+      }
+      if (addr % align !== 0) {
+        return this.fail("ring-alignment", `${name}: expected ${align}-byte alignment, got ${hexn(addr)}`);
+      }
+      const v = this.mem.tryView(addr, len);
+      if (v === undefined) {
+        return this.fail("ring-outside-memory", `${name}: ${len} bytes at ${hexn(addr)} cross a memory-region boundary`);
+      }
+      views.push(dvOf(v));
+    }
+    this.sizeV = n;
+    this.mask = n - 1;
+    this.desc = views[0];
+    this.avail = views[1];
+    this.used = views[2];
+    this.eventIdx = features.eventIdx;
+    this.indirect = features.indirect;
+    this.lastAvail = 0;
+    this.usedIdx = 0;
+    this.signalled = 0;
+    this.inFlight = new Uint8Array(n);
+    this.inFlightCount = 0;
+    this.brokenV = false;
+    return true;
+  }
+
+  /**
+   * Stops using the rings (QueueReady = 0, QueuePFN = 0 or a device reset) and clears the broken
+   * mark. In-flight chains are forgotten; their late completions are dropped.
+   * @example
+   * ```ts
+   * q.deactivate();
+   * ```
+   */
+  deactivate(): void {
+    this.desc = this.avail = this.used = undefined;
+    this.brokenV = false;
+    this.sizeV = 0;
+    this.inFlightCount = 0;
+    this.epochV++;
+  }
+
+  /**
+   * Pops the next available descriptor chain after checking it completely, or returns undefined
+   * when nothing is available, the queue is inactive or broken, or a check fired (the queue is
+   * then broken).
+   *
+   * @returns the chain, or undefined
+   * @example
+   * ```ts
+   * for (let c = q.pop(); c; c = q.pop()) handle(c);
+   * ```
+   */
+  pop(): DescriptorChain | undefined {
+    const avail = this.avail;
+    if (avail === undefined || this.brokenV) return undefined;
+    const size = this.sizeV;
+    const idx = avail.getUint16(2, true);
+    const pending = (idx - this.lastAvail) & 0xffff;
+    if (pending === 0) return undefined;
+    if (pending > size) {
+      this.fail("avail-idx-jump", `avail.idx: expected at most ${size} ahead of ${this.lastAvail}, got ${idx}`);
+      return undefined;
+    }
+    const head = avail.getUint16(4 + 2 * (this.lastAvail & this.mask), true);
+    this.lastAvail = (this.lastAvail + 1) & 0xffff;
+    if (head >= size) {
+      this.fail("head-out-of-range", `avail.ring: expected a head below ${size}, got ${head}`);
+      return undefined;
+    }
+    if (this.inFlight[head] === 1) {
+      this.fail("head-in-flight", `avail.ring: head ${head} is still in use by the device`);
+      return undefined;
+    }
+    const chain = this.walk(head);
+    if (chain === undefined) return undefined;
+    this.inFlight[head] = 1;
+    this.inFlightCount++;
+    return chain;
+  }
+
+  /**
+   * Gives back the last `count` popped chains (they will be popped again), used when a device
+   * pops ahead and then finds it cannot use them yet (net receive with mergeable buffers).
+   *
+   * @param chains - the chains to give back, in pop order
+   * @example
+   * ```ts
+   * q.unpop([c1, c2]);
+   * ```
+   */
+  unpop(chains: readonly DescriptorChain[]): void {
+    for (const c of chains) {
+      if (c.epoch !== this.epochV || this.inFlight[c.head] !== 1) continue;
+      this.inFlight[c.head] = 0;
+      this.inFlightCount--;
+      this.lastAvail = (this.lastAvail - 1) & 0xffff;
+    }
+  }
+
+  /**
+   * Whether the driver has made buffers available that were not popped yet (no checks).
+   * @returns true when avail.idx differs from the next index to pop
+   * @example
+   * ```ts
+   * if (q.hasAvailable()) process();
+   * ```
+   */
+  hasAvailable(): boolean {
+    const avail = this.avail;
+    if (avail === undefined || this.brokenV) return false;
+    return avail.getUint16(2, true) !== this.lastAvail;
+  }
+
+  /**
+   * Writes a used element for `chain` and publishes it (used.idx + 1). The length is the number of
+   * bytes written into the chain's writable buffers (virtio 1.2 §2.7.8). Chains from an older
+   * epoch, or of a broken queue, are dropped.
+   *
+   * @param chain - a chain popped from this queue
+   * @param written - bytes written to its device-writable part
+   * @param publish - update used.idx now (default); pass false to publish several elements at
+   * once with {@link SplitQueue.publishUsed} (net mergeable receive buffers)
+   * @returns true when the element was written
+   * @example
+   * ```ts
+   * q.addUsed(chain, 513);
+   * ```
+   */
+  addUsed(chain: DescriptorChain, written: number, publish = true): boolean {
+    const used = this.used;
+    if (used === undefined || this.brokenV || chain.epoch !== this.epochV) return false;
+    const head = chain.head;
+    if (this.inFlight[head] !== 1) return false;
+    this.inFlight[head] = 0;
+    this.inFlightCount--;
+    const off = 4 + 8 * (this.usedIdx & this.mask);
+    used.setUint32(off, head, true);
+    used.setUint32(off + 4, Math.min(written, chain.writableBytes) >>> 0, true);
+    this.usedIdx = (this.usedIdx + 1) & 0xffff;
+    // used.idx is published after the element (virtio 1.2 §2.7.8.2).
+    if (publish) used.setUint16(2, this.usedIdx, true);
+    return true;
+  }
+
+  /**
+   * Publishes used elements added with `publish = false` (writes used.idx).
+   * @example
+   * ```ts
+   * q.addUsed(a, 1500, false); q.addUsed(b, 200, false); q.publishUsed();
+   * ```
+   */
+  publishUsed(): void {
+    const used = this.used;
+    if (used === undefined || this.brokenV) return;
+    used.setUint16(2, this.usedIdx, true);
+  }
+
+  /**
+   * Whether the driver wants an interrupt for the used elements added since the last call:
+   * with EVENT_IDX, `vring_need_event(used_event, new, old)` (virtio 1.2 §2.7.10); otherwise
+   * unless avail.flags has NO_INTERRUPT (§2.7.7).
+   *
+   * @returns true when the device should raise a used-buffer notification
+   * @example
+   * ```ts
+   * if (q.needsNotification()) transport.interrupt();
+   * ```
+   */
+  needsNotification(): boolean {
+    const avail = this.avail;
+    if (avail === undefined || this.brokenV) return false;
+    const old = this.signalled;
+    const now = this.usedIdx;
+    this.signalled = now;
+    if (old === now) return false;
+    if (this.eventIdx) {
+      const ev = avail.getUint16(4 + 2 * this.sizeV, true);
+      return ((now - ev - 1) & 0xffff) < ((now - old) & 0xffff);
+    }
+    return (avail.getUint16(0, true) & VringFlag.AvailNoInterrupt) === 0;
+  }
+
+  /**
+   * Asks the driver not to notify while the device is draining the queue (used.flags
+   * NO_NOTIFY; with EVENT_IDX nothing needs writing: avail_event simply stays behind).
+   * @example
+   * ```ts
+   * q.disableNotifications();
+   * ```
+   */
+  disableNotifications(): void {
+    const used = this.used;
+    if (used === undefined || this.brokenV || this.eventIdx) return;
+    used.setUint16(0, VringFlag.UsedNoNotify, true);
+  }
+
+  /**
+   * Asks the driver to notify for the next available buffer (avail_event = next index with
+   * EVENT_IDX, else clears NO_NOTIFY), then re-reads avail.idx to close the race with a driver
+   * that added buffers meanwhile (virtio 1.2 §2.7.10).
+   *
+   * @returns true when buffers became available meanwhile (drain again)
+   * @example
+   * ```ts
+   * do { q.disableNotifications(); drain(); } while (q.enableNotifications());
+   * ```
+   */
+  enableNotifications(): boolean {
+    const used = this.used;
+    if (used === undefined || this.brokenV) return false;
+    if (this.eventIdx) used.setUint16(4 + 8 * this.sizeV, this.lastAvail, true);
+    else used.setUint16(0, 0, true);
+    return this.hasAvailable();
+  }
+
+  private fail(check: HostileCheck, detail: string): false {
+    this.brokenV = true;
+    this.onViolation(check, detail);
+    return false;
+  }
+
+  /** Walks and checks one chain starting at `head` (virtio 1.2 §2.7.5, §2.7.5.3). */
+  private walk(head: number): DescriptorChain | undefined {
+    const size = this.sizeV;
+    const mem = this.mem;
+    let table = this.desc as DataView;
+    let tableLen = size;
+    let i = head;
+    let hops = 0;
+    let inIndirect = false;
+    let count = 0;
+    let total = 0;
+    let sawWritable = false;
+    const chain = new DescriptorChain(head, this.epochV);
+    for (;;) {
+      const off = i * 16;
+      const lo = table.getUint32(off, true);
+      const hi = table.getUint32(off + 4, true);
+      const len = table.getUint32(off + 8, true);
+      const flags = table.getUint16(off + 12, true);
+      const addr = hi < HI_LIMIT ? hi * TWO32 + lo : Number.POSITIVE_INFINITY;
+      if ((flags & VringFlag.DescIndirect) !== 0) {
+        if (inIndirect) return this.bad("nested-indirect", `descriptor ${i} of an indirect table has INDIRECT set`);
+        if (!this.indirect) return this.bad("indirect-unnegotiated", `descriptor ${i}: INDIRECT without VIRTIO_F_INDIRECT_DESC`);
+        if ((flags & VringFlag.DescNext) !== 0) return this.bad("indirect-with-next", `descriptor ${i}: INDIRECT and NEXT together`);
+        if (len === 0 || len % 16 !== 0) {
+          return this.bad("indirect-size", `descriptor ${i}: indirect table length expected a non-zero multiple of 16, got ${len}`);
+        }
+        if (!(addr <= Number.MAX_SAFE_INTEGER) || !mem.contains(addr, len)) {
+          return this.bad("buffer-outside-memory", `descriptor ${i}: indirect table ${len} bytes at ${hexn(addr)} outside guest memory`);
+        }
+        const v = mem.tryView(addr, len);
+        if (v === undefined) {
+          return this.bad("indirect-size", `descriptor ${i}: indirect table at ${hexn(addr)} crosses a memory-region boundary`);
+        }
+        table = dvOf(v);
+        tableLen = len / 16;
+        inIndirect = true;
+        i = 0;
+        hops = 0;
+        continue;
+      }
+      if (len !== 0 && (!(addr <= Number.MAX_SAFE_INTEGER) || !mem.contains(addr, len))) {
+        return this.bad("buffer-outside-memory", `descriptor ${i}: ${len} bytes at ${hexn(addr)} outside guest memory`);
+      }
+      total += len;
+      if (total >= TWO32) return this.bad("length-overflow", `chain ${head}: total length expected below 2^32, got ${total}`);
+      if (++count > size) return this.bad("chain-too-long", `chain ${head}: expected at most ${size} descriptors (the queue size)`);
+      if ((flags & VringFlag.DescWrite) !== 0) {
+        sawWritable = true;
+        chain.writableBytes += len;
+      } else {
+        if (sawWritable) return this.bad("write-before-read", `chain ${head}: descriptor ${i} is device-readable after a device-writable one`);
+        chain.readableCount++;
+        chain.readableBytes += len;
+      }
+      chain.addresses.push(addr);
+      chain.lengths.push(len);
+      if ((flags & VringFlag.DescNext) === 0) return chain;
+      const next = table.getUint16(off + 14, true);
+      if (next >= tableLen) {
+        return this.bad("next-out-of-range", `descriptor ${i}: next expected below ${tableLen}, got ${next}`);
+      }
+      if (++hops >= tableLen) return this.bad("chain-loop", `chain ${head}: descriptor loop (more than ${tableLen} hops)`);
+      i = next;
+    }
+  }
+
+  private bad(check: HostileCheck, detail: string): undefined {
+    this.fail(check, detail);
+    return undefined;
+  }
+}
+
+function hexn(a: number): string {
+  return Number.isFinite(a) ? `0x${a.toString(16)}` : "beyond 2^53";
+}
+
