@@ -209,23 +209,33 @@ export function inspectMpTable(bytes: Uint8Array, address: number, options: Insp
         ioApics.push({ id: v.getUint8(o + 1), version: v.getUint8(o + 2), usable: flags === MP_IOAPIC_USABLE, address: v.getUint32(o + 4, true) });
         break;
       }
-      case MP_ENTRY_TYPE.ioInterrupt:
+      case MP_ENTRY_TYPE.ioInterrupt: {
+        // Built as literals, not by spreading irqFields(): a spread makes V8 build these objects
+        // in dictionary mode, which made decoding ~10x slower.
+        const { type: irqType, polarity, trigger } = irqFields(v, o, f);
         ioInterrupts.push({
-          ...irqFields(v, o, f),
+          type: irqType,
+          polarity,
+          trigger,
           sourceBus: v.getUint8(o + 4),
           sourceIrq: v.getUint8(o + 5),
           destApic: v.getUint8(o + 6),
           destPin: v.getUint8(o + 7),
         });
         break;
-      default:
+      }
+      default: {
+        const { type: irqType, polarity, trigger } = irqFields(v, o, f);
         localInterrupts.push({
-          ...irqFields(v, o, f),
+          type: irqType,
+          polarity,
+          trigger,
           sourceBus: v.getUint8(o + 4),
           sourceIrq: v.getUint8(o + 5),
           destApic: v.getUint8(o + 6),
           destLint: v.getUint8(o + 7),
         });
+      }
     }
     o += size;
     count++;

@@ -44,7 +44,18 @@ function processorsOf(config: MpTableConfig): MpProcessor[] {
     if (!Number.isInteger(given)) throw new MptableError("invalid-argument", "cpus", `expected an integer 1..${MP_MAX_CPUS}, got ${given}`);
     if (given < 1) throw new MptableError("no-cpus", "cpus", `expected 1..${MP_MAX_CPUS}, got ${given}`);
     if (given > MP_MAX_CPUS) throw new MptableError("too-many-cpus", "cpus", `expected 1..${MP_MAX_CPUS}, got ${given}`);
-    return Array.from({ length: given }, (_, i) => defaultProcessor({ apicId: i }, i === 0));
+    const out: MpProcessor[] = [];
+    for (let i = 0; i < given; i++) {
+      out.push({
+        apicId: i,
+        apicVersion: DEFAULT_LAPIC_VERSION,
+        enabled: true,
+        bootstrap: i === 0,
+        signature: DEFAULT_CPU_SIGNATURE,
+        featureFlags: DEFAULT_CPU_FEATURES,
+      });
+    }
+    return out;
   }
   if (!Array.isArray(given)) {
     throw new MptableError("invalid-argument", "cpus", `expected a number or an array, got ${typeof given}`);
@@ -310,13 +321,18 @@ export function encodeMpTableInto(config: MpTableConfig, out: Uint8Array, offset
   const t = resolveMpTableConfig(config);
   validateMpTable(t);
   if (!(out instanceof Uint8Array)) throw new MptableError("invalid-argument", "out", "expected a Uint8Array");
-  const length = baseLength(t);
-  const size = MP_SIZES.floatingPointer + length;
+  const size = MP_SIZES.floatingPointer + baseLength(t);
   checkInt("offset", offset, 0, Math.max(0, out.length - size));
   if (offset + size > out.length) {
     throw new MptableError("out-of-range", "out", `expected room for ${size} bytes at offset ${offset}, got ${out.length - offset}`);
   }
-  const b = out.subarray(offset, offset + size);
+  writeTable(t, out.subarray(offset, offset + size));
+  return size;
+}
+
+/** Writes a resolved, validated table into `b`, which is exactly its size. */
+function writeTable(t: MpTable, b: Uint8Array): void {
+  const length = b.length - MP_SIZES.floatingPointer;
   b.fill(0);
   const v = viewOf(b);
 
@@ -389,7 +405,6 @@ export function encodeMpTableInto(config: MpTableConfig, out: Uint8Array, offset
   // to come before it), then the floating pointer, which does not cover the table.
   v.setUint8(h + 7, checksumByte(b, h, h + length));
   v.setUint8(10, checksumByte(b, 0, MP_SIZES.floatingPointer));
-  return size;
 }
 
 /**
@@ -407,8 +422,9 @@ export function encodeMpTableInto(config: MpTableConfig, out: Uint8Array, offset
  * ```
  */
 export function encodeMpTable(config: MpTableConfig): Uint8Array {
-  const size = mpTableSize(config);
-  const out = new Uint8Array(size);
-  encodeMpTableInto(config, out, 0);
+  const t = resolveMpTableConfig(config);
+  validateMpTable(t);
+  const out = new Uint8Array(MP_SIZES.floatingPointer + baseLength(t));
+  writeTable(t, out);
   return out;
 }
