@@ -552,9 +552,6 @@ export class SplitQueue {
         hops = 0;
         continue;
       }
-      if (len !== 0 && (!(addr <= Number.MAX_SAFE_INTEGER) || !mem.contains(addr, len))) {
-        return this.bad("buffer-outside-memory", `descriptor ${i}: ${len} bytes at ${hexn(addr)} outside guest memory`);
-      }
       total += len;
       if (total >= TWO32) return this.bad("length-overflow", `chain ${head}: total length expected below 2^32, got ${total}`);
       if (++count > size) return this.bad("chain-too-long", `chain ${head}: expected at most ${size} descriptors (the queue size)`);
@@ -568,7 +565,7 @@ export class SplitQueue {
       }
       chain.addresses.push(addr);
       chain.lengths.push(len);
-      if ((flags & VringFlag.DescNext) === 0) return chain;
+      if ((flags & VringFlag.DescNext) === 0) break;
       const next = table.getUint16(off + 14, true);
       if (next >= tableLen) {
         return this.bad("next-out-of-range", `descriptor ${i}: next expected below ${tableLen}, got ${next}`);
@@ -576,6 +573,17 @@ export class SplitQueue {
       if (++hops >= tableLen) return this.bad("chain-loop", `chain ${head}: descriptor loop (more than ${tableLen} hops)`);
       i = next;
     }
+    // Buffers are checked once the chain's shape is known to be sane (loops, lengths, indirect).
+    const addrs = chain.addresses;
+    const lens = chain.lengths;
+    for (let k = 0; k < addrs.length; k++) {
+      const len = lens[k] as number;
+      const addr = addrs[k] as number;
+      if (len !== 0 && (!(addr <= Number.MAX_SAFE_INTEGER) || !mem.contains(addr, len))) {
+        return this.bad("buffer-outside-memory", `chain ${head}: buffer ${k} (${len} bytes at ${hexn(addr)}) is outside guest memory`);
+      }
+    }
+    return chain;
   }
 
   private bad(check: HostileCheck, detail: string): undefined {

@@ -149,6 +149,11 @@ export class ConsoleDevice extends DeviceBase implements ByteSink {
       while (done < bytes.length) {
         const c = q.pop();
         if (c === undefined) break;
+        if (c.writableBytes === 0) {
+          host.hostile("malformed-request", `console rx buffer ${c.head}: no device-writable bytes`);
+          q.addUsed(c, 0);
+          continue;
+        }
         const w = c.write(host.memory, 0, bytes.subarray(done));
         done += w;
         q.addUsed(c, w);
