@@ -59,12 +59,13 @@ void check_mptable(void) {
 	if (!check_dec("mptable.fp.feature1", 0, rd8(fp + 11))) return; /* default configs carry no table */
 	u64 t = rd32(fp + 4);
 	mp.table = t;
-	if (!checkf(t != 0 && t + 44 <= 0x100000, "mptable.physptr", "nonzero,below_1MiB", "0x%llx", (unsigned long long)t)) return;
+	int tok = t != 0 && t + 44 <= 0x100000;
+	if (!checkf(tok, "mptable.physptr", "nonzero,below_1MiB", "%s0x%llx", tok ? "nonzero,below_1MiB:" : "", (unsigned long long)t)) return;
 	char sig[5], oem[9], prod[13];
 	str_field(sig, t, 4);
 	if (!check(memcmp(sig, "PCMP", 4) == 0, "mptable.signature", "PCMP", sig)) return;
 	u32 len = rd16(t + 4);
-	checkf(t + len <= 0x100000, "mptable.below_1mib", "end<=0x100000", "end=0x%llx", (unsigned long long)(t + len));
+	checkf(t + len <= 0x100000, "mptable.below_1mib", "end<=0x100000", "%s", t + len <= 0x100000 ? "end<=0x100000" : "end>0x100000");
 	if (t + len > 0x100000) return;
 	check_hex("mptable.checksum", 0, sum8(t, len));
 	u8 spec = rd8(t + 6);

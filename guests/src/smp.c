@@ -63,7 +63,8 @@ void check_smp(void) {
 	u64 tramp = 0;
 	for (u64 pg = 0x8000; pg < 0x9f000; pg += 0x1000)
 		if (page_free(pg)) { tramp = pg; break; }
-	if (!checkf(tramp != 0, "smp.trampoline", "free_ram_page<1MiB", "0x%llx", (unsigned long long)tramp)) return;
+	info("smp trampoline=0x%llx", (unsigned long long)tramp);
+	if (!check(tramp != 0, "smp.trampoline", "free_ram_page<1MiB", tramp ? "free_ram_page<1MiB" : "none")) return;
 	memcpy(phys(tramp), ap_tramp_start, (size_t)(ap_tramp_end - ap_tramp_start));
 	u32 me = lapic_id(), started = 1;
 	for (u32 i = 0; i < mp.ncpus; i++) {

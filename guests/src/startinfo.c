@@ -45,7 +45,8 @@ void check_start_info(u64 pa) {
 	if (cmdline && phys_ok(cmdline, 4096)) cmdline_init(phys(cmdline));
 
 	/* memory map: present, sorted by address, no overlaps, known types, reserved fields 0 */
-	checkf(memmap != 0 && nmem > 0 && nmem <= 128, "start_info.memmap", "entries=1..128", "%u", nmem);
+	int mmok = memmap != 0 && nmem > 0 && nmem <= 128;
+	checkf(mmok, "start_info.memmap", "entries=1..128", "%s%u", mmok ? "entries=1..128:" : "", nmem);
 	if (memmap && nmem && phys_ok(memmap, (u64)nmem * 24)) {
 		busy(memmap, (u64)nmem * 24);
 		int sorted = 1, types = 1, overlap = 0;
@@ -103,7 +104,8 @@ void check_start_info(u64 pa) {
 			if (c < 0x20 || c > 0x7e) ascii = 0;
 			n++;
 		}
-		checkf(n < 4096 && ascii, "start_info.cmdline.format", "nul-terminated,ascii", "len=%u,%s", n, ascii ? "ascii" : "non-ascii");
+		checkf(n < 4096 && ascii, "start_info.cmdline.format", "nul-terminated,ascii", "%s,%s", n < 4096 ? "nul-terminated" : "unterminated",
+		       ascii ? "ascii" : "non-ascii");
 		busy(cmdline, n + 1);
 		info("cmdline addr=0x%llx in_ram=%u", (unsigned long long)cmdline, mem_is_ram(cmdline, n + 1));
 		boot.cmdline_pa = cmdline;

@@ -151,8 +151,8 @@ static int wait_used(struct vdev *d, struct vq *q, u32 ms, u32 irq_before, int n
 static void report_completion(struct vdev *d, int got, u32 irq_before) {
 	if (!got) return;
 	if (d->use_irq) {
-		checkf(d->irq_count != irq_before, cn(d, "irq"), "interrupt", "%s(gsi=%u,isr=0x%x)", d->irq_count != irq_before ? "interrupt" : "none",
-		       d->gsi, d->isr_seen);
+		info("virtio.%s irq gsi=%u count=%u isr=0x%x", d->name, d->gsi, d->irq_count, d->isr_seen);
+		check(d->irq_count != irq_before, cn(d, "irq"), "interrupt", d->irq_count != irq_before ? "interrupt" : "none");
 	} else {
 		u32 s = vr(d, R_INT_STATUS);
 		checkf((s & 1) == 1, cn(d, "isr"), "0x1", "0x%x", s);
@@ -180,7 +180,7 @@ static int init_device(struct vdev *d, u64 wanted, int nq) {
 	f |= vr(d, R_DEV_FEATURES);
 	d->dev_features = f;
 	if (d->version == 2) {
-		if (!checkf((f & F_VERSION_1) != 0, cn(d, "version_1"), "offered", "features=0x%llx", (unsigned long long)f)) {
+		if (!checkf((f & F_VERSION_1) != 0, cn(d, "version_1"), "offered", "%s", (f & F_VERSION_1) ? "offered" : "not_offered")) {
 			vw(d, R_STATUS, 0x80); /* FAILED */
 			return 0;
 		}
@@ -207,7 +207,8 @@ static int init_device(struct vdev *d, u64 wanted, int nq) {
 		qok &= r;
 		gl += (size_t)sfmt(got + gl, sizeof(got) - gl, "%s%s", i ? "," : "", msg);
 	}
-	if (!check(qok, cn(d, "queues"), nq == 1 ? "q0:ready" : "q0..1:ready", got)) return 0;
+	info("virtio.%s queues %s", d->name, got);
+	if (!check(qok, cn(d, "queues"), nq == 1 ? "q0:ready" : "q0..1:ready", qok ? (nq == 1 ? "q0:ready" : "q0..1:ready") : got)) return 0;
 	vw(d, R_STATUS, expect_status | S_DRIVER_OK);
 	check_hex(cn(d, "status"), expect_status | S_DRIVER_OK, vr(d, R_STATUS));
 	return 1;
@@ -285,7 +286,9 @@ static void blk_run(struct vdev *d, int index) {
 
 /* ---- console (§5.3), single port (MULTIPORT not negotiated) -------------------------------- */
 static struct vdev *con_dev;
+static int con_broken;
 static void console_sink(const char *s, size_t n) {
+	if (con_broken) return;
 	struct vdev *d = con_dev;
 	u64 buf = d->mem + 0x4000;
 	if (n > 512) n = 512;
@@ -293,7 +296,11 @@ static void console_sink(const char *s, size_t n) {
 	struct buf b = { buf, (u32)n, 0 };
 	u32 before = d->irq_count;
 	submit(d, &d->q[1], 0, &b, 1, 1);
-	wait_used(d, &d->q[1], 1000, before, 0, 0, 0);
+	if (!wait_used(d, &d->q[1], 1000, before, 0, 0, 0)) {
+		/* stop streaming (one timeout, not one per line); the UART, if any, still has the report */
+		con_broken = 1;
+		check(0, "virtio.console.stream", "used", "timeout");
+	}
 	ack_poll(d);
 }
 static void console_run(struct vdev *d) {
@@ -464,12 +471,12 @@ void check_virtio_all(void) {
 		/* The MPTable must route the device's interrupt (ISA IRQ n) to IOAPIC pin n. */
 		u32 pin = d->gsi < sizeof(mp.route) && mp.route[d->gsi] != 0xff ? mp.route[d->gsi] : d->gsi;
 		if (mp.found) {
-			char nm2[48], e[16];
+			char nm2[48];
 			sfmt(nm2, sizeof(nm2), "mptable.route.%s", d->name);
-			sfmt(e, sizeof(e), "pin%u", d->gsi);
 			u8 r = d->gsi < sizeof(mp.route) ? mp.route[d->gsi] : 0xff;
-			if (r == 0xff) check(0, nm2, e, "none");
-			else checkf(r == d->gsi, nm2, e, "pin%u", r);
+			if (r == 0xff) checkf(0, nm2, "pin=irq", "none(irq%u)", d->gsi);
+			else if (r == d->gsi) check(1, nm2, "pin=irq", "pin=irq");
+			else checkf(0, nm2, "pin=irq", "pin%u(irq%u)", r, d->gsi);
 		}
 		if (irq_ok) d->use_irq = arch_irq_attach(pin, vdev_irq, d) >= 0;
 	}
