@@ -1,7 +1,7 @@
 // hvm_memmap_table_entry: torvalds/linux include/xen/interface/hvm/start_info.h. Types are the
 // ACPI address-range types (E820), XEN_HVM_MEMMAP_TYPE_* in the same header.
 import { PvhError } from "./errors.js";
-import { checkArray, checkBytes, checkObject, checkOffset, hex, needBytes, needRoom, setU64, toU64, toUint, view } from "./util.js";
+import { checkArray, checkBytes, checkObject, checkOffset, hex, isU64, needBytes, needRoom, checkU64, put32, putU64, toUint, view } from "./util.js";
 
 /**
  * Size in bytes of one `struct hvm_memmap_table_entry` (the same size as an ACPI 3.0 E820 record).
@@ -95,14 +95,24 @@ export interface MemmapEntryInit {
   readonly type: number;
 }
 
-function checkEntries(entries: readonly MemmapEntryInit[]): [bigint, bigint, number][] {
+function checkEntries(entries: readonly MemmapEntryInit[]): readonly MemmapEntryInit[] {
   const list = checkArray("memmap", entries);
   if (list.length > MAX_MEMMAP_ENTRIES)
     throw new PvhError("too-many-entries", `memmap: expected at most ${MAX_MEMMAP_ENTRIES} entries, got ${list.length}`);
-  return list.map((e, i) => {
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
+    // Fast path first; field names are only built for the error message.
+    if (typeof e === "object" && e !== null) {
+      const o = e as Record<string, unknown>;
+      const t = o["type"];
+      if (isU64(o["addr"]) && isU64(o["size"]) && typeof t === "number" && t >= 0 && t <= 0xffff_ffff && Number.isInteger(t)) continue;
+    }
     const o = checkObject(`memmap[${i}]`, e);
-    return [toU64(`memmap[${i}].addr`, o["addr"]), toU64(`memmap[${i}].size`, o["size"]), toUint(`memmap[${i}].type`, o["type"], 0xffff_ffff)];
-  });
+    checkU64(`memmap[${i}].addr`, o["addr"]);
+    checkU64(`memmap[${i}].size`, o["size"]);
+    toUint(`memmap[${i}].type`, o["type"], 0xffff_ffff);
+  }
+  return list as readonly MemmapEntryInit[];
 }
 
 /**
@@ -125,17 +135,20 @@ function checkEntries(entries: readonly MemmapEntryInit[]): [bigint, bigint, num
 export function encodeMemmapInto(entries: readonly MemmapEntryInit[], out: Uint8Array, offset: number = 0): number {
   const values = checkEntries(entries);
   checkBytes("out", out);
-  const off = checkOffset("offset", offset);
-  const size = values.length * MEMMAP_ENTRY_SIZE;
+  return writeEntries(values, out, checkOffset("offset", offset));
+}
+
+function writeEntries(list: readonly MemmapEntryInit[], out: Uint8Array, off: number): number {
+  const size = list.length * MEMMAP_ENTRY_SIZE;
   needRoom("out", out, off, size);
-  const dv = view(out);
-  values.forEach(([addr, sz, type], i) => {
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i] as MemmapEntryInit;
     const at = off + i * MEMMAP_ENTRY_SIZE;
-    setU64(dv, at, addr);
-    setU64(dv, at + 8, sz);
-    dv.setUint32(at + 16, type, true);
-    dv.setUint32(at + 20, 0, true);
-  });
+    putU64(out, at, e.addr);
+    putU64(out, at + 8, e.size);
+    put32(out, at + 16, e.type);
+    put32(out, at + 20, 0);
+  }
   return size;
 }
 
@@ -157,9 +170,9 @@ export function encodeMemmapInto(entries: readonly MemmapEntryInit[], out: Uint8
  * ```
  */
 export function encodeMemmap(entries: readonly MemmapEntryInit[]): Uint8Array {
-  const n = checkEntries(entries).length;
-  const out = new Uint8Array(n * MEMMAP_ENTRY_SIZE);
-  encodeMemmapInto(entries, out, 0);
+  const values = checkEntries(entries);
+  const out = new Uint8Array(values.length * MEMMAP_ENTRY_SIZE);
+  writeEntries(values, out, 0);
   return out;
 }
 

@@ -2,7 +2,7 @@
 // module as the initrd (arch/x86/platform/pvh/enlighten.c, init_pvh_bootparams: "The first module
 // is always ramdisk").
 import { PvhError } from "./errors.js";
-import { checkArray, checkBytes, checkObject, checkOffset, hex, needBytes, needRoom, setU64, toU64, toUint, view } from "./util.js";
+import { checkArray, checkBytes, checkObject, checkOffset, hex, needBytes, needRoom, checkU64, putU64, toUint, view } from "./util.js";
 
 /**
  * Size in bytes of one `struct hvm_modlist_entry`.
@@ -73,24 +73,23 @@ export function encodeModlistInto(modules: readonly ModlistEntryInit[], out: Uin
   const list = checkArray("modules", modules);
   checkBytes("out", out);
   const off = checkOffset("offset", offset);
-  const values = list.map((m, i) => {
-    const o = checkObject(`modules[${i}]`, m);
-    return [
-      toU64(`modules[${i}].paddr`, o["paddr"]),
-      toU64(`modules[${i}].size`, o["size"]),
-      toU64(`modules[${i}].cmdlinePaddr`, o["cmdlinePaddr"] ?? 0),
-    ] as const;
-  });
-  const size = values.length * MODLIST_ENTRY_SIZE;
+  const size = list.length * MODLIST_ENTRY_SIZE;
+  // Validate everything before writing anything.
+  for (let i = 0; i < list.length; i++) {
+    const o = checkObject(`modules[${i}]`, list[i]);
+    checkU64(`modules[${i}].paddr`, o["paddr"]);
+    checkU64(`modules[${i}].size`, o["size"]);
+    checkU64(`modules[${i}].cmdlinePaddr`, o["cmdlinePaddr"] ?? 0);
+  }
   needRoom("out", out, off, size);
-  const dv = view(out);
-  values.forEach(([paddr, sz, cmdline], i) => {
+  for (let i = 0; i < list.length; i++) {
+    const m = list[i] as ModlistEntryInit;
     const at = off + i * MODLIST_ENTRY_SIZE;
-    setU64(dv, at, paddr);
-    setU64(dv, at + 8, sz);
-    setU64(dv, at + 16, cmdline);
-    setU64(dv, at + 24, 0n);
-  });
+    putU64(out, at, m.paddr);
+    putU64(out, at + 8, m.size);
+    putU64(out, at + 16, m.cmdlinePaddr ?? 0);
+    putU64(out, at + 24, 0);
+  }
   return size;
 }
 

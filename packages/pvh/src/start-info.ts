@@ -2,7 +2,7 @@
 // (a copy of xen-project/xen xen/include/public/arch-x86/hvm/start_info.h); offsets are checked
 // against a C program compiled with that header (test/vectors/start-info-layout.c).
 import { PvhError } from "./errors.js";
-import { checkBytes, checkObject, checkOffset, hex, needBytes, needRoom, setU64, toU64, toUint, view } from "./util.js";
+import { checkBytes, checkObject, checkOffset, checkU64, hex, needBytes, needRoom, put32, putU64, toUint, view } from "./util.js";
 
 /**
  * `XEN_HVM_START_MAGIC_VALUE` ("xEn3" with bit 0x80 of the "E" set), from
@@ -150,24 +150,23 @@ export function encodeStartInfoInto(info: StartInfoInit, out: Uint8Array, offset
   if (version < 1) throw new PvhError("out-of-range", `startInfo.version: expected 1..0xffffffff, got ${version}`);
   const flags = toUint("startInfo.flags", i["flags"] ?? 0, 0xffff_ffff);
   const nrModules = toUint("startInfo.nrModules", i["nrModules"] ?? 0, 0xffff_ffff);
-  const modlist = toU64("startInfo.modlistPaddr", i["modlistPaddr"] ?? 0);
-  const cmdline = toU64("startInfo.cmdlinePaddr", i["cmdlinePaddr"] ?? 0);
-  const rsdp = toU64("startInfo.rsdpPaddr", i["rsdpPaddr"] ?? 0);
-  const memmap = toU64("startInfo.memmapPaddr", i["memmapPaddr"] ?? 0);
+  const modlist = checkU64("startInfo.modlistPaddr", i["modlistPaddr"] ?? 0);
+  const cmdline = checkU64("startInfo.cmdlinePaddr", i["cmdlinePaddr"] ?? 0);
+  const rsdp = checkU64("startInfo.rsdpPaddr", i["rsdpPaddr"] ?? 0);
+  const memmap = checkU64("startInfo.memmapPaddr", i["memmapPaddr"] ?? 0);
   const memmapEntries = toUint("startInfo.memmapEntries", i["memmapEntries"] ?? 0, 0xffff_ffff);
   needRoom("out", out, off, START_INFO_SIZE);
-  const dv = view(out);
   const o = START_INFO_OFFSETS;
-  dv.setUint32(off + o.magic, XEN_HVM_START_MAGIC_VALUE, true);
-  dv.setUint32(off + o.version, version, true);
-  dv.setUint32(off + o.flags, flags, true);
-  dv.setUint32(off + o.nrModules, nrModules, true);
-  setU64(dv, off + o.modlistPaddr, modlist);
-  setU64(dv, off + o.cmdlinePaddr, cmdline);
-  setU64(dv, off + o.rsdpPaddr, rsdp);
-  setU64(dv, off + o.memmapPaddr, memmap);
-  dv.setUint32(off + o.memmapEntries, memmapEntries, true);
-  dv.setUint32(off + o.reserved, 0, true);
+  put32(out, off + o.magic, XEN_HVM_START_MAGIC_VALUE);
+  put32(out, off + o.version, version);
+  put32(out, off + o.flags, flags);
+  put32(out, off + o.nrModules, nrModules);
+  putU64(out, off + o.modlistPaddr, modlist);
+  putU64(out, off + o.cmdlinePaddr, cmdline);
+  putU64(out, off + o.rsdpPaddr, rsdp);
+  putU64(out, off + o.memmapPaddr, memmap);
+  put32(out, off + o.memmapEntries, memmapEntries);
+  put32(out, off + o.reserved, 0);
   return START_INFO_SIZE;
 }
 
