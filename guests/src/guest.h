@@ -83,6 +83,7 @@ int cmdline_virtio(struct mmio_dev_param *out, int max);
 
 /* ---- report.c --------------------------------------------------------------------------- */
 void out_init(void);
+void out_select_uart(void);
 void out_str(const char *s);
 void outf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* `ok|fail <name> expected=<exp> got=<got>`; returns ok. Spaces in values become '_'. */

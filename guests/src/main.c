@@ -5,6 +5,7 @@ void guest_main(u32 start_info) {
 	out_init();
 	outf("begin microvm-guest format=1 arch=%s\n", arch_name);
 	check_start_info(start_info);
+	out_select_uart();
 	info("cmdline %s", cmdline_raw());
 	lapic_enable();
 	uart_probe_and_check();

@@ -202,6 +202,37 @@ describe.skipIf(!canRun)("test guests on QEMU microvm (needs /dev/kvm and qemu-s
     });
   });
 
+  it.each(["i386", "x86_64"] as const)(
+    "%s guest without the ISA serial port (microvm.uart=0): the whole report is on the virtio console",
+    async (arch) => {
+      const fx = fixture();
+      const consoleFile = join(fx.dir, "console-only.txt");
+      const result = await runQemu({
+        kernel: arch === "i386" ? images.elf32 : images.elf64,
+        smp: 2,
+        memMib: MEM_MIB,
+        legacy: false,
+        isaSerial: false,
+        append: guestParams({ ...expectations(fx, 2, false), uart: false }),
+        initrd: fx.initrd,
+        disk: fx.disk,
+        consoleFile,
+        rng: true,
+        net: true,
+        timeoutMs: 30_000,
+      });
+      expect(result.serial).toBe("");
+      const report = parseReport(result.console ?? "");
+      const why = describeFailure(result, report);
+      expect(failedChecks(report), why).toEqual([]);
+      expect(report.summary?.result, why).toBe("PASS");
+      expect(report.ended, why).toBe(true);
+      expect(report.checks.filter((c) => c.name.startsWith("uart.")), why).toEqual([]);
+      expect(report.infos).toContain("uart not probed (microvm.uart=0)");
+      expect(findCheck(report, "virtio.net0.arp")?.status, why).toBe("ok");
+    },
+  );
+
   it("microvm.dump=1 hex-dumps the MPTable region (qboot's table at 0x9fc00)", async () => {
     const fx = fixture();
     const { report } = await run(images.elf32, fx, 2, true, { dump: true });
