@@ -1,0 +1,142 @@
+import { describe, expect, it } from "vitest";
+import { GuestMemory, isVirtioError, VirtioError } from "../src/index.ts";
+
+function expectCode(fn: () => unknown, code: string, re?: RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(isVirtioError(e)).toBe(true);
+    expect((e as VirtioError).code).toBe(code);
+    if (re) expect((e as Error).message).toMatch(re);
+    return;
+  }
+  throw new Error("expected a VirtioError");
+}
+
+describe("GuestMemory", () => {
+  const ram = new Uint8Array(0x2000);
+  const high = new Uint8Array(new SharedArrayBuffer(0x1000));
+  const mem = new GuestMemory([
+    { guestAddress: 0x1_0000_0000n, bytes: high },
+    { guestAddress: 0n, bytes: ram.subarray(0, 0x1000) },
+    { guestAddress: 0x1000, bytes: ram.subarray(0x1000).buffer.slice(0x1000) },
+  ]);
+
+  it("sorts regions and reports them with bigint addresses", () => {
+    expect(mem.regions.map((r) => [r.guestAddress, r.size])).toEqual([
+      [0n, 0x1000],
+      [0x1000n, 0x1000],
+      [0x1_0000_0000n, 0x1000],
+    ]);
+  });
+
+  it("reads and writes little-endian u8..u64, bigint and number addresses", () => {
+    mem.write32(0x10n, 0x11223344);
+    expect(ram[0x10]).toBe(0x44);
+    expect(ram[0x13]).toBe(0x11);
+    expect(mem.read16(0x11)).toBe(0x2233);
+    expect(mem.read8(0x13n)).toBe(0x11);
+    mem.write64(0x1_0000_0ff8n, 0x8877665544332211n);
+    expect(high[0xff8]).toBe(0x11);
+    expect(high[0xfff]).toBe(0x88);
+    expect(mem.read64(0x1_0000_0ff8n)).toBe(0x8877665544332211n);
+    mem.write16(0x20, 0xbeef);
+    expect(mem.read32(0x20)).toBe(0xbeef);
+    mem.write8(0x30, 255);
+    expect(mem.read8(0x30)).toBe(255);
+  });
+
+  it("crosses adjacent regions for scalars and copies, but not for views", () => {
+    mem.write32(0xffe, 0xa1b2c3d4); // 2 bytes in each region
+    expect(mem.read32(0xffe)).toBe(0xa1b2c3d4);
+    mem.write64(0xffc, 0x0102030405060708n);
+    expect(mem.read64(0xffc)).toBe(0x0102030405060708n);
+    const data = new Uint8Array(64).map((_, i) => i);
+    mem.write(0xfe0, data);
+    const back = new Uint8Array(64);
+    mem.read(0xfe0, back);
+    expect(back).toEqual(data);
+    expect(mem.contains(0xfe0, 0x1020)).toBe(true);
+    expectCode(() => mem.view(0xfe0, 64), "not-contiguous", /0xfe0\+64/);
+    expect(mem.tryView(0xfe0, 64)).toBeUndefined();
+    const v = mem.view(0xfe0, 32);
+    v[0] = 0x99;
+    expect(mem.read8(0xfe0)).toBe(0x99);
+    mem.fill(0xff0, 32, 7);
+    expect(mem.read32(0xffe)).toBe(0x07070707);
+  });
+
+  it("bounds: last byte in, one past out, everywhere", () => {
+    expect(mem.contains(0x1fff, 1)).toBe(true);
+    expect(mem.contains(0x1fff, 2)).toBe(false);
+    expect(mem.contains(0x2000, 0)).toBe(true); // an empty range at a region's end
+    expect(mem.contains(0x2001, 0)).toBe(false);
+    expect(mem.read8(0x1fff)).toBeTypeOf("number");
+    expectCode(() => mem.read8(0x2000), "out-of-bounds", /0x2000\+1 is outside every guest memory region/);
+    expectCode(() => mem.read16(0x1fff), "out-of-bounds");
+    expectCode(() => mem.read64(0x1_0000_0ff9n), "out-of-bounds");
+    expectCode(() => mem.write(0x1ff0, new Uint8Array(17)), "out-of-bounds");
+    expectCode(() => mem.read8(2n ** 64n - 1n), "out-of-bounds", /beyond 2\^53/);
+    expectCode(() => mem.view(0x0fff_ffffn, 2), "out-of-bounds");
+  });
+
+  it("nothing is written when an access is out of bounds", () => {
+    mem.fill(0x1ff0, 16, 0xaa);
+    expectCode(() => mem.write(0x1ff0, new Uint8Array(32)), "out-of-bounds");
+    expectCode(() => mem.fill(0x1ff0, 32), "out-of-bounds");
+    expect(mem.read8(0x1ff0)).toBe(0xaa);
+  });
+
+  it("validates arguments", () => {
+    expectCode(() => mem.read8(-1), "invalid-argument");
+    expectCode(() => mem.read8(-1n), "out-of-range");
+    expectCode(() => mem.read8(1.5), "invalid-argument");
+    expectCode(() => mem.write8(0, 256), "out-of-range", /value: expected an integer in 0\.\.255, got 256/);
+    expectCode(() => mem.write16(0, -1), "out-of-range");
+    expectCode(() => mem.write32(0, 2 ** 32), "out-of-range");
+    expectCode(() => mem.write64(0, 2n ** 64n), "out-of-range");
+    expectCode(() => mem.view(0, -1), "invalid-argument");
+    expectCode(
+      () => new GuestMemory([{ guestAddress: 0n, bytes: new Uint8Array(16) }, { guestAddress: 8n, bytes: new Uint8Array(16) }]),
+      "out-of-range",
+      /overlaps/,
+    );
+    expectCode(() => new GuestMemory([{ guestAddress: 2n ** 53n, bytes: new Uint8Array(16) }]), "out-of-range");
+    expectCode(() => new GuestMemory([{ guestAddress: 0n, bytes: "nope" as never }]), "invalid-argument");
+    expect(isVirtioError(new Error("x"))).toBe(false);
+    expect(isVirtioError({ name: "VirtioError", code: "made-up" })).toBe(false);
+    expect(isVirtioError({ name: "VirtioError", code: "out-of-bounds" })).toBe(true);
+  });
+
+  it("calls the access hook before every access, including failing ones", () => {
+    const log: [number, number, string, boolean][] = [];
+    const m = new GuestMemory([{ guestAddress: 0x100n, bytes: new Uint8Array(0x100) }], {
+      onAccess: (a, n, k, inside) => log.push([a, n, k, inside]),
+    });
+    m.read32(0x100);
+    m.write(0x180, new Uint8Array(4));
+    m.contains(0x1ff, 2);
+    m.view(0x110, 8);
+    expectCode(() => m.read8(0x200), "out-of-bounds");
+    expect(log).toEqual([
+      [0x100, 4, "read", true],
+      [0x180, 4, "write", true],
+      [0x1ff, 2, "check", false],
+      [0x110, 8, "view", true],
+      [0x200, 1, "read", false],
+    ]);
+  });
+
+  it("can be subclassed", () => {
+    class Counting extends GuestMemory {
+      reads = 0;
+      override read32(a: bigint | number): number {
+        this.reads++;
+        return super.read32(a);
+      }
+    }
+    const m = new Counting([{ guestAddress: 0n, bytes: new Uint8Array(8) }]);
+    m.read32(4);
+    expect(m.reads).toBe(1);
+  });
+});
