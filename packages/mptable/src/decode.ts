@@ -25,7 +25,15 @@ import type {
   MpTable,
 } from "./types.js";
 
-/** Everything {@link inspectMpTable} learns about a table, beyond the description itself. */
+/**
+ * Everything {@link inspectMpTable} learns about a table, beyond the description itself.
+ *
+ * @example
+ * ```ts
+ * const { storedEntryCount, entryCount, warnings } = inspectMpTable(bytes, 0x9fc00);
+ * if (storedEntryCount !== entryCount) console.warn(warnings.join("\n"));
+ * ```
+ */
 export interface MpTableInspection {
   /** The table, as {@link decodeMpTable} returns it. */
   readonly table: MpTable;
@@ -38,14 +46,27 @@ export interface MpTableInspection {
   /** The number of entries found by walking the table by entry length, as Linux does. */
   readonly entryCount: number;
   /** The OEM table pointer and size from the header (0 when absent); not part of the description. */
-  readonly oemTable: { readonly address: number; readonly size: number };
+  readonly oemTable: {
+    /** Physical address of the OEM table (`oemptr`), 0 when absent. */
+    readonly address: number;
+    /** Its size in bytes (`oemsize`). */
+    readonly size: number;
+  };
   /** The extended table length from the header (Linux never reads the extended table). */
   readonly extendedTableLength: number;
   /** Things Linux accepts but the MP specification does not, e.g. a wrong entry count. */
   readonly warnings: readonly string[];
 }
 
-/** Options of {@link inspectMpTable}. */
+/**
+ * Options of {@link inspectMpTable}.
+ *
+ * @example
+ * ```ts
+ * // `ram` starts at guest-physical 0; the table may lie before its floating pointer
+ * const info = inspectMpTable(ram, 0xf0100, { memoryBase: 0 });
+ * ```
+ */
 export interface InspectOptions {
   /**
    * Guest-physical address of `bytes[0]`; default: the floating pointer's address. Give 0 when

@@ -32,7 +32,14 @@ import type {
   MpTableConfig,
 } from "./types.js";
 
-/** Default OEM and product id of tables made by this package. */
+/**
+ * Default OEM and product id of tables made by this package.
+ *
+ * @example
+ * ```ts
+ * decodeMpTable(encodeMpTable({ address: 0x9fc00, cpus: 1 }), 0x9fc00).oemId === DEFAULT_OEM_ID; // true
+ * ```
+ */
 export const DEFAULT_OEM_ID: "MICROVM" = "MICROVM";
 
 function processorsOf(config: MpTableConfig): MpProcessor[] {

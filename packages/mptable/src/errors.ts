@@ -11,6 +11,11 @@
  * - `truncated`: the bytes end before the structure does.
  * - `bad-signature`, `bad-length`, `bad-checksum`, `bad-spec-revision`, `null-lapic`,
  *   `unknown-entry`, `reserved-bits`, `default-configuration`, `no-processors`: decoding checks.
+ *
+ * @example
+ * ```ts
+ * const code: MptableErrorCode = "too-many-cpus";
+ * ```
  */
 export type MptableErrorCode =
   | "invalid-argument"
@@ -77,6 +82,8 @@ export class MptableError extends Error {
   readonly field: string;
 
   /**
+   * Creates an error; the message is `${field}: ${detail}`.
+   *
    * @param code - the stable error code
    * @param field - the field the error is about
    * @param detail - what was expected and what was found

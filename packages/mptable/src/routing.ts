@@ -1,7 +1,15 @@
 import type { MpIoInterrupt } from "./types.js";
 import { checkBool, checkInt } from "./bytes.js";
 
-/** Options of {@link identityIrqRouting}. */
+/**
+ * Options of {@link identityIrqRouting}.
+ *
+ * @example
+ * ```ts
+ * const options: IrqRoutingOptions = { ioApicId: 2, irqs: 24 };
+ * const ioInterrupts = identityIrqRouting(options);
+ * ```
+ */
 export interface IrqRoutingOptions {
   /** Id of the I/O APIC the interrupts go to. */
   readonly ioApicId: number;

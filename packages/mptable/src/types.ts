@@ -1,15 +1,43 @@
 import type { MP_IRQ_POLARITY, MP_IRQ_TRIGGER, MP_IRQ_TYPE } from "./constants.js";
 
-/** Interrupt type of an I/O or local interrupt entry (MP spec 1.4 table 4-8). */
+/**
+ * Interrupt type of an I/O or local interrupt entry (MP spec 1.4 table 4-8).
+ *
+ * @example
+ * ```ts
+ * const type: MpIrqType = "ExtINT";
+ * ```
+ */
 export type MpIrqType = keyof typeof MP_IRQ_TYPE;
 
-/** Interrupt polarity (MP spec 1.4 table 4-9, `irqflag` bits 1:0). */
+/**
+ * Interrupt polarity (MP spec 1.4 table 4-9, `irqflag` bits 1:0).
+ *
+ * @example
+ * ```ts
+ * const polarity: MpIrqPolarity = "active-low";
+ * ```
+ */
 export type MpIrqPolarity = keyof typeof MP_IRQ_POLARITY;
 
-/** Interrupt trigger mode (MP spec 1.4 table 4-9, `irqflag` bits 3:2). */
+/**
+ * Interrupt trigger mode (MP spec 1.4 table 4-9, `irqflag` bits 3:2).
+ *
+ * @example
+ * ```ts
+ * const trigger: MpIrqTrigger = "level";
+ * ```
+ */
 export type MpIrqTrigger = keyof typeof MP_IRQ_TRIGGER;
 
-/** A processor entry (`mpc_cpu`, 20 bytes). */
+/**
+ * A processor entry (`mpc_cpu`, 20 bytes).
+ *
+ * @example
+ * ```ts
+ * const bsp: MpProcessor = { apicId: 0, apicVersion: 0x14, enabled: true, bootstrap: true, signature: 0x600, featureFlags: 0x201 };
+ * ```
+ */
 export interface MpProcessor {
   /** The processor's local APIC id, 0..254; it must equal the vCPU's real LAPIC id. */
   readonly apicId: number;
@@ -25,7 +53,14 @@ export interface MpProcessor {
   readonly featureFlags: number;
 }
 
-/** A bus entry (`mpc_bus`, 8 bytes). */
+/**
+ * A bus entry (`mpc_bus`, 8 bytes).
+ *
+ * @example
+ * ```ts
+ * const isa: MpBus = { id: 0, type: "ISA" };
+ * ```
+ */
 export interface MpBus {
   /** Bus id (u8), referenced by interrupt entries. */
   readonly id: number;
@@ -33,7 +68,14 @@ export interface MpBus {
   readonly type: string;
 }
 
-/** An I/O APIC entry (`mpc_ioapic`, 8 bytes). */
+/**
+ * An I/O APIC entry (`mpc_ioapic`, 8 bytes).
+ *
+ * @example
+ * ```ts
+ * const ioapic: MpIoApic = { id: 2, version: 0x11, usable: true, address: 0xfec00000 };
+ * ```
+ */
 export interface MpIoApic {
   /** I/O APIC id (u8); must differ from every processor's APIC id. */
   readonly id: number;
@@ -45,7 +87,15 @@ export interface MpIoApic {
   readonly address: number;
 }
 
-/** An I/O interrupt assignment entry (`mpc_intsrc`, 8 bytes): a bus IRQ wired to an IOAPIC pin. */
+/**
+ * An I/O interrupt assignment entry (`mpc_intsrc`, 8 bytes): a bus IRQ wired to an IOAPIC pin.
+ *
+ * @example
+ * ```ts
+ * // ISA IRQ 4 (the COM1 UART) wired to INTIN 4 of IOAPIC 2
+ * const com1: MpIoInterrupt = { type: "INT", polarity: "conforming", trigger: "conforming", sourceBus: 0, sourceIrq: 4, destApic: 2, destPin: 4 };
+ * ```
+ */
 export interface MpIoInterrupt {
   /** Interrupt type; `INT` for a vectored interrupt. */
   readonly type: MpIrqType;
@@ -63,7 +113,14 @@ export interface MpIoInterrupt {
   readonly destPin: number;
 }
 
-/** A local interrupt assignment entry (`mpc_lintsrc`, 8 bytes): what drives a LAPIC's LINT pin. */
+/**
+ * A local interrupt assignment entry (`mpc_lintsrc`, 8 bytes): what drives a LAPIC's LINT pin.
+ *
+ * @example
+ * ```ts
+ * const nmi: MpLocalInterrupt = { type: "NMI", polarity: "conforming", trigger: "conforming", sourceBus: 0, sourceIrq: 0, destApic: 0xff, destLint: 1 };
+ * ```
+ */
 export interface MpLocalInterrupt {
   /** Interrupt type; usually `ExtINT` on LINT0 and `NMI` on LINT1. */
   readonly type: MpIrqType;
@@ -85,6 +142,12 @@ export interface MpLocalInterrupt {
  * A complete MPTable: the floating pointer's place and every field of the configuration table.
  * {@link decodeMpTable} returns one; {@link encodeMpTable} accepts one (it is also a valid
  * {@link MpTableConfig}), and `decodeMpTable(encodeMpTable(t), t.address)` equals `t`.
+ *
+ * @example
+ * ```ts
+ * const table: MpTable = decodeMpTable(encodeMpTable({ address: 0x9fc00, cpus: 2 }), 0x9fc00);
+ * const again = encodeMpTable(table); // the same bytes
+ * ```
  */
 export interface MpTable {
   /** Guest-physical address of the floating pointer (16-byte aligned); the table follows it. */
@@ -111,10 +174,25 @@ export interface MpTable {
   readonly localInterrupts: readonly MpLocalInterrupt[];
 }
 
-/** A processor given to {@link encodeMpTable}: the APIC id, and any field to override. */
+/**
+ * A processor given to {@link encodeMpTable}: the APIC id, and any field to override.
+ *
+ * @example
+ * ```ts
+ * encodeMpTable({ address: 0x9fc00, cpus: [{ apicId: 0 }, { apicId: 2 }] satisfies MpProcessorConfig[] });
+ * ```
+ */
 export type MpProcessorConfig = Pick<MpProcessor, "apicId"> & Partial<MpProcessor>;
 
-/** An I/O APIC given to {@link encodeMpTable}: every field optional. */
+/**
+ * An I/O APIC given to {@link encodeMpTable}: every field optional.
+ *
+ * @example
+ * ```ts
+ * const ioApic: MpIoApicConfig = { id: 8 }; // the rest defaults
+ * encodeMpTable({ address: 0x9fc00, cpus: 2, ioApic });
+ * ```
+ */
 export type MpIoApicConfig = Partial<MpIoApic>;
 
 /**
@@ -128,6 +206,12 @@ export type MpIoApicConfig = Partial<MpIoApic>;
  *   override, which matches KVM's default GSI routing;
  * - local interrupts ExtINT to the bootstrap processor's LINT0 and NMI to every LINT1;
  * - OEM id `MICROVM`, product id `MICROVM`, spec revision 4, LAPIC at 0xfee00000.
+ *
+ * @example
+ * ```ts
+ * const config: MpTableConfig = { address: 0x9fc00, cpus: 2, oemId: "MYVMM" };
+ * const bytes = encodeMpTable(config);
+ * ```
  */
 export interface MpTableConfig {
   /** Guest-physical address of the floating pointer; 16-byte aligned, table ending below 1 MiB. */
