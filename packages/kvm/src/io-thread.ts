@@ -1,0 +1,146 @@
+import { MessageChannel, type MessagePort } from "node:worker_threads";
+import { KvmError } from "./errors.js";
+import { EventFd } from "./eventfd.js";
+import type { RamDescriptor } from "./memory.js";
+import { CONTROL_SLOTS, STATE, STATE_ENDED, STATE_RUNNING, STATE_STARTING, TID, type IoWorkerData, type SerializedError } from "./protocol.js";
+import { acquireWorker, releaseWorker } from "./pool.js";
+import { handlerModule, workerEntry } from "./worker-url.js";
+
+/** Options of {@link Vm.startIoThread}. */
+export interface IoThreadOptions {
+  /**
+   * The device module, loaded on the I/O thread: an absolute path or `file:` URL of a module with
+   * a named export `createIoHandler` ({@link IoHandlerFactory}).
+   */
+  readonly handler: string | URL;
+  /** Data for the module (structured-cloned; SharedArrayBuffers are shared). Pass fds as numbers. */
+  readonly data?: unknown;
+}
+
+/**
+ * The I/O thread: a worker that sleeps in `epoll_wait` on eventfds (ioeventfds, a tap, stdin) and
+ * runs device code from its handler module when one becomes readable. It has no timers and does
+ * not poll, so it uses no CPU while nothing happens. Interrupts go back to the guest through irqfd
+ * eventfds, written from this thread.
+ *
+ * @example
+ * ```ts
+ * const kick = vm.ioeventfd({ space: "pio", address: 0x80, length: 1 });
+ * const io = await vm.startIoThread({ handler: "/abs/devices.js", data: { kick: kick.fd } });
+ * io.send({ hello: 1 }); // delivered to the module's onMessage on the I/O thread
+ * await io.stop();
+ * ```
+ */
+export class IoThread {
+  /** The worker's OS thread id (for `/proc/self/task/<tid>/stat`). */
+  readonly tid: number;
+  /** Settles when the worker has exited; rejects with `THREAD_FAILED` if the module threw. */
+  readonly done: Promise<void>;
+  readonly #port: MessagePort;
+  readonly #wake: EventFd;
+  readonly #ctrl: Int32Array;
+
+  private constructor(tid: number, port: MessagePort, wake: EventFd, ctrl: Int32Array, done: Promise<void>) {
+    this.tid = tid;
+    this.#port = port;
+    this.#wake = wake;
+    this.#ctrl = ctrl;
+    this.done = done;
+  }
+
+  /**
+   * Starts an I/O worker; prefer {@link Vm.startIoThread}, which also stops it at teardown.
+   *
+   * @param ram - RAM descriptors to view in the worker.
+   * @param options - Module and data.
+   * @returns The thread once its module is loaded and it waits in epoll.
+   * @throws {@link KvmError} `THREAD_FAILED` if the worker or module fails to start.
+   * @example
+   * ```ts
+   * const io = await IoThread.start(vm.ramDescriptors(), { handler: url });
+   * ```
+   */
+  static async start(ram: readonly RamDescriptor[], options: IoThreadOptions): Promise<IoThread> {
+    const [entry, handler] = await Promise.all([workerEntry("io-worker"), handlerModule(options.handler)]);
+    const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
+    const ctrl = new Int32Array(control);
+    const wake = EventFd.create();
+    const { port1, port2 } = new MessageChannel();
+    const wd: IoWorkerData = { ram, control, wakeFd: wake.fd, handler, data: options.data, port: port2 };
+    const worker = acquireWorker(entry, "io");
+    const done = new Promise<void>((resolve, reject) => {
+      const finish = (err: KvmError | undefined, reusable: boolean): void => {
+        worker.off("message", onMessage);
+        worker.off("error", onError);
+        worker.off("exit", onExit);
+        Atomics.store(ctrl, STATE, STATE_ENDED);
+        Atomics.notify(ctrl, STATE);
+        port1.close();
+        wake.close();
+        if (reusable) releaseWorker(worker);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onMessage = (m: { type: "done" } | { type: "error"; error: SerializedError }): void => {
+        finish(m.type === "error" ? new KvmError("THREAD_FAILED", `I/O thread: ${m.error.name}: ${m.error.message}`) : undefined, true);
+      };
+      const onError = (e: unknown): void => {
+        finish(new KvmError("THREAD_FAILED", `I/O thread: ${e instanceof Error ? e.message : String(e)}`, { cause: e }), false);
+      };
+      const onExit = (code: number): void => {
+        finish(new KvmError("THREAD_FAILED", `I/O thread exited with code ${code}`), false);
+      };
+      worker.on("message", onMessage);
+      worker.on("error", onError);
+      worker.on("exit", onExit);
+    });
+    worker.postMessage({ type: "job", data: wd }, [port2]);
+    done.catch(() => {});
+    for (;;) {
+      const st = Atomics.load(ctrl, STATE);
+      if (st !== STATE_STARTING) break;
+      const w = Atomics.waitAsync(ctrl, STATE, STATE_STARTING);
+      if (w.async) await w.value;
+    }
+    if (Atomics.load(ctrl, STATE) !== STATE_RUNNING) {
+      await done;
+      throw new KvmError("THREAD_FAILED", "I/O thread ended before it started");
+    }
+    return new IoThread(Atomics.load(ctrl, TID), port1, wake, ctrl, done);
+  }
+
+  /**
+   * Sends a message to the module's `onMessage`, on the I/O thread (wakes `epoll_wait` through the
+   * wake-up eventfd).
+   *
+   * @param message - Any structured-cloneable value.
+   * @throws {@link KvmError} `CLOSED` once the thread has ended.
+   * @example
+   * ```ts
+   * io.send({ watch: tapFd });
+   * ```
+   */
+  send(message: unknown): void {
+    if (Atomics.load(this.#ctrl, STATE) === STATE_ENDED) throw new KvmError("CLOSED", "send: the I/O thread has ended");
+    this.#port.postMessage({ type: "message", data: message });
+    this.#wake.signal();
+  }
+
+  /**
+   * Stops the thread (after its current callback) and waits for the worker to exit.
+   *
+   * @returns Resolves when the worker has exited.
+   * @throws {@link KvmError} `THREAD_FAILED` if the module had thrown.
+   * @example
+   * ```ts
+   * await io.stop();
+   * ```
+   */
+  stop(): Promise<void> {
+    if (Atomics.load(this.#ctrl, STATE) !== STATE_ENDED) {
+      this.#port.postMessage({ type: "stop" });
+      this.#wake.signal();
+    }
+    return this.done;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The I/O worker's entry: blocks in `epoll_wait` (synchronously, so the thread sleeps in the kernel
+ * and uses no CPU) on the fds the device module watches plus a wake-up eventfd for messages from
+ * the owner, and runs device callbacks when fds become readable. No timers, no polling.
+ *
+ * @internal
+ */
+import { parentPort, receiveMessageOnPort } from "node:worker_threads";
+import { EventFd } from "./eventfd.js";
+import type { IoContext, IoHandler, IoHandlerFactory } from "./handlers.js";
+import { viewRam } from "./memory.js";
+import { serializeError, STATE, STATE_ENDED, STATE_RUNNING, TID, type IoWorkerData } from "./protocol.js";
+import { EINTR, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLLIN, sys } from "./sys.js";
+import { KvmError, syscallError } from "./errors.js";
+
+const port = parentPort!;
+const s = sys();
+const tid = s.gettid();
+
+interface Watch {
+  readonly callback: (events: number, count: bigint) => void;
+  readonly eventfd: EventFd | undefined;
+}
+
+
+function epollEvent(fd: number): Uint8Array {
+  // struct epoll_event is packed on x86_64: events u32 @0, data u64 @4 (include/uapi/linux/eventpoll.h).
+  const b = new Uint8Array(12);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, EPOLLIN, true);
+  v.setUint32(4, fd, true);
+  return b;
+}
+
+/** Serves one I/O job until it is stopped; the worker then waits for the next one (see pool.ts). */
+async function runJob(wd: IoWorkerData): Promise<void> {
+  const ctrl = new Int32Array(wd.control);
+  Atomics.store(ctrl, TID, tid);
+  const end = (): void => {
+    Atomics.store(ctrl, STATE, STATE_ENDED);
+    Atomics.notify(ctrl, STATE);
+  };
+  const epfd = s.epollCreate();
+  const watches = new Map<number, Watch>();
+  let stopping = false;
+  s.epollCtl(epfd, EPOLL_CTL_ADD, wd.wakeFd, epollEvent(wd.wakeFd));
+  const wake = EventFd.fromFd(wd.wakeFd);
+  const ctx: IoContext = {
+    memory: wd.ram.map(viewRam),
+    data: wd.data,
+    watch(fd, callback, options) {
+      if (!Number.isInteger(fd) || fd < 0) throw new KvmError("INVALID_ARGUMENT", `watch: fd: expected a non-negative integer, got ${fd}`);
+      if (fd === wd.wakeFd || watches.has(fd)) throw new KvmError("INVALID_ARGUMENT", `watch: fd ${fd} is already watched`);
+      s.epollCtl(epfd, EPOLL_CTL_ADD, fd, epollEvent(fd));
+      watches.set(fd, { callback, eventfd: options?.eventfd ? EventFd.fromFd(fd) : undefined });
+    },
+    unwatch(fd) {
+      if (!watches.delete(fd)) return;
+      s.epollCtl(epfd, EPOLL_CTL_DEL, fd, null);
+    },
+    stop() {
+      stopping = true;
+    },
+  };
+  let handler: IoHandler;
+  try {
+    const mod = (await import(wd.handler)) as { createIoHandler?: IoHandlerFactory };
+    if (typeof mod.createIoHandler !== "function") throw new Error(`${wd.handler} has no named export createIoHandler`);
+    handler = await mod.createIoHandler(ctx);
+  } catch (e) {
+    s.close(epfd);
+    wd.port.close();
+    end();
+    port.postMessage({ type: "error", error: serializeError(e) });
+    return;
+  }
+  Atomics.store(ctrl, STATE, STATE_RUNNING);
+  Atomics.notify(ctrl, STATE);
+
+  const MAX = 64;
+  const events = new Uint8Array(12 * MAX);
+  const ev = new DataView(events.buffer);
+  try {
+    while (!stopping) {
+      const n = s.epollWait(epfd, events, MAX, -1);
+      if (n === -EINTR) continue;
+      if (n < 0) throw syscallError("epoll_wait", -n);
+      for (let i = 0; i < n && !stopping; i++) {
+        const flags = ev.getUint32(i * 12, true);
+        const fd = ev.getUint32(i * 12 + 4, true);
+        if (fd === wd.wakeFd) {
+          wake.read();
+          for (let m = receiveMessageOnPort(wd.port); m; m = receiveMessageOnPort(wd.port)) {
+            const msg = m.message as { type: "stop" } | { type: "message"; data: unknown };
+            if (msg.type === "stop") stopping = true;
+            else handler.onMessage?.(msg.data);
+          }
+          continue;
+        }
+        const w = watches.get(fd);
+        if (!w) continue;
+        let count = 0n;
+        if (w.eventfd) {
+          count = w.eventfd.read();
+          if (count === 0n) continue;
+        }
+        w.callback(flags, count);
+      }
+    }
+    handler.close?.();
+  } catch (e) {
+    s.close(epfd);
+    wd.port.close();
+    end();
+    port.postMessage({ type: "error", error: serializeError(e) });
+    return;
+  }
+  s.close(epfd);
+  wd.port.close();
+  end();
+  port.postMessage({ type: "done" });
+}
+
+port.on("message", (m: { type: "job"; data: IoWorkerData }) => {
+  if (m.type === "job") void runJob(m.data);
+});

@@ -1,0 +1,77 @@
+/**
+ * Reusable worker threads.
+ *
+ * Each worker that loads koffi keeps about 3.3 MiB of mappings (its call stack and heap) that are
+ * never released when the worker exits (koffi 3 never frees its per-isolate InstanceData), and
+ * Node keeps a little more. Creating and ending a worker per VM therefore grows the process's
+ * mappings without bound. Instead, a worker whose job ended waits, unreferenced, for the next job
+ * of the same kind. This keeps KVM's rule: a vCPU is run by one thread for its whole life; a thread
+ * may run several vCPUs one after the other (the first `KVM_RUN` of a new vCPU claims it at no
+ * cost, see virt/kvm/kvm_main.c `kvm_vcpu_ioctl`). The pool never holds more workers than the
+ * peak number of jobs that ran at once.
+ *
+ * @internal
+ */
+import { Worker } from "node:worker_threads";
+
+interface Pooled {
+  readonly worker: Worker;
+  busy: boolean;
+  dead: boolean;
+}
+
+const pools = new Map<string, Pooled[]>();
+
+/** Takes an idle worker for `entry`, or starts one. The caller posts its job and calls {@link releaseWorker} after. */
+export function acquireWorker(entry: string, name: string): Worker {
+  let pool = pools.get(entry);
+  if (!pool) {
+    pool = [];
+    pools.set(entry, pool);
+  }
+  const idle = pool.find((p) => !p.busy && !p.dead);
+  if (idle) {
+    idle.busy = true;
+    idle.worker.ref();
+    return idle.worker;
+  }
+  const worker = new Worker(new URL(entry), { name });
+  const p: Pooled = { worker, busy: true, dead: false };
+  pool.push(p);
+  worker.on("exit", () => {
+    p.dead = true;
+    const list = pools.get(entry);
+    if (list) list.splice(list.indexOf(p), 1);
+  });
+  // An idle worker must not keep the process alive; errors are reported through each job.
+  worker.on("error", () => {});
+  return worker;
+}
+
+/** Returns a worker whose job has ended to the pool. */
+export function releaseWorker(worker: Worker): void {
+  for (const pool of pools.values()) {
+    const p = pool.find((x) => x.worker === worker);
+    if (p) {
+      p.busy = false;
+      worker.unref();
+      return;
+    }
+  }
+}
+
+/**
+ * Ends every idle pooled worker (they are not in `KVM_RUN`, so `terminate()` works). Mostly for
+ * tools that want the process's thread list clean; each ended worker leaves its koffi memory behind.
+ *
+ * @returns Resolves when they have exited.
+ * @example
+ * ```ts
+ * await releaseIdleWorkers();
+ * ```
+ */
+export async function releaseIdleWorkers(): Promise<void> {
+  const idle = [...pools.values()].flat().filter((p) => !p.busy && !p.dead);
+  for (const p of idle) p.dead = true;
+  await Promise.all(idle.map((p) => p.worker.terminate()));
+}

@@ -1,0 +1,289 @@
+import { KvmError } from "./errors.js";
+import type { VcpuExit } from "./exits.js";
+import type { RamDescriptor } from "./memory.js";
+import {
+  CMD,
+  CMD_PAUSE,
+  CMD_RUN,
+  CMD_STOP,
+  CONTROL_SLOTS,
+  EXITS,
+  STATE,
+  STATE_ENDED,
+  STATE_PAUSED,
+  STATE_RUNNING,
+  STATE_STARTING,
+  TID,
+  type SerializedError,
+  type VcpuEndReason,
+  type VcpuWorkerData,
+  type WorkerMessage,
+} from "./protocol.js";
+import { sys } from "./sys.js";
+import type { Vcpu } from "./vcpu.js";
+import { acquireWorker, releaseWorker } from "./pool.js";
+import { handlerModule, workerEntry } from "./worker-url.js";
+
+export type { VcpuEndReason } from "./protocol.js";
+
+/** Options of {@link Vm.startVcpu}. */
+export interface VcpuThreadOptions {
+  /**
+   * The handler module, loaded on the vCPU's thread: an absolute path or a `file:` URL of a module
+   * with a named export `createVcpuHandler` ({@link VcpuHandlerFactory}). `.ts` modules work when
+   * running from source (they are bundled with esbuild).
+   */
+  readonly handler: string | URL;
+  /** Data for the handler (structured-cloned; SharedArrayBuffers inside it are shared, not copied). */
+  readonly data?: unknown;
+}
+
+/** How a vCPU thread's run loop ended. */
+export interface VcpuRunResult {
+  /**
+   * Why it ended: `hlt` (HLT exit not continued), `shutdown` (triple fault), `fail-entry`,
+   * `internal-error`, `system-event`, `unhandled` (another exit reason), `handler` (the handler
+   * called `ctx.stop()`), `host` ({@link VcpuThread.stop}).
+   */
+  readonly reason: VcpuEndReason;
+  /** Exits to userspace served by the thread (kicks not counted). */
+  readonly exits: number;
+  /** Nanoseconds from the first `KVM_RUN` to the end of the loop, measured on the vCPU thread. */
+  readonly runTimeNs: number;
+  /** The exit that ended the run, for exit-caused ends. */
+  readonly exit?: VcpuExit;
+  /** The message given to `ctx.stop()`, for `handler` ends. */
+  readonly message?: string;
+}
+
+let kickSignal = 0;
+
+/** The signal used to kick vCPU threads out of KVM_RUN: SIGRTMIN + 2, with a native no-op handler. */
+function kickSig(): number {
+  if (kickSignal === 0) {
+    const s = sys();
+    const sig = s.sigrtmin() + 2;
+    s.installKickHandler(sig);
+    kickSignal = sig;
+  }
+  return kickSignal;
+}
+
+function toKvmError(e: SerializedError, what: string): KvmError {
+  const err = new KvmError("THREAD_FAILED", `${what}: ${e.name}: ${e.message}`);
+  if (e.stack) err.stack = `${err.name}: ${err.message}\n--- on the worker ---\n${e.stack}`;
+  return err;
+}
+
+/**
+ * A vCPU running on its own worker thread for its whole life. The worker calls `KVM_RUN`
+ * synchronously and serves exits with the handler module loaded there, so no exit costs a
+ * cross-thread round trip.
+ *
+ * Pause, resume and stop kick the vCPU out of `KVM_RUN` the way Firecracker does: write the
+ * command to shared memory, set `kvm_run.immediate_exit`, then `tgkill` the vCPU thread with a
+ * real-time signal whose handler is a native no-op (so no JavaScript runs in signal context).
+ * `KVM_RUN` returns `EINTR` and the worker reads the command. `worker.terminate()` is never relied
+ * on: it cannot interrupt `KVM_RUN`.
+ *
+ * @example
+ * ```ts
+ * const t = await vm.startVcpu(vcpu, { handler: "/abs/path/handler.js" });
+ * await t.pause();
+ * console.log(vcpu.getRegs().rip); // allowed while paused
+ * t.resume();
+ * const result = await t.stop();
+ * ```
+ */
+export class VcpuThread {
+  /** The vCPU. Its methods work on this thread only while the thread is paused or ended. */
+  readonly vcpu: Vcpu;
+  /** The worker's OS thread id (for `/proc/self/task/<tid>`). */
+  readonly tid: number;
+  /** Settles when the worker has ended: resolves with the result, or rejects with `THREAD_FAILED`. */
+  readonly done: Promise<VcpuRunResult>;
+  readonly #ctrl: Int32Array;
+
+  private constructor(vcpu: Vcpu, tid: number, ctrl: Int32Array, done: Promise<VcpuRunResult>) {
+    this.vcpu = vcpu;
+    this.tid = tid;
+    this.#ctrl = ctrl;
+    this.done = done;
+  }
+
+  /**
+   * Starts a worker for `vcpu`; prefer {@link Vm.startVcpu}, which also tracks the thread for
+   * teardown.
+   *
+   * @param vcpu - The vCPU (created and configured on this thread).
+   * @param ram - The VM's RAM descriptors, viewed in the worker.
+   * @param options - Handler module and data.
+   * @returns The thread, once its run loop has started.
+   * @throws {@link KvmError} `THREAD_FAILED` when the worker or handler fails to start.
+   * @example
+   * ```ts
+   * const t = await VcpuThread.start(vcpu, vm.ramDescriptors(), { handler: url });
+   * ```
+   */
+  static async start(vcpu: Vcpu, ram: readonly RamDescriptor[], options: VcpuThreadOptions): Promise<VcpuThread> {
+    const sig = kickSig();
+    const [entry, handler] = await Promise.all([workerEntry("vcpu-worker"), handlerModule(options.handler)]);
+    const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
+    const ctrl = new Int32Array(control);
+    const wd: VcpuWorkerData = { vcpu: vcpu.descriptor, ram, control, handler, data: options.data };
+    vcpu.setGuard(() => {
+      const st = Atomics.load(ctrl, STATE);
+      return st === STATE_PAUSED || st === STATE_ENDED ? undefined : "is running on its worker thread";
+    });
+    const worker = acquireWorker(entry, "vcpu");
+    let started: (v: void) => void = () => {};
+    let failedToStart: (e: unknown) => void = () => {};
+    const ready = new Promise<void>((res, rej) => {
+      started = res;
+      failedToStart = rej;
+    });
+    const done = new Promise<VcpuRunResult>((resolve, reject) => {
+      const finish = (o: { ok: VcpuRunResult } | { err: KvmError }): void => {
+        worker.off("message", onMessage);
+        worker.off("error", onError);
+        worker.off("exit", onExit);
+        Atomics.store(ctrl, STATE, STATE_ENDED);
+        Atomics.notify(ctrl, STATE);
+        vcpu.setGuard(undefined);
+        if ("ok" in o) {
+          releaseWorker(worker);
+          resolve(o.ok);
+        } else reject(o.err);
+      };
+      const onMessage = (m: WorkerMessage): void => {
+        if (m.type === "done") {
+          const { type: _t, ...result } = m;
+          finish({ ok: result });
+        } else {
+          releaseWorker(worker);
+          finish({ err: toKvmError(m.error, `vCPU ${vcpu.id} thread`) });
+        }
+      };
+      const onError = (e: unknown): void => {
+        finish({ err: new KvmError("THREAD_FAILED", `vCPU ${vcpu.id} thread: ${e instanceof Error ? e.message : String(e)}`, { cause: e }) });
+      };
+      const onExit = (code: number): void => {
+        finish({ err: new KvmError("THREAD_FAILED", `vCPU ${vcpu.id} thread exited with code ${code} and no result`) });
+      };
+      worker.on("message", onMessage);
+      worker.on("error", onError);
+      worker.on("exit", onExit);
+    });
+    worker.postMessage({ type: "job", data: wd });
+    // Mark the rejection handled here; callers see it through `done` / `start`.
+    done.catch(() => {});
+    void (async () => {
+      for (;;) {
+        const st = Atomics.load(ctrl, STATE);
+        if (st !== STATE_STARTING) break;
+        const w = Atomics.waitAsync(ctrl, STATE, STATE_STARTING);
+        if (w.async) await w.value;
+      }
+      // A guest may run and end before this notices RUNNING: then the start succeeded if the run
+      // produced a result, and failed if the worker reported an error (e.g. the handler module).
+      if (Atomics.load(ctrl, STATE) !== STATE_ENDED) started();
+      else done.then(() => started(), failedToStart);
+    })();
+    await ready;
+    return new VcpuThread(vcpu, Atomics.load(ctrl, TID), ctrl, done);
+  }
+
+  /**
+   * `running`, `paused` or `ended`.
+   *
+   * @example
+   * ```ts
+   * if (t.state === "paused") t.resume();
+   * ```
+   */
+  get state(): "starting" | "running" | "paused" | "ended" {
+    const st = Atomics.load(this.#ctrl, STATE);
+    return st === STATE_RUNNING ? "running" : st === STATE_PAUSED ? "paused" : st === STATE_ENDED ? "ended" : "starting";
+  }
+
+  /**
+   * Exits to userspace served so far (updated by the vCPU thread at each exit).
+   *
+   * @example
+   * ```ts
+   * console.log(t.exitCount);
+   * ```
+   */
+  get exitCount(): number {
+    return Atomics.load(this.#ctrl, EXITS) >>> 0;
+  }
+
+  #kick(): void {
+    this.vcpu.immediateExit = true;
+    const s = sys();
+    s.tgkill(s.getpid(), this.tid, kickSig());
+  }
+
+  async #waitState(pred: (st: number) => boolean): Promise<void> {
+    for (;;) {
+      const st = Atomics.load(this.#ctrl, STATE);
+      if (pred(st)) return;
+      const w = Atomics.waitAsync(this.#ctrl, STATE, st);
+      if (w.async) await w.value;
+    }
+  }
+
+  /**
+   * Pauses the vCPU: kicks it out of `KVM_RUN` and parks its thread (in `Atomics.wait`, using no
+   * CPU). Guest state stays in the kernel untouched; while paused the {@link VcpuThread.vcpu}
+   * methods work from this thread.
+   *
+   * @returns Resolves once the vCPU is parked (or the thread has ended).
+   * @example
+   * ```ts
+   * await t.pause();
+   * const regs = t.vcpu.getRegs();
+   * t.resume();
+   * ```
+   */
+  async pause(): Promise<void> {
+    if (Atomics.load(this.#ctrl, STATE) === STATE_ENDED) return;
+    Atomics.store(this.#ctrl, CMD, CMD_PAUSE);
+    this.#kick();
+    await this.#waitState((st) => st === STATE_PAUSED || st === STATE_ENDED);
+  }
+
+  /**
+   * Resumes a paused vCPU. Does nothing if it is not paused.
+   *
+   * @example
+   * ```ts
+   * t.resume();
+   * ```
+   */
+  resume(): void {
+    if (Atomics.load(this.#ctrl, CMD) !== CMD_PAUSE) return;
+    Atomics.store(this.#ctrl, CMD, CMD_RUN);
+    Atomics.notify(this.#ctrl, CMD);
+  }
+
+  /**
+   * Stops the vCPU for good: kicks it out of `KVM_RUN` (or wakes it if paused), lets the worker
+   * return, and waits for the worker to exit. The vCPU itself stays open (the VM closes it).
+   *
+   * @returns The run result (reason `host`, unless the run had already ended otherwise).
+   * @throws {@link KvmError} `THREAD_FAILED` if the thread had failed.
+   * @example
+   * ```ts
+   * const { reason } = await t.stop(); // "host"
+   * ```
+   */
+  stop(): Promise<VcpuRunResult> {
+    if (Atomics.load(this.#ctrl, STATE) !== STATE_ENDED) {
+      Atomics.store(this.#ctrl, CMD, CMD_STOP);
+      Atomics.notify(this.#ctrl, CMD);
+      if (Atomics.load(this.#ctrl, STATE) !== STATE_ENDED) this.#kick();
+    }
+    return this.done;
+  }
+}

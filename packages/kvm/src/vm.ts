@@ -1,0 +1,550 @@
+import { DEFAULT_IDENTITY_MAP_ADDRESS, DEFAULT_TSS_ADDRESS, IOCTL } from "./constants.js";
+import { normalizeCpuid } from "./cpuid.js";
+import { KvmError, ioctlError } from "./errors.js";
+import { EventFd } from "./eventfd.js";
+import { IoThread, type IoThreadOptions } from "./io-thread.js";
+import type { Kvm } from "./kvm.js";
+import { describeRam, type RamDescriptor, type RamRegion } from "./memory.js";
+import { toU64, toUint, type CpuidEntry } from "./registers.js";
+import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_RW, sys } from "./sys.js";
+import { Vcpu } from "./vcpu.js";
+import { VcpuThread, type VcpuThreadOptions } from "./vcpu-thread.js";
+
+/** Options of {@link Vm.addRam}. */
+export interface RamOptions {
+  /** Guest-physical start address (page-aligned). */ readonly guestAddress: bigint | number;
+  /** Size in bytes (a positive multiple of 4096). */ readonly size: number;
+  /** Memory slot; by default the next free one. */ readonly slot?: number;
+  /** Map read-only for the guest (`KVM_MEM_READONLY`; guest writes become MMIO exits). */ readonly readOnly?: boolean;
+}
+
+/** Options of {@link Vm.ioeventfd}. */
+export interface IoeventfdOptions {
+  /** `pio` for a port, `mmio` for a guest-physical address. */ readonly space: "pio" | "mmio";
+  /** The port or address. */ readonly address: bigint | number;
+  /** Access length: 1, 2, 4 or 8 (0 for MMIO matches any length). */ readonly length: 0 | 1 | 2 | 4 | 8;
+  /** Only writes of this value fire (`KVM_IOEVENTFD_FLAG_DATAMATCH`). */ readonly datamatch?: bigint | number;
+  /** The eventfd to signal; a new one (owned by the VM) when omitted. */ readonly eventfd?: EventFd;
+}
+
+/** Options of {@link Vm.createVcpu}. */
+export interface VcpuOptions {
+  /**
+   * The CPUID table to set: by default KVM's supported CPUID normalized for this vCPU
+   * ({@link normalizeCpuid} with `vcpuCount`); `false` leaves KVM's empty default.
+   */
+  readonly cpuid?: readonly CpuidEntry[] | false;
+  /** The VM's vCPU count, for the default CPUID topology. Default 1, or `id + 1` if larger. */
+  readonly vcpuCount?: number;
+}
+
+const KVM_MEM_READONLY = 2; // include/uapi/linux/kvm.h
+const KVM_PIT_SPEAKER_DUMMY = 1; // include/uapi/linux/kvm.h, kvm_pit_config.flags
+const KVM_IRQFD_FLAG_DEASSIGN = 1; // include/uapi/linux/kvm.h
+const IOEVENTFD_DATAMATCH = 1 << 0; // 1 << kvm_ioeventfd_flag_nr_datamatch
+const IOEVENTFD_PIO = 1 << 1; // 1 << kvm_ioeventfd_flag_nr_pio
+const IOEVENTFD_DEASSIGN = 1 << 2; // 1 << kvm_ioeventfd_flag_nr_deassign
+
+/**
+ * A VM: guest RAM and memory slots, the in-kernel irqchip and PIT, interrupts (IRQ lines, irqfd),
+ * ioeventfds, vCPUs and the threads that run them. {@link Vm.close} tears everything down: it stops
+ * the threads, closes every fd and unmaps every region.
+ *
+ * VM-level setup (TSS, identity map, irqchip, PIT) must come before the first vCPU
+ * (Documentation/virt/kvm/api.rst, "KVM_CREATE_IRQCHIP", "KVM_SET_IDENTITY_MAP_ADDR").
+ *
+ * @example
+ * ```ts
+ * const vm = kvm.createVm();
+ * vm.setTssAddress();
+ * const ram = vm.addRam({ guestAddress: 0, size: 1 << 20 });
+ * vm.createIrqchip();
+ * vm.createPit2();
+ * const vcpu = vm.createVcpu(0);
+ * // ...
+ * await vm.close();
+ * ```
+ */
+export class Vm {
+  /** The VM fd. */
+  readonly fd: number;
+  readonly #kvm: Kvm;
+  readonly #runSize: number;
+  readonly #ram: RamRegion[] = [];
+  readonly #vcpus: Vcpu[] = [];
+  readonly #eventfds: EventFd[] = [];
+  readonly #threads: Set<VcpuThread | IoThread> = new Set();
+  #closed = false;
+
+  /** @internal Use {@link Kvm.createVm}. */
+  constructor(kvm: Kvm, fd: number) {
+    this.fd = fd;
+    this.#kvm = kvm;
+    this.#runSize = kvm.vcpuMmapSize();
+  }
+
+  #check(op: string): void {
+    if (this.#closed) throw new KvmError("CLOSED", `${op}: the VM is closed`);
+  }
+
+  #ioctl(name: keyof typeof IOCTL, arg: Uint8Array | null, what = ""): number {
+    const r = sys().ioctlPtr(this.fd, IOCTL[name], arg);
+    if (r < 0) throw ioctlError(name, -r, what);
+    return r;
+  }
+
+  /**
+   * The RAM regions, with views on the main thread.
+   *
+   * @example
+   * ```ts
+   * vm.ram[0]?.bytes.set(code, 0x1000);
+   * ```
+   */
+  get ram(): readonly RamRegion[] {
+    return this.#ram;
+  }
+
+  /**
+   * The RAM regions as plain data for other threads ({@link viewRam} there).
+   *
+   * @returns One descriptor per region.
+   * @example
+   * ```ts
+   * new Worker(url, { workerData: { ram: vm.ramDescriptors() } });
+   * ```
+   */
+  ramDescriptors(): RamDescriptor[] {
+    return this.#ram.map(describeRam);
+  }
+
+  /**
+   * The vCPUs created so far.
+   *
+   * @example
+   * ```ts
+   * vm.vcpus.length;
+   * ```
+   */
+  get vcpus(): readonly Vcpu[] {
+    return this.#vcpus;
+  }
+
+  /**
+   * Adds guest RAM: an anonymous private `MAP_NORESERVE` mapping (pages are only backed when
+   * touched) registered as a memory slot (`KVM_SET_USER_MEMORY_REGION`).
+   *
+   * @param options - Address, size, slot, read-only.
+   * @returns The region, with a zero-copy view on this thread.
+   * @throws {@link KvmError} `OUT_OF_RANGE` for a misaligned address or size or a used slot,
+   * `SYSCALL_FAILED` if mmap fails, `IOCTL_FAILED` if KVM refuses (e.g. overlap: `EEXIST`), `CLOSED`.
+   * @example
+   * ```ts
+   * const low = vm.addRam({ guestAddress: 0, size: 0xc000_0000 });
+   * ```
+   */
+  addRam(options: RamOptions): RamRegion {
+    this.#check("addRam");
+    const guestAddress = toU64(options.guestAddress, "guestAddress");
+    const size = options.size;
+    if (!Number.isSafeInteger(size) || size <= 0 || size % 4096 !== 0) {
+      throw new KvmError("OUT_OF_RANGE", `size: expected a positive multiple of 4096, got ${size}`);
+    }
+    if (guestAddress % 4096n !== 0n) throw new KvmError("OUT_OF_RANGE", `guestAddress: expected a multiple of 4096, got 0x${guestAddress.toString(16)}`);
+    const used = new Set(this.#ram.map((r) => r.slot));
+    let slot = options.slot;
+    if (slot === undefined) {
+      slot = 0;
+      while (used.has(slot)) slot++;
+    } else {
+      toUint(slot, 16, "slot");
+      if (used.has(slot)) throw new KvmError("OUT_OF_RANGE", `slot: ${slot} is already used`);
+    }
+    const readOnly = options.readOnly === true;
+    const s = sys();
+    const hostAddress = s.mmap(size, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    try {
+      this.#setRegion(slot, readOnly ? KVM_MEM_READONLY : 0, guestAddress, BigInt(size), hostAddress);
+    } catch (e) {
+      s.munmap(hostAddress, size);
+      throw e;
+    }
+    const buffer = s.view(hostAddress, size);
+    const region: RamRegion = { slot, guestAddress, size, hostAddress, readOnly, buffer, bytes: new Uint8Array(buffer) };
+    this.#ram.push(region);
+    return region;
+  }
+
+  #setRegion(slot: number, flags: number, gpa: bigint, size: bigint, host: bigint): void {
+    // struct kvm_userspace_memory_region: slot u32 @0, flags u32 @4, guest_phys_addr u64 @8,
+    // memory_size u64 @16, userspace_addr u64 @24 (include/uapi/linux/kvm.h).
+    const b = new Uint8Array(32);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, slot, true);
+    v.setUint32(4, flags, true);
+    v.setBigUint64(8, gpa, true);
+    v.setBigUint64(16, size, true);
+    v.setBigUint64(24, host, true);
+    this.#ioctl("KVM_SET_USER_MEMORY_REGION", b, `slot ${slot} at 0x${gpa.toString(16)}`);
+  }
+
+  /**
+   * Removes a RAM region: deletes its slot (size 0) and unmaps it. Views of it become invalid.
+   * Only while no vCPU thread runs.
+   *
+   * @param region - A region returned by {@link Vm.addRam}.
+   * @throws {@link KvmError} `OUT_OF_RANGE` for an unknown region, `IOCTL_FAILED`, `CLOSED`.
+   * @example
+   * ```ts
+   * vm.removeRam(region);
+   * ```
+   */
+  removeRam(region: RamDescriptor): void {
+    this.#check("removeRam");
+    const i = this.#ram.findIndex((r) => r.slot === region.slot && r.hostAddress === region.hostAddress);
+    const r = this.#ram[i];
+    if (!r) throw new KvmError("OUT_OF_RANGE", `region: slot ${region.slot} is not a RAM region of this VM`);
+    this.#setRegion(r.slot, 0, r.guestAddress, 0n, r.hostAddress);
+    this.#ram.splice(i, 1);
+    sys().munmap(r.hostAddress, r.size);
+  }
+
+  /**
+   * Sets the 3-page TSS area used on Intel hosts (`KVM_SET_TSS_ADDR`); it must be below 4 GiB and
+   * outside every slot and MMIO range.
+   *
+   * @param address - Default 0xfffbd000 (Firecracker's).
+   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`.
+   * @example
+   * ```ts
+   * vm.setTssAddress(0xfffbd000);
+   * ```
+   */
+  setTssAddress(address: bigint | number = DEFAULT_TSS_ADDRESS): void {
+    this.#check("KVM_SET_TSS_ADDR");
+    const a = toU64(address, "tssAddress");
+    if (a > 0xffffd000n) throw new KvmError("OUT_OF_RANGE", `tssAddress: expected below 4 GiB - 3 pages, got 0x${a.toString(16)}`);
+    const r = sys().ioctlVal(this.fd, IOCTL.KVM_SET_TSS_ADDR, Number(a));
+    if (r < 0) throw ioctlError("KVM_SET_TSS_ADDR", -r);
+  }
+
+  /**
+   * Sets the identity-map page used on Intel hosts for real mode without unrestricted guest
+   * (`KVM_SET_IDENTITY_MAP_ADDR`, takes a pointer to a u64). Only before the first vCPU.
+   *
+   * @param address - Default 0xfffbc000 (KVM's default).
+   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. `EINVAL` after a vCPU exists), `CLOSED`.
+   * @example
+   * ```ts
+   * vm.setIdentityMapAddress(0xfffbc000);
+   * ```
+   */
+  setIdentityMapAddress(address: bigint | number = DEFAULT_IDENTITY_MAP_ADDRESS): void {
+    this.#check("KVM_SET_IDENTITY_MAP_ADDR");
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, toU64(address, "identityMapAddress"), true);
+    this.#ioctl("KVM_SET_IDENTITY_MAP_ADDR", b);
+  }
+
+  /**
+   * Creates the in-kernel irqchip (`KVM_CREATE_IRQCHIP`): PIC pair, IOAPIC at 0xfec00000 and a
+   * LAPIC per vCPU; GSIs 0-15 go to PIC and IOAPIC, 16-23 to the IOAPIC. Only before the first
+   * vCPU. With it, HLT is handled in the kernel and never exits to userspace.
+   *
+   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @example
+   * ```ts
+   * vm.createIrqchip();
+   * ```
+   */
+  createIrqchip(): void {
+    this.#check("KVM_CREATE_IRQCHIP");
+    const r = sys().ioctlVal(this.fd, IOCTL.KVM_CREATE_IRQCHIP, 0);
+    if (r < 0) throw ioctlError("KVM_CREATE_IRQCHIP", -r);
+  }
+
+  /**
+   * Creates the in-kernel PIT (`KVM_CREATE_PIT2`), after the irqchip.
+   *
+   * @param options - `speakerDummy` (default true): emulate port 0x61 in the kernel too, as
+   * Firecracker does, so the speaker port does not exit to userspace.
+   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @example
+   * ```ts
+   * vm.createPit2();
+   * ```
+   */
+  createPit2(options: { readonly speakerDummy?: boolean } = {}): void {
+    this.#check("KVM_CREATE_PIT2");
+    const b = new Uint8Array(64);
+    new DataView(b.buffer).setUint32(0, options.speakerDummy === false ? 0 : KVM_PIT_SPEAKER_DUMMY, true);
+    this.#ioctl("KVM_CREATE_PIT2", b);
+  }
+
+  /**
+   * Sets a GSI's level (`KVM_IRQ_LINE`, needs the irqchip). For edge-triggered interrupts set it to
+   * 1 then 0. Safe from any thread: it does not take a vCPU lock.
+   *
+   * @param irq - The GSI.
+   * @param level - High (true/1) or low.
+   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`.
+   * @example
+   * ```ts
+   * vm.irqLine(4, true);
+   * vm.irqLine(4, false);
+   * ```
+   */
+  irqLine(irq: number, level: boolean | 0 | 1): void {
+    this.#check("KVM_IRQ_LINE");
+    const b = new Uint8Array(8);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, toUint(irq, 32, "irq"), true);
+    v.setUint32(4, level ? 1 : 0, true);
+    this.#ioctl("KVM_IRQ_LINE", b, `irq ${irq}`);
+  }
+
+  /**
+   * Binds an eventfd to a GSI (`KVM_IRQFD`): every write to the eventfd injects an edge on the GSI,
+   * from any thread and without a vCPU exit.
+   *
+   * @param gsi - The GSI (an IOAPIC pin with the default routing).
+   * @param eventfd - The eventfd; a new one (closed by {@link Vm.close}) when omitted.
+   * @returns The eventfd.
+   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. without an irqchip), `OUT_OF_RANGE`, `CLOSED`.
+   * @example
+   * ```ts
+   * const irq = vm.irqfd(5);
+   * irq.signal();
+   * ```
+   */
+  irqfd(gsi: number, eventfd?: EventFd): EventFd {
+    this.#check("KVM_IRQFD");
+    const efd = eventfd ?? this.#ownEventfd();
+    try {
+      this.#ioctl("KVM_IRQFD", this.#irqfdStruct(efd.fd, gsi, 0), `gsi ${gsi}`);
+    } catch (e) {
+      if (!eventfd) this.#dropEventfd(efd);
+      throw e;
+    }
+    return efd;
+  }
+
+  /**
+   * Unbinds an eventfd from a GSI (`KVM_IRQFD` with `KVM_IRQFD_FLAG_DEASSIGN`).
+   *
+   * @param eventfd - The eventfd given to {@link Vm.irqfd}.
+   * @param gsi - The same GSI.
+   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @example
+   * ```ts
+   * vm.removeIrqfd(irq, 5);
+   * ```
+   */
+  removeIrqfd(eventfd: EventFd, gsi: number): void {
+    this.#check("KVM_IRQFD");
+    this.#ioctl("KVM_IRQFD", this.#irqfdStruct(eventfd.fd, gsi, KVM_IRQFD_FLAG_DEASSIGN), `deassign gsi ${gsi}`);
+  }
+
+  #irqfdStruct(fd: number, gsi: number, flags: number): Uint8Array {
+    // struct kvm_irqfd: fd u32 @0, gsi u32 @4, flags u32 @8, resamplefd u32 @12, pad[16].
+    const b = new Uint8Array(32);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, fd, true);
+    v.setUint32(4, toUint(gsi, 32, "gsi"), true);
+    v.setUint32(8, flags, true);
+    return b;
+  }
+
+  /**
+   * Registers an ioeventfd (`KVM_IOEVENTFD`): a guest write to the port or MMIO address (optionally
+   * only of one value) signals the eventfd inside the kernel and the vCPU continues, with no exit to
+   * userspace. Watch the eventfd from an {@link IoThread}.
+   *
+   * @param options - Space, address, length, datamatch, eventfd.
+   * @returns The eventfd.
+   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. `EEXIST` for a duplicate), `OUT_OF_RANGE`, `CLOSED`.
+   * @example
+   * ```ts
+   * // virtio-mmio QueueNotify of transport 0
+   * const kick = vm.ioeventfd({ space: "mmio", address: 0xd0000050, length: 4 });
+   * ```
+   */
+  ioeventfd(options: IoeventfdOptions): EventFd {
+    this.#check("KVM_IOEVENTFD");
+    const efd = options.eventfd ?? this.#ownEventfd();
+    try {
+      this.#ioctl("KVM_IOEVENTFD", this.#ioeventfdStruct(options, efd.fd, 0), `${options.space} 0x${BigInt(options.address).toString(16)}`);
+    } catch (e) {
+      if (!options.eventfd) this.#dropEventfd(efd);
+      throw e;
+    }
+    return efd;
+  }
+
+  /**
+   * Unregisters an ioeventfd (`KVM_IOEVENTFD_FLAG_DEASSIGN`); give the same options and eventfd.
+   *
+   * @param eventfd - The eventfd returned by {@link Vm.ioeventfd}.
+   * @param options - The options it was registered with.
+   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @example
+   * ```ts
+   * vm.removeIoeventfd(kick, { space: "mmio", address: 0xd0000050, length: 4 });
+   * ```
+   */
+  removeIoeventfd(eventfd: EventFd, options: Omit<IoeventfdOptions, "eventfd">): void {
+    this.#check("KVM_IOEVENTFD");
+    this.#ioctl("KVM_IOEVENTFD", this.#ioeventfdStruct(options, eventfd.fd, IOEVENTFD_DEASSIGN), "deassign");
+  }
+
+  #ioeventfdStruct(o: Omit<IoeventfdOptions, "eventfd">, fd: number, extra: number): Uint8Array {
+    if (o.space !== "pio" && o.space !== "mmio") throw new KvmError("INVALID_ARGUMENT", `space: expected "pio" or "mmio", got ${String(o.space)}`);
+    if (![0, 1, 2, 4, 8].includes(o.length)) throw new KvmError("OUT_OF_RANGE", `length: expected 0, 1, 2, 4 or 8, got ${o.length}`);
+    const addr = toU64(o.address, "address");
+    if (o.space === "pio" && addr > 0xffffn) throw new KvmError("OUT_OF_RANGE", `address: expected a port 0..0xffff, got 0x${addr.toString(16)}`);
+    // struct kvm_ioeventfd: datamatch u64 @0, addr u64 @8, len u32 @16, fd s32 @20, flags u32 @24.
+    const b = new Uint8Array(64);
+    const v = new DataView(b.buffer);
+    let flags = extra | (o.space === "pio" ? IOEVENTFD_PIO : 0);
+    if (o.datamatch !== undefined) {
+      v.setBigUint64(0, toU64(o.datamatch, "datamatch"), true);
+      flags |= IOEVENTFD_DATAMATCH;
+    }
+    v.setBigUint64(8, addr, true);
+    v.setUint32(16, o.length, true);
+    v.setInt32(20, fd, true);
+    v.setUint32(24, flags, true);
+    return b;
+  }
+
+  #ownEventfd(): EventFd {
+    const e = EventFd.create();
+    this.#eventfds.push(e);
+    return e;
+  }
+
+  #dropEventfd(e: EventFd): void {
+    const i = this.#eventfds.indexOf(e);
+    if (i >= 0) this.#eventfds.splice(i, 1);
+    e.close();
+  }
+
+  /**
+   * Creates a vCPU (`KVM_CREATE_VCPU`), maps its `kvm_run`, and by default sets its CPUID to KVM's
+   * supported table normalized for this vCPU ({@link normalizeCpuid}). Configure it here, on the
+   * creating thread, then run it with {@link Vm.startVcpu} (the first `KVM_RUN` on the worker
+   * claims the vCPU at no cost, as in Firecracker).
+   *
+   * @param id - The vCPU id, which is also its APIC id.
+   * @param options - CPUID and the VM's vCPU count.
+   * @returns The vCPU.
+   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. `EEXIST` for a duplicate id), `SYSCALL_FAILED`, `CLOSED`.
+   * @example
+   * ```ts
+   * const cpus = [0, 1].map((id) => vm.createVcpu(id, { vcpuCount: 2 }));
+   * ```
+   */
+  createVcpu(id: number, options: VcpuOptions = {}): Vcpu {
+    this.#check("KVM_CREATE_VCPU");
+    toUint(id, 32, "vcpu id");
+    let cpuid: readonly CpuidEntry[] | undefined;
+    if (options.cpuid === undefined) {
+      const count = Math.max(options.vcpuCount ?? 1, id + 1);
+      cpuid = normalizeCpuid(this.#kvm.supportedCpuid(), { vcpuId: id, vcpuCount: count });
+    } else if (options.cpuid !== false) cpuid = options.cpuid;
+    const s = sys();
+    const fd = s.ioctlVal(this.fd, IOCTL.KVM_CREATE_VCPU, id);
+    if (fd < 0) throw ioctlError("KVM_CREATE_VCPU", -fd, `id ${id}`);
+    let runAddress: bigint;
+    try {
+      runAddress = s.mmap(this.#runSize, PROT_RW, MAP_SHARED, fd, 0);
+    } catch (e) {
+      s.close(fd);
+      throw e;
+    }
+    const vcpu = new Vcpu({ id, fd, runAddress, runSize: this.#runSize }, true);
+    this.#vcpus.push(vcpu);
+    if (cpuid) vcpu.setCpuid(cpuid);
+    return vcpu;
+  }
+
+  /**
+   * Starts a worker thread that runs `vcpu` for the rest of its life, calling `KVM_RUN`
+   * synchronously and handing exits to a handler module loaded on that thread (see
+   * {@link VcpuThreadOptions}). Resolves once the worker is in its run loop.
+   *
+   * @param vcpu - A vCPU of this VM.
+   * @param options - The handler module and its data.
+   * @returns The running thread.
+   * @throws {@link KvmError} `THREAD_FAILED` if the worker or handler module fails to start,
+   * `VCPU_BUSY` if the vCPU already has a thread, `CLOSED`.
+   * @example
+   * ```ts
+   * const t = await vm.startVcpu(vcpu, { handler: new URL("./devices.js", import.meta.url) });
+   * const result = await t.done;
+   * ```
+   */
+  async startVcpu(vcpu: Vcpu, options: VcpuThreadOptions): Promise<VcpuThread> {
+    this.#check("startVcpu");
+    if (!this.#vcpus.includes(vcpu)) throw new KvmError("INVALID_ARGUMENT", `vcpu: vCPU ${vcpu.id} does not belong to this VM`);
+    for (const t of this.#threads) {
+      if (t instanceof VcpuThread && t.vcpu === vcpu) throw new KvmError("VCPU_BUSY", `startVcpu: vCPU ${vcpu.id} already has a thread`);
+    }
+    const t = await VcpuThread.start(vcpu, this.ramDescriptors(), options);
+    this.#threads.add(t);
+    void t.done.then(
+      () => this.#threads.delete(t),
+      () => this.#threads.delete(t),
+    );
+    return t;
+  }
+
+  /**
+   * Starts an I/O thread for this VM: a worker blocked in `epoll_wait` on eventfds (ioeventfds, a
+   * tap, stdin) that runs device code when one becomes readable, with no timers or polling. See
+   * {@link IoThreadOptions}.
+   *
+   * @param options - The device module and its data.
+   * @returns The running thread.
+   * @throws {@link KvmError} `THREAD_FAILED`, `CLOSED`.
+   * @example
+   * ```ts
+   * const io = await vm.startIoThread({ handler: new URL("./virtio.js", import.meta.url), data: { kick: kick.fd } });
+   * ```
+   */
+  async startIoThread(options: IoThreadOptions): Promise<IoThread> {
+    this.#check("startIoThread");
+    const t = await IoThread.start(this.ramDescriptors(), options);
+    this.#threads.add(t);
+    void t.done.then(
+      () => this.#threads.delete(t),
+      () => this.#threads.delete(t),
+    );
+    return t;
+  }
+
+  /**
+   * Tears the VM down: stops its vCPU and I/O threads (kicking vCPUs out of `KVM_RUN`), then closes
+   * every vCPU fd (unmapping `kvm_run`), the eventfds it created, the VM fd, and unmaps every RAM
+   * region. Idempotent.
+   *
+   * @throws {@link KvmError} `SYSCALL_FAILED` if a close or munmap fails.
+   * @example
+   * ```ts
+   * await vm.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#threads].map((t) => t.stop()));
+    const s = sys();
+    for (const v of this.#vcpus) v.close();
+    for (const e of this.#eventfds) e.close();
+    s.close(this.fd);
+    for (const r of this.#ram) s.munmap(r.hostAddress, r.size);
+    this.#vcpus.length = 0;
+    this.#eventfds.length = 0;
+    this.#ram.length = 0;
+  }
+}
