@@ -29,7 +29,12 @@ export interface GuestRangeInit {
  * buildE820({ ram: [{ start: 0, size: 0x1_0000_0000 }], mmioGap: MMIO_GAP_32 });
  * ```
  */
-export const MMIO_GAP_32: { readonly start: 0xc0000000; readonly size: 0x40000000 } = { start: 0xc0000000, size: 0x40000000 } as const;
+export const MMIO_GAP_32: {
+  /** 3 GiB. */
+  readonly start: 0xc0000000;
+  /** 1 GiB, up to 4 GiB. */
+  readonly size: 0x40000000;
+} = { start: 0xc0000000, size: 0x40000000 } as const;
 
 /**
  * Options of {@link buildE820}.

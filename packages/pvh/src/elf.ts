@@ -32,7 +32,12 @@ export const XenElfNote: {
  * console.log(ElfMachine.X86_64); // 62
  * ```
  */
-export const ElfMachine: { readonly I386: 3; readonly X86_64: 62 } = { I386: 3, X86_64: 62 } as const;
+export const ElfMachine: {
+  /** EM_386: 32-bit x86. */
+  readonly I386: 3;
+  /** EM_X86_64: AMD64. */
+  readonly X86_64: 62;
+} = { I386: 3, X86_64: 62 } as const;
 
 /**
  * One `PT_LOAD` segment to place in guest memory: write `bytes` at `paddr`, then zeros up to

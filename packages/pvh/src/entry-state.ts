@@ -29,7 +29,16 @@ export const DEFAULT_GDT_ADDRESS: 0x500 = 0x500;
  * console.log(GdtSelector.CODE); // 8
  * ```
  */
-export const GdtSelector: { readonly NULL: 0x00; readonly CODE: 0x08; readonly DATA: 0x10; readonly TSS: 0x18 } = {
+export const GdtSelector: {
+  /** Entry 0, the null descriptor. */
+  readonly NULL: 0x00;
+  /** Entry 1, flat 32-bit code (CS). */
+  readonly CODE: 0x08;
+  /** Entry 2, flat 32-bit read/write data (DS, ES, FS, GS, SS). */
+  readonly DATA: 0x10;
+  /** Entry 3, the 32-bit TSS (TR). */
+  readonly TSS: 0x18;
+} = {
   NULL: 0x00,
   CODE: 0x08,
   DATA: 0x10,
@@ -150,7 +159,12 @@ export interface GeneralRegisters {
  */
 export interface PvhEntryState {
   /** The GDT to place in guest memory: null, flat code, flat data, TSS (32 bytes). */
-  readonly gdt: { readonly address: bigint; readonly bytes: Uint8Array };
+  readonly gdt: {
+    /** Guest-physical address of the GDT (also `gdtr.base`). */
+    readonly address: bigint;
+    /** The 32 bytes of the GDT. */
+    readonly bytes: Uint8Array;
+  };
   /** GDTR: points at `gdt`. */
   readonly gdtr: TableRegister;
   /** IDTR: base 0, limit 0; interrupts are off and the kernel installs its own IDT. */

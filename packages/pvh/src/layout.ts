@@ -31,10 +31,15 @@ export const MAX_CMDLINE_BYTES: 2048 = 2048;
  * ```
  */
 export const DEFAULT_PVH_ADDRESSES: {
+  /** `hvm_start_info` (Firecracker's `PVH_INFO_START`). */
   readonly startInfo: 0x6000;
+  /** The module list (`MODLIST_START`). */
   readonly modlist: 0x6040;
+  /** The memory map (`MEMMAP_START`); room for 127 entries before 0x8000. */
   readonly memmap: 0x7000;
+  /** The command line (`CMDLINE_START`). */
   readonly cmdline: 0x20000;
+  /** The boot GDT (`BOOT_GDT_OFFSET`). */
   readonly gdt: 0x500;
 } = { startInfo: 0x6000, modlist: 0x6040, memmap: 0x7000, cmdline: 0x20000, gdt: DEFAULT_GDT_ADDRESS } as const;
 
@@ -130,10 +135,15 @@ export interface PvhBootOptions {
   readonly rsdpAddress?: number | bigint;
   /** Addresses of the boot structures; each defaults to {@link DEFAULT_PVH_ADDRESSES}. */
   readonly addresses?: {
+    /** `hvm_start_info`; must end at or below 1 GiB. */
     readonly startInfo?: number | bigint;
+    /** The module list; must end at or below 1 GiB. */
     readonly modlist?: number | bigint;
+    /** The memory map; must end at or below 1 GiB. */
     readonly memmap?: number | bigint;
+    /** The command line; must end at or below 4 GiB. */
     readonly cmdline?: number | bigint;
+    /** The GDT; must end at or below 4 GiB. */
     readonly gdt?: number | bigint;
   };
   /** Regions the board uses for other things; placements must not overlap them. */

@@ -39,12 +39,19 @@ export const MAX_MEMMAP_ENTRIES: 127 = 127;
  * ```
  */
 export const MemmapType: {
+  /** `XEN_HVM_MEMMAP_TYPE_RAM`: usable RAM. */
   readonly RAM: 1;
+  /** `XEN_HVM_MEMMAP_TYPE_RESERVED`: not to be used by the OS. */
   readonly RESERVED: 2;
+  /** `XEN_HVM_MEMMAP_TYPE_ACPI`: ACPI tables, reclaimable. */
   readonly ACPI: 3;
+  /** `XEN_HVM_MEMMAP_TYPE_NVS`: ACPI non-volatile storage. */
   readonly NVS: 4;
+  /** `XEN_HVM_MEMMAP_TYPE_UNUSABLE`: memory with errors. */
   readonly UNUSABLE: 5;
+  /** `XEN_HVM_MEMMAP_TYPE_DISABLED`: not enabled. */
   readonly DISABLED: 6;
+  /** `XEN_HVM_MEMMAP_TYPE_PMEM`: persistent memory. */
   readonly PMEM: 7;
 } = { RAM: 1, RESERVED: 2, ACPI: 3, NVS: 4, UNUSABLE: 5, DISABLED: 6, PMEM: 7 } as const;
 

@@ -39,15 +39,25 @@ export const START_INFO_SIZE: 56 = 56;
  * ```
  */
 export const START_INFO_OFFSETS: {
+  /** `magic`, u32. */
   readonly magic: 0;
+  /** `version`, u32. */
   readonly version: 4;
+  /** `flags`, u32. */
   readonly flags: 8;
+  /** `nr_modules`, u32. */
   readonly nrModules: 12;
+  /** `modlist_paddr`, u64. */
   readonly modlistPaddr: 16;
+  /** `cmdline_paddr`, u64. */
   readonly cmdlinePaddr: 24;
+  /** `rsdp_paddr`, u64. */
   readonly rsdpPaddr: 32;
+  /** `memmap_paddr`, u64 (v1). */
   readonly memmapPaddr: 40;
+  /** `memmap_entries`, u32 (v1). */
   readonly memmapEntries: 48;
+  /** `reserved`, u32, zero (v1). */
   readonly reserved: 52;
 } = {
   magic: 0,
