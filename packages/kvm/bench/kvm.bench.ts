@@ -1,0 +1,133 @@
+/**
+ * Bench row: the round trip of a guest port write (KVM_EXIT_IO, handler, re-entry) through
+ * @microvm/kvm (a vCPU worker running KVM_RUN synchronously through koffi, the handler module on
+ * the same thread) against a plain C program running the same guest loop. Both sides time only
+ * the run loop, on their vCPU thread, and report nanoseconds per exit.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Kvm } from "../src/index.ts";
+import type { BenchCase } from "../../../bench/harness.ts";
+
+const EXITS = 20_000;
+// Real mode at 0x1000: l: out 0x10, al; jmp l
+const GUEST = [0xe6, 0x10, 0xeb, 0xfc];
+
+const C_SOURCE = String.raw`
+/* The C reference of the kvm bench: the same guest and loop as @microvm/kvm's side. */
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHECK(x) do { if ((x) < 0) { perror(#x); exit(1); } } while (0)
+
+int main(int argc, char **argv) {
+  long exits = argc > 1 ? atol(argv[1]) : 20000;
+  int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  CHECK(kvm);
+  int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+  CHECK(vm);
+  CHECK(ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000));
+  size_t size = 0x10000;
+  unsigned char *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) { perror("mmap"); return 1; }
+  static const unsigned char code[] = { 0xe6, 0x10, 0xeb, 0xfc };
+  memcpy(mem + 0x1000, code, sizeof code);
+  struct kvm_userspace_memory_region region = { .slot = 0, .guest_phys_addr = 0, .memory_size = size, .userspace_addr = (unsigned long)mem };
+  CHECK(ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region));
+  int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+  CHECK(vcpu);
+  int runsz = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+  CHECK(runsz);
+  struct kvm_run *run = mmap(NULL, runsz, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+  if (run == MAP_FAILED) { perror("mmap run"); return 1; }
+  struct kvm_sregs sregs;
+  CHECK(ioctl(vcpu, KVM_GET_SREGS, &sregs));
+  sregs.cs.base = 0; sregs.cs.selector = 0;
+  CHECK(ioctl(vcpu, KVM_SET_SREGS, &sregs));
+  struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
+  CHECK(ioctl(vcpu, KVM_SET_REGS, &regs));
+  long n = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (n < exits) {
+    CHECK(ioctl(vcpu, KVM_RUN, 0));
+    if (run->exit_reason != KVM_EXIT_IO) { fprintf(stderr, "exit %u\n", run->exit_reason); return 1; }
+    if (run->io.port == 0x10) n++;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
+  printf("%.1f\n", ns / n);
+  return 0;
+}
+`;
+
+function buildReference(): string {
+  const hash = createHash("sha256").update(C_SOURCE).digest("hex").slice(0, 12);
+  const dir = join(tmpdir(), "microvm-kvm-bench");
+  const exe = join(dir, `exit-loop-${hash}`);
+  if (!existsSync(exe)) {
+    mkdirSync(dir, { recursive: true });
+    const src = join(dir, `exit-loop-${hash}.c`);
+    writeFileSync(src, C_SOURCE);
+    execFileSync("gcc", ["-O2", "-o", exe, src], { stdio: "pipe" });
+  }
+  return exe;
+}
+
+let exe = "";
+let kvm: Kvm | undefined;
+const handler = fileURLToPath(new URL("./port-loop-handler.ts", import.meta.url));
+
+export const cases: BenchCase[] = [
+  {
+    name: "kvm exit round trip (port write)",
+    unit: "ns/exit",
+    better: "lower",
+    reference: `plain C KVM_RUN loop, same guest, ${EXITS} exits`,
+    goal: "<= 1.2",
+    reps: 9,
+    warmup: 1,
+    skip() {
+      const why = Kvm.unavailableReason();
+      if (why) return why;
+      try {
+        exe = buildReference();
+      } catch (e) {
+        return `gcc could not build the C reference: ${e instanceof Error ? e.message : String(e)}`;
+      }
+      return undefined;
+    },
+    setup() {
+      kvm = Kvm.open();
+    },
+    async ours() {
+      const vm = kvm!.createVm();
+      vm.setTssAddress();
+      vm.addRam({ guestAddress: 0, size: 0x10000 }).bytes.set(GUEST, 0x1000);
+      const vcpu = vm.createVcpu(0, { cpuid: false });
+      vcpu.setSregs({ cs: { base: 0, selector: 0 } });
+      vcpu.setRegs({ rip: 0x1000, rflags: 2 });
+      const t = await vm.startVcpu(vcpu, { handler, data: { exits: EXITS } });
+      const r = await t.done;
+      await vm.close();
+      return r.runTimeNs / r.exits;
+    },
+    ref() {
+      return Number(execFileSync(exe, [String(EXITS)], { encoding: "utf8" }).trim());
+    },
+    teardown() {
+      kvm?.close();
+    },
+  },
+];
