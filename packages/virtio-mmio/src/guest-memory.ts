@@ -179,6 +179,8 @@ export class GuestMemory {
    * ```
    */
   contains(address: bigint | number, length: number): boolean {
+    const c = this.fastSlot(address, length);
+    if (c !== undefined) return true;
     const a = toAddr("address", address);
     checkLength(length);
     const ok = this.span(a, length);
@@ -197,6 +199,8 @@ export class GuestMemory {
    * ```
    */
   read8(address: bigint | number): number {
+    const c = this.fastSlot(address, 1);
+    if (c !== undefined) return c.bytes[(address as number) - c.start] as number;
     const a = toAddr("address", address);
     const s = this.locate(a, 1, "read");
     return s.bytes[a - s.start] as number;
@@ -213,6 +217,8 @@ export class GuestMemory {
    * ```
    */
   read16(address: bigint | number): number {
+    const c = this.fastSlot(address, 2);
+    if (c !== undefined) return c.dv.getUint16((address as number) - c.start, true);
     const a = toAddr("address", address);
     const s = this.locateOrSpan(a, 2, "read");
     if (s !== undefined) return s.dv.getUint16(a - s.start, true);
@@ -230,6 +236,8 @@ export class GuestMemory {
    * ```
    */
   read32(address: bigint | number): number {
+    const c = this.fastSlot(address, 4);
+    if (c !== undefined) return c.dv.getUint32((address as number) - c.start, true);
     const a = toAddr("address", address);
     const s = this.locateOrSpan(a, 4, "read");
     if (s !== undefined) return s.dv.getUint32(a - s.start, true);
@@ -264,6 +272,11 @@ export class GuestMemory {
    * ```
    */
   write8(address: bigint | number, value: number): void {
+    const c = this.fastSlot(address, 1);
+    if (c !== undefined) if ((value & 0xff) === value) {
+      c.bytes[(address as number) - c.start] = value;
+      return;
+    }
     checkUint("value", value, 0xff);
     const a = toAddr("address", address);
     const s = this.locate(a, 1, "write");
@@ -281,6 +294,11 @@ export class GuestMemory {
    * ```
    */
   write16(address: bigint | number, value: number): void {
+    const c = this.fastSlot(address, 2);
+    if (c !== undefined) if ((value & 0xffff) === value) {
+      c.dv.setUint16((address as number) - c.start, value, true);
+      return;
+    }
     checkUint("value", value, 0xffff);
     const a = toAddr("address", address);
     const s = this.locateOrSpan(a, 2, "write");
@@ -299,6 +317,11 @@ export class GuestMemory {
    * ```
    */
   write32(address: bigint | number, value: number): void {
+    const c = this.fastSlot(address, 4);
+    if (c !== undefined) if (value >>> 0 === value) {
+      c.dv.setUint32((address as number) - c.start, value, true);
+      return;
+    }
     checkUint("value", value, 0xffffffff);
     const a = toAddr("address", address);
     const s = this.locateOrSpan(a, 4, "write");
@@ -371,6 +394,11 @@ export class GuestMemory {
    * ```
    */
   tryView(address: bigint | number, length: number): Uint8Array | undefined {
+    const c = this.fastSlot(address, length);
+    if (c !== undefined) {
+      const o = (address as number) - c.start;
+      return c.bytes.subarray(o, o + length);
+    }
     const a = toAddr("address", address);
     checkLength(length);
     const s = this.locateOrSpan(a, length, "view");
@@ -393,6 +421,12 @@ export class GuestMemory {
    * ```
    */
   read(address: bigint | number, out: Uint8Array): void {
+    const c = this.fastSlot(address, out.length);
+    if (c !== undefined) {
+      const o = (address as number) - c.start;
+      out.set(c.bytes.subarray(o, o + out.length));
+      return;
+    }
     const a = toAddr("address", address);
     const n = out.length;
     const s = this.locateOrSpan(a, n, "read");
@@ -423,6 +457,11 @@ export class GuestMemory {
    * ```
    */
   write(address: bigint | number, data: Uint8Array): void {
+    const c = this.fastSlot(address, data.length);
+    if (c !== undefined) {
+      c.bytes.set(data, (address as number) - c.start);
+      return;
+    }
     const a = toAddr("address", address);
     const n = data.length;
     const s = this.locateOrSpan(a, n, "write");
@@ -467,6 +506,19 @@ export class GuestMemory {
       t.bytes.fill(value, a + done - t.start, a + done - t.start + k);
       done += k;
     }
+  }
+
+  /**
+   * The hot path: a non-negative integer `number` address whose range lies in the region that
+   * served the previous access, with no hook installed. Anything else takes the checked path.
+   */
+  private fastSlot(address: bigint | number, n: number): Slot | undefined {
+    if (typeof address !== "number" || this.hook !== undefined) return undefined;
+    const c = this.slots[this.last];
+    if (c === undefined || !(address >= c.start && address + n <= c.end)) return undefined;
+    // n is validated here too: a fractional or negative length falls through to the checks.
+    if (!Number.isInteger(address) || !Number.isInteger(n) || n < 0) return undefined;
+    return c;
   }
 
   /** The slot holding `a`, or undefined. */

@@ -2,7 +2,11 @@
  * Split virtqueues (virtio 1.2 §2.7): the device side, hardened against a hostile driver.
  * @module
  */
-import { Vring, VringFlag } from "./constants.js";
+import { Vring as VringExport, VringFlag as VringFlagExport } from "./constants.js";
+// Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
+// which shows on the request path.
+const Vring: typeof VringExport = { ...VringExport };
+const VringFlag: typeof VringFlagExport = { ...VringFlagExport };
 import type { GuestMemory } from "./guest-memory.js";
 import { VirtioError } from "./errors.js";
 import type { HostileCheck } from "./hostile.js";
@@ -30,10 +34,12 @@ const HI_LIMIT = 0x200000;
 export class DescriptorChain {
   /** The head descriptor index, reported back in the used ring. */
   readonly head: number;
-  /** Guest-physical address of each buffer. */
-  readonly addresses: number[] = [];
-  /** Length of each buffer. */
-  readonly lengths: number[] = [];
+  /** Number of buffers; `addresses` and `lengths` are valid up to it. */
+  count = 0;
+  /** Guest-physical address of each buffer (first `count` entries). */
+  addresses: Float64Array = new Float64Array(4);
+  /** Length of each buffer (first `count` entries). */
+  lengths: Uint32Array = new Uint32Array(4);
   /** How many leading buffers are device-readable. */
   readableCount = 0;
   /** Total bytes of the device-readable buffers. */
@@ -50,6 +56,30 @@ export class DescriptorChain {
   constructor(head: number, epoch: number) {
     this.head = head;
     this.epoch = epoch;
+  }
+
+  /**
+   * Appends a buffer (used by {@link SplitQueue} while walking a chain).
+   * @param addr - guest-physical address
+   * @param len - length
+   * @example
+   * ```ts
+   * chain.push(0x1000, 512);
+   * ```
+   */
+  push(addr: number, len: number): void {
+    const i = this.count;
+    if (i === this.addresses.length) {
+      const a = new Float64Array(i * 2);
+      a.set(this.addresses);
+      this.addresses = a;
+      const l = new Uint32Array(i * 2);
+      l.set(this.lengths);
+      this.lengths = l;
+    }
+    this.addresses[i] = addr;
+    this.lengths[i] = len;
+    this.count = i + 1;
   }
 
   /**
@@ -97,7 +127,7 @@ export class DescriptorChain {
   write(mem: GuestMemory, offset: number, data: Uint8Array): number {
     let skip = offset;
     let done = 0;
-    for (let i = this.readableCount; i < this.addresses.length && done < data.length; i++) {
+    for (let i = this.readableCount; i < this.count && done < data.length; i++) {
       const len = this.lengths[i] as number;
       if (skip >= len) {
         skip -= len;
@@ -190,6 +220,12 @@ export class SplitQueue {
   private epochV = 0;
   private inFlight: Uint8Array = new Uint8Array(0);
   private inFlightCount = 0;
+  /**
+   * One chain object per head, reused: a head is never in flight twice (`head-in-flight`), and
+   * a chain is dead once its used element is written. A new pool is made on every activation,
+   * so a stale chain from before a reset is never recycled under a device that still holds it.
+   */
+  private pool: (DescriptorChain | undefined)[] = [];
 
   /**
    * @param options - memory, maximum size and violation callback
@@ -310,6 +346,7 @@ export class SplitQueue {
     this.usedIdx = 0;
     this.signalled = 0;
     this.inFlight = new Uint8Array(n);
+    this.pool = new Array<DescriptorChain | undefined>(n);
     this.inFlightCount = 0;
     this.brokenV = false;
     return true;
@@ -523,7 +560,16 @@ export class SplitQueue {
     let count = 0;
     let total = 0;
     let sawWritable = false;
-    const chain = new DescriptorChain(head, this.epochV);
+    let chain = this.pool[head];
+    if (chain === undefined) {
+      chain = new DescriptorChain(head, this.epochV);
+      this.pool[head] = chain;
+    } else {
+      chain.count = 0;
+      chain.readableCount = 0;
+      chain.readableBytes = 0;
+      chain.writableBytes = 0;
+    }
     for (;;) {
       const off = i * 16;
       const lo = table.getUint32(off, true);
@@ -563,8 +609,7 @@ export class SplitQueue {
         chain.readableCount++;
         chain.readableBytes += len;
       }
-      chain.addresses.push(addr);
-      chain.lengths.push(len);
+      chain.push(addr, len);
       if ((flags & VringFlag.DescNext) === 0) break;
       const next = table.getUint16(off + 14, true);
       if (next >= tableLen) {
@@ -576,7 +621,7 @@ export class SplitQueue {
     // Buffers are checked once the chain's shape is known to be sane (loops, lengths, indirect).
     const addrs = chain.addresses;
     const lens = chain.lengths;
-    for (let k = 0; k < addrs.length; k++) {
+    for (let k = 0; k < chain.count; k++) {
       const len = lens[k] as number;
       const addr = addrs[k] as number;
       if (len !== 0 && (!(addr <= Number.MAX_SAFE_INTEGER) || !mem.contains(addr, len))) {

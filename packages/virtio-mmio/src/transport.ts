@@ -2,7 +2,13 @@
  * The virtio-mmio transport: the register file of one device, version 2 (modern) or 1 (legacy).
  * @module
  */
-import { Feature, MMIO_MAGIC, MmioInt, MmioReg, Status } from "./constants.js";
+import { Feature as FeatureExport, MMIO_MAGIC, MmioInt as MmioIntExport, MmioReg as MmioRegExport, Status as StatusExport } from "./constants.js";
+// Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
+// which shows on the request path.
+const Feature: typeof FeatureExport = { ...FeatureExport };
+const MmioInt: typeof MmioIntExport = { ...MmioIntExport };
+const MmioReg: typeof MmioRegExport = { ...MmioRegExport };
+const Status: typeof StatusExport = { ...StatusExport };
 import { VirtioError } from "./errors.js";
 import type { GuestMemory } from "./guest-memory.js";
 import { HOSTILE_CHECKS, type HostileCheck, type HostileReporter } from "./hostile.js";

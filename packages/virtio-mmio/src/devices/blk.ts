@@ -2,7 +2,14 @@
  * virtio-blk (virtio 1.2 §5.2).
  * @module
  */
-import { Blk, BlkFeature, BlkStatus, BlkType, DeviceId } from "../constants.js";
+import { Blk as BlkExport, BlkFeature as BlkFeatureExport, BlkStatus as BlkStatusExport, BlkType as BlkTypeExport, DeviceId as DeviceIdExport } from "../constants.js";
+// Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
+// which shows on the request path.
+const Blk: typeof BlkExport = { ...BlkExport };
+const BlkFeature: typeof BlkFeatureExport = { ...BlkFeatureExport };
+const BlkStatus: typeof BlkStatusExport = { ...BlkStatusExport };
+const BlkType: typeof BlkTypeExport = { ...BlkTypeExport };
+const DeviceId: typeof DeviceIdExport = { ...DeviceIdExport };
 import type { BlockBackend, BlockResult } from "../backends.js";
 import { VirtioError } from "../errors.js";
 import type { DescriptorChain } from "../split-queue.js";
@@ -195,7 +202,7 @@ export class BlkDevice extends DeviceBase {
   private request(chain: DescriptorChain): void {
     const host = this.host as DeviceHost;
     const mem = host.memory;
-    const n = chain.addresses.length;
+    const n = chain.count;
     if (chain.readableBytes < Blk.HeaderSize || chain.writableBytes < 1) {
       host.hostile("malformed-request", `blk request ${chain.head}: expected a 16-byte header and a status byte`);
       this.complete(0, chain, 0);
@@ -222,6 +229,26 @@ export class BlkDevice extends DeviceBase {
     switch (type) {
       case BlkType.In: {
         if (!this.rangeOk(chain, sector, inLen)) return this.finish(chain, statusAddr, BlkStatus.IoErr, 0);
+        // Fast path: one data buffer (the common 4 KiB page), a synchronous backend.
+        if (n === chain.readableCount + 2 && (chain.lengths[n - 2] as number) === inLen) {
+          const view = mem.tryView(chain.addresses[n - 2] as number, inLen);
+          if (view !== undefined) {
+            let r: BlockResult | Promise<BlockResult>;
+            try {
+              r = b.read(sector * 512, view);
+            } catch {
+              r = BlkStatus.IoErr;
+            }
+            if (!isThenable(r)) {
+              // Still inside the drain: no reset can have happened since the pop.
+              const st = statusOf(r);
+              mem.write8(statusAddr, st);
+              this.complete(0, chain, st === BlkStatus.Ok ? inLen + 1 : 1);
+              return;
+            }
+            return this.finish(chain, statusAddr, Promise.resolve(r).then(statusOf, () => BlkStatus.IoErr), inLen);
+          }
+        }
         const st = this.segments(chain, false, sector * Blk.SectorSize, inLen, (off, view) => b.read(off, view));
         return this.finish(chain, statusAddr, st, inLen);
       }
@@ -276,7 +303,7 @@ export class BlkDevice extends DeviceBase {
     let left = total;
     let off = offset;
     const from = readable ? 0 : chain.readableCount;
-    const to = readable ? chain.readableCount : chain.addresses.length;
+    const to = readable ? chain.readableCount : chain.count;
     for (let i = from; i < to && left > 0; i++) {
       let len = chain.lengths[i] as number;
       let addr = chain.addresses[i] as number;

@@ -3,7 +3,11 @@
  * @module
  */
 import type { ByteSink, ByteStreamBackend } from "../backends.js";
-import { Console, DeviceId } from "../constants.js";
+import { Console as ConsoleExport, DeviceId as DeviceIdExport } from "../constants.js";
+// Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
+// which shows on the request path.
+const Console: typeof ConsoleExport = { ...ConsoleExport };
+const DeviceId: typeof DeviceIdExport = { ...DeviceIdExport };
 import { VirtioError } from "../errors.js";
 import type { DescriptorChain } from "../split-queue.js";
 import type { DeviceHost } from "../transport.js";

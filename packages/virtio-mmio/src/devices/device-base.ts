@@ -2,7 +2,10 @@
  * Shared plumbing of the device models: queue draining, completion, sync-or-async backends.
  * @module
  */
-import { Feature } from "../constants.js";
+import { Feature as FeatureExport } from "../constants.js";
+// Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
+// which shows on the request path.
+const Feature: typeof FeatureExport = { ...FeatureExport };
 import type { DescriptorChain } from "../split-queue.js";
 import type { DeviceHost, VirtioDevice } from "../transport.js";
 

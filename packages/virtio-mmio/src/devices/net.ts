@@ -3,7 +3,13 @@
  * @module
  */
 import type { FrameBackend, FrameSink } from "../backends.js";
-import { DeviceId, Feature, Net, NetFeature } from "../constants.js";
+import { DeviceId as DeviceIdExport, Feature as FeatureExport, Net as NetExport, NetFeature as NetFeatureExport } from "../constants.js";
+// Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
+// which shows on the request path.
+const DeviceId: typeof DeviceIdExport = { ...DeviceIdExport };
+const Feature: typeof FeatureExport = { ...FeatureExport };
+const Net: typeof NetExport = { ...NetExport };
+const NetFeature: typeof NetFeatureExport = { ...NetFeatureExport };
 import { VirtioError } from "../errors.js";
 import type { DescriptorChain } from "../split-queue.js";
 import type { DeviceHost } from "../transport.js";
