@@ -131,6 +131,7 @@ export class PvhError extends Error {
    * @throws never.
    * @example
    * ```ts
+   * import { PvhError } from "@microvm/pvh";
    * throw new PvhError("cmdline-too-long", "cmdline: expected at most 2048 bytes with its NUL, got 3000");
    * ```
    */
