@@ -60,8 +60,10 @@ export function putU64(b: Uint8Array, off: number, v: number | bigint): void {
     put32(b, off, Number(v & 0xffff_ffffn));
     put32(b, off + 4, Number(v >> 32n));
   } else {
-    put32(b, off, v % 0x1_0000_0000);
-    put32(b, off + 4, Math.floor(v / 0x1_0000_0000));
+    // v is a safe integer: `>>> 0` is exactly v mod 2^32, and the subtraction is exact.
+    const lo = v >>> 0;
+    put32(b, off, lo);
+    put32(b, off + 4, v === lo ? 0 : (v - lo) / 0x1_0000_0000);
   }
 }
 
