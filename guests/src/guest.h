@@ -65,6 +65,7 @@ u32 fnv1a(u32 h, const void *p, size_t n);
 #define FNV1A_INIT 0x811c9dc5u
 /* Deadline helpers: ms are approximate (TSC frequency from CPUID 0x15/0x16, else 2 GHz). */
 u64 deadline_ms(u32 ms);
+u32 get_tsc_khz(void);
 int expired(u64 deadline);
 void delay_us(u32 us);
 

@@ -126,7 +126,7 @@ static u32 tsc_khz;
 static void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d) {
 	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
 }
-static u32 get_tsc_khz(void) {
+u32 get_tsc_khz(void) {
 	if (tsc_khz) return tsc_khz;
 	u32 a, b, c, d, max;
 	cpuid(0, &max, &b, &c, &d);

@@ -7,6 +7,7 @@ void guest_main(u32 start_info) {
 	check_start_info(start_info);
 	out_select_uart();
 	info("cmdline %s", cmdline_raw());
+	info("tsc khz=%u (timeouts)", get_tsc_khz());
 	lapic_enable();
 	uart_probe_and_check();
 	char mode[16];
