@@ -54,47 +54,46 @@ export const IOCTL = {
  * kvm.checkExtension(KVM_CAP.IRQFD); // 1 when irqfd is supported
  * ```
  */
-export const KVM_CAP: {
-  readonly IRQCHIP: 0;
-  readonly HLT: 1;
-  readonly USER_MEMORY: 3;
-  readonly SET_TSS_ADDR: 4;
-  readonly EXT_CPUID: 7;
-  readonly NR_VCPUS: 9;
-  readonly NR_MEMSLOTS: 10;
-  readonly PIT: 11;
-  readonly NOP_IO_DELAY: 12;
-  readonly SYNC_MMU: 16;
-  readonly IRQ_ROUTING: 25;
-  readonly IRQFD: 32;
-  readonly PIT2: 33;
-  readonly IOEVENTFD: 36;
-  readonly SET_IDENTITY_MAP_ADDR: 37;
-  readonly MAX_VCPUS: 66;
-  readonly SIGNAL_MSI: 77;
-  readonly MAX_VCPU_ID: 128;
-  readonly IMMEDIATE_EXIT: 136;
-} = {
+export const KVM_CAP = {
+  /** In-kernel PIC/IOAPIC/LAPIC (`KVM_CREATE_IRQCHIP`). */
   IRQCHIP: 0,
+  /** HLT exits are reported. */
   HLT: 1,
+  /** `KVM_SET_USER_MEMORY_REGION`. */
   USER_MEMORY: 3,
+  /** `KVM_SET_TSS_ADDR`. */
   SET_TSS_ADDR: 4,
+  /** `KVM_GET_SUPPORTED_CPUID` / `KVM_SET_CPUID2`. */
   EXT_CPUID: 7,
+  /** Recommended maximum vCPUs. */
   NR_VCPUS: 9,
+  /** Number of memory slots. */
   NR_MEMSLOTS: 10,
+  /** In-kernel PIT. */
   PIT: 11,
+  /** Port 0x80 delays are not needed. */
   NOP_IO_DELAY: 12,
+  /** Changes to host mappings are seen by the guest. */
   SYNC_MMU: 16,
+  /** GSI routing (value: number of routes). */
   IRQ_ROUTING: 25,
+  /** `KVM_IRQFD`. */
   IRQFD: 32,
+  /** `KVM_CREATE_PIT2`. */
   PIT2: 33,
+  /** `KVM_IOEVENTFD`. */
   IOEVENTFD: 36,
+  /** `KVM_SET_IDENTITY_MAP_ADDR`. */
   SET_IDENTITY_MAP_ADDR: 37,
+  /** Maximum vCPUs. */
   MAX_VCPUS: 66,
+  /** `KVM_SIGNAL_MSI`. */
   SIGNAL_MSI: 77,
+  /** Maximum vCPU id + 1. */
   MAX_VCPU_ID: 128,
+  /** `kvm_run.immediate_exit`. */
   IMMEDIATE_EXIT: 136,
-};
+} as const;
 
 /**
  * `kvm_run.exit_reason` values (include/uapi/linux/kvm.h, `KVM_EXIT_*`).
@@ -104,35 +103,34 @@ export const KVM_CAP: {
  * if (rawReason === KVM_EXIT.SHUTDOWN) console.log("triple fault");
  * ```
  */
-export const KVM_EXIT: {
-  readonly UNKNOWN: 0;
-  readonly EXCEPTION: 1;
-  readonly IO: 2;
-  readonly HYPERCALL: 3;
-  readonly DEBUG: 4;
-  readonly HLT: 5;
-  readonly MMIO: 6;
-  readonly IRQ_WINDOW_OPEN: 7;
-  readonly SHUTDOWN: 8;
-  readonly FAIL_ENTRY: 9;
-  readonly INTR: 10;
-  readonly INTERNAL_ERROR: 17;
-  readonly SYSTEM_EVENT: 24;
-} = {
+export const KVM_EXIT = {
+  /** Unknown reason. */
   UNKNOWN: 0,
+  /** Guest exception (debugging). */
   EXCEPTION: 1,
+  /** Port I/O. */
   IO: 2,
+  /** Hypercall. */
   HYPERCALL: 3,
+  /** Debug event. */
   DEBUG: 4,
+  /** HLT without an in-kernel irqchip. */
   HLT: 5,
+  /** Access outside memory slots. */
   MMIO: 6,
+  /** Interrupt window open (userspace irqchip). */
   IRQ_WINDOW_OPEN: 7,
+  /** Triple fault. */
   SHUTDOWN: 8,
+  /** VM entry failed. */
   FAIL_ENTRY: 9,
+  /** Interrupted by a signal. */
   INTR: 10,
+  /** KVM internal error (e.g. emulation failure). */
   INTERNAL_ERROR: 17,
+  /** Guest shutdown/reset/crash request. */
   SYSTEM_EVENT: 24,
-};
+} as const;
 
 /**
  * `KVM_GET_MP_STATE` / `KVM_SET_MP_STATE` values (include/uapi/linux/kvm.h, `KVM_MP_STATE_*`;
@@ -143,28 +141,46 @@ export const KVM_EXIT: {
  * vcpu.setMpState(MP_STATE.RUNNABLE); // start an AP without INIT/SIPI
  * ```
  */
-export const MP_STATE: {
-  readonly RUNNABLE: 0;
-  readonly UNINITIALIZED: 1;
-  readonly INIT_RECEIVED: 2;
-  readonly HALTED: 3;
-  readonly SIPI_RECEIVED: 4;
-} = {
+export const MP_STATE = {
+  /** Running or ready to run. */
   RUNNABLE: 0,
+  /** An AP waiting for INIT. */
   UNINITIALIZED: 1,
+  /** INIT received, waiting for SIPI. */
   INIT_RECEIVED: 2,
+  /** Halted (HLT). */
   HALTED: 3,
+  /** SIPI received. */
   SIPI_RECEIVED: 4,
-};
+} as const;
 
-/** The KVM API version this package speaks (`KVM_GET_API_VERSION`, Documentation/virt/kvm/api.rst). */
+/**
+ * The KVM API version this package speaks (`KVM_GET_API_VERSION`, Documentation/virt/kvm/api.rst).
+ *
+ * @example
+ * ```ts
+ * if (kvm.apiVersion !== KVM_API_VERSION) throw new Error("unexpected KVM API");
+ * ```
+ */
 export const KVM_API_VERSION: 12 = 12;
 
 /**
  * Default hidden-page addresses, Firecracker's choice: the 3-page TSS at 0xfffbd000 and the
  * identity-map page at 0xfffbc000 (firecracker `src/vmm/src/arch/x86_64/layout.rs`; api.rst
  * "KVM_SET_IDENTITY_MAP_ADDR": the default is 0xfffbc000). Both must stay out of every memory slot.
+ *
+ * @example
+ * ```ts
+ * vm.setTssAddress(DEFAULT_TSS_ADDRESS);
+ * ```
  */
 export const DEFAULT_TSS_ADDRESS: bigint = 0xfffbd000n;
-/** See {@link DEFAULT_TSS_ADDRESS}. */
+/**
+ * See {@link DEFAULT_TSS_ADDRESS}.
+ *
+ * @example
+ * ```ts
+ * vm.setIdentityMapAddress(DEFAULT_IDENTITY_MAP_ADDRESS);
+ * ```
+ */
 export const DEFAULT_IDENTITY_MAP_ADDRESS: bigint = 0xfffbc000n;

@@ -1,7 +1,15 @@
 import { KvmError } from "./errors.js";
 import type { CpuidEntry } from "./registers.js";
 
-/** Options of {@link normalizeCpuid}. */
+/**
+ * Options of {@link normalizeCpuid}.
+ *
+ * @example
+ * ```ts
+ * const opts: CpuidNormalizeOptions = { vcpuId: 0, vcpuCount: 2 };
+ * vcpu.setCpuid(normalizeCpuid(kvm.supportedCpuid(), opts));
+ * ```
+ */
 export interface CpuidNormalizeOptions {
   /** This vCPU's index; it becomes its initial APIC id (leaf 1) and x2APIC id (leaves 0xB, 0x1F). */
   readonly vcpuId: number;

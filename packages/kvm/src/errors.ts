@@ -17,6 +17,11 @@ import { constants as osConstants } from "node:os";
  * - `MSR_PARTIAL`: `KVM_GET_MSRS`/`KVM_SET_MSRS` processed fewer MSRs than asked.
  * - `THREAD_FAILED`: a vCPU or I/O worker failed to start, or its handler module threw.
  * - `SIGNAL_IN_USE`: the kick signal already has a handler that is not ours.
+ *
+ * @example
+ * ```ts
+ * const code: KvmErrorCode = "PERMISSION_DENIED";
+ * ```
  */
 export type KvmErrorCode =
   | "DEVICE_MISSING"
@@ -33,7 +38,14 @@ export type KvmErrorCode =
   | "THREAD_FAILED"
   | "SIGNAL_IN_USE";
 
-/** Options of the {@link KvmError} constructor. */
+/**
+ * Options of the {@link KvmError} constructor.
+ *
+ * @example
+ * ```ts
+ * new KvmError("IOCTL_FAILED", "KVM_RUN failed: EFAULT (errno 14)", { syscall: "KVM_RUN", errno: 14 });
+ * ```
+ */
 export interface KvmErrorOptions {
   /** The ioctl or system call that failed, e.g. `KVM_RUN` or `mmap`. */
   readonly syscall?: string;

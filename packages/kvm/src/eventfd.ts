@@ -1,7 +1,14 @@
 import { KvmError, syscallError } from "./errors.js";
 import { EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, sys } from "./sys.js";
 
-/** Options of {@link EventFd.create}. */
+/**
+ * Options of {@link EventFd.create}.
+ *
+ * @example
+ * ```ts
+ * const efd = EventFd.create({ nonBlocking: false });
+ * ```
+ */
 export interface EventFdOptions {
   /** `EFD_NONBLOCK`: {@link EventFd.read} returns 0n instead of blocking when the counter is 0. Default true. */
   readonly nonBlocking?: boolean;

@@ -9,7 +9,16 @@
  */
 import { KvmError } from "./errors.js";
 
-/** A port I/O exit (`KVM_EXIT_IO`): `in`/`out`, `ins`/`outs` (then `count` > 1). */
+/**
+ * A port I/O exit (`KVM_EXIT_IO`): `in`/`out`, `ins`/`outs` (then `count` > 1).
+ *
+ * @example
+ * ```ts
+ * const handler: VcpuHandler = {
+ *   io: (exit: IoExit) => (exit.direction === "in" && exit.port === 0x64 ? 0 : undefined),
+ * };
+ * ```
+ */
 export interface IoExit {
   /** Discriminant. */ readonly kind: "io";
   /** `in` (the guest reads; answer it) or `out` (the guest wrote `data`). */ readonly direction: "in" | "out";
@@ -24,7 +33,16 @@ export interface IoExit {
   /** For `out`: the first value written, little-endian; 0 for `in`. */ readonly value: number;
 }
 
-/** An MMIO exit (`KVM_EXIT_MMIO`): an access to guest-physical memory with no memory slot. */
+/**
+ * An MMIO exit (`KVM_EXIT_MMIO`): an access to guest-physical memory with no memory slot.
+ *
+ * @example
+ * ```ts
+ * const handler: VcpuHandler = {
+ *   mmio: (exit: MmioExit) => (exit.isWrite ? undefined : 0x74726976), // "virt"
+ * };
+ * ```
+ */
 export interface MmioExit {
   /** Discriminant. */ readonly kind: "mmio";
   /** `true` for a write, `false` for a read (answer it). */ readonly isWrite: boolean;
@@ -34,24 +52,55 @@ export interface MmioExit {
   /** For a write: the value written, little-endian; 0n for a read. */ readonly value: bigint;
 }
 
-/** `KVM_EXIT_HLT`: the guest halted (only without an in-kernel irqchip). */
+/**
+ * `KVM_EXIT_HLT`: the guest halted (only without an in-kernel irqchip).
+ *
+ * @example
+ * ```ts
+ * const handler: VcpuHandler = { hlt: (_exit: HltExit) => true }; // keep running
+ * ```
+ */
 export interface HltExit {
   /** Discriminant. */ readonly kind: "hlt";
 }
 
-/** `KVM_EXIT_SHUTDOWN`: a triple fault (or another shutdown condition). */
+/**
+ * `KVM_EXIT_SHUTDOWN`: a triple fault (or another shutdown condition).
+ *
+ * @example
+ * ```ts
+ * const result = await thread.done;
+ * if (result.exit?.kind === "shutdown") console.log("triple fault");
+ * ```
+ */
 export interface ShutdownExit {
   /** Discriminant. */ readonly kind: "shutdown";
 }
 
-/** `KVM_EXIT_FAIL_ENTRY`: the hardware refused to enter the guest. */
+/**
+ * `KVM_EXIT_FAIL_ENTRY`: the hardware refused to enter the guest.
+ *
+ * @example
+ * ```ts
+ * const e = vcpu.run();
+ * if (e.kind === "fail-entry") console.error(`entry failed: 0x${e.reason.toString(16)}`);
+ * ```
+ */
 export interface FailEntryExit {
   /** Discriminant. */ readonly kind: "fail-entry";
   /** `hardware_entry_failure_reason` (VMX exit reason or SVM exit code). */ readonly reason: bigint;
   /** The physical CPU it happened on. */ readonly cpu: number;
 }
 
-/** `KVM_EXIT_INTERNAL_ERROR`: KVM could not handle something, e.g. an instruction it cannot emulate. */
+/**
+ * `KVM_EXIT_INTERNAL_ERROR`: KVM could not handle something, e.g. an instruction it cannot emulate.
+ *
+ * @example
+ * ```ts
+ * const e = vcpu.run();
+ * if (e.kind === "internal-error" && e.suberror === 1) console.error("emulation failure", e.data);
+ * ```
+ */
 export interface InternalErrorExit {
   /** Discriminant. */ readonly kind: "internal-error";
   /** `KVM_INTERNAL_ERROR_*`: 1 emulation, 2 simultaneous exception, 3 delivery event, 4 unexpected exit reason. */
@@ -59,25 +108,58 @@ export interface InternalErrorExit {
   /** The `ndata` words of extra data. */ readonly data: readonly bigint[];
 }
 
-/** `KVM_EXIT_SYSTEM_EVENT`: the guest asked for shutdown (1), reset (2) or reported a crash (3). */
+/**
+ * `KVM_EXIT_SYSTEM_EVENT`: the guest asked for shutdown (1), reset (2) or reported a crash (3).
+ *
+ * @example
+ * ```ts
+ * const e = vcpu.run();
+ * if (e.kind === "system-event" && e.type === 2) console.log("guest asked for a reset");
+ * ```
+ */
 export interface SystemEventExit {
   /** Discriminant. */ readonly kind: "system-event";
   /** `KVM_SYSTEM_EVENT_*`: 1 SHUTDOWN, 2 RESET, 3 CRASH, ... */ readonly type: number;
   /** The `ndata` words of extra data. */ readonly data: readonly bigint[];
 }
 
-/** `KVM_RUN` returned `EINTR`: the vCPU was kicked (signal or `immediate_exit`). */
+/**
+ * `KVM_RUN` returned `EINTR`: the vCPU was kicked (signal or `immediate_exit`).
+ *
+ * @example
+ * ```ts
+ * const e = vcpu.run();
+ * if (e.kind === "interrupted") console.log("kicked");
+ * ```
+ */
 export interface InterruptedExit {
   /** Discriminant. */ readonly kind: "interrupted";
 }
 
-/** Any other exit reason, given raw (see {@link KVM_EXIT}). */
+/**
+ * Any other exit reason, given raw (see {@link KVM_EXIT}).
+ *
+ * @example
+ * ```ts
+ * const e = vcpu.run();
+ * if (e.kind === "other" && e.reason === KVM_EXIT.IRQ_WINDOW_OPEN) console.log("window open");
+ * ```
+ */
 export interface OtherExit {
   /** Discriminant. */ readonly kind: "other";
   /** The raw `exit_reason`. */ readonly reason: number;
 }
 
-/** A decoded vCPU exit. Switch on `kind`. */
+/**
+ * A decoded vCPU exit. Switch on `kind`.
+ *
+ * @example
+ * ```ts
+ * function describe(e: VcpuExit): string {
+ *   return e.kind === "io" ? `${e.direction} port 0x${e.port.toString(16)}` : e.kind;
+ * }
+ * ```
+ */
 export type VcpuExit =
   | IoExit
   | MmioExit
@@ -93,6 +175,11 @@ export type VcpuExit =
  * The answer to a read exit: a number or bigint (written little-endian in the access size, and for
  * `rep ins` repeated `count` times), or the raw bytes. Nothing (`undefined`) reads as all-ones, like
  * an unassigned port or bus on real hardware (QEMU `unassigned_io_read` does the same).
+ *
+ * @example
+ * ```ts
+ * const answer: ReadAnswer = 0xff; // an absent UART reads as 0xff
+ * ```
  */
 export type ReadAnswer = number | bigint | Uint8Array | undefined | void;
 

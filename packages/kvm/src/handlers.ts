@@ -8,7 +8,19 @@ import type { HltExit, IoExit, MmioExit, ReadAnswer, VcpuExit } from "./exits.js
 import type { RamRegion } from "./memory.js";
 import type { Vcpu } from "./vcpu.js";
 
-/** What a vCPU handler module gets, on the vCPU's own thread. */
+/**
+ * What a vCPU handler module gets, on the vCPU's own thread.
+ *
+ * @example
+ * ```ts
+ * export const createVcpuHandler: VcpuHandlerFactory = (ctx: VcpuContext) => ({
+ *   hlt: () => {
+ *     console.log(ctx.vcpu.getRegs().rip);
+ *     ctx.stop("halted");
+ *   },
+ * });
+ * ```
+ */
 export interface VcpuContext {
   /** The vCPU id. */
   readonly vcpuId: number;
@@ -25,6 +37,15 @@ export interface VcpuContext {
 /**
  * The exit handlers of a vCPU, called synchronously on its thread. Missing methods get the
  * defaults: port and MMIO reads answer all-ones, writes are ignored, HLT ends the run.
+ *
+ * @example
+ * ```ts
+ * const handler: VcpuHandler = {
+ *   io(exit) {
+ *     if (exit.direction === "out" && exit.port === 0x3f8) process.stdout.write(exit.data);
+ *   },
+ * };
+ * ```
  */
 export interface VcpuHandler {
   /** Port I/O. For `in`, the return value is the answer ({@link ReadAnswer}). */
@@ -56,13 +77,32 @@ export interface VcpuHandler {
  */
 export type VcpuHandlerFactory = (ctx: VcpuContext) => VcpuHandler | Promise<VcpuHandler>;
 
-/** Options of {@link IoContext.watch}. */
+/**
+ * Options of {@link IoContext.watch}.
+ *
+ * @example
+ * ```ts
+ * ctx.watch(kickFd, (_events, count) => console.log(`${count} notifications`), { eventfd: true });
+ * ```
+ */
 export interface WatchOptions {
   /** The fd is an eventfd: read (and reset) its counter before calling back, and pass the count. Default false. */
   readonly eventfd?: boolean;
 }
 
-/** What an I/O handler module gets, on the I/O thread. */
+/**
+ * What an I/O handler module gets, on the I/O thread.
+ *
+ * @example
+ * ```ts
+ * export const createIoHandler: IoHandlerFactory = (ctx: IoContext) => {
+ *   ctx.watch(0, () => {
+ *     // stdin is readable
+ *   });
+ *   return {};
+ * };
+ * ```
+ */
 export interface IoContext {
   /** The VM's RAM regions, viewed on this thread with no copy. */
   readonly memory: readonly RamRegion[];
@@ -79,7 +119,17 @@ export interface IoContext {
   stop(): void;
 }
 
-/** The handlers of an I/O module. */
+/**
+ * The handlers of an I/O module.
+ *
+ * @example
+ * ```ts
+ * const devices: IoHandler = {
+ *   onMessage: (m) => console.log("from the host", m),
+ *   close: () => console.log("I/O thread stopping"),
+ * };
+ * ```
+ */
 export interface IoHandler {
   /** A message from {@link IoThread.send}, delivered on the I/O thread. */
   onMessage?(message: unknown): void;

@@ -41,6 +41,7 @@ export type {
   Segment,
   SegmentInput,
   DescriptorTable,
+  DescriptorTableInput,
   Sregs,
   SregsInput,
   Fpu,

@@ -6,7 +6,15 @@ import { CONTROL_SLOTS, STATE, STATE_ENDED, STATE_RUNNING, STATE_STARTING, TID, 
 import { acquireWorker, releaseWorker } from "./pool.js";
 import { handlerModule, workerEntry } from "./worker-url.js";
 
-/** Options of {@link Vm.startIoThread}. */
+/**
+ * Options of {@link Vm.startIoThread}.
+ *
+ * @example
+ * ```ts
+ * const opts: IoThreadOptions = { handler: "/abs/path/virtio.js", data: { kick: kick.fd } };
+ * const io = await vm.startIoThread(opts);
+ * ```
+ */
 export interface IoThreadOptions {
   /**
    * The device module, loaded on the I/O thread: an absolute path or `file:` URL of a module with

@@ -4,7 +4,14 @@ import { CPUID_ENTRY_SIZE, decodeCpuid2, type CpuidEntry } from "./registers.js"
 import { E2BIG, EACCES, ENOENT, EPERM, O_RDWR_CLOEXEC, sys } from "./sys.js";
 import { Vm } from "./vm.js";
 
-/** The default KVM device path. */
+/**
+ * The default KVM device path.
+ *
+ * @example
+ * ```ts
+ * const kvm = Kvm.open(KVM_DEVICE);
+ * ```
+ */
 export const KVM_DEVICE: string = "/dev/kvm";
 
 /**

@@ -1,7 +1,15 @@
 import { KvmError } from "./errors.js";
 import { sys } from "./sys.js";
 
-/** A guest RAM region as plain data: what another thread needs to view the same memory. */
+/**
+ * A guest RAM region as plain data: what another thread needs to view the same memory.
+ *
+ * @example
+ * ```ts
+ * const desc: RamDescriptor = vm.ramDescriptors()[0]!;
+ * // in a worker: viewRam(desc).bytes
+ * ```
+ */
 export interface RamDescriptor {
   /** The memory slot (`kvm_userspace_memory_region.slot`). */ readonly slot: number;
   /** Guest-physical start address. */ readonly guestAddress: bigint;
@@ -15,6 +23,12 @@ export interface RamDescriptor {
  * calls {@link viewRam} with the same descriptor sees the same memory: the mapping is one
  * anonymous private `MAP_NORESERVE` mapping in the process, and the views are external
  * ArrayBuffers over its address.
+ *
+ * @example
+ * ```ts
+ * const ram: RamRegion = vm.addRam({ guestAddress: 0, size: 1 << 20 });
+ * ram.bytes.set([0xf4], 0x1000);
+ * ```
  */
 export interface RamRegion extends RamDescriptor {
   /** An ArrayBuffer over the mapping (no copy). Invalid once the VM is closed. */ readonly buffer: ArrayBuffer;

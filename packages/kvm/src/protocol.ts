@@ -27,7 +27,14 @@ export const STATE_RUNNING = 1;
 export const STATE_PAUSED = 2;
 export const STATE_ENDED = 3;
 
-/** Why a vCPU thread's run loop ended. */
+/**
+ * Why a vCPU thread's run loop ended.
+ *
+ * @example
+ * ```ts
+ * const { reason }: { reason: VcpuEndReason } = await thread.done;
+ * ```
+ */
 export type VcpuEndReason =
   | "hlt"
   | "shutdown"

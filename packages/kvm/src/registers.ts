@@ -8,7 +8,15 @@
  */
 import { KvmError } from "./errors.js";
 
-/** The general-purpose registers (`struct kvm_regs`), each a u64. */
+/**
+ * The general-purpose registers (`struct kvm_regs`), each a u64.
+ *
+ * @example
+ * ```ts
+ * const r: Regs = vcpu.getRegs();
+ * console.log(r.rip, r.rflags);
+ * ```
+ */
 export interface Regs {
   /** rax. */ readonly rax: bigint;
   /** rbx. */ readonly rbx: bigint;
@@ -30,7 +38,15 @@ export interface Regs {
   /** rflags; bit 1 is reserved and must be set (0x2). */ readonly rflags: bigint;
 }
 
-/** Input for {@link Vcpu.setRegs}: any subset of {@link Regs}, as bigint or number; the rest is kept. */
+/**
+ * Input for {@link Vcpu.setRegs}: any subset of {@link Regs}, as bigint or number; the rest is kept.
+ *
+ * @example
+ * ```ts
+ * const input: RegsInput = { rip: 0x100000, rbx: 0x6000, rflags: 2 };
+ * vcpu.setRegs(input);
+ * ```
+ */
 export type RegsInput = { readonly [K in keyof Regs]?: bigint | number };
 
 /** The order of the fields in `struct kvm_regs`. */
@@ -39,7 +55,14 @@ const REG_NAMES: readonly (keyof Regs)[] = [
   "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags",
 ];
 
-/** A segment register with its hidden part (`struct kvm_segment`). */
+/**
+ * A segment register with its hidden part (`struct kvm_segment`).
+ *
+ * @example
+ * ```ts
+ * const cs: Segment = vcpu.getSregs().cs;
+ * ```
+ */
 export interface Segment {
   /** Base address. */ readonly base: bigint;
   /** Limit in bytes (already scaled by granularity, as KVM reports it). */ readonly limit: number;
@@ -55,16 +78,52 @@ export interface Segment {
   /** Unusable (a null selector was loaded). */ readonly unusable: number;
 }
 
-/** Input for a segment: any subset of {@link Segment}; the rest is kept. */
+/**
+ * Input for a segment: any subset of {@link Segment}; the rest is kept.
+ *
+ * @example
+ * ```ts
+ * const cs: SegmentInput = { base: 0, selector: 0 };
+ * vcpu.setSregs({ cs });
+ * ```
+ */
 export type SegmentInput = { readonly [K in keyof Segment]?: K extends "base" ? bigint | number : number };
 
-/** A descriptor-table register (`struct kvm_dtable`): GDTR or IDTR. */
+/**
+ * A descriptor-table register (`struct kvm_dtable`): GDTR or IDTR.
+ *
+ * @example
+ * ```ts
+ * const gdt: DescriptorTable = vcpu.getSregs().gdt;
+ * ```
+ */
 export interface DescriptorTable {
   /** Linear base address. */ readonly base: bigint;
   /** Limit (size - 1). */ readonly limit: number;
 }
 
-/** The special registers (`struct kvm_sregs`). */
+/**
+ * Input for a descriptor table: any subset of {@link DescriptorTable}.
+ *
+ * @example
+ * ```ts
+ * vcpu.setSregs({ gdt: { base: 0x500, limit: 31 } });
+ * ```
+ */
+export interface DescriptorTableInput {
+  /** Linear base address. */ readonly base?: bigint | number;
+  /** Limit (size - 1). */ readonly limit?: number;
+}
+
+/**
+ * The special registers (`struct kvm_sregs`).
+ *
+ * @example
+ * ```ts
+ * const s: Sregs = vcpu.getSregs();
+ * const longMode = (s.efer & 0x400n) !== 0n;
+ * ```
+ */
 export interface Sregs {
   /** CS. */ readonly cs: Segment;
   /** DS. */ readonly ds: Segment;
@@ -86,7 +145,15 @@ export interface Sregs {
   /** Pending external interrupts, a 256-bit bitmap as four u64s. */ readonly interruptBitmap: readonly bigint[];
 }
 
-/** Input for {@link Vcpu.setSregs}: any subset of {@link Sregs}; segments may be partial too. */
+/**
+ * Input for {@link Vcpu.setSregs}: any subset of {@link Sregs}; segments may be partial too.
+ *
+ * @example
+ * ```ts
+ * const pvh: SregsInput = { cr0: 0x11, cr4: 0, gdt: { base: 0x500, limit: 31 } };
+ * vcpu.setSregs(pvh);
+ * ```
+ */
 export interface SregsInput {
   /** CS. */ readonly cs?: SegmentInput;
   /** DS. */ readonly ds?: SegmentInput;
@@ -96,8 +163,8 @@ export interface SregsInput {
   /** SS. */ readonly ss?: SegmentInput;
   /** TR. */ readonly tr?: SegmentInput;
   /** LDT. */ readonly ldt?: SegmentInput;
-  /** GDTR. */ readonly gdt?: { readonly base?: bigint | number; readonly limit?: number };
-  /** IDTR. */ readonly idt?: { readonly base?: bigint | number; readonly limit?: number };
+  /** GDTR. */ readonly gdt?: DescriptorTableInput;
+  /** IDTR. */ readonly idt?: DescriptorTableInput;
   /** CR0. */ readonly cr0?: bigint | number;
   /** CR2. */ readonly cr2?: bigint | number;
   /** CR3. */ readonly cr3?: bigint | number;
@@ -108,7 +175,15 @@ export interface SregsInput {
   /** Interrupt bitmap (four u64s). */ readonly interruptBitmap?: readonly bigint[];
 }
 
-/** The x87/SSE state (`struct kvm_fpu`). */
+/**
+ * The x87/SSE state (`struct kvm_fpu`).
+ *
+ * @example
+ * ```ts
+ * const f: Fpu = vcpu.getFpu();
+ * console.log(f.fcw.toString(16));
+ * ```
+ */
 export interface Fpu {
   /** The eight 80-bit x87 registers, 16 bytes each (128 bytes). */ readonly fpr: Uint8Array;
   /** Control word (0x37f after FNINIT). */ readonly fcw: number;
@@ -121,10 +196,25 @@ export interface Fpu {
   /** MXCSR (0x1f80 at reset). */ readonly mxcsr: number;
 }
 
-/** Input for {@link Vcpu.setFpu}: any subset of {@link Fpu}; the rest is kept. */
+/**
+ * Input for {@link Vcpu.setFpu}: any subset of {@link Fpu}; the rest is kept.
+ *
+ * @example
+ * ```ts
+ * const f: FpuInput = { fcw: 0x37f, mxcsr: 0x1f80 };
+ * vcpu.setFpu(f);
+ * ```
+ */
 export type FpuInput = { readonly [K in keyof Fpu]?: Fpu[K] extends bigint ? bigint | number : Fpu[K] };
 
-/** One CPUID leaf/subleaf (`struct kvm_cpuid_entry2`). */
+/**
+ * One CPUID leaf/subleaf (`struct kvm_cpuid_entry2`).
+ *
+ * @example
+ * ```ts
+ * const leaf1: CpuidEntry | undefined = vcpu.getCpuid().find((e) => e.function === 1);
+ * ```
+ */
 export interface CpuidEntry {
   /** The leaf (EAX input). */ readonly function: number;
   /** The subleaf (ECX input), meaningful when `flags` has KVM_CPUID_FLAG_SIGNIFCANT_INDEX (1). */ readonly index: number;
@@ -135,7 +225,14 @@ export interface CpuidEntry {
   /** EDX output. */ readonly edx: number;
 }
 
-/** One MSR and its value (`struct kvm_msr_entry`). */
+/**
+ * One MSR and its value (`struct kvm_msr_entry`).
+ *
+ * @example
+ * ```ts
+ * const [misc]: MsrEntry[] = vcpu.getMsrs([0x1a0]);
+ * ```
+ */
 export interface MsrEntry {
   /** The MSR index, e.g. 0x10 for IA32_TSC. */ readonly index: number;
   /** Its value. */ readonly value: bigint;

@@ -26,7 +26,15 @@ import { handlerModule, workerEntry } from "./worker-url.js";
 
 export type { VcpuEndReason } from "./protocol.js";
 
-/** Options of {@link Vm.startVcpu}. */
+/**
+ * Options of {@link Vm.startVcpu}.
+ *
+ * @example
+ * ```ts
+ * const opts: VcpuThreadOptions = { handler: new URL("./devices.js", import.meta.url), data: { uart: sab } };
+ * const thread = await vm.startVcpu(vcpu, opts);
+ * ```
+ */
 export interface VcpuThreadOptions {
   /**
    * The handler module, loaded on the vCPU's thread: an absolute path or a `file:` URL of a module
@@ -38,7 +46,15 @@ export interface VcpuThreadOptions {
   readonly data?: unknown;
 }
 
-/** How a vCPU thread's run loop ended. */
+/**
+ * How a vCPU thread's run loop ended.
+ *
+ * @example
+ * ```ts
+ * const result: VcpuRunResult = await thread.done;
+ * console.log(result.reason, result.exits, result.runTimeNs / result.exits, "ns per exit");
+ * ```
+ */
 export interface VcpuRunResult {
   /**
    * Why it ended: `hlt` (HLT exit not continued), `shutdown` (triple fault), `fail-entry`,

@@ -33,6 +33,12 @@ import { E2BIG, EAGAIN, EINTR, sys } from "./sys.js";
 /**
  * What identifies a vCPU across threads: its fd and the address of its `kvm_run` mapping are
  * process-wide, so a worker rebuilds a {@link Vcpu} from this with {@link Vcpu.attach}.
+ *
+ * @example
+ * ```ts
+ * const desc: VcpuDescriptor = vcpu.descriptor; // post it to a worker
+ * const again = Vcpu.attach(desc);
+ * ```
  */
 export interface VcpuDescriptor {
   /** The vCPU id given to `KVM_CREATE_VCPU` (the APIC id). */ readonly id: number;
@@ -136,6 +142,7 @@ export class Vcpu {
   get immediateExit(): boolean {
     return !this.#closed && Atomics.load(this.#run, 1) !== 0;
   }
+  /** Sets `kvm_run.immediate_exit` (see the getter). */
   set immediateExit(v: boolean) {
     if (!this.#closed) Atomics.store(this.#run, 1, v ? 1 : 0);
   }

@@ -10,7 +10,15 @@ import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_RW, sys } f
 import { Vcpu } from "./vcpu.js";
 import { VcpuThread, type VcpuThreadOptions } from "./vcpu-thread.js";
 
-/** Options of {@link Vm.addRam}. */
+/**
+ * Options of {@link Vm.addRam}.
+ *
+ * @example
+ * ```ts
+ * const opts: RamOptions = { guestAddress: 0x1_0000_0000n, size: 0x4000_0000, slot: 1 };
+ * vm.addRam(opts);
+ * ```
+ */
 export interface RamOptions {
   /** Guest-physical start address (page-aligned). */ readonly guestAddress: bigint | number;
   /** Size in bytes (a positive multiple of 4096). */ readonly size: number;
@@ -18,7 +26,15 @@ export interface RamOptions {
   /** Map read-only for the guest (`KVM_MEM_READONLY`; guest writes become MMIO exits). */ readonly readOnly?: boolean;
 }
 
-/** Options of {@link Vm.ioeventfd}. */
+/**
+ * Options of {@link Vm.ioeventfd}.
+ *
+ * @example
+ * ```ts
+ * const opts: IoeventfdOptions = { space: "pio", address: 0x80, length: 1, datamatch: 0x42 };
+ * const efd = vm.ioeventfd(opts);
+ * ```
+ */
 export interface IoeventfdOptions {
   /** `pio` for a port, `mmio` for a guest-physical address. */ readonly space: "pio" | "mmio";
   /** The port or address. */ readonly address: bigint | number;
@@ -27,7 +43,15 @@ export interface IoeventfdOptions {
   /** The eventfd to signal; a new one (owned by the VM) when omitted. */ readonly eventfd?: EventFd;
 }
 
-/** Options of {@link Vm.createVcpu}. */
+/**
+ * Options of {@link Vm.createVcpu}.
+ *
+ * @example
+ * ```ts
+ * const opts: VcpuOptions = { vcpuCount: 4 };
+ * const vcpu = vm.createVcpu(2, opts);
+ * ```
+ */
 export interface VcpuOptions {
   /**
    * The CPUID table to set: by default KVM's supported CPUID normalized for this vCPU
