@@ -135,7 +135,7 @@ struct mp_info {
 };
 extern struct mp_info mp;
 void check_mptable(void);
-void dump_memory(void);
+void dump_memory(int all);
 
 void check_smp(void);
 u32 lapic_id(void);

@@ -11,8 +11,14 @@ void guest_main(u32 start_info) {
 	lapic_enable();
 	uart_probe_and_check();
 	char mode[16];
-	if (param_str("microvm.dump", mode, sizeof(mode)) && mode[0] == '1') dump_memory();
 	check_mptable();
+	if (param_str("microvm.dump", mode, sizeof(mode)) && (mode[0] == '1' || !strncmp(mode, "all", 4))) {
+		/* dump mode: the tables only, no SMP or devices */
+		dump_memory(mode[0] == 'a');
+		summary();
+		outf("end\n");
+		guest_exit();
+	}
 	check_smp();
 	check_virtio_all();
 	summary();

@@ -139,7 +139,9 @@ void check_mptable(void) {
 	mp.found = 1;
 }
 
-/* Bonus mode (microvm.dump=1): hex dump of [0x9fc00,0xa0000) and [0xf0000,0x100000). */
+/* microvm.dump=1: hex dump of the scan window(s) holding the MPTable: [0x9fc00,0xa0000) and/or
+ * [0xf0000,0x100000) (both when no table was found); microvm.dump=all: both windows. Lines of
+ * 16 zero bytes are left out. Meant for taking golden vectors from a running VMM. */
 static void dump_range(u64 a, u64 e) {
 	for (; a < e; a += 16) {
 		int zero = 1;
@@ -151,7 +153,11 @@ static void dump_range(u64 a, u64 e) {
 		outf("%s\n", line);
 	}
 }
-void dump_memory(void) {
-	dump_range(0x9fc00, 0xa0000);
-	dump_range(0xf0000, 0x100000);
+static int in_window(u64 a, u64 lo, u64 hi) { return a >= lo && a < hi; }
+void dump_memory(int all) {
+	int ebda = all || !mp.fp || in_window(mp.fp, 0x9fc00, 0xa0000) || in_window(mp.table, 0x9fc00, 0xa0000);
+	int fseg = all || !mp.fp || in_window(mp.fp, 0xf0000, 0x100000) || in_window(mp.table, 0xf0000, 0x100000);
+	info("dump windows=%s%s", ebda ? "[0x9fc00,0xa0000)" : "", fseg ? "[0xf0000,0x100000)" : "");
+	if (ebda) dump_range(0x9fc00, 0xa0000);
+	if (fseg) dump_range(0xf0000, 0x100000);
 }

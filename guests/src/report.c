@@ -29,9 +29,16 @@ int uart_present(void) {
 	return uart_ok;
 }
 
+/* With FIFOs enabled (16550A), THRE means the 16-byte transmit FIFO is empty: after seeing it,
+ * 16 bytes may be written without polling LSR again (half the port exits). */
+static int tx_room;
 static void uart_putc(char c) {
-	for (int i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++) cpu_relax();
+	if (tx_room == 0) {
+		for (int i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++) cpu_relax();
+		tx_room = 16;
+	}
 	outb(COM1, (u8)c);
+	tx_room--;
 }
 
 static void emit(const char *s, size_t n) {
@@ -151,7 +158,7 @@ void uart_probe_and_check(void) {
 	outb(COM1 + 7, 0x3c);
 	check_hex("uart.scratch", 0x3c, inb(COM1 + 7));
 	/* 16550A: with FIFOs enabled, IIR bits 7:6 read 11 (a 16550 without working FIFO reads 10). */
-	outb(COM1 + 2, 0x07);
+	outb(COM1 + 2, 0x01); /* FIFO enable, without clearing what is still being sent */
 	check_hex("uart.fifo", 0xc0, inb(COM1 + 2) & 0xc0);
 	/* LCR reads back, DLAB switches the divisor latch in and out. */
 	outb(COM1 + 3, 0x83);

@@ -206,7 +206,8 @@ export interface GuestExpectations {
   readonly uart?: boolean;
   readonly irq?: boolean;
   readonly reboot?: "kbd";
-  readonly dump?: boolean;
+  /** `microvm.dump=1` (the MPTable's window) or `microvm.dump=all` (both windows); dump mode skips SMP and devices. */
+  readonly dump?: boolean | "all";
 }
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
@@ -230,7 +231,7 @@ export function guestParams(e: GuestExpectations): string {
   if (e.uart !== undefined) p.push(`microvm.uart=${e.uart ? 1 : 0}`);
   if (e.irq !== undefined) p.push(`microvm.irq=${e.irq ? 1 : 0}`);
   if (e.reboot !== undefined) p.push(`microvm.reboot=${e.reboot}`);
-  if (e.dump) p.push("microvm.dump=1");
+  if (e.dump) p.push(`microvm.dump=${e.dump === "all" ? "all" : 1}`);
   return p.join(" ");
 }
 
