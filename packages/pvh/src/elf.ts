@@ -161,7 +161,8 @@ function align4(n: number): number {
  * @throws {@link PvhError} with code `not-elf`, `wrong-class`, `big-endian`, `bad-header`,
  * `wrong-machine`, `phdrs-outside-file`, `segment-outside-file`, `memsz-less-than-filesz`,
  * `address-overflow`, `no-load-segments`, `segments-overlap`, `segment-outside-ram`,
- * `no-pvh-note`, `note-overrun`, `bad-pvh-note`, `entry-above-4g` or `entry-not-loaded`
+ * `no-pvh-note`, `note-overrun`, `notes-too-large`, `bad-pvh-note`, `entry-above-4g` or
+ * `entry-not-loaded`
  * (see {@link PvhErrorCode}); `invalid-argument` / `out-of-range` for bad arguments.
  * @example
  * ```ts
@@ -214,6 +215,7 @@ export function readPvhKernel(bytes: Uint8Array, options?: ReadPvhKernelOptions)
   const segments: PvhSegment[] = [];
   const xenNotes: ElfNote[] = [];
   let pvh: ElfNote | undefined;
+  let noteBytes = 0;
   for (let i = 0; i < phnum; i++) {
     const at = Number(phoff) + i * wantEnt;
     const type = dv.getUint32(at, true);
@@ -243,6 +245,11 @@ export function readPvhKernel(bytes: Uint8Array, options?: ReadPvhKernelOptions)
     const start = Number(offset);
     const size = Number(filesz);
     if (type === PT_NOTE) {
+      // Every PT_NOTE is walked, so bound the total: overlapping PT_NOTEs could otherwise make a
+      // small file cost (phnum x file size) work.
+      noteBytes += size;
+      if (noteBytes > len)
+        fail("notes-too-large", `PT_NOTE segments: ${noteBytes} bytes in total exceed the ${len}-byte file (overlapping PT_NOTEs)`);
       for (const [note, namesz] of walkNotes(bytes, start, size, i)) {
         // Exactly "Xen\0" with n_namesz 4 (rust-vmm/linux-loader src/loader/elf/mod.rs, PR #29).
         if (namesz !== 4 || note.name !== "Xen") continue;

@@ -16,6 +16,8 @@
  * - `segment-outside-ram`: a segment does not fit in any of the caller's RAM ranges.
  * - `no-pvh-note`: no `XEN_ELFNOTE_PHYS32_ENTRY` note in any `PT_NOTE` segment.
  * - `note-overrun`: a note's header, name or descriptor runs past the end of its `PT_NOTE` segment.
+ * - `notes-too-large`: the `PT_NOTE` segments together are larger than the file (they overlap);
+ *   this bounds the work a hostile image can cause.
  * - `bad-pvh-note`: the PVH note's descriptor is shorter than 4 bytes.
  * - `entry-above-4g`: the PVH entry point does not fit in 32 bits.
  * - `entry-not-loaded`: the PVH entry point is not inside the file bytes of any `PT_LOAD` segment.
@@ -59,6 +61,7 @@ export type PvhErrorCode =
   | "segment-outside-ram"
   | "no-pvh-note"
   | "note-overrun"
+  | "notes-too-large"
   | "bad-pvh-note"
   | "entry-above-4g"
   | "entry-not-loaded"
@@ -89,6 +92,7 @@ const CODES: ReadonlySet<string> = new Set<PvhErrorCode>([
   "segment-outside-ram",
   "no-pvh-note",
   "note-overrun",
+  "notes-too-large",
   "bad-pvh-note",
   "entry-above-4g",
   "entry-not-loaded",

@@ -137,6 +137,33 @@ describe("readPvhKernel on real toolchain output, judged by readelf", () => {
   });
 });
 
+/**
+ * A hostile ELF64: `count` PT_NOTE headers all covering the same 4 KiB of empty notes (12 bytes
+ * each, namesz = descsz = 0), plus one PT_LOAD. Without a bound, the walk would cost count x 4 KiB.
+ */
+function manyNotes(count: number): Uint8Array {
+  const phnum = count + 1;
+  const notesAt = 64 + phnum * 56;
+  const b = new Uint8Array(notesAt + 4096 * 2);
+  const dv = new DataView(b.buffer);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  dv.setUint16(18, 62, true);
+  dv.setBigUint64(32, 64n, true);
+  dv.setUint16(54, 56, true);
+  dv.setUint16(56, phnum, true);
+  dv.setUint32(64, 1, true);
+  dv.setBigUint64(64 + 8, BigInt(notesAt + 4096), true);
+  dv.setBigUint64(64 + 24, 0x100000n, true);
+  dv.setBigUint64(64 + 32, 4096n, true);
+  dv.setBigUint64(64 + 40, 4096n, true);
+  for (let i = 1; i < phnum; i++) {
+    dv.setUint32(64 + i * 56, 4, true);
+    dv.setBigUint64(64 + i * 56 + 8, BigInt(notesAt), true);
+    dv.setBigUint64(64 + i * 56 + 32, 4092n, true); // 341 empty notes
+  }
+  return b;
+}
+
 // Program-header field offsets (System V gABI) used by the mutations.
 const P64 = { type: 0, flags: 4, offset: 8, vaddr: 16, paddr: 24, filesz: 32, memsz: 40 };
 const P32 = { type: 0, offset: 4, vaddr: 8, paddr: 12, filesz: 16, memsz: 20 };
@@ -178,6 +205,7 @@ describe("every check is a PvhError with its code (mutations of the real fixture
     ["PT_NOTE cut in a header", () => readPvhKernel(patch(fx.k64.bytes, (dv) => dv.setBigUint64(ph64(3, "filesz"), dv.getBigUint64(ph64(3, "filesz"), true) - 20n, true))), "note-overrun"],
     ["descsz 0xffffffff", () => readPvhKernel(patch(fx.k64.bytes, (dv) => dv.setUint32(pvhNote64() + 4, 0xffffffff, true))), "note-overrun"],
     ["namesz 0xfffffffd", () => readPvhKernel(patch(fx.k64.bytes, (dv) => dv.setUint32(pvhNote64(), 0xfffffffd, true))), "note-overrun"],
+    ["1000 PT_NOTEs over the same notes", () => readPvhKernel(manyNotes(1000)), "notes-too-large"],
     ["PVH descsz 2", () => readPvhKernel(patch(fx.k32.bytes, (_, b) => (b[pvhNote32() + 4] = 2))), "bad-pvh-note"],
     ["PVH entry above 4 GiB", () => readPvhKernel(patch(fx.k64.bytes, (_, b) => (b[pvhNote64() + 16 + 4] = 1))), "entry-above-4g"],
     ["PVH entry in no segment", () => readPvhKernel(patch(fx.k32.bytes, (dv) => dv.setUint32(pvhNote32() + 16, 0x500, true))), "entry-not-loaded"],
@@ -221,6 +249,8 @@ describe("boundary table: ELF limits", () => {
     ["RAM ends at the last segment end", () => readPvhKernel(fx.k32.bytes, { ram: [{ start: 0x100000, size: 0x41020 }] }), "no error"],
     ["RAM ends 1 byte early", () => readPvhKernel(fx.k32.bytes, { ram: [{ start: 0x100000, size: 0x4101f }] }), "segment-outside-ram"],
     ["RAM starts 1 byte late", () => readPvhKernel(fx.k32.bytes, { ram: [{ start: 0x100001, size: 0x41020 }] }), "segment-outside-ram"],
+    ["PT_NOTEs covering fewer bytes than the file (2 copies)", () => readPvhKernel(manyNotes(2)), "no-pvh-note"],
+    ["65533 PT_NOTEs (e_phnum 65534, the most) over the same notes", () => readPvhKernel(manyNotes(65533)), "notes-too-large"],
     ["PVH descsz 3", () => readPvhKernel(patch(fx.k32.bytes, (_, b) => (b[pvhNote32() + 4] = 3))), "bad-pvh-note"],
     ["PVH descsz 4", () => readPvhKernel(fx.k32.bytes), "no error"],
     ["PVH descsz 8", () => readPvhKernel(fx.k64.bytes), "no error"],
