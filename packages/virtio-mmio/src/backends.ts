@@ -127,6 +127,7 @@ export class MemoryBlockBackend implements BlockBackend {
   readonly writeZeroes: ((offset: number, length: number, unmap: boolean) => BlockResult) | undefined;
 
   /**
+   * Wraps `bytes` as a disk.
    * @param bytes - the disk content
    * @param options - read-only, cache, id, discard support
    * @throws {@link VirtioError} `invalid-argument` for a non-Uint8Array
@@ -256,6 +257,7 @@ export class MemoryFrameBackend implements FrameBackend {
   private sink: FrameSink | undefined;
 
   /**
+   * Creates an empty wire.
    * @param maxPending - frames kept while the guest has no buffers (default unlimited)
    */
   constructor(maxPending: number = Number.POSITIVE_INFINITY) {

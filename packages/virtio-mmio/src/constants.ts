@@ -13,71 +13,70 @@
  * transport.read(MmioReg.MagicValue, 4); // 0x74726976
  * ```
  */
-export const MmioReg: {
-  readonly MagicValue: 0x000;
-  readonly Version: 0x004;
-  readonly DeviceId: 0x008;
-  readonly VendorId: 0x00c;
-  readonly DeviceFeatures: 0x010;
-  readonly DeviceFeaturesSel: 0x014;
-  readonly DriverFeatures: 0x020;
-  readonly DriverFeaturesSel: 0x024;
-  readonly GuestPageSize: 0x028;
-  readonly QueueSel: 0x030;
-  readonly QueueNumMax: 0x034;
-  readonly QueueNum: 0x038;
-  readonly QueueAlign: 0x03c;
-  readonly QueuePfn: 0x040;
-  readonly QueueReady: 0x044;
-  readonly QueueNotify: 0x050;
-  readonly InterruptStatus: 0x060;
-  readonly InterruptAck: 0x064;
-  readonly Status: 0x070;
-  readonly QueueDescLow: 0x080;
-  readonly QueueDescHigh: 0x084;
-  readonly QueueAvailLow: 0x090;
-  readonly QueueAvailHigh: 0x094;
-  readonly QueueUsedLow: 0x0a0;
-  readonly QueueUsedHigh: 0x0a4;
-  readonly ShmSel: 0x0ac;
-  readonly ShmLenLow: 0x0b0;
-  readonly ShmLenHigh: 0x0b4;
-  readonly ShmBaseLow: 0x0b8;
-  readonly ShmBaseHigh: 0x0bc;
-  readonly ConfigGeneration: 0x0fc;
-  readonly Config: 0x100;
-} = {
+export const MmioReg = {
+  /** R: 0x74726976, "virt". */
   MagicValue: 0x000,
+  /** R: 2 modern, 1 legacy. */
   Version: 0x004,
+  /** R: virtio device type. */
   DeviceId: 0x008,
+  /** R: vendor id. */
   VendorId: 0x00c,
+  /** R: 32 offered feature bits, word chosen by DeviceFeaturesSel. */
   DeviceFeatures: 0x010,
+  /** W: selects the DeviceFeatures word. */
   DeviceFeaturesSel: 0x014,
+  /** W: 32 accepted feature bits, word chosen by DriverFeaturesSel. */
   DriverFeatures: 0x020,
+  /** W: selects the DriverFeatures word. */
   DriverFeaturesSel: 0x024,
+  /** W, legacy only: guest page size for QueuePFN. */
   GuestPageSize: 0x028,
+  /** W: selects the queue for the queue registers. */
   QueueSel: 0x030,
+  /** R: maximum size of the selected queue (0: absent). */
   QueueNumMax: 0x034,
+  /** W: size of the selected queue. */
   QueueNum: 0x038,
+  /** W, legacy only: used-ring alignment. */
   QueueAlign: 0x03c,
+  /** RW, legacy only: queue page number (0: not in use). */
   QueuePfn: 0x040,
+  /** RW, modern only: the selected queue is ready. */
   QueueReady: 0x044,
+  /** W: available-buffer notification (queue index). */
   QueueNotify: 0x050,
+  /** R: bit 0 used buffer, bit 1 configuration change. */
   InterruptStatus: 0x060,
+  /** W: acknowledges InterruptStatus bits. */
   InterruptAck: 0x064,
+  /** RW: device status; 0 resets. */
   Status: 0x070,
+  /** W: descriptor area, low 32 bits. */
   QueueDescLow: 0x080,
+  /** W: descriptor area, high 32 bits. */
   QueueDescHigh: 0x084,
+  /** W: driver area (available ring), low 32 bits. */
   QueueAvailLow: 0x090,
+  /** W: driver area, high 32 bits. */
   QueueAvailHigh: 0x094,
+  /** W: device area (used ring), low 32 bits. */
   QueueUsedLow: 0x0a0,
+  /** W: device area, high 32 bits. */
   QueueUsedHigh: 0x0a4,
+  /** W: selects a shared-memory region. */
   ShmSel: 0x0ac,
+  /** R: region length, low (all ones: none). */
   ShmLenLow: 0x0b0,
+  /** R: region length, high. */
   ShmLenHigh: 0x0b4,
+  /** R: region base, low (all ones: none). */
   ShmBaseLow: 0x0b8,
+  /** R: region base, high. */
   ShmBaseHigh: 0x0bc,
+  /** R, modern only: changes when config changes. */
   ConfigGeneration: 0x0fc,
+  /** Start of the device-specific configuration space. */
   Config: 0x100,
 } as const;
 
@@ -101,7 +100,12 @@ export const MMIO_MAGIC: number = 0x74726976;
  * if (transport.read(MmioReg.InterruptStatus, 4) & MmioInt.Config) rereadConfig();
  * ```
  */
-export const MmioInt: { readonly Vring: 1; readonly Config: 2 } = { Vring: 1, Config: 2 } as const;
+export const MmioInt = {
+  /** A used buffer was added to a queue. */
+  Vring: 1,
+  /** The configuration changed (also DEVICE_NEEDS_RESET). */
+  Config: 2,
+} as const;
 
 /**
  * Device status bits (virtio 1.2 §2.1 "Device Status Field"; Linux `virtio_config.h`
@@ -112,14 +116,20 @@ export const MmioInt: { readonly Vring: 1; readonly Config: 2 } = { Vring: 1, Co
  * transport.write(MmioReg.Status, 4, Status.Acknowledge | Status.Driver);
  * ```
  */
-export const Status: {
-  readonly Acknowledge: 1;
-  readonly Driver: 2;
-  readonly DriverOk: 4;
-  readonly FeaturesOk: 8;
-  readonly NeedsReset: 0x40;
-  readonly Failed: 0x80;
-} = { Acknowledge: 1, Driver: 2, DriverOk: 4, FeaturesOk: 8, NeedsReset: 0x40, Failed: 0x80 } as const;
+export const Status = {
+  /** The guest found the device. */
+  Acknowledge: 1,
+  /** The guest knows how to drive it. */
+  Driver: 2,
+  /** The driver is ready: the device is live. */
+  DriverOk: 4,
+  /** Feature negotiation is complete. */
+  FeaturesOk: 8,
+  /** The device hit an error it cannot recover from (set by the device). */
+  NeedsReset: 0x40,
+  /** The driver gave up. */
+  Failed: 0x80,
+} as const;
 
 /**
  * Reserved (transport) feature bit numbers (virtio 1.2 §6 "Reserved Feature Bits"; Linux
@@ -130,27 +140,26 @@ export const Status: {
  * const offered = 1n << BigInt(Feature.Version1);
  * ```
  */
-export const Feature: {
-  readonly NotifyOnEmpty: 24;
-  readonly AnyLayout: 27;
-  readonly IndirectDesc: 28;
-  readonly EventIdx: 29;
-  readonly Version1: 32;
-  readonly AccessPlatform: 33;
-  readonly RingPacked: 34;
-  readonly InOrder: 35;
-  readonly NotificationData: 38;
-  readonly RingReset: 40;
-} = {
+export const Feature = {
+  /** Legacy: notify when the available ring empties. */
   NotifyOnEmpty: 24,
+  /** Legacy: any descriptor layout. */
   AnyLayout: 27,
+  /** Indirect descriptor tables. */
   IndirectDesc: 28,
+  /** used_event / avail_event suppression. */
   EventIdx: 29,
+  /** Compliance with virtio 1.0+ (always offered on version 2). */
   Version1: 32,
+  /** Buffers go through a platform IOMMU. */
   AccessPlatform: 33,
+  /** Packed virtqueues (not implemented here). */
   RingPacked: 34,
+  /** Buffers used in order. */
   InOrder: 35,
+  /** Extra data in notifications (never offered: breaks ioeventfd datamatch). */
   NotificationData: 38,
+  /** Per-queue reset. */
   RingReset: 40,
 } as const;
 
@@ -162,10 +171,14 @@ export const Feature: {
  * transport.read(MmioReg.DeviceId, 4) === DeviceId.Block;
  * ```
  */
-export const DeviceId: { readonly Net: 1; readonly Block: 2; readonly Console: 3; readonly Rng: 4 } = {
+export const DeviceId = {
+  /** virtio-net. */
   Net: 1,
+  /** virtio-blk. */
   Block: 2,
+  /** virtio-console. */
   Console: 3,
+  /** virtio-rng (entropy). */
   Rng: 4,
 } as const;
 
@@ -178,13 +191,18 @@ export const DeviceId: { readonly Net: 1; readonly Block: 2; readonly Console: 3
  * const writable = (flags & VringFlag.DescWrite) !== 0;
  * ```
  */
-export const VringFlag: {
-  readonly DescNext: 1;
-  readonly DescWrite: 2;
-  readonly DescIndirect: 4;
-  readonly AvailNoInterrupt: 1;
-  readonly UsedNoNotify: 1;
-} = { DescNext: 1, DescWrite: 2, DescIndirect: 4, AvailNoInterrupt: 1, UsedNoNotify: 1 } as const;
+export const VringFlag = {
+  /** The descriptor continues via `next`. */
+  DescNext: 1,
+  /** Device-writable buffer. */
+  DescWrite: 2,
+  /** The buffer is an indirect descriptor table. */
+  DescIndirect: 4,
+  /** avail.flags: the driver asks for no interrupts. */
+  AvailNoInterrupt: 1,
+  /** used.flags: the device asks for no notifications. */
+  UsedNoNotify: 1,
+} as const;
 
 /**
  * Split-ring sizes and alignments (virtio 1.2 §2.7 "Split Virtqueues": queue size at most 32768,
@@ -195,14 +213,20 @@ export const VringFlag: {
  * const descBytes = size * Vring.DescSize;
  * ```
  */
-export const Vring: {
-  readonly MaxQueueSize: 32768;
-  readonly DescSize: 16;
-  readonly UsedElemSize: 8;
-  readonly DescAlign: 16;
-  readonly AvailAlign: 2;
-  readonly UsedAlign: 4;
-} = { MaxQueueSize: 32768, DescSize: 16, UsedElemSize: 8, DescAlign: 16, AvailAlign: 2, UsedAlign: 4 } as const;
+export const Vring = {
+  /** Largest split-queue size. */
+  MaxQueueSize: 32768,
+  /** Bytes per descriptor (`struct vring_desc`). */
+  DescSize: 16,
+  /** Bytes per used element (`struct vring_used_elem`). */
+  UsedElemSize: 8,
+  /** Descriptor table alignment. */
+  DescAlign: 16,
+  /** Available ring alignment. */
+  AvailAlign: 2,
+  /** Used ring alignment. */
+  UsedAlign: 4,
+} as const;
 
 /**
  * virtio-blk feature bits (virtio 1.2 §5.2.3; Linux `virtio_blk.h` `VIRTIO_BLK_F_*`).
@@ -212,29 +236,28 @@ export const Vring: {
  * const readOnly = (features >> BigInt(BlkFeature.Ro)) & 1n;
  * ```
  */
-export const BlkFeature: {
-  readonly SizeMax: 1;
-  readonly SegMax: 2;
-  readonly Geometry: 4;
-  readonly Ro: 5;
-  readonly BlkSize: 6;
-  readonly Flush: 9;
-  readonly Topology: 10;
-  readonly ConfigWce: 11;
-  readonly Mq: 12;
-  readonly Discard: 13;
-  readonly WriteZeroes: 14;
-} = {
+export const BlkFeature = {
+  /** size_max is valid. */
   SizeMax: 1,
+  /** seg_max is valid. */
   SegMax: 2,
+  /** geometry is valid. */
   Geometry: 4,
+  /** Read-only device. */
   Ro: 5,
+  /** blk_size is valid. */
   BlkSize: 6,
+  /** FLUSH supported (volatile write cache). */
   Flush: 9,
+  /** topology is valid. */
   Topology: 10,
+  /** Writeback mode in config. */
   ConfigWce: 11,
+  /** Several request queues. */
   Mq: 12,
+  /** DISCARD supported. */
   Discard: 13,
+  /** WRITE_ZEROES supported. */
   WriteZeroes: 14,
 } as const;
 
@@ -246,14 +269,20 @@ export const BlkFeature: {
  * view.setUint32(0, BlkType.In, true);
  * ```
  */
-export const BlkType: {
-  readonly In: 0;
-  readonly Out: 1;
-  readonly Flush: 4;
-  readonly GetId: 8;
-  readonly Discard: 11;
-  readonly WriteZeroes: 13;
-} = { In: 0, Out: 1, Flush: 4, GetId: 8, Discard: 11, WriteZeroes: 13 } as const;
+export const BlkType = {
+  /** Read. */
+  In: 0,
+  /** Write. */
+  Out: 1,
+  /** Flush the write cache. */
+  Flush: 4,
+  /** Get the 20-byte id string. */
+  GetId: 8,
+  /** Discard sectors. */
+  Discard: 11,
+  /** Zero sectors. */
+  WriteZeroes: 13,
+} as const;
 
 /**
  * virtio-blk request status bytes (virtio 1.2 §5.2.6; Linux `virtio_blk.h` `VIRTIO_BLK_S_*`).
@@ -263,9 +292,12 @@ export const BlkType: {
  * if (statusByte !== BlkStatus.Ok) throw new Error("I/O error");
  * ```
  */
-export const BlkStatus: { readonly Ok: 0; readonly IoErr: 1; readonly Unsupp: 2 } = {
+export const BlkStatus = {
+  /** Success. */
   Ok: 0,
+  /** I/O error. */
   IoErr: 1,
+  /** Unsupported request. */
   Unsupp: 2,
 } as const;
 
@@ -279,13 +311,18 @@ export const BlkStatus: { readonly Ok: 0; readonly IoErr: 1; readonly Unsupp: 2 
  * const sectors = bytes / Blk.SectorSize;
  * ```
  */
-export const Blk: {
-  readonly HeaderSize: 16;
-  readonly DiscardSegmentSize: 16;
-  readonly IdBytes: 20;
-  readonly SectorSize: 512;
-  readonly ConfigSize: 60;
-} = { HeaderSize: 16, DiscardSegmentSize: 16, IdBytes: 20, SectorSize: 512, ConfigSize: 60 } as const;
+export const Blk = {
+  /** `struct virtio_blk_outhdr`. */
+  HeaderSize: 16,
+  /** `struct virtio_blk_discard_write_zeroes`. */
+  DiscardSegmentSize: 16,
+  /** `VIRTIO_BLK_ID_BYTES`. */
+  IdBytes: 20,
+  /** The sector unit of `sector` and `capacity`. */
+  SectorSize: 512,
+  /** Bytes of `struct virtio_blk_config` served here (up to the secure-erase fields). */
+  ConfigSize: 60,
+} as const;
 
 /**
  * virtio-net feature bits used here (virtio 1.2 §5.1.3; Linux `virtio_net.h` `VIRTIO_NET_F_*`).
@@ -295,14 +332,20 @@ export const Blk: {
  * const mrg = (features >> BigInt(NetFeature.MrgRxbuf)) & 1n;
  * ```
  */
-export const NetFeature: {
-  readonly Csum: 0;
-  readonly GuestCsum: 1;
-  readonly Mtu: 3;
-  readonly Mac: 5;
-  readonly MrgRxbuf: 15;
-  readonly Status: 16;
-} = { Csum: 0, GuestCsum: 1, Mtu: 3, Mac: 5, MrgRxbuf: 15, Status: 16 } as const;
+export const NetFeature = {
+  /** Device handles partial checksums. */
+  Csum: 0,
+  /** Driver handles partial checksums. */
+  GuestCsum: 1,
+  /** mtu is valid. */
+  Mtu: 3,
+  /** mac is valid. */
+  Mac: 5,
+  /** Mergeable receive buffers. */
+  MrgRxbuf: 15,
+  /** status is valid. */
+  Status: 16,
+} as const;
 
 /**
  * virtio-net sizes: the header with `num_buffers` (12 bytes, `struct virtio_net_hdr_v1` /
@@ -315,13 +358,18 @@ export const NetFeature: {
  * const hdrLen = modern ? Net.HeaderSize : Net.LegacyHeaderSize;
  * ```
  */
-export const Net: {
-  readonly HeaderSize: 12;
-  readonly LegacyHeaderSize: 10;
-  readonly ConfigSize: 12;
-  readonly StatusLinkUp: 1;
-  readonly MaxFrameSize: 65562;
-} = { HeaderSize: 12, LegacyHeaderSize: 10, ConfigSize: 12, StatusLinkUp: 1, MaxFrameSize: 65562 } as const;
+export const Net = {
+  /** `virtio_net_hdr_v1` / `virtio_net_hdr_mrg_rxbuf`. */
+  HeaderSize: 12,
+  /** `virtio_net_hdr` without num_buffers. */
+  LegacyHeaderSize: 10,
+  /** Bytes of `struct virtio_net_config` served (mac, status, max_virtqueue_pairs, mtu). */
+  ConfigSize: 12,
+  /** `VIRTIO_NET_S_LINK_UP`. */
+  StatusLinkUp: 1,
+  /** Largest frame transmitted (Firecracker MAX_BUFFER_SIZE). */
+  MaxFrameSize: 65562,
+} as const;
 
 /**
  * virtio-console feature bits and config size (virtio 1.2 §5.3.3, §5.3.4; Linux
@@ -332,9 +380,13 @@ export const Net: {
  * const sizeOffered = (features >> BigInt(Console.FeatureSize)) & 1n;
  * ```
  */
-export const Console: {
-  readonly FeatureSize: 0;
-  readonly FeatureMultiport: 1;
-  readonly FeatureEmergWrite: 2;
-  readonly ConfigSize: 12;
-} = { FeatureSize: 0, FeatureMultiport: 1, FeatureEmergWrite: 2, ConfigSize: 12 } as const;
+export const Console = {
+  /** cols/rows are valid. */
+  FeatureSize: 0,
+  /** Several ports (not offered). */
+  FeatureMultiport: 1,
+  /** emerg_wr is supported. */
+  FeatureEmergWrite: 2,
+  /** `struct virtio_console_config`. */
+  ConfigSize: 12,
+} as const;

@@ -41,6 +41,7 @@ export class VirtioError extends Error {
   readonly code: VirtioErrorCode;
 
   /**
+   * Creates the error; the package throws it, callers rarely need to.
    * @param code - the stable code
    * @param message - a message naming the field and the limit
    */

@@ -134,6 +134,7 @@ export class GuestMemory {
   private last = 0;
 
   /**
+   * Builds guest memory over the given regions.
    * @param regions - the guest-physical regions; they must not overlap
    * @param options - optional access hook
    * @throws {@link VirtioError} `invalid-argument` / `out-of-range` for bad regions

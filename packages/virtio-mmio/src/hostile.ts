@@ -43,59 +43,58 @@
  * HOSTILE_CHECKS["chain-loop"]; // "needs-reset"
  * ```
  */
-export const HOSTILE_CHECKS: {
-  readonly "queue-size": "needs-reset";
-  readonly "ring-alignment": "needs-reset";
-  readonly "ring-outside-memory": "needs-reset";
-  readonly "avail-idx-jump": "needs-reset";
-  readonly "head-out-of-range": "needs-reset";
-  readonly "head-in-flight": "needs-reset";
-  readonly "next-out-of-range": "needs-reset";
-  readonly "chain-loop": "needs-reset";
-  readonly "chain-too-long": "needs-reset";
-  readonly "length-overflow": "needs-reset";
-  readonly "buffer-outside-memory": "needs-reset";
-  readonly "nested-indirect": "needs-reset";
-  readonly "indirect-size": "needs-reset";
-  readonly "indirect-with-next": "needs-reset";
-  readonly "indirect-unnegotiated": "needs-reset";
-  readonly "write-before-read": "needs-reset";
-  readonly "register-width": "ignored";
-  readonly "register-unknown": "ignored";
-  readonly "register-window": "ignored";
-  readonly "queue-not-ready": "ignored";
-  readonly "status-clear": "ignored";
-  readonly "status-order": "ignored";
-  readonly "feature-negotiation": "ignored";
-  readonly "malformed-request": "ignored";
-  readonly "request-too-large": "ignored";
-  readonly "device-error": "needs-reset";
-} = {
+export const HOSTILE_CHECKS = {
+  /** QueueNum zero, not a power of two, or above QueueNumMax. */
   "queue-size": "needs-reset",
+  /** Descriptor table not 16-, avail not 2-, used not 4-aligned; legacy page size / QueueAlign not a power of two. */
   "ring-alignment": "needs-reset",
+  /** A ring part (16N / 6+2N / 6+8N bytes) not inside one guest-memory region. */
   "ring-outside-memory": "needs-reset",
+  /** Avail.idx moved by more than the queue size. */
   "avail-idx-jump": "needs-reset",
+  /** A head index from avail.ring at or above the queue size. */
   "head-out-of-range": "needs-reset",
+  /** A head made available again while the device still owns it. */
   "head-in-flight": "needs-reset",
+  /** A `next` at or above the table length. */
   "next-out-of-range": "needs-reset",
+  /** Following `next` revisits a descriptor (more hops than table entries). */
   "chain-loop": "needs-reset",
+  /** More descriptors in one chain (indirect entries included) than the queue size. */
   "chain-too-long": "needs-reset",
+  /** The byte lengths of a chain sum to 2^32 or more. */
   "length-overflow": "needs-reset",
+  /** A buffer or indirect table not inside guest memory (or wrapping). */
   "buffer-outside-memory": "needs-reset",
+  /** INDIRECT inside an indirect table. */
   "nested-indirect": "needs-reset",
+  /** An indirect table length of 0 or not a multiple of 16, or a table crossing regions. */
   "indirect-size": "needs-reset",
+  /** INDIRECT and NEXT set together. */
   "indirect-with-next": "needs-reset",
+  /** INDIRECT used without VIRTIO_F_INDIRECT_DESC. */
   "indirect-unnegotiated": "needs-reset",
+  /** A device-readable descriptor after a device-writable one. */
   "write-before-read": "needs-reset",
+  /** A register access below 0x100 that is not an aligned 32-bit access, or a config access not 1, 2 or 4 bytes. */
   "register-width": "ignored",
+  /** A read of a write-only or absent register, a write to a read-only or absent one. */
   "register-unknown": "ignored",
+  /** Queue or feature registers written outside their window (e.g. queue registers while the queue is ready). */
   "register-window": "ignored",
+  /** A notification for an absent or not-ready queue. */
   "queue-not-ready": "ignored",
+  /** A Status write clearing a bit the driver set. */
   "status-clear": "ignored",
+  /** A Status bit set before its prerequisite (DRIVER before ACKNOWLEDGE, DRIVER_OK before FEATURES_OK, ...). */
   "status-order": "ignored",
+  /** FEATURES_OK refused: a feature accepted that was not offered, or VERSION_1 not accepted on a version-2 device. */
   "feature-negotiation": "ignored",
+  /** A chain that passes the ring checks but not the device's request format; completed with length 0 or an error status. */
   "malformed-request": "ignored",
+  /** A request above a device limit (net frame, rng request): dropped or capped. */
   "request-too-large": "ignored",
+  /** A backend or internal failure the device cannot recover from. */
   "device-error": "needs-reset",
 } as const;
 

@@ -50,6 +50,7 @@ export class DescriptorChain {
   readonly epoch: number;
 
   /**
+   * Creates an empty chain; {@link SplitQueue.pop} makes and fills them.
    * @param head - head descriptor index
    * @param epoch - queue epoch at pop time
    */
@@ -228,6 +229,7 @@ export class SplitQueue {
   private pool: (DescriptorChain | undefined)[] = [];
 
   /**
+   * Creates an inactive queue.
    * @param options - memory, maximum size and violation callback
    * @throws {@link VirtioError} `out-of-range` when `maxSize` is not a power of two in 1..32768
    */

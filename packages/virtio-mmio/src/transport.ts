@@ -242,6 +242,7 @@ export class MmioTransport {
   private readonly host: DeviceHost;
 
   /**
+   * Creates the transport in the reset state.
    * @param options - memory, device, version, interrupt callback
    * @throws {@link VirtioError} `invalid-argument` / `out-of-range` for bad options or queue sizes
    */

@@ -106,6 +106,7 @@ export class BlkDevice extends DeviceBase {
   private readonly hdrView = new DataView(this.hdr.buffer);
 
   /**
+   * Creates the device over a backend.
    * @param backend - the block backend
    * @param options - queue size, seg_max
    * @throws {@link VirtioError} `out-of-range` for a bad size, queue size or id

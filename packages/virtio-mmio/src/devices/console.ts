@@ -64,6 +64,7 @@ export class ConsoleDevice extends DeviceBase implements ByteSink {
   private readonly size: boolean;
 
   /**
+   * Creates the device and attaches it to the backend as its input sink.
    * @param backend - the byte stream
    * @param options - queue size, terminal size
    * @throws {@link VirtioError} `out-of-range` for cols/rows outside 0..65535

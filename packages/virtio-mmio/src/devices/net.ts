@@ -74,6 +74,7 @@ export class NetDevice extends DeviceBase implements FrameSink {
   private readonly hdrScratch = new Uint8Array(Net.HeaderSize);
 
   /**
+   * Creates the device and attaches it to the backend as its receive sink.
    * @param backend - the frame backend
    * @param options - MAC, queue size, mergeable buffers, link state
    * @throws {@link VirtioError} `out-of-range` for a MAC that is not 6 bytes

@@ -52,6 +52,7 @@ export class RngDevice extends DeviceBase {
   private readonly maxRequest: number;
 
   /**
+   * Creates the device.
    * @param options - source, request cap, queue size
    * @throws {@link VirtioError} `out-of-range` for a `maxRequest` outside 1..2^24
    */
