@@ -7,4 +7,3 @@ int arch_irq_supported(void) { return 0; }
 int arch_irq_attach(u32 gsi, void (*handler)(void *), void *ctx) { (void)gsi; (void)handler; (void)ctx; return -1; }
 void arch_irq_enable(void) {}
 void arch_irq_disable(void) {}
-void arch_irq_wait(void) { cpu_relax(); }

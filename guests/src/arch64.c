@@ -47,4 +47,3 @@ void arch_irq_disable(void) {
 	for (u32 p = 0; p < 24; p++)
 		if (routed & (1u << p)) ioapic_mask(p);
 }
-void arch_irq_wait(void) { cpu_relax(); }

@@ -150,7 +150,6 @@ int arch_irq_supported(void);
 int arch_irq_attach(u32 gsi, void (*handler)(void *), void *ctx);
 void arch_irq_enable(void);
 void arch_irq_disable(void);
-void arch_irq_wait(void); /* sti;hlt;cli or pause */
 void ioapic_route(u32 gsi, u8 vector, u8 dest, int level);
 void ioapic_mask(u32 gsi);
 u32 ioapic_read(u32 reg);
