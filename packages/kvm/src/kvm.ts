@@ -4,6 +4,17 @@ import { CPUID_ENTRY_SIZE, decodeCpuid2, type CpuidEntry } from "./registers.js"
 import { E2BIG, EACCES, ENOENT, EPERM, O_RDWR_CLOEXEC, sys } from "./sys.js";
 import { Vm } from "./vm.js";
 
+/** @internal The error for a failed open of the KVM device, by errno. */
+export function openError(path: string, errno: number): KvmError {
+  if (errno === ENOENT) {
+    return new KvmError("DEVICE_MISSING", `open ${path} failed: ENOENT (errno 2): the KVM device does not exist; load kvm_intel or kvm_amd, enable virtualization (or nested virtualization), or pass the device into the container`, { syscall: "open", errno });
+  }
+  if (errno === EACCES || errno === EPERM) {
+    return new KvmError("PERMISSION_DENIED", `open ${path} failed: ${errnoName(errno)} (errno ${errno}): no permission; add this user to the \`kvm\` group (usermod -aG kvm $USER) and log in again, or run as root`, { syscall: "open", errno });
+  }
+  return new KvmError("SYSCALL_FAILED", `open ${path} failed: ${errnoName(errno)} (errno ${errno})`, { syscall: "open", errno });
+}
+
 /**
  * The default KVM device path.
  *
@@ -55,16 +66,7 @@ export class Kvm {
   static open(path: string = KVM_DEVICE): Kvm {
     const s = sys();
     const fd = s.open(path, O_RDWR_CLOEXEC);
-    if (fd < 0) {
-      const errno = -fd;
-      if (errno === ENOENT) {
-        throw new KvmError("DEVICE_MISSING", `open ${path} failed: ENOENT (errno 2): the KVM device does not exist; load kvm_intel or kvm_amd, enable virtualization (or nested virtualization), or pass the device into the container`, { syscall: "open", errno });
-      }
-      if (errno === EACCES || errno === EPERM) {
-        throw new KvmError("PERMISSION_DENIED", `open ${path} failed: ${errnoName(errno)} (errno ${errno}): no permission; add this user to the \`kvm\` group (usermod -aG kvm $USER) and log in again, or run as root`, { syscall: "open", errno });
-      }
-      throw new KvmError("SYSCALL_FAILED", `open ${path} failed: ${errnoName(errno)} (errno ${errno})`, { syscall: "open", errno });
-    }
+    if (fd < 0) throw openError(path, -fd);
     const v = s.ioctlVal(fd, IOCTL.KVM_GET_API_VERSION, 0);
     if (v !== KVM_API_VERSION) {
       s.close(fd);

@@ -193,7 +193,12 @@ export interface Fpu {
   /** Last instruction pointer. */ readonly lastIp: bigint;
   /** Last data pointer. */ readonly lastDp: bigint;
   /** The sixteen XMM registers, 16 bytes each (256 bytes). */ readonly xmm: Uint8Array;
-  /** MXCSR (0x1f80 at reset). */ readonly mxcsr: number;
+  /**
+   * MXCSR. On x86, KVM_GET_FPU reports 0 and KVM_SET_FPU ignores it: arch/x86/kvm/x86.c
+   * (`kvm_arch_vcpu_ioctl_get_fpu`/`_set_fpu`) copies fcw through xmm only; MXCSR lives in the
+   * XSAVE state.
+   */
+  readonly mxcsr: number;
 }
 
 /**
