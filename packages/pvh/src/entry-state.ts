@@ -66,7 +66,7 @@ export const PVH_CR0: 0x11 = 0x11;
  * @example
  * ```ts
  * import { pvhEntryState } from "@microvm/pvh";
- * const { cs } = pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 });
+ * const { cs } = pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 }).sregs;
  * console.log(cs.selector, cs.limit.toString(16), cs.db); // 8 "ffffffff" 1
  * ```
  */
@@ -103,8 +103,8 @@ export interface SegmentState {
  * @example
  * ```ts
  * import { pvhEntryState } from "@microvm/pvh";
- * const { gdtr } = pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 });
- * console.log(gdtr.limit); // 31
+ * const { sregs } = pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 });
+ * console.log(sregs.gdt.limit); // 31
  * ```
  */
 export interface TableRegister {
@@ -146,29 +146,18 @@ export interface GeneralRegisters {
 }
 
 /**
- * The complete vCPU 0 state at the PVH entry: what the board translates into its hypervisor's
- * register structures, plus the GDT bytes it must write at `gdt.address` (the same descriptors
- * the segment registers were loaded from).
+ * The special registers at the PVH entry, named as in the usual VMM structures (KVM's
+ * `kvm_sregs`: `gdt` and `idt` are the GDTR and IDTR), so a board can pass it to its hypervisor
+ * binding with little or no translation.
  *
  * @example
  * ```ts
  * import { pvhEntryState } from "@microvm/pvh";
- * const s = pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 });
- * // memory.write(s.gdt.address, s.gdt.bytes); vcpu.setSregs(...); vcpu.setRegs(s.regs)
+ * const { sregs } = pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 });
+ * console.log(sregs.cr0, sregs.gdt.limit, sregs.ss.selector); // 17n 31 16
  * ```
  */
-export interface PvhEntryState {
-  /** The GDT to place in guest memory: null, flat code, flat data, TSS (32 bytes). */
-  readonly gdt: {
-    /** Guest-physical address of the GDT (also `gdtr.base`). */
-    readonly address: bigint;
-    /** The 32 bytes of the GDT. */
-    readonly bytes: Uint8Array;
-  };
-  /** GDTR: points at `gdt`. */
-  readonly gdtr: TableRegister;
-  /** IDTR: base 0, limit 0; interrupts are off and the kernel installs its own IDT. */
-  readonly idtr: TableRegister;
+export interface PvhSregs {
   /** CS: flat 32-bit execute/read code, selector 0x08. */
   readonly cs: SegmentState;
   /** DS: flat 32-bit read/write data, selector 0x10. */
@@ -185,6 +174,10 @@ export interface PvhEntryState {
   readonly tr: SegmentState;
   /** LDTR: unusable. */
   readonly ldt: SegmentState;
+  /** GDTR: points at the GDT placement, limit 31. */
+  readonly gdt: TableRegister;
+  /** IDTR: base 0, limit 0; interrupts are off and the kernel installs its own IDT. */
+  readonly idt: TableRegister;
   /** cr0 = 0x11 (PE | ET): protected mode, paging off. */
   readonly cr0: bigint;
   /** cr2 = 0. */
@@ -195,6 +188,30 @@ export interface PvhEntryState {
   readonly cr4: bigint;
   /** EFER = 0: long mode off. */
   readonly efer: bigint;
+}
+
+/**
+ * The complete vCPU 0 state at the PVH entry: the GDT bytes the board must write at
+ * `gdt.address` (the descriptors the segment registers were loaded from), the special registers
+ * and the general registers.
+ *
+ * @example
+ * ```ts
+ * import { pvhEntryState } from "@microvm/pvh";
+ * const s = pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 });
+ * // memory.write(s.gdt.address, s.gdt.bytes); vcpu.setSregs(s.sregs); vcpu.setRegs(s.regs)
+ * ```
+ */
+export interface PvhEntryState {
+  /** The GDT to place in guest memory: null, flat code, flat data, TSS (32 bytes). */
+  readonly gdt: {
+    /** Guest-physical address of the GDT (also `sregs.gdt.base`). */
+    readonly address: bigint;
+    /** The 32 bytes of the GDT. */
+    readonly bytes: Uint8Array;
+  };
+  /** Segment, descriptor-table and control registers. */
+  readonly sregs: PvhSregs;
   /** General-purpose registers, `rip` and `rflags`. */
   readonly regs: GeneralRegisters;
 }
@@ -286,7 +303,7 @@ function below4g(field: string, v: unknown, size: bigint): bigint {
  * import { pvhEntryState, readPvhKernel } from "@microvm/pvh";
  * declare const vmlinux: Uint8Array;
  * const state = pvhEntryState({ entry: readPvhKernel(vmlinux).entry, startInfo: 0x6000 });
- * console.log(state.cr0, state.regs.rflags); // 17n 2n
+ * console.log(state.sregs.cr0, state.regs.rflags); // 17n 2n
  * ```
  */
 export function pvhEntryState(init: PvhEntryInit): PvhEntryState {
@@ -305,21 +322,23 @@ export function pvhEntryState(init: PvhEntryInit): PvhEntryState {
   const z = 0n;
   return {
     gdt: { address: gdtAddress, bytes },
-    gdtr: { base: gdtAddress, limit: GDT_SIZE - 1 },
-    idtr: { base: 0n, limit: 0 },
-    cs: segment(GdtSelector.CODE, CODE),
-    ds: data,
-    es: data,
-    fs: data,
-    gs: data,
-    ss: data,
-    tr: segment(GdtSelector.TSS, TSS),
-    ldt: { base: 0n, limit: 0, selector: 0, type: 0, present: 0, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 1 },
-    cr0: BigInt(PVH_CR0),
-    cr2: z,
-    cr3: z,
-    cr4: z,
-    efer: z,
+    sregs: {
+      cs: segment(GdtSelector.CODE, CODE),
+      ds: data,
+      es: data,
+      fs: data,
+      gs: data,
+      ss: data,
+      tr: segment(GdtSelector.TSS, TSS),
+      ldt: { base: 0n, limit: 0, selector: 0, type: 0, present: 0, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 1 },
+      gdt: { base: gdtAddress, limit: GDT_SIZE - 1 },
+      idt: { base: 0n, limit: 0 },
+      cr0: BigInt(PVH_CR0),
+      cr2: z,
+      cr3: z,
+      cr4: z,
+      efer: z,
+    },
     regs: {
       rax: z, rbx: startInfo, rcx: z, rdx: z, rsi: z, rdi: z, rsp: z, rbp: z,
       r8: z, r9: z, r10: z, r11: z, r12: z, r13: z, r14: z, r15: z,

@@ -63,6 +63,7 @@ export {
   GdtSelector,
   PVH_CR0,
   type PvhEntryState,
+  type PvhSregs,
   type PvhEntryInit,
   type SegmentState,
   type TableRegister,

@@ -20,7 +20,7 @@ function exercise(api: Api): void {
     expect(api.isPvhError(e)).toBe(true);
     expect((e as { code: string }).code).toBe("not-elf");
   }
-  expect(api.pvhEntryState({ entry: 0x100000, startInfo: 0x6000 }).cr0).toBe(0x11n);
+  expect(api.pvhEntryState({ entry: 0x100000, startInfo: 0x6000 }).sregs.cr0).toBe(0x11n);
 }
 
 describe.skipIf(!built)(`built package (skipped when ${dist} has not been built)`, () => {

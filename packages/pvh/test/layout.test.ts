@@ -94,7 +94,8 @@ describe("pvhEntryState", () => {
     expect(dv.getBigUint64(24, true)).toBe(0x00_8b00_0000_0067n);
     expect(s.gdt.bytes[5 + 24]).toBe(0x8b);
     expect(s.gdt.address).toBe(0x500n);
-    expect(s.gdtr).toEqual({ base: 0x500n, limit: 31 });
+    expect(s.sregs.gdt).toEqual({ base: 0x500n, limit: 31 });
+    expect(s.sregs.idt).toEqual({ base: 0n, limit: 0 });
   });
 
   it("registers: the PVH ABI (xen docs/misc/pvh.pandoc) and Firecracker's values", () => {
@@ -102,18 +103,19 @@ describe("pvhEntryState", () => {
     expect(s.regs.rip).toBe(0x1234567n);
     expect(s.regs.rbx).toBe(0x6000n);
     expect(s.regs.rflags).toBe(2n);
-    expect(s.cr0).toBe(0x11n);
-    expect(s.cr4).toBe(0n);
-    expect(s.cr3).toBe(0n);
-    expect(s.efer).toBe(0n);
-    expect(s.gdtr.base).toBe(0x800n);
+    expect(s.sregs.cr0).toBe(0x11n);
+    expect(s.sregs.cr4).toBe(0n);
+    expect(s.sregs.cr3).toBe(0n);
+    expect(s.sregs.efer).toBe(0n);
+    expect(s.sregs.gdt.base).toBe(0x800n);
+    expect(s.gdt.address).toBe(0x800n);
     const others = Object.entries(s.regs).filter(([k]) => !["rip", "rbx", "rflags"].includes(k));
     expect(others.length).toBe(15);
     for (const [, v] of others) expect(v).toBe(0n);
   });
 
   it("segments: flat 32-bit code, flat writable data in DS/ES/SS, a busy 32-bit TSS", () => {
-    const s = pvhEntryState({ entry: 0x100000, startInfo: 0x6000 });
+    const s = pvhEntryState({ entry: 0x100000, startInfo: 0x6000 }).sregs;
     expect(s.cs).toEqual({ base: 0n, limit: 0xffffffff, selector: 8, type: 11, present: 1, dpl: 0, db: 1, s: 1, l: 0, g: 1, avl: 0, unusable: 0 });
     for (const seg of [s.ds, s.es, s.ss, s.fs, s.gs])
       expect(seg).toEqual({ base: 0n, limit: 0xffffffff, selector: 0x10, type: 3, present: 1, dpl: 0, db: 1, s: 1, l: 0, g: 1, avl: 0, unusable: 0 });
@@ -194,7 +196,7 @@ describe("layoutPvhBoot", () => {
     });
     const at = Object.fromEntries(l.placements.map((p) => [p.name, p.address]));
     expect(at).toMatchObject({ start_info: 0x8000n, modlist: 0x8100n, memmap: 0x9000n, cmdline: 0x30000n, gdt: 0x1000n, initrd: 0x4000000n });
-    expect(l.entry.gdtr.base).toBe(0x1000n);
+    expect(l.entry.sregs.gdt.base).toBe(0x1000n);
   });
 
   it("default initrd goes below whatever occupies the top of RAM", () => {
