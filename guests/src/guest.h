@@ -96,6 +96,7 @@ void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void summary(void);
 int uart_present(void);
 void uart_probe_and_check(void);
+void uart_irq_check(void);
 /* virtio console becomes an output sink once ready: */
 typedef void (*sink_fn)(const char *s, size_t n);
 /* Replays everything printed so far from byte `skip` on, then streams. */

@@ -20,6 +20,7 @@ void guest_main(u32 start_info) {
 		guest_exit();
 	}
 	check_smp();
+	uart_irq_check();
 	check_virtio_all();
 	summary();
 	if (param_str("microvm.reboot", mode, sizeof(mode)) && !strncmp(mode, "kbd", 4)) {

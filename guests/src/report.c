@@ -171,3 +171,31 @@ void uart_probe_and_check(void) {
 	for (u64 dl = deadline_ms(200); (lsr & 0x60) != 0x60 && !expired(dl);) lsr = inb(COM1 + 5);
 	checkf((lsr & 0x60) == 0x60, "uart.lsr", "thre,temt", "0x%x", lsr);
 }
+
+/* guest64, legacy mode: the 16550A's interrupt (ISA IRQ 4) through the IOAPIC. Enabling the
+ * "transmitter holding register empty" interrupt (IER bit 1) with THR empty raises it at once;
+ * reading IIR (source 0x2) clears it. */
+static volatile u32 uart_irqs;
+static volatile u8 uart_iir;
+static void uart_irq(void *ctx) {
+	(void)ctx;
+	uart_iir = inb(COM1 + 2);
+	outb(COM1 + 1, 0x00);
+	uart_irqs++;
+}
+void uart_irq_check(void) {
+	if (uart_ok <= 0 || !arch_irq_supported()) return;
+	u64 v;
+	if (param_u64("microvm.irq", &v) && v == 0) return;
+	u32 pin = mp.found && mp.route[4] != 0xff ? mp.route[4] : 4;
+	if (arch_irq_attach(pin, uart_irq, 0) < 0) return;
+	arch_irq_enable();
+	outb(COM1 + 1, 0x02);
+	u64 dl = deadline_ms(500);
+	while (!uart_irqs && !expired(dl)) cpu_relax();
+	arch_irq_disable();
+	outb(COM1 + 1, 0x00);
+	info("uart irq pin=%u count=%u iir=0x%x", pin, uart_irqs, uart_iir);
+	check(uart_irqs != 0, "uart.irq", "interrupt", uart_irqs ? "interrupt" : "none");
+	if (uart_irqs) checkf((uart_iir & 0x0f) == 0x02, "uart.irq.iir", "thre(0x2)", "0x%x", uart_iir & 0x0f);
+}

@@ -479,6 +479,7 @@ export function requiredChecks(cpus: number, arch: "i386" | "x86_64", legacyUart
     "virtio.net0.arp",
   ];
   if (legacyUart) names.push("uart.present", "uart.scratch", "uart.fifo", "uart.lcr_dlab", "uart.lsr");
+  if (legacyUart && arch === "x86_64") names.push("uart.irq", "uart.irq.iir");
   for (let apic = 1; apic < cpus; apic++) names.push(`smp.ap.${apic}`);
   for (const d of ["blk0", "console0", "rng0", "net0"]) {
     names.push(`mptable.route.${d}`);
