@@ -10,8 +10,9 @@ import { encodeStartInfo, START_INFO_SIZE, type StartInfo } from "./start-info.j
 import { checkArray, checkBytes, checkObject, hex, toU64, toUint } from "./util.js";
 
 /**
- * Most bytes of the command line, its NUL included (Firecracker's `CMDLINE_MAX_SIZE`, and Linux's
- * x86 `COMMAND_LINE_SIZE`).
+ * Most bytes of the command line, its NUL included: Firecracker's `CMDLINE_MAX_SIZE`
+ * (src/vmm/src/arch/x86_64/layout.rs) and Linux's x86 `COMMAND_LINE_SIZE`
+ * (arch/x86/include/asm/setup.h).
  *
  * @example
  * ```ts
@@ -125,7 +126,10 @@ export interface PvhBootOptions {
   readonly kernel: Pick<PvhKernel, "entry" | "segments">;
   /** The memory map handed to the guest, 1 to 127 entries (see {@link buildE820}). Placements must lie in its RAM. */
   readonly memmap: readonly MemmapEntryInit[];
-  /** The kernel command line: ASCII without NUL (a NUL is appended), at most 2047 bytes. Absent: `cmdline_paddr` = 0. */
+  /**
+   * The kernel command line, at most 2048 bytes with its NUL. A string must be ASCII without NUL
+   * (the NUL is appended); bytes may end with their NUL or not. Absent: `cmdline_paddr` = 0.
+   */
   readonly cmdline?: string | Uint8Array;
   /** The initrd, passed as module 0. Absent: no modules. */
   readonly initrd?: Uint8Array;
@@ -183,9 +187,10 @@ function cmdlineBytes(v: unknown): Uint8Array {
       body[i] = c;
     }
   } else if (v instanceof Uint8Array) {
-    const nul = v.indexOf(0);
-    if (nul >= 0) throw new PvhError("invalid-argument", `cmdline: expected bytes without NUL (one is appended), got NUL at index ${nul}`);
-    body = v;
+    // One trailing NUL is accepted (the bytes are then used as they are); a NUL inside is not.
+    body = v.length > 0 && v[v.length - 1] === 0 ? v.subarray(0, v.length - 1) : v;
+    const nul = body.indexOf(0);
+    if (nul >= 0) throw new PvhError("invalid-argument", `cmdline: expected no NUL before the end, got NUL at index ${nul}`);
   } else {
     throw new PvhError("invalid-argument", `cmdline: expected a string or a Uint8Array, got ${typeof v}`);
   }

@@ -181,6 +181,14 @@ describe("layoutPvhBoot", () => {
     expect(l.startInfoAddress).toBe(0x6000n);
   });
 
+  it("cmdline bytes with or without their NUL give the same placement", () => {
+    const a = layoutPvhBoot({ ...base, cmdline: new Uint8Array([0x61, 0x62]) });
+    const b = layoutPvhBoot({ ...base, cmdline: new Uint8Array([0x61, 0x62, 0]) });
+    const c = (l: typeof a): number[] => [...(l.placements.find((p) => p.kind === "cmdline")?.bytes ?? [])];
+    expect(c(a)).toEqual([0x61, 0x62, 0]);
+    expect(c(b)).toEqual([0x61, 0x62, 0]);
+  });
+
   it("without cmdline or initrd: cmdline_paddr 0, no modules, no modlist placement", () => {
     const l = layoutPvhBoot({ kernel: k64, memmap: MAP });
     expect(l.startInfo.cmdlinePaddr).toBe(0n);
@@ -216,6 +224,10 @@ describe("layoutPvhBoot", () => {
     ["cmdline 2048 bytes + NUL = 2049", { ...base, cmdline: "a".repeat(2048) }, "cmdline-too-long"],
     ["cmdline 2048 bytes as Uint8Array", { ...base, cmdline: new Uint8Array(2048).fill(0x61) }, "cmdline-too-long"],
     ["cmdline with NUL", { ...base, cmdline: "a\0b" }, "invalid-argument"],
+    ["cmdline bytes 2048 ending in NUL", { ...base, cmdline: new Uint8Array(2048).fill(0x61, 0, 2047) }, "no error"],
+    ["cmdline bytes 2049 ending in NUL", { ...base, cmdline: new Uint8Array(2049).fill(0x61, 0, 2048) }, "cmdline-too-long"],
+    ["cmdline bytes with NUL inside", { ...base, cmdline: new Uint8Array([0x61, 0, 0x62]) }, "invalid-argument"],
+    ["cmdline bytes 2047 without NUL", { ...base, cmdline: new Uint8Array(2047).fill(0x61) }, "no error"],
     ["cmdline non-ASCII", { ...base, cmdline: "é" }, "invalid-argument"],
     ["start_info ends at 1 GiB", { ...base, addresses: { startInfo: 0x4000_0000 - 56 } }, "no error"],
     ["start_info ends at 1 GiB + 1", { ...base, addresses: { startInfo: 0x4000_0000 - 55 } }, "address-limit"],
