@@ -103,7 +103,7 @@ export interface PvhKernel {
   /** 32 for ELF32, 64 for ELF64. */
   readonly elfClass: 32 | 64;
   /** `e_machine`: 3 (EM_386) or 62 (EM_X86_64). */
-  readonly machine: number;
+  readonly machine: 3 | 62;
   /** The PVH entry point (physical, below 4 GiB) from the `XEN_ELFNOTE_PHYS32_ENTRY` note. */
   readonly entry: bigint;
   /** `e_entry` of the ELF header, for information only; PVH does not use it. */
