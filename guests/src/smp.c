@@ -12,7 +12,17 @@
 static u32 lapic_rd(u32 reg) { return rd32(LAPIC_BASE + reg); }
 static void lapic_wr(u32 reg, u32 v) { wr32(LAPIC_BASE + reg, v); }
 u32 lapic_id(void) { return lapic_rd(LAPIC_ID) >> 24; }
-void lapic_enable(void) { lapic_wr(LAPIC_SVR, 0x1ff); /* software enable, spurious vector 0xff */ }
+void lapic_enable(void) {
+	lapic_wr(LAPIC_SVR, 0x1ff); /* software enable, spurious vector 0xff */
+	/* Symmetric I/O mode, as Linux sets it up when it uses the IOAPIC: mask every 8259 input
+	 * (init_8259A masks all) and mask LVT0, the 8259's ExtINT path into the BSP (setup_local_APIC
+	 * keeps LVT0 masked when an IOAPIC is in use). KVM resets the BSP's LVT0 to unmasked ExtINT, so
+	 * on a board with an in-kernel 8259 an ISA interrupt would otherwise also arrive through the
+	 * PIC, with the PIC's uninitialised vector base. */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+	lapic_wr(0x350, lapic_rd(0x350) | 0x10000);
+}
 
 u32 ioapic_read(u32 reg) {
 	wr32(IOAPIC_BASE, reg);
