@@ -1,10 +1,13 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  // The handler modules are loaded by @microvm/kvm on the vCPU and I/O threads, from dist/ next
+  // to the module that names them (src/machine.ts).
+  entry: { index: "src/index.ts", "vcpu-handler": "src/vcpu-handler.ts", "io-handler": "src/io-handler.ts" },
   format: ["esm", "cjs"],
-  dts: true,
+  dts: { entry: { index: "src/index.ts" } },
   sourcemap: true,
   clean: true,
   target: "es2022",
+  shims: true,
 });

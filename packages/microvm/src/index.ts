@@ -1,7 +1,53 @@
 /**
  * @packageDocumentation
- * `@microvm/microvm` (work in progress).
+ * `@microvm/microvm`: QEMU's `-M microvm` machine, composed from the SDK's blocks and run on KVM.
+ * Describe a board in code ({@link MachineConfig}), inspect its plan ({@link planMachine}: memory
+ * map, MPTable, PVH placements, GSIs, command line, exposed surface), then run it
+ * ({@link createMachine}).
+ *
+ * ```ts
+ * import { createMachine } from "@microvm/microvm";
+ * const m = await createMachine({ kernel, cpus: 2, legacy: true, devices: [{ kind: "rng" }] });
+ * for await (const chunk of m.serial()) process.stdout.write(chunk);
+ * ```
  */
-
-/** The package's version. */
-export const VERSION: string = "0.1.0";
+export { MicrovmError, isMicrovmError, type MicrovmErrorCode } from "./errors.js";
+export { MICROVM_LAYOUT, RESERVED_LOW, VIRTIO_DEVICE_ID } from "./layout.js";
+export {
+  AddressSpace,
+  type Region,
+  type RegionInit,
+  type RegionKind,
+  type UnclaimedCounters,
+} from "./address-space.js";
+export {
+  planMachine,
+  type MachineConfig,
+  type MachinePlan,
+  type TransportPlan,
+  type GsiRoute,
+  type VirtioKind,
+  type VirtioDevicePlanInit,
+  type CustomRegionInit,
+} from "./plan.js";
+export { Uart16550, UART_REG, UART_STATE_BYTES, type UartSinks } from "./uart16550.js";
+export { createRing, RingReader, RingWriter } from "./ring.js";
+export { ArpResponder, parseMac, type ArpResponderOptions } from "./arp-responder.js";
+export { FileBlockBackend, type FileBlockBackendOptions } from "./file-block-backend.js";
+export type {
+  BlkBackendSpec,
+  NetBackendSpec,
+  ConsoleBackendSpec,
+  RngBackendSpec,
+  ModuleBackendSpec,
+} from "./protocol.js";
+export {
+  Machine,
+  createMachine,
+  type DeviceConfig,
+  type SerialOutput,
+  type MachineOptions,
+  type MachineEnd,
+  type MachineEndReason,
+  type MachineStats,
+} from "./machine.js";

@@ -1,0 +1,82 @@
+/**
+ * Every way the machine can refuse a configuration or stop with an error, as a stable code.
+ *
+ * - `invalid-argument`: a value of the wrong type or shape.
+ * - `out-of-range`: a number outside its range; the message names the field and the range.
+ * - `overlap`: two regions of an address space, or two placements in guest memory, overlap.
+ * - `too-many-devices`: more virtio devices than transports.
+ * - `kernel`: the kernel image was rejected (the message carries the loader's reason).
+ * - `not-found`: a file that was named does not exist or cannot be read.
+ * - `kvm`: the KVM backend failed (the message carries the ioctl and errno).
+ * - `guest`: the guest stopped the machine in a way that is an error (e.g. an emulation failure).
+ * - `state`: an operation that the machine's current state does not allow (start twice, …).
+ */
+export type MicrovmErrorCode =
+  | "invalid-argument"
+  | "out-of-range"
+  | "overlap"
+  | "too-many-devices"
+  | "kernel"
+  | "not-found"
+  | "kvm"
+  | "guest"
+  | "state";
+
+const CODES: ReadonlySet<string> = new Set<MicrovmErrorCode>([
+  "invalid-argument",
+  "out-of-range",
+  "overlap",
+  "too-many-devices",
+  "kernel",
+  "not-found",
+  "kvm",
+  "guest",
+  "state",
+]);
+
+/**
+ * The error type of `@microvm/microvm`, with a stable `code` and a message that names the field
+ * and the limit (`cpus: expected 1..254, got 0`).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   planMachine({ kernel, cpus: 0 });
+ * } catch (e) {
+ *   if (isMicrovmError(e)) console.error(`${e.code}: ${e.message}`);
+ * }
+ * ```
+ */
+export class MicrovmError extends Error {
+  /** What went wrong, as a stable code. */
+  readonly code: MicrovmErrorCode;
+
+  /**
+   * Creates an error.
+   *
+   * @param code - the stable code
+   * @param message - what was expected and what was found, naming the field
+   * @param options - the underlying error, if any
+   */
+  constructor(code: MicrovmErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "MicrovmError";
+    this.code = code;
+  }
+}
+
+/**
+ * Tells whether `e` is a {@link MicrovmError}, by name and code rather than `instanceof`.
+ *
+ * @param e - any thrown value
+ * @returns true for a MicrovmError
+ * @example
+ * ```ts
+ * if (isMicrovmError(e) && e.code === "not-found") process.exitCode = 1;
+ * ```
+ */
+export function isMicrovmError(e: unknown): e is MicrovmError {
+  if (typeof e !== "object" || e === null) return false;
+  const { name, code } = e as { name?: unknown; code?: unknown };
+  return name === "MicrovmError" && typeof code === "string" && CODES.has(code);
+}

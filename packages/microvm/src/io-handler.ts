@@ -1,0 +1,197 @@
+/**
+ * The board's I/O-thread module, loaded by `@microvm/kvm` on the I/O thread: it owns the virtio
+ * transports and their devices and backends. It serves queue notifications from ioeventfds,
+ * register accesses forwarded by vCPU threads through the MMIO mailbox, and sends interrupts
+ * through irqfds. Nothing here waits on a timer or polls (ARCHITECTURE.md §3).
+ */
+import { writeSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import type { IoHandlerFactory } from "@microvm/kvm";
+import { EventFd } from "@microvm/kvm";
+import {
+  BlkDevice,
+  ConsoleDevice,
+  GuestMemory,
+  MemoryBlockBackend,
+  MmioTransport,
+  NetDevice,
+  RngDevice,
+  cryptoEntropy,
+  type BlockBackend,
+  type ByteSink,
+  type ByteStreamBackend,
+  type EntropySource,
+  type FrameBackend,
+  type VirtioDevice,
+} from "@microvm/virtio-mmio";
+import { ArpResponder, parseMac } from "./arp-responder.js";
+import { FileBlockBackend } from "./file-block-backend.js";
+import { COUNTER, MAILBOX, type IoHandlerData, type ModuleBackendSpec, type TransportSetup } from "./protocol.js";
+import { RingWriter } from "./ring.js";
+
+async function moduleBackend(spec: ModuleBackendSpec): Promise<unknown> {
+  const url = spec.module.startsWith("file:") ? spec.module : pathToFileURL(spec.module).href;
+  const mod = (await import(url)) as { createBackend?: (o: unknown) => unknown };
+  if (typeof mod.createBackend !== "function") throw new Error(`${spec.module}: no named export createBackend`);
+  return mod.createBackend(spec.options);
+}
+
+/** Console output: to a ring the main thread reads, or straight to an fd; input from messages. */
+class StreamConsole implements ByteStreamBackend {
+  private sink: ByteSink | undefined;
+  private readonly pending: Uint8Array[] = [];
+  constructor(private readonly out: (b: Uint8Array) => void) {}
+  write(bytes: Uint8Array): void {
+    this.out(bytes);
+  }
+  attach(sink: ByteSink): void {
+    this.sink = sink;
+  }
+  rxReady(): void {
+    while (this.pending.length > 0 && this.sink) {
+      const head = this.pending[0] as Uint8Array;
+      const n = this.sink.receive(head);
+      if (n >= head.length) this.pending.shift();
+      else {
+        this.pending[0] = head.subarray(n);
+        return;
+      }
+    }
+  }
+  input(bytes: Uint8Array): void {
+    this.pending.push(bytes);
+    this.rxReady();
+  }
+}
+
+async function makeDevice(t: TransportSetup, closers: (() => void)[], consoles: Map<number, StreamConsole>): Promise<VirtioDevice> {
+  const d = t.device;
+  switch (d.kind) {
+    case "blk": {
+      let backend: BlockBackend;
+      if (d.backend.type === "memory") backend = new MemoryBlockBackend(new Uint8Array(d.backend.buffer), { readOnly: d.backend.readOnly ?? false, volatileCache: true });
+      else if (d.backend.type === "file") {
+        const f = new FileBlockBackend(d.backend.path, { readOnly: d.backend.readOnly ?? false });
+        closers.push(() => f.close());
+        backend = f;
+      } else backend = (await moduleBackend(d.backend)) as BlockBackend;
+      return new BlkDevice(backend);
+    }
+    case "net": {
+      const backend: FrameBackend =
+        d.backend.type === "arp-responder"
+          ? new ArpResponder({ ...(d.backend.ips ? { ips: d.backend.ips } : {}), ...(d.backend.mac ? { mac: d.backend.mac } : {}) })
+          : ((await moduleBackend(d.backend)) as FrameBackend);
+      return new NetDevice(backend, d.mac ? { mac: parseMac(d.mac) } : {});
+    }
+    case "console": {
+      if (d.backend.type === "module") return new ConsoleDevice((await moduleBackend(d.backend)) as ByteStreamBackend);
+      let out: (b: Uint8Array) => void;
+      if (d.backend.type === "fd") {
+        const fd = d.backend.fd;
+        out = (b) => {
+          try {
+            writeSync(fd, b);
+          } catch {
+            // A closed or full output drops the bytes; the guest never stalls on its console.
+          }
+        };
+      } else {
+        const ring = new RingWriter(d.ring as SharedArrayBuffer);
+        out = (b) => void ring.write(b);
+      }
+      const backend = new StreamConsole(out);
+      consoles.set(t.index, backend);
+      return new ConsoleDevice(backend);
+    }
+    case "rng":
+      return new RngDevice({ source: d.backend.type === "crypto" ? cryptoEntropy : ((await moduleBackend(d.backend)) as EntropySource) });
+  }
+}
+
+/**
+ * The I/O handler factory (the named export `@microvm/kvm` looks for).
+ *
+ * @param ctx - the I/O thread context
+ * @returns the handler
+ * @example
+ * ```ts
+ * await vm.startIoThread({ handler: ioHandlerModule(), data });
+ * ```
+ */
+export const createIoHandler: IoHandlerFactory = async (ctx) => {
+  const data = ctx.data as IoHandlerData;
+  const counters = new Int32Array(data.counters);
+  const memory = new GuestMemory(ctx.memory.map((r) => ({ guestAddress: r.guestAddress, bytes: r.bytes })));
+  const transports = new Map<number, MmioTransport>();
+  const closers: (() => void)[] = [];
+  const consoles = new Map<number, StreamConsole>();
+
+  for (const t of data.transports) {
+    const device = await makeDevice(t, closers, consoles);
+    const irq = EventFd.fromFd(t.irqFd);
+    const transport = new MmioTransport({
+      memory,
+      device,
+      version: t.version,
+      interrupt: () => {
+        Atomics.add(counters, COUNTER.interrupts, 1);
+        irq.signal();
+      },
+      onHostile: () => void Atomics.add(counters, COUNTER.hostile, 1),
+    });
+    transports.set(t.index, transport);
+    const queues = device.queueMaxSizes.length;
+    // One ioeventfd per transport, on any write to QueueNotify: a notification is served by
+    // looking at every queue of the device, which costs little and is always correct.
+    ctx.watch(
+      t.notifyFd,
+      () => {
+        Atomics.add(counters, COUNTER.notifications, 1);
+        for (let q = 0; q < queues; q++) transport.notify(q);
+      },
+      { eventfd: true },
+    );
+  }
+
+  // Register accesses forwarded by vCPU threads.
+  const box = new Int32Array(data.mailbox);
+  const slots = box.length / MAILBOX.slotInts;
+  ctx.watch(
+    data.mailboxFd,
+    () => {
+      for (let s = 0; s < slots; s++) {
+        const b = s * MAILBOX.slotInts;
+        if (Atomics.load(box, b + MAILBOX.state) !== 1) continue;
+        const transport = transports.get(box[b + MAILBOX.transport] ?? -1);
+        const offset = box[b + MAILBOX.offset] ?? 0;
+        const width = box[b + MAILBOX.width] ?? 0;
+        let result = 0;
+        if (transport) {
+          if (box[b + MAILBOX.isWrite]) transport.write(offset, width, (box[b + MAILBOX.value] ?? 0) >>> 0);
+          else result = transport.read(offset, width);
+        } else if (!box[b + MAILBOX.isWrite]) {
+          // A transport with no device: reads as zeros (MagicValue 0 tells Linux nothing is there).
+          result = 0;
+        }
+        Atomics.add(counters, COUNTER.forwarded, 1);
+        box[b + MAILBOX.result] = result | 0;
+        Atomics.store(box, b + MAILBOX.state, 2);
+        Atomics.notify(box, b + MAILBOX.state);
+      }
+    },
+    { eventfd: true },
+  );
+  Atomics.store(counters, COUNTER.ioAlive, 1);
+
+  return {
+    onMessage(message: unknown) {
+      const m = message as { type: "console-input"; transport: number; bytes: Uint8Array };
+      if (m.type === "console-input") consoles.get(m.transport)?.input(m.bytes);
+    },
+    close() {
+      Atomics.store(counters, COUNTER.ioAlive, 0);
+      for (const c of closers) c();
+    },
+  };
+};

@@ -1,0 +1,54 @@
+/**
+ * The fixed layout of the microvm machine (ARCHITECTURE.md §2; QEMU hw/i386/microvm.c of 2019,
+ * the seed). Every value can be overridden per board through {@link MachineConfig}.
+ */
+export const MICROVM_LAYOUT = {
+  /** Low RAM ends here; [lowRamEnd, 4 GiB) is the 32-bit MMIO gap. */
+  lowRamEnd: 0xc000_0000n,
+  /** RAM above the gap starts at 4 GiB. */
+  highRamStart: 0x1_0000_0000n,
+  /** First virtio-mmio transport (the seed's VIRTIO_MMIO_BASE). */
+  virtioBase: 0xd000_0000n,
+  /** Bytes per transport: the register file (virtio-mmio v1/v2 use 0x000..0x1ff). */
+  virtioSize: 0x200n,
+  /** GSI of transport 0; transport i uses virtioGsiBase + i (the seed's VIRTIO_IRQ_BASE). */
+  virtioGsiBase: 5,
+  /** How many transports the machine has (the seed: 8). */
+  virtioTransports: 8,
+  /** Where the MPTable goes when it fits in 1 KiB: the last KiB of 640 KiB base memory. */
+  mptableLow: 0x9fc00,
+  /** Where it goes otherwise: the BIOS F-segment. */
+  mptableHigh: 0xf0000,
+  /** The in-kernel IOAPIC. */
+  ioapicBase: 0xfec0_0000n,
+  /** The LAPIC / MSI window (QEMU lists it as kvm-apic-msi, 1 MiB, priority 4096). */
+  lapicBase: 0xfee0_0000n,
+  /** KVM's TSS (3 pages) and identity map page, inside the MMIO gap below the IOAPIC (Firecracker's choice). */
+  tssAddress: 0xfffb_d000n,
+  /** KVM's identity-map page (one page before the TSS). */
+  identityMapAddress: 0xfffb_c000n,
+  /** The legacy-mode UART: COM1. */
+  uartBase: 0x3f8,
+  /** COM1's ISA IRQ. */
+  uartIrq: 4,
+  /** The i8042 command port: writing 0xfe resets the machine (legacy mode). */
+  resetPort: 0x64,
+} as const;
+
+/** E820 ranges the machine reserves below 1 MiB: the MPTable KiB and the BIOS F-segment. */
+export const RESERVED_LOW: readonly { readonly start: bigint; readonly size: bigint }[] = [
+  { start: 0x9fc00n, size: 0x400n },
+  { start: 0xf0000n, size: 0x10000n },
+];
+
+/** Device ids of the virtio devices the machine offers (virtio 1.2 §5). */
+export const VIRTIO_DEVICE_ID = {
+  /** Network device. */
+  net: 1,
+  /** Block device. */
+  blk: 2,
+  /** Console. */
+  console: 3,
+  /** Entropy source. */
+  rng: 4,
+} as const;

@@ -1,0 +1,293 @@
+import { encodeMpTable, identityIrqRouting, mpTableSize, resolveMpTableConfig, type MpTable, type MpIoInterrupt } from "@microvm/mptable";
+import {
+  buildE820,
+  layoutPvhBoot,
+  readPvhKernel,
+  isPvhError,
+  type MemmapEntry,
+  type PvhBootLayout,
+  type PvhKernel,
+} from "@microvm/pvh";
+import { AddressSpace } from "./address-space.js";
+import { MicrovmError } from "./errors.js";
+import { MICROVM_LAYOUT, RESERVED_LOW, VIRTIO_DEVICE_ID } from "./layout.js";
+
+/** The kinds of virtio device the machine offers. */
+export type VirtioKind = keyof typeof VIRTIO_DEVICE_ID;
+
+/** A virtio device as the plan sees it: its kind and a name for messages and the listing. */
+export interface VirtioDevicePlanInit {
+  /** The device kind. */
+  readonly kind: VirtioKind;
+  /** An id (as QEMU's `-device …,id=`); default `<kind><n>`. */
+  readonly id?: string;
+  /** Put it on this transport (0..transports-1); default: the next free one, from 0. */
+  readonly slot?: number;
+}
+
+/** A userspace region a custom board adds: a device model on a free MMIO range or port range. */
+export interface CustomRegionInit {
+  /** Name in the listing. */
+  readonly name: string;
+  /** `memory` (MMIO) or `io` (ports). */
+  readonly space: "memory" | "io";
+  /** First address or port. */
+  readonly base: number | bigint;
+  /** Length in bytes. */
+  readonly size: number | bigint;
+}
+
+/**
+ * A board description: what {@link planMachine} takes. Only `kernel` is required; the rest
+ * defaults to the seed's machine (`-M microvm -m 128m -smp 1`, normal mode, 8 transports).
+ */
+export interface MachineConfig {
+  /** The PVH kernel: an ELF image with the Xen PHYS32_ENTRY note (a `vmlinux` or a test guest). */
+  readonly kernel: Uint8Array;
+  /** Guest RAM in bytes (number or bigint), at least 2 MiB; default 128 MiB. */
+  readonly memory?: number | bigint;
+  /** vCPUs, 1..254; default 1. */
+  readonly cpus?: number;
+  /** An initrd, passed as PVH module 0. */
+  readonly initrd?: Uint8Array;
+  /** The kernel command line; the `virtio_mmio.device=` entries are appended to it. */
+  readonly cmdline?: string;
+  /** Legacy mode: an ISA 16550A UART at 0x3f8 on IRQ 4 and the 0x64 reset port. */
+  readonly legacy?: boolean;
+  /** Virtio devices, at most `transports` of them. */
+  readonly devices?: readonly VirtioDevicePlanInit[];
+  /** Number of virtio-mmio transports (all listed, whether a device is on them or not); default 8. */
+  readonly transports?: number;
+  /** Extra userspace regions of a custom board. */
+  readonly customRegions?: readonly CustomRegionInit[];
+  /** Append `virtio_mmio.device=` entries to the command line; default true. */
+  readonly autoCmdline?: boolean;
+  /**
+   * Route ISA IRQ0 to IOAPIC pin 2 as PC firmware does. The MPTable then says so, and the board
+   * installs the matching GSI route so that both agree. Default false (KVM's default routing).
+   */
+  readonly irq0Override?: boolean;
+}
+
+/** A virtio-mmio transport of the plan. */
+export interface TransportPlan {
+  /** Transport index, 0..transports-1. */
+  readonly index: number;
+  /** Guest-physical base of its registers. */
+  readonly base: bigint;
+  /** Size of its register window (0x200). */
+  readonly size: bigint;
+  /** The GSI its interrupt uses (IOAPIC pin of the same number, edge-triggered). */
+  readonly gsi: number;
+  /** The device on it, if any. */
+  readonly device?: { readonly kind: VirtioKind; readonly id: string; readonly deviceId: number };
+}
+
+/** The GSI routing the machine installs; the MPTable's I/O interrupt entries describe the same. */
+export interface GsiRoute {
+  /** The GSI a device raises. */
+  readonly gsi: number;
+  /** The IOAPIC pin it arrives at. */
+  readonly ioapicPin: number;
+  /** Whether it also reaches the 8259 PIC (ISA IRQs 0..15 except the override). */
+  readonly pic: boolean;
+}
+
+/** Everything the board decided, as data: inspect it, test it, then run it. */
+export interface MachinePlan {
+  /** vCPU count. */
+  readonly cpus: number;
+  /** Guest RAM in bytes. */
+  readonly memory: bigint;
+  /** Legacy mode. */
+  readonly legacy: boolean;
+  /** The RAM regions: [0, min(memory, 3 GiB)) and, for larger guests, the rest from 4 GiB. */
+  readonly ram: readonly { readonly start: bigint; readonly size: bigint }[];
+  /** The memory map handed to the guest (sorted, disjoint; the MMIO gap left out). */
+  readonly e820: readonly MemmapEntry[];
+  /** The MPTable: where it goes, its bytes and what it says. */
+  readonly mptable: { readonly address: number; readonly bytes: Uint8Array; readonly table: MpTable };
+  /** The virtio-mmio transports. */
+  readonly transports: readonly TransportPlan[];
+  /** The final kernel command line. */
+  readonly cmdline: string;
+  /** The kernel as read from its ELF. */
+  readonly kernel: PvhKernel;
+  /** PVH placements (kernel segments, GDT, start_info, module list, memory map, command line, initrd) and the entry state. */
+  readonly boot: PvhBootLayout;
+  /** The GSI routes (KVM's defaults, or with the IRQ0 override). */
+  readonly gsiRoutes: readonly GsiRoute[];
+  /** The machine's MMIO space: its regions, and the listing. */
+  readonly memorySpace: AddressSpace;
+  /** The machine's port space. */
+  readonly ioSpace: AddressSpace;
+  /** The exposed-surface listing (QEMU `info mtree` format): memory, a blank line, I/O. */
+  readonly listing: readonly string[];
+}
+
+const MIB = 1024n * 1024n;
+
+function int(field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new MicrovmError("invalid-argument", `${field}: expected an integer ${min}..${max}, got ${String(v)}`);
+  if (v < min || v > max) throw new MicrovmError("out-of-range", `${field}: expected ${min}..${max}, got ${v}`);
+  return v;
+}
+
+/**
+ * Builds the two address spaces of a machine: the regions the seed's listing shows (the in-kernel
+ * PIC, PIT, ELCR, the vapic port, the LAPIC/MSI window, the virtio transports), the in-kernel IOAPIC
+ * (present but not listed, as in the seed: QEMU maps it outside the system memory tree's listing),
+ * legacy mode's UART and reset port, and a custom board's regions. Handlers are attached by the
+ * runtime; the plan uses the spaces for the listing and the overlap checks.
+ */
+function buildSpaces(legacy: boolean, transports: readonly TransportPlan[], custom: readonly CustomRegionInit[]): {
+  memory: AddressSpace;
+  io: AddressSpace;
+} {
+  const memory = new AddressSpace("memory", 1n << 64n);
+  const io = new AddressSpace("I/O", 0x10000n, "io");
+  for (const t of transports) memory.add({ name: "virtio-mmio", base: t.base, size: t.size, kind: "device" });
+  memory.add({ name: "kvm-ioapic", base: MICROVM_LAYOUT.ioapicBase, size: 0x1000n, kind: "kernel", listed: false });
+  memory.add({ name: "kvm-apic-msi", base: MICROVM_LAYOUT.lapicBase, size: 0x100000n, kind: "kernel", priority: 4096 });
+  io.add({ name: "kvm-pic", base: 0x20, size: 2, kind: "kernel" });
+  io.add({ name: "kvm-pit", base: 0x40, size: 4, kind: "kernel" });
+  // QEMU's kvmvapic port: no use without the vapic option ROM, claimed so the surface equals the seed's.
+  io.add({ name: "kvmvapic", base: 0x7e, size: 2, kind: "null" });
+  io.add({ name: "kvm-pic", base: 0xa0, size: 2, kind: "kernel" });
+  io.add({ name: "kvm-elcr", base: 0x4d0, size: 1, kind: "kernel" });
+  io.add({ name: "kvm-elcr", base: 0x4d1, size: 1, kind: "kernel" });
+  if (legacy) {
+    io.add({ name: "serial", base: MICROVM_LAYOUT.uartBase, size: 8, kind: "device" });
+    io.add({ name: "i8042-reset", base: MICROVM_LAYOUT.resetPort, size: 1, kind: "device" });
+  }
+  for (const c of custom) (c.space === "io" ? io : memory).add({ name: c.name, base: c.base, size: c.size, kind: "device" });
+  return { memory, io };
+}
+
+/**
+ * Plans a machine: decides the memory map, where the MPTable and the PVH structures go, which
+ * transport and GSI each device gets and what the command line says, without touching KVM.
+ * The result is plain data to inspect or test; {@link createMachine} runs it.
+ *
+ * @param config - the board
+ * @returns the plan
+ * @throws MicrovmError `invalid-argument` / `out-of-range` for a bad field, `kernel` for an image
+ *   the PVH loader rejects, `too-many-devices`, `overlap` for a custom region or placement clash
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * const plan = planMachine({ kernel: readFileSync("guest.elf"), cpus: 2, devices: [{ kind: "blk" }] });
+ * plan.cmdline; // "… virtio_mmio.device=512@0xd0000000:5"
+ * ```
+ */
+export function planMachine(config: MachineConfig): MachinePlan {
+  if (typeof config !== "object" || config === null) throw new MicrovmError("invalid-argument", "config: expected an object");
+  if (!(config.kernel instanceof Uint8Array)) throw new MicrovmError("invalid-argument", "kernel: expected the ELF image as a Uint8Array");
+  const cpus = int("cpus", config.cpus ?? 1, 1, 254);
+  const memRaw = config.memory ?? 128 * 1024 * 1024;
+  if (typeof memRaw !== "number" && typeof memRaw !== "bigint") throw new MicrovmError("invalid-argument", `memory: expected a byte count, got ${typeof memRaw}`);
+  const memory = BigInt(memRaw);
+  if (memory < 2n * MIB || memory > 1n << 46n) throw new MicrovmError("out-of-range", `memory: expected 2 MiB..64 TiB, got ${memory} bytes`);
+  const legacy = config.legacy ?? false;
+  const nTransports = int("transports", config.transports ?? MICROVM_LAYOUT.virtioTransports, 0, 24 - MICROVM_LAYOUT.virtioGsiBase);
+
+  // RAM: up to the 32-bit gap, the rest above 4 GiB (QEMU microvm_memory_init).
+  const low = memory < MICROVM_LAYOUT.lowRamEnd ? memory : MICROVM_LAYOUT.lowRamEnd;
+  const ram = [{ start: 0n, size: low }];
+  if (memory > low) ram.push({ start: MICROVM_LAYOUT.highRamStart, size: memory - low });
+  const e820 = buildE820({ ram, reserved: RESERVED_LOW });
+
+  // Transports and devices.
+  const devices = config.devices ?? [];
+  if (devices.length > nTransports) {
+    throw new MicrovmError("too-many-devices", `devices: expected at most ${nTransports} (one per virtio-mmio transport), got ${devices.length}`);
+  }
+  const bySlot = new Map<number, { kind: VirtioKind; id: string; deviceId: number }>();
+  const counts = new Map<string, number>();
+  const ids = new Set<string>();
+  devices.forEach((d, i) => {
+    if (typeof d !== "object" || d === null || !Object.prototype.hasOwnProperty.call(VIRTIO_DEVICE_ID, d.kind)) {
+      throw new MicrovmError("invalid-argument", `devices[${i}].kind: expected one of ${Object.keys(VIRTIO_DEVICE_ID).join(", ")}, got ${String((d as { kind?: unknown })?.kind)}`);
+    }
+    const n = counts.get(d.kind) ?? 0;
+    counts.set(d.kind, n + 1);
+    const id = d.id ?? `${d.kind}${n}`;
+    if (ids.has(id)) throw new MicrovmError("invalid-argument", `devices[${i}].id: ${JSON.stringify(id)} is used twice`);
+    ids.add(id);
+    let slot = d.slot;
+    if (slot === undefined) {
+      slot = 0;
+      while (bySlot.has(slot) || devices.some((o, j) => j > i && o.slot === slot)) slot++;
+    }
+    int(`devices[${i}].slot`, slot, 0, nTransports - 1);
+    if (bySlot.has(slot)) throw new MicrovmError("invalid-argument", `devices[${i}].slot: transport ${slot} already has ${bySlot.get(slot)?.id}`);
+    bySlot.set(slot, { kind: d.kind, id, deviceId: VIRTIO_DEVICE_ID[d.kind] });
+  });
+  const transports: TransportPlan[] = [];
+  for (let i = 0; i < nTransports; i++) {
+    const device = bySlot.get(i);
+    transports.push({
+      index: i,
+      base: MICROVM_LAYOUT.virtioBase + BigInt(i) * MICROVM_LAYOUT.virtioSize,
+      size: MICROVM_LAYOUT.virtioSize,
+      gsi: MICROVM_LAYOUT.virtioGsiBase + i,
+      ...(device ? { device } : {}),
+    });
+  }
+
+  // Command line: one entry per transport with a device, in hex with 0x (a leading 0 alone would
+  // be read as octal by Linux's memparse), as QEMU microvm_fix_kernel_cmdline writes them.
+  const user = config.cmdline ?? "";
+  if (typeof user !== "string") throw new MicrovmError("invalid-argument", `cmdline: expected a string, got ${typeof user}`);
+  const entries = config.autoCmdline === false ? [] : transports.filter((t) => t.device).map((t) => `virtio_mmio.device=512@0x${t.base.toString(16)}:${t.gsi}`);
+  const cmdline = [user, ...entries].filter((s) => s.length > 0).join(" ");
+
+  // MPTable: ISA IRQs 0..15 identity-routed (KVM's default GSI routing), plus any virtio GSI above 15.
+  const ioApicId = cpus;
+  const maxGsi = Math.max(15, ...transports.map((t) => t.gsi));
+  const ioInterrupts: MpIoInterrupt[] = identityIrqRouting({ ioApicId, irqs: maxGsi + 1, irq0Override: config.irq0Override ?? false });
+  const mpConfig = { address: MICROVM_LAYOUT.mptableLow, cpus, ioApic: { id: ioApicId }, ioInterrupts };
+  const size = mpTableSize(mpConfig);
+  const mpAddress = size <= 0x400 ? MICROVM_LAYOUT.mptableLow : MICROVM_LAYOUT.mptableHigh;
+  const mpBytes = encodeMpTable({ ...mpConfig, address: mpAddress });
+  const table = resolveMpTableConfig({ ...mpConfig, address: mpAddress });
+
+  // GSI routes: KVM's default (GSI n -> pin n, ISA IRQs also to the PIC), or the override.
+  const gsiRoutes: GsiRoute[] = ioInterrupts.map((e) => ({ gsi: e.sourceIrq, ioapicPin: e.destPin, pic: e.sourceIrq < 16 && e.sourceIrq !== 2 }));
+
+  // The kernel and the PVH placements.
+  let kernel: PvhKernel;
+  let boot: PvhBootLayout;
+  try {
+    kernel = readPvhKernel(config.kernel, { ram });
+    boot = layoutPvhBoot({
+      kernel,
+      memmap: e820,
+      cmdline,
+      ...(config.initrd ? { initrd: config.initrd } : {}),
+      occupied: [{ name: "MPTable", start: mpAddress, size: mpBytes.length }],
+    });
+  } catch (e) {
+    if (isPvhError(e)) throw new MicrovmError("kernel", `kernel: ${e.message}`, { cause: e });
+    throw e;
+  }
+
+  const { memory: memorySpace, io: ioSpace } = buildSpaces(legacy, transports, config.customRegions ?? []);
+  const listing = [...memorySpace.listing(), "", ...ioSpace.listing()];
+  return {
+    cpus,
+    memory,
+    legacy,
+    ram,
+    e820,
+    mptable: { address: mpAddress, bytes: mpBytes, table },
+    transports,
+    cmdline,
+    kernel,
+    boot,
+    gsiRoutes,
+    memorySpace,
+    ioSpace,
+    listing,
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * What the board passes to its handler modules (vcpu-handler.ts on each vCPU thread,
+ * io-handler.ts on the I/O thread). Everything here is structured-clonable; SharedArrayBuffers are
+ * shared between the threads, fds are process-wide numbers.
+ */
+
+/** A blk backend, described so that the I/O thread can build it. */
+export type BlkBackendSpec =
+  | {
+      /** In memory, over a SharedArrayBuffer the caller keeps (and can read after the run). */
+      readonly type: "memory";
+      /** The disk's bytes; its length is the capacity (a multiple of 512). */
+      readonly buffer: SharedArrayBuffer;
+      /** Refuse writes. */
+      readonly readOnly?: boolean;
+    }
+  | {
+      /** A raw image file, read and written with pread/pwrite, flushed with fdatasync. */
+      readonly type: "file";
+      /** Its path. */
+      readonly path: string;
+      /** Open it read-only and refuse writes. */
+      readonly readOnly?: boolean;
+    }
+  | ModuleBackendSpec;
+
+/** A net backend. */
+export type NetBackendSpec =
+  | {
+      /** The in-process {@link ArpResponder}: answers ARP for `ips` (default 10.0.2.2). */
+      readonly type: "arp-responder";
+      /** Addresses it answers for. */
+      readonly ips?: readonly string[];
+      /** Its MAC. */
+      readonly mac?: string;
+    }
+  | ModuleBackendSpec;
+
+/** A console backend. */
+export type ConsoleBackendSpec =
+  | {
+      /** Output to the machine's console stream (a shared ring), input from {@link Machine.consoleInput}. */
+      readonly type: "stream";
+    }
+  | {
+      /** Output written straight to a file descriptor (e.g. 1 for stdout). */
+      readonly type: "fd";
+      /** The fd. */
+      readonly fd: number;
+    }
+  | ModuleBackendSpec;
+
+/** An rng backend. */
+export type RngBackendSpec =
+  | {
+      /** `crypto.getRandomValues`. */
+      readonly type: "crypto";
+    }
+  | ModuleBackendSpec;
+
+/**
+ * A backend made by the caller's own module, loaded on the I/O thread: an absolute path or `file:`
+ * URL of a module whose named export `createBackend(options)` returns the backend object
+ * (`BlockBackend`, `FrameBackend`, `ByteStreamBackend` or an `EntropySource` function).
+ */
+export interface ModuleBackendSpec {
+  /** Discriminant. */
+  readonly type: "module";
+  /** The module. */
+  readonly module: string;
+  /** Passed to `createBackend` (structured-cloned). */
+  readonly options?: unknown;
+}
+
+/** One transport as the I/O thread sets it up. */
+export interface TransportSetup {
+  /** Transport index. */
+  readonly index: number;
+  /** virtio-mmio version, 1 (legacy) or 2. */
+  readonly version: 1 | 2;
+  /** The device. */
+  readonly device:
+    | { readonly kind: "blk"; readonly backend: BlkBackendSpec }
+    | { readonly kind: "net"; readonly backend: NetBackendSpec; readonly mac?: string }
+    | { readonly kind: "console"; readonly backend: ConsoleBackendSpec; readonly ring?: SharedArrayBuffer }
+    | { readonly kind: "rng"; readonly backend: RngBackendSpec };
+  /** The irqfd of its GSI. */
+  readonly irqFd: number;
+  /** The ioeventfd of its QueueNotify register. */
+  readonly notifyFd: number;
+}
+
+/** Data of the I/O handler module. */
+export interface IoHandlerData {
+  /** The transports with a device. */
+  readonly transports: readonly TransportSetup[];
+  /** The MMIO mailbox (see {@link MAILBOX}). */
+  readonly mailbox: SharedArrayBuffer;
+  /** The eventfd vCPUs signal after posting a mailbox request. */
+  readonly mailboxFd: number;
+  /** Shared counters (see {@link COUNTER}). */
+  readonly counters: SharedArrayBuffer;
+}
+
+/** Data of the vCPU handler module. */
+export interface VcpuHandlerData {
+  /** This vCPU's index (its mailbox slot). */
+  readonly index: number;
+  /** Legacy UART state, or absent in normal mode. */
+  readonly uart?: {
+    /** Its shared register state. */
+    readonly state: SharedArrayBuffer;
+    /** Output ring, when the output goes to a stream. */
+    readonly ring?: SharedArrayBuffer;
+    /** Output fd, when it goes straight to a file descriptor. */
+    readonly fd?: number;
+    /** The irqfd of IRQ 4. */
+    readonly irqFd: number;
+  };
+  /** Whether the 0x64 reset port exists (legacy mode). */
+  readonly resetPort: boolean;
+  /** Transport windows (index, base, size) that forward to the I/O thread. */
+  readonly transports: readonly { readonly index: number; readonly base: bigint; readonly size: number }[];
+  /** The MMIO mailbox. */
+  readonly mailbox: SharedArrayBuffer;
+  /** The eventfd that wakes the I/O thread for the mailbox. */
+  readonly mailboxFd: number;
+  /** Shared counters. */
+  readonly counters: SharedArrayBuffer;
+}
+
+/** Mailbox layout: one slot of 8 Int32 per vCPU. */
+export const MAILBOX = {
+  /** Int32s per vCPU slot. */
+  slotInts: 8,
+  /** Slot state: 0 idle, 1 request posted, 2 answered. */
+  state: 0,
+  /** Transport index. */
+  transport: 1,
+  /** Register offset. */
+  offset: 2,
+  /** Access width. */
+  width: 3,
+  /** 1 for a write. */
+  isWrite: 4,
+  /** Value written. */
+  value: 5,
+  /** Value read. */
+  result: 6,
+} as const;
+
+/** Shared counters (Int32 slots). */
+export const COUNTER = {
+  /** Port reads nothing claimed. */
+  unclaimedPioReads: 0,
+  /** Port writes nothing claimed. */
+  unclaimedPioWrites: 1,
+  /** MMIO reads nothing claimed. */
+  unclaimedMmioReads: 2,
+  /** MMIO writes nothing claimed. */
+  unclaimedMmioWrites: 3,
+  /** Set to 1 when the I/O thread is serving the mailbox. */
+  ioAlive: 4,
+  /** Register accesses forwarded to the I/O thread. */
+  forwarded: 5,
+  /** Queue notifications served. */
+  notifications: 6,
+  /** Interrupts sent through irqfds. */
+  interrupts: 7,
+  /** Hostile-driver checks that fired. */
+  hostile: 8,
+  /** Number of counters. */
+  count: 16,
+} as const;

@@ -1,0 +1,130 @@
+/**
+ * The board's vCPU-thread module, loaded by `@microvm/kvm` on every vCPU's own thread. It serves
+ * port and MMIO exits right there: the legacy UART (its state is shared by all vCPU threads), the
+ * 0x64 reset port, the named no-op vapic port, unclaimed accesses (all-ones reads, dropped writes,
+ * counted), and forwards virtio-mmio register accesses to the I/O thread through the mailbox.
+ */
+import { writeSync } from "node:fs";
+import type { VcpuHandlerFactory } from "@microvm/kvm";
+import { EventFd } from "@microvm/kvm";
+import { MICROVM_LAYOUT } from "./layout.js";
+import { COUNTER, MAILBOX, type VcpuHandlerData } from "./protocol.js";
+import { RingWriter } from "./ring.js";
+import { Uart16550 } from "./uart16550.js";
+
+const MAGIC_VIRT = 0x74726976; // "virt", virtio 1.2 §4.2.2
+
+/**
+ * The vCPU handler factory (the named export `@microvm/kvm` looks for).
+ *
+ * @param ctx - the vCPU thread context
+ * @returns the handler
+ * @example
+ * ```ts
+ * await vm.startVcpu(vcpu, { handler: vcpuHandlerModule(), data });
+ * ```
+ */
+export const createVcpuHandler: VcpuHandlerFactory = (ctx) => {
+  const data = ctx.data as VcpuHandlerData;
+  const counters = new Int32Array(data.counters);
+  const box = new Int32Array(data.mailbox);
+  const slot = data.index * MAILBOX.slotInts;
+  const wake = EventFd.fromFd(data.mailboxFd);
+
+  let uart: Uart16550 | undefined;
+  if (data.uart) {
+    const u = data.uart;
+    const ring = u.ring ? new RingWriter(u.ring) : undefined;
+    const irq = EventFd.fromFd(u.irqFd);
+    const out = u.fd;
+    uart = new Uart16550(u.state, {
+      output: ring
+        ? (b) => void ring.write(b)
+        : (b) => {
+            try {
+              if (out !== undefined) writeSync(out, b);
+            } catch {
+              // Output nobody can take is dropped; the guest never blocks on its console.
+            }
+          },
+      // ISA IRQ 4 is edge-triggered (MP spec: ISA conforms to edge, active high): a rising level
+      // is delivered as an edge through the irqfd, which is what KVM_IRQ_LINE 1-then-0 gives.
+      irq: (level) => {
+        if (level) irq.signal();
+      },
+    });
+  }
+  const uartBase = MICROVM_LAYOUT.uartBase;
+
+  function forward(index: number, offset: number, width: number, isWrite: boolean, value: number): number {
+    box[slot + MAILBOX.transport] = index;
+    box[slot + MAILBOX.offset] = offset;
+    box[slot + MAILBOX.width] = width;
+    box[slot + MAILBOX.isWrite] = isWrite ? 1 : 0;
+    box[slot + MAILBOX.value] = value | 0;
+    Atomics.store(box, slot + MAILBOX.state, 1);
+    wake.signal();
+    while (Atomics.load(box, slot + MAILBOX.state) === 1) {
+      Atomics.wait(box, slot + MAILBOX.state, 1, 100);
+      if (Atomics.load(counters, COUNTER.ioAlive) === 0 && Atomics.load(box, slot + MAILBOX.state) === 1) {
+        Atomics.store(box, slot + MAILBOX.state, 0);
+        return 0xffffffff; // the I/O thread is gone: the device no longer answers
+      }
+    }
+    const r = (box[slot + MAILBOX.result] ?? 0) >>> 0;
+    Atomics.store(box, slot + MAILBOX.state, 0);
+    return r;
+  }
+
+  return {
+    io(exit) {
+      const port = exit.port;
+      if (uart && port >= uartBase && port < uartBase + 8) {
+        const reg = port - uartBase;
+        if (exit.direction === "out") {
+          // `rep outsb` to the THR sends every byte; wider accesses touch consecutive registers.
+          for (let i = 0; i < exit.data.length; i++) uart.write((reg + (exit.size > 1 ? i % exit.size : 0)) & 7, exit.data[i] ?? 0);
+          return undefined;
+        }
+        if (exit.data.length === 1) return uart.read(reg);
+        const answer = new Uint8Array(exit.data.length);
+        for (let i = 0; i < answer.length; i++) answer[i] = uart.read((reg + (exit.size > 1 ? i % exit.size : 0)) & 7);
+        return answer;
+      }
+      if (data.resetPort && port === MICROVM_LAYOUT.resetPort) {
+        if (exit.direction === "out" && (exit.value & 0xff) === 0xfe) ctx.stop("reset");
+        return exit.direction === "in" ? 0 : undefined; // i8042 status: nothing pending
+      }
+      if (port === 0x7e || port === 0x7f) return exit.direction === "in" ? 0 : undefined; // kvmvapic: named no-op
+      if (exit.direction === "in") {
+        Atomics.add(counters, COUNTER.unclaimedPioReads, 1);
+        return undefined; // all ones
+      }
+      Atomics.add(counters, COUNTER.unclaimedPioWrites, 1);
+      return undefined;
+    },
+    mmio(exit) {
+      const a = exit.address;
+      for (const t of data.transports) {
+        if (a < t.base || a >= t.base + BigInt(t.size)) continue;
+        const offset = Number(a - t.base);
+        if (t.index < 0) {
+          // A transport with no device: magic and version answer, the rest reads as zero (as QEMU).
+          if (exit.isWrite) return undefined;
+          if (offset === 0 && exit.length === 4) return MAGIC_VIRT;
+          if (offset === 4 && exit.length === 4) return 2;
+          return 0;
+        }
+        if (exit.length > 4) return exit.isWrite ? undefined : 0xffffffff;
+        const r = forward(t.index, offset, exit.length, exit.isWrite, Number(exit.value & 0xffffffffn));
+        return exit.isWrite ? undefined : r;
+      }
+      if (exit.isWrite) {
+        Atomics.add(counters, COUNTER.unclaimedMmioWrites, 1);
+        return undefined;
+      }
+      Atomics.add(counters, COUNTER.unclaimedMmioReads, 1);
+      return undefined; // all ones
+    },
+  };
+};
