@@ -84,6 +84,13 @@ interface Slot {
   readonly end: number; // exclusive
   readonly bytes: Uint8Array;
   readonly dv: DataView;
+  readonly buffer: ArrayBufferLike;
+  readonly base: number; // bytes.byteOffset
+}
+
+/** `new Uint8Array(buffer, offset, length)` is about twice as fast as `subarray` on V8 (no species lookup). */
+function sub(s: Slot, off: number, len: number): Uint8Array {
+  return new Uint8Array(s.buffer, s.base + off, len);
 }
 
 function toAddr(field: string, a: bigint | number): number {
@@ -150,7 +157,14 @@ export class GuestMemory {
         throw new VirtioError("out-of-range", `regions[${i}]: expected to end at or below 2^53, ends at ${hex(end)}`);
       }
       if (bytes.byteLength === 0) return;
-      slots.push({ start, end, bytes, dv: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+      slots.push({
+        start,
+        end,
+        bytes,
+        dv: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        buffer: bytes.buffer,
+        base: bytes.byteOffset,
+      });
     });
     slots.sort((a, b) => a.start - b.start);
     for (let i = 1; i < slots.length; i++) {
@@ -378,8 +392,7 @@ export class GuestMemory {
         `address: range ${hex(a)}+${length} is backed by more than one region; use read() or write()`,
       );
     }
-    const off = a - s.start;
-    return s.bytes.subarray(off, off + length);
+    return sub(s, a - s.start, length);
   }
 
   /**
@@ -396,16 +409,12 @@ export class GuestMemory {
    */
   tryView(address: bigint | number, length: number): Uint8Array | undefined {
     const c = this.fastSlot(address, length);
-    if (c !== undefined) {
-      const o = (address as number) - c.start;
-      return c.bytes.subarray(o, o + length);
-    }
+    if (c !== undefined) return sub(c, (address as number) - c.start, length);
     const a = toAddr("address", address);
     checkLength(length);
     const s = this.locateOrSpan(a, length, "view");
     if (s === undefined) return undefined;
-    const off = a - s.start;
-    return s.bytes.subarray(off, off + length);
+    return sub(s, a - s.start, length);
   }
 
   /**
@@ -425,7 +434,9 @@ export class GuestMemory {
     const c = this.fastSlot(address, out.length);
     if (c !== undefined) {
       const o = (address as number) - c.start;
-      out.set(c.bytes.subarray(o, o + out.length));
+      const n = out.length;
+      if (n <= 16) for (let i = 0; i < n; i++) out[i] = c.bytes[o + i] as number;
+      else out.set(sub(c, o, n));
       return;
     }
     const a = toAddr("address", address);
@@ -460,7 +471,10 @@ export class GuestMemory {
   write(address: bigint | number, data: Uint8Array): void {
     const c = this.fastSlot(address, data.length);
     if (c !== undefined) {
-      c.bytes.set(data, (address as number) - c.start);
+      const o = (address as number) - c.start;
+      const n = data.length;
+      if (n <= 16) for (let i = 0; i < n; i++) c.bytes[o + i] = data[i] as number;
+      else c.bytes.set(data, o);
       return;
     }
     const a = toAddr("address", address);

@@ -580,24 +580,27 @@ export class MmioTransport {
       case MmioReg.QueuePfn: {
         if (!legacy) break;
         if (q === undefined || queue === undefined) return this.hostile("register-window", `QueuePFN: queue ${this.queueSel} does not exist`);
-        if (!this.inQueueWindow("QueuePFN")) return;
-        q.pfn = value;
         if (value === 0) {
+          // Stopping a queue is always allowed: Linux's vm_del_vq writes 0 after a reset.
+          q.pfn = 0;
           queue.deactivate();
           return;
         }
+        if (!this.inQueueWindow("QueuePFN")) return;
+        q.pfn = value;
         this.activateLegacy(q, queue);
         return;
       }
       case MmioReg.QueueReady: {
         if (legacy) break;
         if (q === undefined || queue === undefined) return this.hostile("register-window", `QueueReady: queue ${this.queueSel} does not exist`);
-        if (!this.inQueueWindow("QueueReady")) return;
         if ((value & 1) === 0) {
+          // Stopping a queue is always allowed: Linux's vm_del_vq writes 0 after a reset.
           q.ready = 0;
           queue.deactivate();
           return;
         }
+        if (!this.inQueueWindow("QueueReady")) return;
         if (q.ready === 1) return;
         const ok = queue.activate(
           { size: q.num, desc: addr64(q.addr, 0), avail: addr64(q.addr, 2), used: addr64(q.addr, 4) },
