@@ -1,6 +1,7 @@
 // Codec throughput of @microvm/pvh, each row against a plain copy of the same number of bytes:
 // - reading a synthetic 32 MiB ELF64 with 256 PT_LOAD segments and a PT_NOTE (zero-copy reader);
-// - the same read followed by placing every segment into a guest-RAM-sized buffer (what a VMM does);
+// - the same read followed by placing every segment into a guest-RAM-sized buffer (what a VMM does),
+//   against copying the same bytes into a preallocated buffer;
 // - encoding start_info, and start_info plus a 127-entry memory map.
 import { encodeMemmap, encodeStartInfo, readPvhKernel, MemmapType } from "../src/index.js";
 import { nsPerOp, type BenchCase } from "../../../bench/harness.ts";
@@ -61,6 +62,8 @@ function plainCopy(src: Uint8Array): () => number {
 export function cases(): BenchCase[] {
   const elf = syntheticElf();
   const ram = new Uint8Array(LOAD_BASE + SEGMENTS * SEG_SIZE);
+  // Same number of bytes written into memory that is already mapped, like `ram` above.
+  const copyDst = new Uint8Array(elf.length);
   const memmap = [
     { addr: 0, size: 0x9fc00, type: MemmapType.RAM },
     ...Array.from({ length: 125 }, (_, i) => ({ addr: 0x9fc00 + i * 8, size: 8, type: MemmapType.RESERVED })),
@@ -81,7 +84,7 @@ export function cases(): BenchCase[] {
       name: `pvh read ELF + place segments, ${mib} MiB`,
       unit: "ns/op",
       better: "lower",
-      reference: `plain copy of ${elf.length} bytes`,
+      reference: `plain copy of ${elf.length} bytes into a preallocated buffer`,
       goal: "<= 1.2",
       ours: () =>
         nsPerOp(() => {
@@ -90,7 +93,7 @@ export function cases(): BenchCase[] {
             ram.fill(0, Number(s.paddr) + s.bytes.length, Number(s.paddr + s.memsz));
           }
         }),
-      ref: plainCopy(elf),
+      ref: () => nsPerOp(() => copyDst.set(elf)),
     },
     {
       name: "pvh encode start_info",
