@@ -112,7 +112,7 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("guests on /dev/kvm"), ()
     await vm.close();
   });
 
-  it("an irqfd interrupt reaches a 64-bit guest, whose IDT handler writes a port", async () => {
+  it("an irqfd interrupt (then a KVM_IRQ_LINE edge) reaches a 64-bit guest, whose IDT handler writes a port", async () => {
     const { vm, ram } = newVm(kvm);
     vm.createIrqchip();
     const irq = vm.irqfd(5);
@@ -153,15 +153,22 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("guests on /dev/kvm"), ()
     vcpu.setLapic(lapic);
     expect(new DataView(vcpu.getLapic().buffer).getUint32(0xf0, true) & 0x100).toBe(0x100);
     const log = newLog();
-    const t = await vm.startVcpu(vcpu, { handler: recorder, data: { log, stopPort: 0x10, readyPort: 0x11 } });
+    const t = await vm.startVcpu(vcpu, { handler: recorder, data: { log, readyPort: 0x11 } });
     const flags = new Int32Array(log);
+    const isrRuns = (): number => readLog(log).filter((e) => e.where === 0x10).length;
     await waitFor(() => Atomics.load(flags, 1) === 1);
     // The guest now sleeps in an in-kernel HLT; the eventfd write injects GSI 5 from this thread.
     irq.signal();
-    const result = await t.done;
-    expect(result.reason).toBe("handler");
+    await waitFor(() => isrRuns() === 1);
+    // The same GSI through KVM_IRQ_LINE (an edge: high then low); the ISR sent EOI, so it runs again.
+    vm.irqLine(5, true);
+    vm.irqLine(5, false);
+    await waitFor(() => isrRuns() === 2);
+    const result = await t.stop();
+    expect(result.reason).toBe("host");
     expect(readLog(log)).toEqual([
       { kind: "out", where: 0x11, value: 1, size: 1 },
+      { kind: "out", where: 0x10, value: 0x30, size: 1 },
       { kind: "out", where: 0x10, value: 0x30, size: 1 },
     ]);
     await vm.close();

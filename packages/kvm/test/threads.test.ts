@@ -94,6 +94,18 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPU and I/O threads on 
     await vm.close();
   });
 
+  it("closing the VM stops a vCPU spinning in the guest without exits", async () => {
+    const { vm, ram } = newVm(kvm, 0x10000);
+    ram.set([0xeb, 0xfe], 0x1000); // jmp $
+    const vcpu = vm.createVcpu(0);
+    realMode(vcpu);
+    const t = await vm.startVcpu(vcpu, { handler: fixture("recorder.ts"), data: { log: newLog() } });
+    await new Promise((r) => setTimeout(r, 50));
+    await vm.close();
+    expect(t.state).toBe("ended");
+    await expect(t.done).resolves.toMatchObject({ reason: "host", exits: 0 });
+  });
+
   it("a handler module that fails to load rejects the start with THREAD_FAILED", async () => {
     const { vm, ram } = newVm(kvm, 0x10000);
     ram.set([0xf4], 0x1000);

@@ -147,12 +147,17 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("argument checks on /dev/
     expect(kvm.msrIndexList()).toContain(0x10); // IA32_TSC
     expect(kvm.supportedCpuid().some((e) => e.function === 0)).toBe(true);
     const vm = kvm.createVm();
+    vm.setTssAddress();
+    vm.setIdentityMapAddress();
+    expect(() => vm.setTssAddress(0xffffe000)).toThrow(expect.objectContaining({ code: "OUT_OF_RANGE" }));
     expect(() => vm.addRam({ guestAddress: 0, size: 1000 })).toThrow(/size: expected a positive multiple of 4096, got 1000/);
     expect(() => vm.addRam({ guestAddress: 0x123, size: 4096 })).toThrow(expect.objectContaining({ code: "OUT_OF_RANGE" }));
     const ram = vm.addRam({ guestAddress: 0, size: 0x10000 });
     expect(() => vm.addRam({ guestAddress: 0x8000, size: 0x10000 })).toThrow(expect.objectContaining({ code: "IOCTL_FAILED", syscall: "KVM_SET_USER_MEMORY_REGION", errno: 17 }));
     expect(() => vm.ioeventfd({ space: "pio", address: 0x10000, length: 1 })).toThrow(/port 0..0xffff/);
     const vcpu = vm.createVcpu(0);
+    // VM-level set-up must come before the first vCPU (api.rst, KVM_SET_IDENTITY_MAP_ADDR).
+    expect(() => vm.setIdentityMapAddress()).toThrow(expect.objectContaining({ syscall: "KVM_SET_IDENTITY_MAP_ADDR" }));
     expect(() => vm.createVcpu(0)).toThrow(/KVM_CREATE_VCPU \(id 0\) failed: EEXIST/);
     expect(() => vcpu.setRegs({ rip: -1 })).toThrow(expect.objectContaining({ code: "OUT_OF_RANGE" }));
     expect(() => vcpu.setMsrs([{ index: 0xdeadbeef, value: 1n }])).toThrow(expect.objectContaining({ code: "MSR_PARTIAL" }));
