@@ -53,6 +53,18 @@ static u32 cfg32(struct vdev *d, u32 off) {
 	return rd32(d->base + R_CONFIG + off);
 }
 
+/* Version 2: a multi-field config read is retried until ConfigGeneration is the same before
+ * and after it (virtio 1.2 §4.2.2.2; Linux's vm_generation loop). Version 1 has no generation. */
+static u32 cfg_gen(struct vdev *d) { return d->version == 2 ? vr(d, R_CONFIG_GEN) : 0; }
+#define CONFIG_STABLE(d, stmt)                                                        \
+	do {                                                                          \
+		for (int tries_ = 0; tries_ < 10; tries_++) {                         \
+			u32 g_ = cfg_gen(d);                                          \
+			stmt;                                                         \
+			if (g_ == cfg_gen(d)) break;                                  \
+		}                                                                     \
+	} while (0)
+
 static char cname[64];
 static const char *cn(struct vdev *d, const char *what) {
 	sfmt(cname, sizeof(cname), "virtio.%s.%s", d->name, what);
@@ -247,7 +259,8 @@ static u8 blk_pattern(u64 sector, u32 i) { return (u8)(i * 7u + (u32)sector + 0x
 
 static void blk_run(struct vdev *d, int index) {
 	if (!init_device(d, BLK_F_FLUSH | BLK_F_RO, 1)) return;
-	u64 cap = (u64)cfg32(d, 0) | (u64)cfg32(d, 4) << 32;
+	u64 cap = 0;
+	CONFIG_STABLE(d, cap = (u64)cfg32(d, 0) | (u64)cfg32(d, 4) << 32);
 	info("virtio.%s capacity=%llu sectors ro=%u flush=%u", d->name, (unsigned long long)cap, (d->dev_features & BLK_F_RO) != 0,
 	     (d->dev_features & BLK_F_FLUSH) != 0);
 	u64 want;
@@ -299,7 +312,7 @@ static void console_sink(const char *s, size_t n) {
 	if (!wait_used(d, &d->q[1], 1000, before, 0, 0, 0)) {
 		/* stop streaming (one timeout, not one per line); the UART, if any, still has the report */
 		con_broken = 1;
-		check(0, "virtio.console.stream", "used", "timeout");
+		check(0, cn(d, "stream"), "used", "timeout");
 	}
 	ack_poll(d);
 }
@@ -348,7 +361,7 @@ static void net_run(struct vdev *d) {
 	u32 hdr = d->version == 2 ? 12 : 10; /* virtio_net_hdr_v1 vs legacy without MRG_RXBUF */
 	u8 mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 	if (d->acked & NET_F_MAC)
-		for (int i = 0; i < 6; i++) mac[i] = cfg8(d, (u32)i);
+		CONFIG_STABLE(d, for (int i = 0; i < 6; i++) mac[i] = cfg8(d, (u32)i));
 	u8 myip[4] = { 10, 0, 2, 15 }, tip[4] = { 10, 0, 2, 2 };
 	char s[32];
 	if (param_str("microvm.net_ip", s, sizeof(s))) parse_ipv4(s, myip);
