@@ -14,7 +14,7 @@ import {
   type PvhErrorCode,
   type PvhKernel,
 } from "@microvm/pvh";
-import { buildFixtures, readelfSymbol, type Fixtures } from "./helpers/toolchain.ts";
+import { buildFixtures, readelfProgramHeaders, readelfSymbol, type Fixtures } from "./helpers/toolchain.ts";
 
 function codeOf(f: () => unknown): PvhErrorCode | "no error" | "other error" {
   try {
@@ -266,5 +266,67 @@ describe("layoutPvhBoot", () => {
         const [b0, b1] = spans[j] ?? [0n, 0n];
         expect(a1 <= b0 || b1 <= a0).toBe(true);
       }
+  });
+});
+
+describe("a guest's view of the placed boot (placements written into a RAM image)", () => {
+  it("start_info at rbx leads to the memory map, command line and initrd; segments and BSS are right; the GDT matches the segment registers", () => {
+    const RAM_SIZE = 0x2000000;
+    const memmap: MemmapEntryInit[] = [
+      { addr: 0, size: 0x9fc00, type: RAM },
+      { addr: 0x9fc00, size: 0x400, type: RES },
+      { addr: 0x100000, size: RAM_SIZE - 0x100000, type: RAM },
+    ];
+    const initrd = new Uint8Array(5000).map((_, i) => (i * 7) & 0xff);
+    const l = layoutPvhBoot({ kernel: k64, memmap, cmdline: "console=ttyS0 quiet", initrd, initrdAddress: 0x1800000 });
+    const ram = new Uint8Array(RAM_SIZE).fill(0xcc); // not zero, so a missing BSS fill shows
+    for (const p of l.placements) {
+      const at = Number(p.address);
+      ram.set(p.bytes, at);
+      ram.fill(0, at + p.bytes.length, at + Number(p.size));
+    }
+    const dv = new DataView(ram.buffer);
+    const u64 = (a: number): number => Number(dv.getBigUint64(a, true));
+    // What Linux's PVH entry and init_pvh_bootparams() read, at the offsets of start_info.h.
+    const si = Number(l.entry.regs.rbx);
+    expect(dv.getUint32(si, true)).toBe(0x336ec578);
+    expect(dv.getUint32(si + 4, true)).toBe(1);
+    const n = dv.getUint32(si + 48, true);
+    const mm = u64(si + 40);
+    expect(n).toBe(3);
+    for (let i = 0; i < n; i++) {
+      const want = memmap[i];
+      expect([u64(mm + i * 24), u64(mm + i * 24 + 8), dv.getUint32(mm + i * 24 + 16, true)]).toEqual([want?.addr, want?.size, want?.type]);
+    }
+    const cmd = u64(si + 24);
+    const end = ram.indexOf(0, cmd);
+    expect(Buffer.from(ram.subarray(cmd, end)).toString("latin1")).toBe("console=ttyS0 quiet");
+    expect(dv.getUint32(si + 12, true)).toBe(1);
+    const mod = u64(si + 16);
+    const [ip, isz] = [u64(mod), u64(mod + 8)];
+    expect(Buffer.from(ram.subarray(ip, ip + isz)).equals(Buffer.from(initrd))).toBe(true);
+
+    // Kernel segments, judged by readelf's program headers: file bytes at p_paddr, zeros after.
+    for (const p of readelfProgramHeaders(fx.k64.path).filter((h) => h.type === "LOAD" && h.memsz > 0n)) {
+      const [pa, off, fs, ms] = [Number(p.paddr), Number(p.offset), Number(p.filesz), Number(p.memsz)];
+      expect(Buffer.from(ram.subarray(pa, pa + fs)).equals(Buffer.from(fx.k64.bytes.subarray(off, off + fs)))).toBe(true);
+      expect(ram.subarray(pa + fs, pa + ms).every((b) => b === 0)).toBe(true);
+    }
+
+    // The descriptor each selector points at decodes (Intel SDM vol. 3 §3.4.5) to the cached state.
+    const gdt = Number(l.entry.sregs.gdt.base);
+    for (const seg of [l.entry.sregs.cs, l.entry.sregs.ds, l.entry.sregs.ss, l.entry.sregs.tr]) {
+      const d = dv.getBigUint64(gdt + seg.selector, true);
+      const limit20 = Number((d & 0xffffn) | ((d >> 32n) & 0xf0000n));
+      const g = Number((d >> 55n) & 1n);
+      expect(Number((d >> 16n) & 0xffffffn) | (Number((d >> 56n) & 0xffn) << 24)).toBe(Number(seg.base));
+      expect(g ? limit20 * 4096 + 4095 : limit20).toBe(seg.limit);
+      expect(Number((d >> 40n) & 0xfn)).toBe(seg.type);
+      expect(Number((d >> 44n) & 1n)).toBe(seg.s);
+      expect(Number((d >> 47n) & 1n)).toBe(seg.present);
+      expect(Number((d >> 54n) & 1n)).toBe(seg.db);
+      expect(g).toBe(seg.g);
+    }
+    expect(l.entry.sregs.gdt.limit + 1).toBe(32);
   });
 });
