@@ -10,8 +10,10 @@
  *
  * @internal
  */
-import * as koffi from "koffi";
+import { createRequire } from "node:module";
 import { KvmError, syscallError } from "./errors.js";
+
+type Koffi = typeof import("koffi");
 
 /** Byte buffers passed to the kernel: their bytes are handed over as a pointer, with no copy. */
 export type Bytes = Uint8Array;
@@ -110,6 +112,14 @@ export function sys(): Sys {
 function bind(): Sys {
   if (process.platform !== "linux" || process.arch !== "x64") {
     throw new KvmError("UNSUPPORTED", `@microvm/kvm needs Linux on x86_64, this is ${process.platform}/${process.arch}`);
+  }
+  // Loaded on first use, not at import time, so that importing the package (e.g. for its types,
+  // constants or isKvmError) works where koffi's native module cannot load.
+  let koffi: Koffi;
+  try {
+    koffi = createRequire(import.meta.url)("koffi") as Koffi;
+  } catch (e) {
+    throw new KvmError("UNSUPPORTED", `koffi could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   const libc = koffi.load("libc.so.6");
   const open = libc.func("int open(const char *path, int flags)");
