@@ -77,11 +77,6 @@ function span(field: string, r: unknown): Span {
   return { start, end };
 }
 
-function covered(list: readonly Span[], a: bigint): boolean {
-  for (const s of list) if (s.start <= a && a < s.end) return true;
-  return false;
-}
-
 /**
  * Builds the memory map for `hvm_start_info`: sorted by address, non-overlapping, adjacent
  * entries of the same type merged, zero-sized ranges dropped. Reserved ranges override RAM; RAM
@@ -109,20 +104,36 @@ export function buildE820(options: E820Options): MemmapEntry[] {
   const gapInit = o["mmioGap"] === undefined ? MMIO_GAP_32 : o["mmioGap"];
   const gap = gapInit === null ? [] : [span("mmioGap", gapInit)];
 
-  const points = new Set<bigint>();
-  for (const s of [...ram, ...reserved, ...gap]) {
-    points.add(s.start);
-    points.add(s.end);
-  }
-  const sorted = [...points].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  // Sweep over the range boundaries with a coverage count per kind: O(n log n).
+  const RAM_K = 0;
+  const RES_K = 1;
+  const GAP_K = 2;
+  const events: [bigint, number, number][] = []; // [address, kind, +1 | -1]
+  const push = (list: readonly Span[], kind: number): void => {
+    for (const r of list) {
+      if (r.end <= r.start) continue;
+      events.push([r.start, kind, 1], [r.end, kind, -1]);
+    }
+  };
+  push(ram, RAM_K);
+  push(reserved, RES_K);
+  push(gap, GAP_K);
+  events.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  const count = [0, 0, 0];
   const out: { addr: bigint; size: bigint; type: number }[] = [];
-  for (let i = 0; i + 1 < sorted.length; i++) {
-    const a = sorted[i] as bigint;
-    const b = sorted[i + 1] as bigint;
-    // Every elementary interval is covered uniformly, so testing its first address suffices.
+  for (let i = 0; i < events.length; ) {
+    const a = (events[i] as [bigint, number, number])[0];
+    while (i < events.length && (events[i] as [bigint, number, number])[0] === a) {
+      const [, kind, d] = events[i] as [bigint, number, number];
+      count[kind] = (count[kind] as number) + d;
+      i++;
+    }
+    if (i >= events.length) break;
+    const b = (events[i] as [bigint, number, number])[0];
+    // [a, b) is covered uniformly.
     let type: number | undefined;
-    if (covered(reserved, a)) type = MemmapType.RESERVED;
-    else if (covered(ram, a) && !covered(gap, a)) type = MemmapType.RAM;
+    if ((count[RES_K] as number) > 0) type = MemmapType.RESERVED;
+    else if ((count[RAM_K] as number) > 0 && (count[GAP_K] as number) === 0) type = MemmapType.RAM;
     if (type === undefined) continue;
     const last = out[out.length - 1];
     if (last !== undefined && last.type === type && last.addr + last.size === a) last.size += b - a;
