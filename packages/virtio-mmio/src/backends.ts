@@ -51,6 +51,15 @@ export interface BlockBackend {
   /** The GET_ID string (at most 20 ASCII bytes; default empty). */
   readonly id?: string;
   /**
+   * Optional zero-copy read path for backends whose storage is addressable memory (a RAM disk,
+   * an mmap'd image): a view of `length` bytes at `offset`, copied by the device straight into
+   * guest memory. When present it is used instead of `read` for IN requests; it must not throw
+   * for a range inside `size`.
+   * @param offset - byte offset
+   * @param length - byte count
+   */
+  readonly view?: ((offset: number, length: number) => Uint8Array) | undefined;
+  /**
    * Fills `out` from byte `offset`.
    * @param offset - byte offset
    * @param out - destination (a guest-memory view)
@@ -144,6 +153,22 @@ export class MemoryBlockBackend implements BlockBackend {
     };
     this.discard = options.discard === false ? undefined : zero;
     this.writeZeroes = options.discard === false ? undefined : zero;
+  }
+
+  /**
+   * A view of the disk bytes (no copy); the device copies it into guest memory.
+   * @param offset - byte offset
+   * @param length - byte count
+   * @returns a view of `length` bytes at `offset`
+   * @example
+   * ```ts
+   * disk.view(0, 512); // the first sector, live
+   * ```
+   */
+  view(offset: number, length: number): Uint8Array {
+    const b = this.bytes;
+    // A fresh view rather than subarray(): half the cost on V8, and this is the request path.
+    return new Uint8Array(b.buffer, b.byteOffset + offset, length);
   }
 
   /**

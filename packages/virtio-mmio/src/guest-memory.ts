@@ -204,6 +204,38 @@ export class GuestMemory {
   }
 
   /**
+   * Checks a list of ranges at once (the buffers of a descriptor chain): the index of the first
+   * range not inside guest memory, or -1 when all are. Zero-length ranges are skipped (they
+   * touch nothing); addresses that are not finite non-negative integers are outside.
+   *
+   * @param addresses - guest-physical addresses
+   * @param lengths - byte counts, same order
+   * @param count - how many leading entries to check
+   * @returns the first failing index, or -1
+   * @example
+   * ```ts
+   * mem.firstOutside(new Float64Array([0x1000, 0xffff_0000]), new Uint32Array([512, 16]), 2); // 1
+   * ```
+   */
+  firstOutside(addresses: ArrayLike<number>, lengths: ArrayLike<number>, count: number): number {
+    for (let i = 0; i < count; i++) {
+      const n = lengths[i] as number;
+      if (n === 0) continue;
+      const a = addresses[i] as number;
+      if (!(a >= 0 && a <= MAX_ADDR) || !Number.isInteger(a)) {
+        if (this.hook !== undefined) this.hook(a, n, "check", false);
+        return i;
+      }
+      const c = this.slots[this.last];
+      if (this.hook === undefined && c !== undefined && a >= c.start && a + n <= c.end) continue;
+      const ok = this.span(a, n);
+      if (this.hook !== undefined) this.hook(a, n, "check", ok);
+      if (!ok) return i;
+    }
+    return -1;
+  }
+
+  /**
    * Reads a byte.
    * @param address - guest-physical address
    * @returns the byte

@@ -577,7 +577,9 @@ export class SplitQueue {
       const lo = table.getUint32(off, true);
       const hi = table.getUint32(off + 4, true);
       const len = table.getUint32(off + 8, true);
-      const flags = table.getUint16(off + 12, true);
+      // flags (le16 @12) and next (le16 @14) in one little-endian load.
+      const fn = table.getUint32(off + 12, true);
+      const flags = fn & 0xffff;
       const addr = hi < HI_LIMIT ? hi * TWO32 + lo : Number.POSITIVE_INFINITY;
       if ((flags & VringFlag.DescIndirect) !== 0) {
         if (inIndirect) return this.bad("nested-indirect", `descriptor ${i} of an indirect table has INDIRECT set`);
@@ -613,7 +615,7 @@ export class SplitQueue {
       }
       chain.push(addr, len);
       if ((flags & VringFlag.DescNext) === 0) break;
-      const next = table.getUint16(off + 14, true);
+      const next = fn >>> 16;
       if (next >= tableLen) {
         return this.bad("next-out-of-range", `descriptor ${i}: next expected below ${tableLen}, got ${next}`);
       }
@@ -621,14 +623,11 @@ export class SplitQueue {
       i = next;
     }
     // Buffers are checked once the chain's shape is known to be sane (loops, lengths, indirect).
-    const addrs = chain.addresses;
-    const lens = chain.lengths;
-    for (let k = 0; k < chain.count; k++) {
-      const len = lens[k] as number;
-      const addr = addrs[k] as number;
-      if (len !== 0 && (!(addr <= Number.MAX_SAFE_INTEGER) || !mem.contains(addr, len))) {
-        return this.bad("buffer-outside-memory", `chain ${head}: buffer ${k} (${len} bytes at ${hexn(addr)}) is outside guest memory`);
-      }
+    const bad = mem.firstOutside(chain.addresses, chain.lengths, chain.count);
+    if (bad >= 0) {
+      const len = chain.lengths[bad] as number;
+      const addr = chain.addresses[bad] as number;
+      return this.bad("buffer-outside-memory", `chain ${head}: buffer ${bad} (${len} bytes at ${hexn(addr)}) is outside guest memory`);
     }
     return chain;
   }
