@@ -60,7 +60,11 @@ void check_mptable(void) {
 	u64 t = rd32(fp + 4);
 	mp.table = t;
 	int tok = t != 0 && t + 44 <= 0x100000;
-	if (!checkf(tok, "mptable.physptr", "nonzero,below_1MiB", "%s0x%llx", tok ? "nonzero,below_1MiB:" : "", (unsigned long long)t)) return;
+	if (tok) check(1, "mptable.physptr", "nonzero,below_1MiB", "nonzero,below_1MiB");
+	else {
+		checkf(0, "mptable.physptr", "nonzero,below_1MiB", "0x%llx", (unsigned long long)t);
+		return;
+	}
 	char sig[5], oem[9], prod[13];
 	str_field(sig, t, 4);
 	if (!check(memcmp(sig, "PCMP", 4) == 0, "mptable.signature", "PCMP", sig)) return;

@@ -46,13 +46,15 @@ void check_start_info(u64 pa) {
 
 	/* memory map: present, sorted by address, no overlaps, known types, reserved fields 0 */
 	int mmok = memmap != 0 && nmem > 0 && nmem <= 128;
-	checkf(mmok, "start_info.memmap", "entries=1..128", "%s%u", mmok ? "entries=1..128:" : "", nmem);
+	if (mmok) check(1, "start_info.memmap", "entries=1..128", "entries=1..128");
+	else checkf(0, "start_info.memmap", "entries=1..128", "entries=%u,addr=0x%llx", nmem, (unsigned long long)memmap);
+	if (nmem > 128) nmem = 128;
 	if (memmap && nmem && phys_ok(memmap, (u64)nmem * 24)) {
 		busy(memmap, (u64)nmem * 24);
 		int sorted = 1, types = 1, overlap = 0;
 		u64 prev_end = 0;
 		u64 ram_total = 0;
-		for (u32 i = 0; i < nmem; i++) {
+		for (u32 i = 0; i < nmem && i < 128; i++) { /* more than 128 already failed above */
 			u64 ea = memmap + (u64)i * 24;
 			u64 a = rd64(ea), sz = rd64(ea + 8);
 			u32 t = rd32(ea + 16), r = rd32(ea + 20);
