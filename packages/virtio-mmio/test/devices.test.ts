@@ -284,6 +284,20 @@ for (const version of [2, 1] as const) {
       });
     }
 
+    it("drops frames only when the backend says so (its maxPending)", () => {
+      const wire = new MemoryFrameBackend(2);
+      const d = new Driver(new NetDevice(wire), { version });
+      d.init();
+      for (let i = 0; i < 5; i++) wire.inject(new Uint8Array(60).fill(i));
+      expect(wire.pending.length).toBe(2);
+      expect(wire.dropped).toBe(3);
+      const rx = d.queues[0]!;
+      for (let i = 0; i < 2; i++) rx.add([{ addr: d.alloc.alloc(1526), len: 1526, write: true }]);
+      rx.notify();
+      expect(wire.pending.length).toBe(0);
+      expect(rx.reap().length).toBe(2);
+    });
+
     it("announces link changes with a config interrupt and a new ConfigGeneration", () => {
       const net = new NetDevice(new MemoryFrameBackend());
       const d = new Driver(net, { version });

@@ -127,6 +127,16 @@ describe("GuestMemory", () => {
     ]);
   });
 
+  it("checks a list of ranges at once", () => {
+    const addrs = new Float64Array([0x10, 0xff0, 0x1_0000_0000, 0x2000, Number.NaN]);
+    const lens = new Uint32Array([16, 0x20, 0x1000, 1, 1]);
+    expect(mem.firstOutside(addrs, lens, 3)).toBe(-1); // the second crosses into the adjacent region
+    expect(mem.firstOutside(addrs, lens, 5)).toBe(3);
+    expect(mem.firstOutside([0x2000, 5], [0, 1], 2)).toBe(-1); // empty ranges touch nothing
+    expect(mem.firstOutside([-1], [1], 1)).toBe(0);
+    expect(mem.firstOutside([2 ** 60], [1], 1)).toBe(0);
+  });
+
   it("can be subclassed", () => {
     class Counting extends GuestMemory {
       reads = 0;
