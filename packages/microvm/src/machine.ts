@@ -139,6 +139,7 @@ export class Machine {
   private readonly serialReader: RingReader | undefined;
   private readonly consoleReaders: Map<string, { reader: RingReader; transport: number }>;
   private readonly uart: Uart16550 | undefined;
+  private readonly owned: EventFd[];
   private stopping = false;
   private finish!: (end: MachineEnd) => void;
 
@@ -154,7 +155,9 @@ export class Machine {
     serialRing: SharedArrayBuffer | undefined;
     consoles: Map<string, { ring: SharedArrayBuffer; transport: number }>;
     uart: Uart16550 | undefined;
+    owned: EventFd[];
   }) {
+    this.owned = parts.owned;
     this.plan = parts.plan;
     this.kvm = parts.kvm;
     this.vm = parts.vm;
@@ -176,6 +179,7 @@ export class Machine {
     const all = await Promise.allSettled(this.threads.map((t) => t.stop()));
     await this.io.stop().catch(() => undefined);
     await this.vm.close().catch(() => undefined);
+    for (const e of this.owned) e.close();
     this.kvm.close();
     const vcpus = all.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     this.finish({ ...end, vcpus });
@@ -370,6 +374,7 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
     throw new MicrovmError("kvm", isKvmError(e) ? e.message : String(e), { cause: e });
   }
   const vm = kvm.createVm();
+  const owned: EventFd[] = [];
   try {
     vm.setTssAddress(MICROVM_LAYOUT.tssAddress);
     vm.setIdentityMapAddress(MICROVM_LAYOUT.identityMapAddress);
@@ -383,6 +388,7 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
     const counters = new Int32Array(new SharedArrayBuffer(COUNTER.count * 4));
     const mailbox = new SharedArrayBuffer(plan.cpus * MAILBOX.slotInts * 4);
     const mailboxFd = EventFd.create();
+    owned.push(mailboxFd);
     const setups: TransportSetup[] = [];
     const consoles = new Map<string, { ring: SharedArrayBuffer; transport: number }>();
     for (const t of plan.transports) {
@@ -460,9 +466,10 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
       };
       threads.push(await vm.startVcpu(vcpus[i] as Vcpu, { handler: handlerModule("vcpu-handler"), data }));
     }
-    return new Machine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart });
+    return new Machine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart, owned: [mailboxFd] });
   } catch (e) {
     await vm.close().catch(() => undefined);
+    for (const o of owned) o.close();
     kvm.close();
     if (isKvmError(e)) throw new MicrovmError("kvm", e.message, { cause: e });
     throw e;

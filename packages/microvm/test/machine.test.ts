@@ -1,0 +1,205 @@
+// End to end on this machine's /dev/kvm: the PVH test guests (guests/) boot on our microvm and
+// their reports are compared, line by line, with the same guest on QEMU's microvm.
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Kvm } from "@microvm/kvm";
+import {
+  REFERENCE_DIFFERENCES,
+  STANDARD_MEM_MIB,
+  STANDARD_WRITE_SECTOR,
+  blkPattern,
+  buildGuests,
+  compareReports,
+  failedChecks,
+  guestParams,
+  makeFixture,
+  parseReport,
+  qemuAvailable,
+  requiredChecks,
+  runStandardOnQemu,
+  standardExpectations,
+  type Fixture,
+  type GuestExpectations,
+  type GuestImages,
+  type Report,
+} from "../../../test/guests/harness.ts";
+import { createMachine, type DeviceConfig, type MachineEnd } from "../src/index.js";
+import { HALT_FOREVER, SAY_HI, TRIPLE_FAULT, tinyKernel } from "./helpers.js";
+
+const kvmMissing = Kvm.unavailableReason();
+const text = (chunks: Uint8Array[]): string => Buffer.concat(chunks).toString("latin1");
+
+async function collect(it: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of it) chunks.push(c);
+  return text(chunks);
+}
+
+interface OurRun {
+  readonly report: Report;
+  readonly serial: string;
+  readonly console: string;
+  readonly end: MachineEnd;
+  readonly disk: Uint8Array;
+}
+
+async function runOurs(o: {
+  kernel: string;
+  fixture: Fixture;
+  cpus: number;
+  version: 1 | 2;
+  uart: boolean;
+  extra?: GuestExpectations;
+}): Promise<OurRun> {
+  const fx = o.fixture;
+  const disk = new SharedArrayBuffer(fx.diskSectors * 512);
+  new Uint8Array(disk).set(readFileSync(fx.disk));
+  const devices: DeviceConfig[] = [
+    { kind: "blk", backend: { type: "memory", buffer: disk } },
+    { kind: "console" },
+    { kind: "rng" },
+    { kind: "net" },
+  ];
+  const m = await createMachine({
+    kernel: readFileSync(o.kernel),
+    cpus: o.cpus,
+    memory: STANDARD_MEM_MIB * 1024 * 1024,
+    legacy: o.uart,
+    initrd: readFileSync(fx.initrd),
+    virtioVersion: o.version,
+    cmdline: guestParams({ ...standardExpectations(fx, o.cpus, o.version), uart: o.uart, ...o.extra }),
+    devices,
+  });
+  const [serial, consoleText, end] = await Promise.all([collect(m.serial()), collect(m.console()), m.done]);
+  const report = parseReport(o.uart ? serial : consoleText);
+  return { report, serial, console: consoleText, end, disk: new Uint8Array(disk) };
+}
+
+function explain(r: Report, end: MachineEnd): string {
+  return `${end.reason} ${end.message ?? ""}\n${failedChecks(r).map((c) => `fail ${c.name} expected=${c.expected} got=${c.got}`).join("\n")}`;
+}
+
+describe.skipIf(kvmMissing !== undefined)(`microvm on KVM${kvmMissing ? ` (skipped: ${kvmMissing})` : ""}`, () => {
+  let guests: GuestImages;
+  beforeAll(async () => {
+    guests = await buildGuests();
+  }, 300_000);
+
+  const matrix: [arch: "x86_64" | "i386", cpus: number, version: 1 | 2, uart: boolean][] = [
+    ["x86_64", 2, 2, true],
+    ["x86_64", 1, 1, true],
+    ["i386", 4, 2, true],
+    ["i386", 2, 1, true],
+    ["x86_64", 4, 1, true],
+    ["x86_64", 2, 2, false],
+  ];
+
+  it.each(matrix)("%s guest, SMP %i, virtio-mmio v%i, UART %s: every check passes", async (arch, cpus, version, uart) => {
+    const fx = makeFixture();
+    try {
+      const kernel = arch === "x86_64" ? guests.elf64 : guests.elf32;
+      const r = await runOurs({ kernel, fixture: fx, cpus, version, uart });
+      expect(r.end.reason, explain(r.report, r.end)).toBe("triple-fault");
+      expect(failedChecks(r.report), explain(r.report, r.end)).toEqual([]);
+      expect(r.report.summary?.result).toBe("PASS");
+      const names = new Set(r.report.checks.map((c) => c.name));
+      for (const n of requiredChecks(cpus, arch, uart)) expect(names.has(n), `missing check ${n}`).toBe(true);
+      // the guest's write reached the disk
+      const sector = r.disk.subarray(STANDARD_WRITE_SECTOR * 512, STANDARD_WRITE_SECTOR * 512 + 512);
+      expect([...sector]).toEqual(Array.from({ length: 512 }, (_, i) => blkPattern(STANDARD_WRITE_SECTOR, i)));
+      // both streams carry the same report (docs/test-guests.md)
+      if (uart) expect(parseReport(r.console).checks.length).toBe(r.report.checks.length);
+    } finally {
+      fx.cleanup();
+    }
+  }, 120_000);
+
+  describe.skipIf(!qemuAvailable())(`the same guest on QEMU's microvm${qemuAvailable() ? "" : " (skipped: qemu-system-x86_64 not found)"}`, () => {
+    it.each<[arch: "x86_64" | "i386", cpus: number, version: 1 | 2]>([
+      ["x86_64", 2, 2],
+      ["i386", 1, 1],
+      ["x86_64", 4, 1],
+    ])("%s, SMP %i, v%i: the reports agree check by check", async (arch, cpus, version) => {
+      const fx = makeFixture();
+      try {
+        const kernel = arch === "x86_64" ? guests.elf64 : guests.elf32;
+        const [ours, qemu] = [await runOurs({ kernel, fixture: fx, cpus, version, uart: true }), await runStandardOnQemu({ kernel, fixture: fx, cpus, legacy: version === 1 })];
+        expect(qemu.report.summary?.result, "QEMU's run").toBe("PASS");
+        expect(ours.report.summary?.result, explain(ours.report, ours.end)).toBe("PASS");
+        const diffs = compareReports(ours.report, qemu.report, REFERENCE_DIFFERENCES);
+        expect(diffs.map((d) => `${d.name}: ours=${JSON.stringify(d.a)} qemu=${JSON.stringify(d.b)}`)).toEqual([]);
+        expect(ours.report.checks.length).toBeGreaterThan(60);
+      } finally {
+        fx.cleanup();
+      }
+    }, 180_000);
+  });
+
+  it("a wrong expected CPU count fails on our machine too (negative control)", async () => {
+    const fx = makeFixture();
+    try {
+      const r = await runOurs({ kernel: guests.elf64, fixture: fx, cpus: 2, version: 2, uart: true, extra: { expectCpus: 3 } });
+      expect(r.report.summary?.result).toBe("FAIL");
+      expect(failedChecks(r.report).map((c) => c.name)).toContain("mptable.cpus");
+    } finally {
+      fx.cleanup();
+    }
+  }, 120_000);
+
+  it("ends with reason reset when the guest writes 0xFE to port 0x64 (legacy mode)", async () => {
+    const fx = makeFixture();
+    try {
+      const r = await runOurs({ kernel: guests.elf64, fixture: fx, cpus: 1, version: 2, uart: true, extra: { reboot: "kbd" } });
+      expect(r.serial).toContain("reboot kbd");
+      expect(r.end.reason).toBe("reset");
+      expect(r.serial).not.toMatch(/reboot\.kbd/); // the guest never got to say it was still running
+    } finally {
+      fx.cleanup();
+    }
+  }, 120_000);
+
+  it("in normal mode the UART ports are unclaimed: reads are all ones and counted", async () => {
+    const m = await createMachine({ kernel: tinyKernel(SAY_HI.replace("jz 1b", "jz 1b")), cpus: 1 });
+    // SAY_HI polls LSR for THRE (bit 5): 0xff has it set, so it writes 3 bytes nobody takes.
+    const end = await m.done;
+    expect(end.reason).toBe("triple-fault");
+    const s = m.stats();
+    expect(s.unclaimedPioReads).toBeGreaterThanOrEqual(1);
+    expect(s.unclaimedPioWrites).toBe(3);
+  }, 60_000);
+
+  it("prints what a tiny kernel writes to the UART", async () => {
+    const m = await createMachine({ kernel: tinyKernel(SAY_HI), cpus: 1, legacy: true });
+    const [out, end] = await Promise.all([collect(m.serial()), m.done]);
+    expect(out).toBe("hi\n");
+    expect(end.reason).toBe("triple-fault");
+    expect(m.stats().unclaimedPioReads).toBe(0);
+  }, 60_000);
+
+  it("stops a guest parked in cli; hlt from the host", async () => {
+    const m = await createMachine({ kernel: tinyKernel(HALT_FOREVER), cpus: 2 });
+    await new Promise((r) => setTimeout(r, 200));
+    const end = await m.stop();
+    expect(end.reason).toBe("host");
+    expect(end.vcpus.length).toBe(2);
+  }, 60_000);
+
+  it("runs 50 machines in a row with no growth in fds, mappings or threads", async () => {
+    const kernel = tinyKernel(TRIPLE_FAULT);
+    const count = (dir: string): number => readdirSync(dir).length;
+    const maps = (): number => readFileSync("/proc/self/maps", "utf8").split("\n").length;
+    const run = async (): Promise<void> => {
+      const m = await createMachine({ kernel, cpus: 2, legacy: true, devices: [{ kind: "rng" }, { kind: "console" }] });
+      expect((await m.done).reason).toBe("triple-fault");
+    };
+    await run(); // warm-up: worker code and caches
+    await run();
+    const before = { fds: count("/proc/self/fd"), tasks: count("/proc/self/task"), maps: maps() };
+    for (let i = 0; i < 50; i++) await run();
+    const after = { fds: count("/proc/self/fd"), tasks: count("/proc/self/task"), maps: maps() };
+    const fdList = readdirSync("/proc/self/fd").map((f) => { try { return readlinkSync(`/proc/self/fd/${f}`); } catch { return "?"; } });
+    expect(after.fds, fdList.join(", ")).toBeLessThanOrEqual(before.fds);
+    expect(after.tasks).toBeLessThanOrEqual(before.tasks);
+    expect(after.maps).toBeLessThanOrEqual(before.maps + 8); // allocator noise, not 50 VMs' worth
+  }, 300_000);
+});
