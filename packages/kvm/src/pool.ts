@@ -23,13 +23,13 @@ interface Pooled {
 const pools = new Map<string, Pooled[]>();
 
 /** Takes an idle worker for `entry`, or starts one. The caller posts its job and calls {@link releaseWorker} after. */
-export function acquireWorker(entry: string, name: string): Worker {
+export function acquireWorker(entry: string, name: string, preferred?: Worker): Worker {
   let pool = pools.get(entry);
   if (!pool) {
     pool = [];
     pools.set(entry, pool);
   }
-  const idle = pool.find((p) => !p.busy && !p.dead);
+  const idle = pool.find((p) => !p.busy && !p.dead && p.worker === preferred) ?? pool.find((p) => !p.busy && !p.dead);
   if (idle) {
     idle.busy = true;
     idle.worker.ref();

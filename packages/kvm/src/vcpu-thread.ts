@@ -1,3 +1,4 @@
+import type { Worker } from "node:worker_threads";
 import { KvmError } from "./errors.js";
 import type { VcpuExit } from "./exits.js";
 import type { RamDescriptor } from "./memory.js";
@@ -73,6 +74,7 @@ export interface VcpuRunResult {
 }
 
 let kickSignal = 0;
+const lastWorker = new WeakMap<Vcpu, Worker>();
 
 /** The signal used to kick vCPU threads out of KVM_RUN: SIGRTMIN + 2, with a native no-op handler. */
 function kickSig(): number {
@@ -151,7 +153,9 @@ export class VcpuThread {
       const st = Atomics.load(ctrl, STATE);
       return st === STATE_PAUSED || st === STATE_ENDED ? undefined : "is running on its worker thread";
     });
-    const worker = acquireWorker(entry, "vcpu");
+    // Prefer the worker that ran this vCPU before (a restarted vCPU then keeps its thread).
+    const worker = acquireWorker(entry, "vcpu", lastWorker.get(vcpu));
+    lastWorker.set(vcpu, worker);
     let started: (v: void) => void = () => {};
     let failedToStart: (e: unknown) => void = () => {};
     const ready = new Promise<void>((res, rej) => {
@@ -266,7 +270,8 @@ export class VcpuThread {
     if (Atomics.load(this.#ctrl, STATE) === STATE_ENDED) return;
     Atomics.store(this.#ctrl, CMD, CMD_PAUSE);
     this.#kick();
-    await this.#waitState((st) => st === STATE_PAUSED || st === STATE_ENDED);
+    // Also settles if resume() or stop() replaced the command before the vCPU parked.
+    await this.#waitState((st) => st === STATE_PAUSED || st === STATE_ENDED || Atomics.load(this.#ctrl, CMD) !== CMD_PAUSE);
   }
 
   /**
@@ -281,6 +286,7 @@ export class VcpuThread {
     if (Atomics.load(this.#ctrl, CMD) !== CMD_PAUSE) return;
     Atomics.store(this.#ctrl, CMD, CMD_RUN);
     Atomics.notify(this.#ctrl, CMD);
+    Atomics.notify(this.#ctrl, STATE); // wakes a pause() still waiting for the vCPU to park
   }
 
   /**
@@ -298,6 +304,7 @@ export class VcpuThread {
     if (Atomics.load(this.#ctrl, STATE) !== STATE_ENDED) {
       Atomics.store(this.#ctrl, CMD, CMD_STOP);
       Atomics.notify(this.#ctrl, CMD);
+      Atomics.notify(this.#ctrl, STATE);
       if (Atomics.load(this.#ctrl, STATE) !== STATE_ENDED) this.#kick();
     }
     return this.done;

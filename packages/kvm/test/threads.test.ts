@@ -87,10 +87,21 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPU and I/O threads on 
     await t.pause();
     t.resume();
     await waitFor(() => Atomics.load(s, 0) >= seen + 300);
+    // A resume() that overtakes its pause() settles the pause too.
+    const p = t.pause();
+    t.resume();
+    await p;
     const result = await t.stop();
     expect(result.reason).toBe("host");
     expect(Atomics.load(s, 1)).toBe(0); // every value followed the previous one: nothing lost or repeated
     expect(result.exits).toBe(Atomics.load(s, 2));
+    // Started again, the vCPU goes on counting, on the same (pooled) thread.
+    const again = Atomics.load(s, 0);
+    const t2 = await vm.startVcpu(vcpu, { handler: fixture("counter.ts"), data: { state } });
+    expect(t2.tid).toBe(t.tid);
+    await waitFor(() => Atomics.load(s, 0) >= again + 50);
+    await t2.stop();
+    expect(Atomics.load(s, 1)).toBe(0);
     await vm.close();
   });
 
