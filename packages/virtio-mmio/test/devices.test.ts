@@ -284,6 +284,32 @@ for (const version of [2, 1] as const) {
       });
     }
 
+    for (const eventIdx of [true, false]) {
+      it(`re-arms receive notifications so a driver that kicks only when asked keeps receiving (EVENT_IDX ${eventIdx ? "on" : "off"})`, () => {
+        const wire = new MemoryFrameBackend();
+        const con = new MemoryByteStream();
+        const d = new Driver(new NetDevice(wire), { version });
+        d.init({ accept: (o) => (eventIdx ? o : o & ~bit(Feature.EventIdx)) });
+        const c = new Driver(new ConsoleDevice(con), { version });
+        c.init({ accept: (o) => (eventIdx ? o : o & ~bit(Feature.EventIdx)) });
+        const rx = d.queues[0]!;
+        const crx = c.queues[0]!;
+        for (let round = 0; round < 5; round++) {
+          rx.add([{ addr: d.alloc.alloc(1526), len: 1526, write: true }]);
+          crx.add([{ addr: c.alloc.alloc(4), len: 4, write: true }]);
+          // the first round always kicks; later ones only if the device asked
+          expect(rx.kick(eventIdx)).toBe(true);
+          expect(crx.kick(eventIdx)).toBe(true);
+          wire.inject(new Uint8Array(60).fill(round));
+          wire.inject(new Uint8Array(60).fill(round + 100)); // waits for the next buffer
+          con.type("abcdefgh");
+          expect(rx.reap().length).toBe(1);
+          expect(crx.reap().length).toBe(1);
+        }
+        expect(wire.pending.length).toBe(5);
+      });
+    }
+
     it("drops frames only when the backend says so (its maxPending)", () => {
       const wire = new MemoryFrameBackend(2);
       const d = new Driver(new NetDevice(wire), { version });

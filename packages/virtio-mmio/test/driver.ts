@@ -93,8 +93,27 @@ export class DriverQueue {
     m.write16(this.avail + 2, this.availIdx);
   }
 
+  private kicked = 0;
+
   notify(): void {
+    this.kicked = this.availIdx;
     this.drv.t.write(MmioReg.QueueNotify, 4, this.index);
+  }
+
+  /**
+   * Notifies only if the device asked for it, as Linux's virtqueue_kick_prepare does: with
+   * EVENT_IDX by vring_need_event(avail_event, new, old), else unless used.flags has NO_NOTIFY.
+   * Returns whether it notified.
+   */
+  kick(eventIdx: boolean): boolean {
+    const old = this.kicked;
+    const now = this.availIdx;
+    const need = eventIdx
+      ? ((now - this.availEvent() - 1) & 0xffff) < ((now - old) & 0xffff)
+      : (this.usedFlags() & VringFlag.UsedNoNotify) === 0;
+    this.kicked = now;
+    if (need) this.drv.t.write(MmioReg.QueueNotify, 4, this.index);
+    return need;
   }
 
   submit(bufs: readonly Buf[], opts: { indirect?: boolean } = {}): number {

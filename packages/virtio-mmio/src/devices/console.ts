@@ -164,6 +164,8 @@ export class ConsoleDevice extends DeviceBase implements ByteSink {
         q.addUsed(c, w);
       }
       if (done > 0) host.signalUsed(RX);
+      // Re-arm receive-buffer notifications (avail_event = next index with EVENT_IDX).
+      q.enableNotifications();
       return done;
     } catch (e) {
       host.hostile("device-error", `console receive: ${e instanceof Error ? e.message : String(e)}`);

@@ -11,7 +11,7 @@ const Feature: typeof FeatureExport = { ...FeatureExport };
 const Net: typeof NetExport = { ...NetExport };
 const NetFeature: typeof NetFeatureExport = { ...NetFeatureExport };
 import { VirtioError } from "../errors.js";
-import type { DescriptorChain } from "../split-queue.js";
+import type { DescriptorChain, SplitQueue } from "../split-queue.js";
 import type { DeviceHost } from "../transport.js";
 import { DeviceBase, isThenable } from "./device-base.js";
 
@@ -195,6 +195,16 @@ export class NetDevice extends DeviceBase implements FrameSink {
   private rx(host: DeviceHost, frame: Uint8Array): boolean {
     const q = host.queue(RX);
     if (!q.ready) return false;
+    try {
+      return this.rxInto(host, q, frame);
+    } finally {
+      // Ask to be notified of the next receive buffer (avail_event = next index with EVENT_IDX):
+      // the receive queue is never drained, so this is where the device re-arms notifications.
+      q.enableNotifications();
+    }
+  }
+
+  private rxInto(host: DeviceHost, q: SplitQueue, frame: Uint8Array): boolean {
     const mem = host.memory;
     const hl = this.headerSize;
     const total = hl + frame.length;
