@@ -1,7 +1,7 @@
 // hvm_memmap_table_entry: torvalds/linux include/xen/interface/hvm/start_info.h. Types are the
 // ACPI address-range types (E820), XEN_HVM_MEMMAP_TYPE_* in the same header.
 import { PvhError } from "./errors.js";
-import { checkArray, checkBytes, checkObject, checkOffset, hex, isU64, needBytes, needRoom, checkU64, put32, putU64, toUint, view } from "./util.js";
+import { checkArray, checkBytes, checkObject, checkOffset, hex, isU64, needBytes, needRoom, checkU64, putU64Dv, toUint, view } from "./util.js";
 
 /**
  * Size in bytes of one `struct hvm_memmap_table_entry` (the same size as an ACPI 3.0 E820 record).
@@ -148,13 +148,15 @@ export function encodeMemmapInto(entries: readonly MemmapEntryInit[], out: Uint8
 function writeEntries(list: readonly MemmapEntryInit[], out: Uint8Array, off: number): number {
   const size = list.length * MEMMAP_ENTRY_SIZE;
   needRoom("out", out, off, size);
+  if (size === 0) return 0;
+  const dv = view(out);
   for (let i = 0; i < list.length; i++) {
     const e = list[i] as MemmapEntryInit;
     const at = off + i * MEMMAP_ENTRY_SIZE;
-    putU64(out, at, e.addr);
-    putU64(out, at + 8, e.size);
-    put32(out, at + 16, e.type);
-    put32(out, at + 20, 0);
+    putU64Dv(dv, at, e.addr);
+    putU64Dv(dv, at + 8, e.size);
+    dv.setUint32(at + 16, e.type, true);
+    dv.setUint32(at + 20, 0, true);
   }
   return size;
 }

@@ -2,7 +2,7 @@
 // module as the initrd (arch/x86/platform/pvh/enlighten.c, init_pvh_bootparams: "The first module
 // is always ramdisk").
 import { PvhError } from "./errors.js";
-import { checkArray, checkBytes, checkObject, checkOffset, hex, needBytes, needRoom, checkU64, putU64, toUint, view } from "./util.js";
+import { checkArray, checkBytes, checkObject, checkOffset, hex, needBytes, needRoom, checkU64, putU64Dv, toUint, view } from "./util.js";
 
 /**
  * Size in bytes of one `struct hvm_modlist_entry`.
@@ -82,13 +82,15 @@ export function encodeModlistInto(modules: readonly ModlistEntryInit[], out: Uin
     checkU64(`modules[${i}].cmdlinePaddr`, o["cmdlinePaddr"] ?? 0);
   }
   needRoom("out", out, off, size);
+  if (size === 0) return 0;
+  const dv = view(out);
   for (let i = 0; i < list.length; i++) {
     const m = list[i] as ModlistEntryInit;
     const at = off + i * MODLIST_ENTRY_SIZE;
-    putU64(out, at, m.paddr);
-    putU64(out, at + 8, m.size);
-    putU64(out, at + 16, m.cmdlinePaddr ?? 0);
-    putU64(out, at + 24, 0);
+    putU64Dv(dv, at, m.paddr);
+    putU64Dv(dv, at + 8, m.size);
+    putU64Dv(dv, at + 16, m.cmdlinePaddr ?? 0);
+    putU64Dv(dv, at + 24, 0);
   }
   return size;
 }
