@@ -75,3 +75,4 @@ export type {
 export { VcpuThread, type VcpuThreadOptions, type VcpuRunResult, type VcpuEndReason } from "./vcpu-thread.js";
 export { IoThread, type IoThreadOptions } from "./io-thread.js";
 export { releaseIdleWorkers } from "./pool.js";
+export { DeviceMailbox, type MailboxDescriptor, type MailboxRequest } from "./mailbox.js";

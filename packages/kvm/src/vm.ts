@@ -561,7 +561,10 @@ export class Vm {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#threads].map((t) => t.stop()));
+    // vCPU threads first: one may be waiting for an answer from an I/O thread (DeviceMailbox).
+    const threads = [...this.#threads];
+    await Promise.allSettled(threads.filter((t) => t instanceof VcpuThread).map((t) => t.stop()));
+    await Promise.allSettled(threads.filter((t) => !(t instanceof VcpuThread)).map((t) => t.stop()));
     const s = sys();
     for (const v of this.#vcpus) v.close();
     for (const e of this.#eventfds) e.close();

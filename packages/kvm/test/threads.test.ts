@@ -4,8 +4,8 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EventFd, isKvmError, Kvm } from "../src/index.ts";
-import { fixture, kvmTitle, kvmUnavailable, newVm, realMode, waitFor } from "./helpers.ts";
+import { DeviceMailbox, EventFd, isKvmError, Kvm } from "../src/index.ts";
+import { fixture, kvmTitle, kvmUnavailable, newVm, protectedMode32, realMode, waitFor } from "./helpers.ts";
 import { newLog, readLog } from "./fixtures/log.ts";
 
 function fdTargets(): string[] {
@@ -156,6 +156,36 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPU and I/O threads on 
     await waitFor(() => Atomics.load(s, 1) === 7);
     await io.stop();
     await vm.close();
+  });
+
+  it("two vCPU threads forward MMIO accesses to the I/O thread through a DeviceMailbox", async () => {
+    const { vm, ram } = newVm(kvm);
+    const code = [
+      0xb9, 0x32, 0x00, 0x00, 0x00, // mov ecx, 50
+      0xa1, 0x00, 0x00, 0x00, 0xd0, // l: mov eax, [0xd0000000]   read the counter
+      0xa3, 0x04, 0x00, 0x00, 0xd0, // mov [0xd0000004], eax       write it back
+      0x49, // dec ecx
+      0x75, 0xf3, // jnz l
+      0xe7, 0x10, // out 0x10, eax   last value read
+      0xf4,
+    ];
+    ram.set(code, 0x100000);
+    const mailbox = DeviceMailbox.create();
+    const state = new SharedArrayBuffer(16);
+    const s = new Int32Array(state);
+    await vm.startIoThread({ handler: fixture("mailbox-device.ts"), data: { mailbox: mailbox.descriptor, state } });
+    const log = new SharedArrayBuffer(8);
+    const vcpus = [0, 1].map((id) => vm.createVcpu(id, { vcpuCount: 2 }));
+    for (const v of vcpus) protectedMode32(v, ram, 0x100000);
+    const threads = await Promise.all(vcpus.map((v) => vm.startVcpu(v, { handler: fixture("mailbox-forwarder.ts"), data: { mailbox: mailbox.descriptor, log } })));
+    const results = await Promise.all(threads.map((t) => t.done));
+    expect(results.map((r) => r.reason)).toEqual(["hlt", "hlt"]);
+    // Every read got a distinct counter value and every write arrived once: 0 + 1 + ... + 99.
+    expect([Atomics.load(s, 0), Atomics.load(s, 1), Atomics.load(s, 2)]).toEqual([100, 100, 4950]);
+    expect(Math.max(...new Int32Array(log))).toBe(99);
+    await vm.close();
+    expect(() => DeviceMailbox.attach(mailbox.descriptor).call({ op: 0, address: 0n, value: 0n, size: 4 })).toThrow(expect.objectContaining({ code: "CLOSED" }));
+    mailbox.close();
   });
 
   it("an I/O thread watching a host eventfd is woken by it", async () => {
