@@ -214,11 +214,18 @@ export class BlkDevice extends DeviceBase {
     while ((chain.lengths[last] as number) === 0) last--;
     const statusAddr = (chain.addresses[last] as number) + (chain.lengths[last] as number) - 1;
     // struct virtio_blk_outhdr: le32 type @0, le32 ioprio @4, le64 sector @8.
-    if ((chain.lengths[0] as number) >= Blk.HeaderSize) mem.read(chain.addresses[0] as number, this.hdr);
-    else chain.read(mem, 0, this.hdr);
-    const hv = this.hdrView;
-    const type = hv.getUint32(0, true);
-    const sector = hv.getUint32(8, true) + hv.getUint32(12, true) * 4294967296;
+    let type: number;
+    let sector: number;
+    if ((chain.lengths[0] as number) >= Blk.HeaderSize) {
+      const a = chain.addresses[0] as number;
+      type = mem.read32(a);
+      sector = mem.read32(a + 8) + mem.read32(a + 12) * 4294967296;
+    } else {
+      chain.read(mem, 0, this.hdr);
+      const hv = this.hdrView;
+      type = hv.getUint32(0, true);
+      sector = hv.getUint32(8, true) + hv.getUint32(12, true) * 4294967296;
+    }
     const inLen = chain.writableBytes - 1;
     const outLen = chain.readableBytes - Blk.HeaderSize;
     const b = this.backend;
