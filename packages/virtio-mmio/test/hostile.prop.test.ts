@@ -603,7 +603,7 @@ async function runCase(kind: Kind, c: Case, ctx: Ctx, totals: Record<HostileChec
       // Every chain the device took was completed: used.idx caught up with avail.idx.
       expect(h.usedIdx()).toBe(h.availIdx);
       await probe(kind, c, h, setup, raw, def);
-    }
+    } else probeRx(kind, h, setup);
   } else {
     // Reset, check it took, re-initialize cleanly and do real I/O.
     h.w(MmioReg.Status, 0);
@@ -616,6 +616,18 @@ async function runCase(kind: Kind, c: Case, ctx: Ctx, totals: Record<HostileChec
   }
   expect(ctx.internal).toEqual([]);
   for (const k of Object.keys(totals) as HostileCheck[]) totals[k] += h.t.hostileCounts[k];
+}
+
+/** A fresh receive buffer plus input: the device uses a buffer, or has stopped in NEEDS_RESET. */
+function probeRx(kind: Kind, h: Hostile, setup: Setup): void {
+  const outstanding = (h.availIdx - h.usedIdx()) & 0xffff;
+  if (outstanding >= h.size || h.descCursor >= h.size) return; // the hostile driver left no room
+  const before = h.usedIdx();
+  h.post([{ addr: DATA + 0x3000, len: kind === "net" ? 1526 : 64, flags: VringFlag.DescWrite }], undefined);
+  h.w(MmioReg.QueueNotify, 0);
+  if (kind === "net") setup.wire!.inject(new Uint8Array(90).fill(9));
+  else setup.tty!.type("probe");
+  if (!h.needsReset) expect(h.usedIdx()).not.toBe(before);
 }
 
 /** A valid request on the target request/transmit queue must complete. */
