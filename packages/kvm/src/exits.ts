@@ -196,25 +196,49 @@ function words(v: DataView): bigint[] {
 }
 
 /**
- * @internal Decodes the exit in a kvm_run mapping. `u8` and `v` view the whole mapping (io data
- * lives at `data_offset`, on the second page).
+ * @internal Returns a decoder for the exits of one kvm_run mapping. `u8` and `v` view the whole
+ * mapping (io data lives at `data_offset`, on the second page). The `data` views are cached per
+ * offset and length, so a hot exit path allocates only the exit object: `data` is documented as
+ * valid until the vCPU re-enters, and the same view is handed out again next time.
  */
+export function exitDecoder(u8: Uint8Array, v: DataView): () => VcpuExit {
+  // In practice io.data_offset is always the second page and lengths are small: index by length.
+  let ioOff = -1;
+  let ioViews: (Uint8Array | undefined)[] = [];
+  const mmioViews: (Uint8Array | undefined)[] = [];
+  const view = (off: number, len: number): Uint8Array => {
+    if (off === 40) return (mmioViews[len] ??= u8.subarray(40, 40 + len));
+    if (off !== ioOff) {
+      ioOff = off;
+      ioViews = [];
+    }
+    if (len > 64) return u8.subarray(off, off + len);
+    return (ioViews[len] ??= u8.subarray(off, off + len));
+  };
+  return () => decode(u8, v, view);
+}
+
+/** @internal Decodes the exit in a kvm_run mapping (uncached views; see {@link exitDecoder}). */
 export function decodeExit(u8: Uint8Array, v: DataView): VcpuExit {
+  return decode(u8, v, (off, len) => u8.subarray(off, off + len));
+}
+
+function decode(u8: Uint8Array, v: DataView, view: (off: number, len: number) => Uint8Array): VcpuExit {
   const reason = v.getUint32(8, true);
   switch (reason) {
     case 2: {
       const size = u8[33] as 1 | 2 | 4;
       const count = v.getUint32(36, true);
-      const off = Number(v.getBigUint64(40, true));
+      const off = v.getUint32(40, true); // data_offset (a u64; always within the mapping, so < 2^32)
       const out = u8[32] === 1;
-      const data = u8.subarray(off, off + size * count);
+      const data = view(off, size * count);
       const value = out ? (size === 1 ? u8[off]! : size === 2 ? v.getUint16(off, true) : v.getUint32(off, true)) : 0;
       return { kind: "io", direction: out ? "out" : "in", port: v.getUint16(34, true), size, count, data, value };
     }
     case 6: {
       const length = v.getUint32(48, true);
       const isWrite = u8[52] !== 0;
-      const data = u8.subarray(40, 40 + Math.min(length, 8));
+      const data = view(40, Math.min(length, 8));
       let value = 0n;
       if (isWrite) for (let i = data.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(data[i]!);
       return { kind: "mmio", isWrite, address: v.getBigUint64(32, true), length, data, value };

@@ -6,7 +6,7 @@
  * @internal
  */
 import { parentPort } from "node:worker_threads";
-import { answerRead, decodeExit, type VcpuExit } from "./exits.js";
+import { answerRead, exitDecoder, type VcpuExit } from "./exits.js";
 import type { VcpuContext, VcpuHandler, VcpuHandlerFactory } from "./handlers.js";
 import { viewRam } from "./memory.js";
 import {
@@ -70,7 +70,7 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
 
   const fd = wd.vcpu.fd;
   const run = vcpu.runBytes;
-  const view = new DataView(run.buffer, run.byteOffset, run.byteLength);
+  const decodeExit = exitDecoder(run, new DataView(run.buffer, run.byteOffset, run.byteLength));
   const io = handler.io?.bind(handler);
   const mmio = handler.mmio?.bind(handler);
   let exits = 0;
@@ -104,7 +104,7 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
       }
       exits++;
       Atomics.store(ctrl, EXITS, exits | 0);
-      const exit = decodeExit(run, view);
+      const exit = decodeExit();
       switch (exit.kind) {
         case "io":
           if (exit.direction === "in") answerRead(exit, io ? io(exit) : undefined);

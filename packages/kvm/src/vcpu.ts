@@ -1,6 +1,6 @@
 import { IOCTL } from "./constants.js";
 import { KvmError, ioctlError } from "./errors.js";
-import { decodeExit, INTERRUPTED, type VcpuExit } from "./exits.js";
+import { exitDecoder, INTERRUPTED, type VcpuExit } from "./exits.js";
 import {
   CPUID_ENTRY_SIZE,
   decodeCpuid2,
@@ -70,7 +70,7 @@ export class Vcpu {
   readonly #runAddress: bigint;
   readonly #runSize: number;
   readonly #run: Uint8Array;
-  readonly #view: DataView;
+  readonly #decode: () => VcpuExit;
   readonly #owner: boolean;
   #closed = false;
   #guard: (() => string | undefined) | undefined;
@@ -85,7 +85,7 @@ export class Vcpu {
     this.#runSize = desc.runSize;
     const ab = sys().view(desc.runAddress, desc.runSize);
     this.#run = new Uint8Array(ab);
-    this.#view = new DataView(ab);
+    this.#decode = exitDecoder(this.#run, new DataView(ab));
     this.#owner = owner;
   }
 
@@ -447,7 +447,7 @@ export class Vcpu {
       }
       throw ioctlError("KVM_RUN", -r, `vCPU ${this.id}`);
     }
-    return decodeExit(this.#run, this.#view);
+    return this.#decode();
   }
 
   /**
