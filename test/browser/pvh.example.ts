@@ -1,6 +1,6 @@
-// Proposed as test/browser/pvh.example.ts (the repo-level browser test looks for it there; this
-// package may not edit test/). Build a memory map, lay out a boot for a tiny hand-made ELF, and
-// print what a guest would see. Runs in a context with no globals at all.
+// The browser example of @microvm/pvh (bundled and run by test/browser.test.ts with no Node
+// globals): build a memory map, lay out a boot for a tiny hand-made ELF, and print what a guest
+// would see.
 import { buildE820, decodeStartInfo, isPvhError, layoutPvhBoot, readPvhKernel } from "@microvm/pvh";
 
 // A minimal ELF64 with one PT_LOAD at 1 MiB and a PT_NOTE holding the PVH note (entry 1 MiB).
