@@ -4,9 +4,9 @@
  * register accesses forwarded by vCPU threads through the MMIO mailbox, and sends interrupts
  * through irqfds. Nothing here waits on a timer or polls (ARCHITECTURE.md §3).
  */
-import { writeSync } from "node:fs";
+import { readSync, writeSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import type { IoHandlerFactory } from "@microvm/kvm";
+import type { IoContext, IoHandlerFactory } from "@microvm/kvm";
 import { EventFd } from "@microvm/kvm";
 import {
   BlkDevice,
@@ -26,6 +26,9 @@ import {
 } from "@microvm/virtio-mmio";
 import { ArpResponder, parseMac } from "./arp-responder.js";
 import { FileBlockBackend } from "./file-block-backend.js";
+import { systemEntropy } from "./node/entropy.js";
+import { FdBlockBackend } from "./node/fd-block-backend.js";
+import { TapBackend } from "./node/tap-backend.js";
 import { COUNTER, MAILBOX, type IoHandlerData, type ModuleBackendSpec, type TransportSetup } from "./protocol.js";
 import { RingWriter } from "./ring.js";
 
@@ -64,7 +67,30 @@ class StreamConsole implements ByteStreamBackend {
   }
 }
 
-async function makeDevice(t: TransportSetup, closers: (() => void)[], consoles: Map<number, StreamConsole>): Promise<VirtioDevice> {
+/**
+ * Input of an `fd` console from `inputFd` (the CLI's pty or stdin): read when epoll says so and
+ * handed to the guest. A fd epoll refuses (a regular file) gives no input; EOF ends the watch.
+ */
+function watchConsoleInput(ctx: IoContext, fd: number, console: StreamConsole): void {
+  const buf = new Uint8Array(4096);
+  try {
+    ctx.watch(fd, () => {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EAGAIN") return;
+        n = 0; // EIO (a pty whose other side went away) and the like end the input
+      }
+      if (n <= 0) ctx.unwatch(fd);
+      else console.input(buf.slice(0, n));
+    });
+  } catch {
+    // not pollable: no input
+  }
+}
+
+async function makeDevice(t: TransportSetup, closers: (() => void)[], consoles: Map<number, StreamConsole>, ctx: IoContext): Promise<VirtioDevice> {
   const d = t.device;
   switch (d.kind) {
     case "blk": {
@@ -74,10 +100,18 @@ async function makeDevice(t: TransportSetup, closers: (() => void)[], consoles: 
         const f = new FileBlockBackend(d.backend.path, { readOnly: d.backend.readOnly ?? false });
         closers.push(() => f.close());
         backend = f;
+      } else if (d.backend.type === "fd") {
+        backend = new FdBlockBackend(d.backend.fd, { size: d.backend.size, readOnly: d.backend.readOnly ?? false, ...(d.backend.id !== undefined ? { id: d.backend.id } : {}) });
       } else backend = (await moduleBackend(d.backend)) as BlockBackend;
       return new BlkDevice(backend);
     }
     case "net": {
+      if (d.backend.type === "tap") {
+        const fd = d.backend.fd;
+        const tap: TapBackend = new TapBackend(fd, (on) => (on ? ctx.watch(fd, () => tap.readable()) : ctx.unwatch(fd)));
+        closers.push(() => ctx.unwatch(fd));
+        return new NetDevice(tap, d.mac ? { mac: parseMac(d.mac) } : {});
+      }
       const backend: FrameBackend =
         d.backend.type === "arp-responder"
           ? new ArpResponder({ ...(d.backend.ips ? { ips: d.backend.ips } : {}), ...(d.backend.mac ? { mac: d.backend.mac } : {}) })
@@ -102,10 +136,13 @@ async function makeDevice(t: TransportSetup, closers: (() => void)[], consoles: 
       }
       const backend = new StreamConsole(out);
       consoles.set(t.index, backend);
+      if (d.backend.type === "fd" && d.backend.inputFd !== undefined) watchConsoleInput(ctx, d.backend.inputFd, backend);
       return new ConsoleDevice(backend);
     }
     case "rng":
-      return new RngDevice({ source: d.backend.type === "crypto" ? cryptoEntropy : ((await moduleBackend(d.backend)) as EntropySource) });
+      return new RngDevice({
+        source: d.backend.type === "crypto" ? cryptoEntropy : d.backend.type === "system" ? systemEntropy() : ((await moduleBackend(d.backend)) as EntropySource),
+      });
   }
 }
 
@@ -128,7 +165,7 @@ export const createIoHandler: IoHandlerFactory = async (ctx) => {
   const consoles = new Map<number, StreamConsole>();
 
   for (const t of data.transports) {
-    const device = await makeDevice(t, closers, consoles);
+    const device = await makeDevice(t, closers, consoles, ctx);
     const irq = EventFd.fromFd(t.irqFd);
     const transport = new MmioTransport({
       memory,

@@ -22,6 +22,22 @@ export type BlkBackendSpec =
       /** Open it read-only and refuse writes. */
       readonly readOnly?: boolean;
     }
+  | {
+      /**
+       * An image already open (and locked, see node/image.ts) on the main thread: the I/O thread
+       * reads and writes this fd with pread/pwrite and flushes it with fdatasync; its owner
+       * closes it. Added for the CLI's `-drive`, whose OFD locks belong to that one open file.
+       */
+      readonly type: "fd";
+      /** The fd (process-wide). */
+      readonly fd: number;
+      /** Its size in bytes. */
+      readonly size: number;
+      /** Refuse writes. */
+      readonly readOnly?: boolean;
+      /** The GET_ID serial. */
+      readonly id?: string;
+    }
   | ModuleBackendSpec;
 
 /** A net backend. */
@@ -33,6 +49,16 @@ export type NetBackendSpec =
       readonly ips?: readonly string[];
       /** Its MAC. */
       readonly mac?: string;
+    }
+  | {
+      /**
+       * A tap device opened on the main thread (node/tap.ts: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
+       * 12-byte header, no offloads), read on the I/O thread when epoll says it is readable.
+       * Added for the CLI's `-netdev tap`.
+       */
+      readonly type: "tap";
+      /** The tap's fd (non-blocking). */
+      readonly fd: number;
     }
   | ModuleBackendSpec;
 
@@ -47,6 +73,12 @@ export type ConsoleBackendSpec =
       readonly type: "fd";
       /** The fd. */
       readonly fd: number;
+      /**
+       * Optional input: an fd the I/O thread watches (a pty master, stdin); bytes read go to the
+       * guest's receive queue. Added for the CLI's `-chardev pty|stdio`. An fd that epoll cannot
+       * watch (a regular file, /dev/null) gives no input; end of file stops the watch.
+       */
+      readonly inputFd?: number;
     }
   | ModuleBackendSpec;
 
@@ -55,6 +87,10 @@ export type RngBackendSpec =
   | {
       /** `crypto.getRandomValues`. */
       readonly type: "crypto";
+    }
+  | {
+      /** The host's entropy, read from /dev/urandom (node/entropy.ts). Added for the CLI. */
+      readonly type: "system";
     }
   | ModuleBackendSpec;
 

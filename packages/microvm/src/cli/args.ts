@@ -1,0 +1,518 @@
+/**
+ * The `microvm` command line: QEMU's option syntax for the flags of the seed's two invocations
+ * (QEMU's microvm cover letter, 2019), parsed into a plain description ({@link CliConfig}).
+ * No I/O here except reading the user config file, so every rule is unit-testable.
+ *
+ * Option syntax follows QEMU (docs/system/invocation.rst, util/qemu-option.c): `-flag value`
+ * (one or two leading dashes), values are comma-separated `key=value` lists whose first element
+ * may be the implied key (`pty,id=c0`), `,,` is a literal comma, and a bare key means `key=on`.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { MicrovmError } from "../errors.js";
+
+/** A `-chardev`. */
+export interface ChardevConfig {
+  /** Its id. */
+  readonly id: string;
+  /** `pty`: a new /dev/pts/N; `stdio`: this process's stdin and stdout. */
+  readonly backend: "pty" | "stdio";
+}
+
+/** A `-drive` (raw image, `if=none`). */
+export interface DriveConfig {
+  /** Its id. */
+  readonly id: string;
+  /** The image file. */
+  readonly file: string;
+  /** `readonly=on`. */
+  readonly readOnly: boolean;
+}
+
+/** A `-netdev tap`. */
+export interface NetdevConfig {
+  /** Its id. */
+  readonly id: string;
+  /** `ifname=`: an existing tap to attach to; absent: a temporary tap is created. */
+  readonly ifname?: string;
+}
+
+/** A virtio device from `-device`, in command-line order (which is transport order). */
+export type DeviceSpec =
+  | { readonly kind: "console"; /** the virtconsole's chardev, if one was attached */ readonly chardev?: string }
+  | { readonly kind: "blk"; readonly drive: string }
+  | { readonly kind: "net"; readonly netdev: string }
+  | { readonly kind: "rng" };
+
+/** What a `microvm` command line asks for. */
+export interface CliConfig {
+  /** `-M microvm,legacy`: the ISA 16550A UART and the 0x64 reset port. */
+  readonly legacy: boolean;
+  /** `-m`, in bytes (default 128 MiB, QEMU's default). */
+  readonly memory: number;
+  /** `-smp`. */
+  readonly cpus: number;
+  /** `-kernel`. */
+  readonly kernel?: string;
+  /** `-append`. */
+  readonly append: string;
+  /** `-initrd`. */
+  readonly initrd?: string;
+  /** `-nodefaults` was given. */
+  readonly nodefaults: boolean;
+  /** `-no-user-config` was given. */
+  readonly noUserConfig: boolean;
+  /** The user config file that was read, if any. */
+  readonly userConfig?: string;
+  /** The chardevs. */
+  readonly chardevs: readonly ChardevConfig[];
+  /** The drives. */
+  readonly drives: readonly DriveConfig[];
+  /** The netdevs. */
+  readonly netdevs: readonly NetdevConfig[];
+  /** The virtio devices, in order. */
+  readonly devices: readonly DeviceSpec[];
+  /**
+   * Where the legacy UART goes: `stdio` (`-serial stdio`, or the default without `-nodefaults`),
+   * or `none` (with `-nodefaults` and no `-serial`). Normal mode: `none`.
+   */
+  readonly serial: "stdio" | "none";
+  /** `--info-mtree`: print the exposed surface and exit. */
+  readonly infoMtree: boolean;
+}
+
+/** What the command line asks the program to do. */
+export type CliCommand = { readonly action: "help" } | { readonly action: "version" } | { readonly action: "run"; readonly config: CliConfig };
+
+/** Every flag `microvm` accepts, with its argument, for `--help` and for errors. */
+export const SUPPORTED_FLAGS: readonly (readonly [flag: string, arg: string, what: string])[] = [
+  ["-M", "microvm[,legacy]", "the machine; legacy adds the ISA 16550A UART at 0x3f8 and the 0x64 reset port"],
+  ["-m", "SIZE", "guest RAM: 512m, 1G, or a plain number of MiB (default 128)"],
+  ["-smp", "N", "vCPUs, 1..254 (default 1)"],
+  ["-kernel", "FILE", "the PVH kernel: a vmlinux or any ELF with the Xen PHYS32_ENTRY note"],
+  ["-append", "CMDLINE", "the kernel command line (virtio_mmio.device= entries are appended)"],
+  ["-initrd", "FILE", "an initrd, passed as the first PVH module"],
+  ["-nodefaults", "", "no default devices: in legacy mode the UART is then silent unless -serial stdio"],
+  ["-no-user-config", "", "do not read the user config file ($XDG_CONFIG_HOME/microvm/microvm.conf)"],
+  ["-chardev", "pty|stdio,id=ID[,server]", "a character device: a new /dev/pts/N, or this terminal"],
+  ["-device", "virtio-serial-device", "a virtio console device (one port)"],
+  ["-device", "virtconsole,chardev=ID", "the console port of the last virtio-serial-device, on a chardev"],
+  ["-drive", "id=ID,file=FILE,format=raw,if=none[,readonly=on]", "a raw image, locked as QEMU locks it"],
+  ["-device", "virtio-blk-device,drive=ID", "a virtio block device on a drive"],
+  ["-netdev", "tap,id=ID,script=no,downscript=no[,ifname=NAME]", "a tap device (an existing one by name, else a new temporary one)"],
+  ["-device", "virtio-net-device,netdev=ID", "a virtio network device on a netdev"],
+  ["-device", "virtio-rng-device", "a virtio entropy device fed from the host's /dev/urandom"],
+  ["-serial", "stdio", "the legacy UART on this terminal (needs -M microvm,legacy)"],
+  ["--info-mtree", "", "print the machine's exposed surface (QEMU's `info mtree` format) and exit"],
+  ["--help", "", "this help"],
+  ["--version", "", "the version"],
+];
+
+const FLAG_NAMES = [...new Set(SUPPORTED_FLAGS.map(([f]) => f))];
+
+function bad(message: string): MicrovmError {
+  return new MicrovmError("invalid-argument", message);
+}
+
+/**
+ * Splits a QEMU option value: `pty,id=c0,server` → `[["", "pty"], ["id", "c0"], ["server", "on"]]`
+ * when `implied` names the first key, `,,` being a literal comma (util/qemu-option.c).
+ *
+ * @param value - the option value
+ * @param implied - the key of a first element without `=` (e.g. `backend`), or undefined
+ * @returns the key/value pairs, in order
+ * @throws MicrovmError `invalid-argument` for an empty element
+ * @example
+ * ```ts
+ * parseKeyval("tap,id=n0,script=no", "type"); // [["type","tap"],["id","n0"],["script","no"]]
+ * ```
+ */
+export function parseKeyval(value: string, implied: string | undefined): [string, string][] {
+  const parts: string[] = [];
+  let cur = "";
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i] as string;
+    if (ch === ",") {
+      if (value[i + 1] === ",") {
+        cur += ",";
+        i++;
+        continue;
+      }
+      parts.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  parts.push(cur);
+  return parts.map((p, i): [string, string] => {
+    if (p.length === 0) throw bad(`${JSON.stringify(value)}: empty element`);
+    const eq = p.indexOf("=");
+    if (eq < 0) return i === 0 && implied !== undefined ? [implied, p] : [p, "on"];
+    return [p.slice(0, eq), p.slice(eq + 1)];
+  });
+}
+
+/** Reads `key=value` pairs against an allow-list; returns a map, complaining about the rest. */
+function keys(flag: string, pairs: [string, string][], allowed: readonly string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of pairs) {
+    if (!allowed.includes(k)) throw bad(`${flag}: unsupported option '${k}'; supported: ${allowed.filter((a) => !a.startsWith("_")).join(", ")}`);
+    if (m.has(k)) throw bad(`${flag}: '${k}' given twice`);
+    m.set(k, v);
+  }
+  return m;
+}
+
+function onOff(flag: string, key: string, v: string | undefined, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (v === "on" || v === "yes" || v === "true") return true;
+  if (v === "off" || v === "no" || v === "false") return false;
+  throw bad(`${flag}: ${key}: expected on or off, got ${JSON.stringify(v)}`);
+}
+
+function need(flag: string, m: Map<string, string>, key: string): string {
+  const v = m.get(key);
+  if (v === undefined || v.length === 0) throw bad(`${flag}: ${key}= is required`);
+  return v;
+}
+
+const ID_RE = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+function id(flag: string, m: Map<string, string>): string {
+  const v = need(flag, m, "id");
+  // QEMU ids start with a letter and hold letters, digits, '-', '.', '_' (util/id.c id_wellformed).
+  if (!ID_RE.test(v)) throw bad(`${flag}: id ${JSON.stringify(v)}: expected a letter, then letters, digits, '-', '.' or '_'`);
+  return v;
+}
+
+/**
+ * Parses a QEMU memory size: a plain number is MiB; suffixes B, K, M, G, T (powers of 1024,
+ * either case) as QEMU's `-m` (softmmu/vl.c set_memory_options, util/cutils.c qemu_strtosz_MiB).
+ * The size is rounded up to 8 KiB, as QEMU does.
+ *
+ * @param text - e.g. `512m`, `1G`, `256`, `size=1.5G`
+ * @returns bytes
+ * @throws MicrovmError `invalid-argument` for a malformed size
+ * @example
+ * ```ts
+ * parseMemorySize("512m"); // 536870912
+ * ```
+ */
+export function parseMemorySize(text: string): number {
+  const t = text.startsWith("size=") ? text.slice(5) : text;
+  const m = /^(\d+(?:\.\d+)?)([bkmgt])?$/i.exec(t);
+  if (!m) throw bad(`-m: expected a size such as 512m, 1G or a number of MiB, got ${JSON.stringify(text)}`);
+  const unit = (m[2] ?? "m").toLowerCase();
+  const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit] as number;
+  const bytes = Math.ceil((Number(m[1]) * mult) / 8192) * 8192;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw bad(`-m: ${JSON.stringify(text)} is not a usable size`);
+  return bytes;
+}
+
+/**
+ * The user config file: `$XDG_CONFIG_HOME/microvm/microvm.conf` (XDG Base Directory spec;
+ * default `~/.config`). Each non-empty line that does not start with `#` is one flag and its value
+ * (`-device virtio-rng-device`), read before the command line unless `-no-user-config` is given.
+ *
+ * @param env - the environment
+ * @returns the path
+ * @example
+ * ```ts
+ * userConfigPath(process.env); // "/home/me/.config/microvm/microvm.conf"
+ * ```
+ */
+export function userConfigPath(env: Readonly<Record<string, string | undefined>>): string {
+  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith("/") ? env.XDG_CONFIG_HOME : join(env.HOME ?? homedir(), ".config");
+  return join(base, "microvm", "microvm.conf");
+}
+
+function readUserConfig(path: string): string[] {
+  const out: string[] = [];
+  for (const raw of readFileSync(path, "utf8").split("\n")) {
+    const line = raw.trim();
+    if (line.length === 0 || line.startsWith("#")) continue;
+    const sp = line.search(/\s/);
+    if (sp < 0) out.push(line);
+    else out.push(line.slice(0, sp), line.slice(sp).trim());
+  }
+  return out;
+}
+
+const FLAGS_WITH_VALUE = new Set(["M", "machine", "m", "smp", "kernel", "append", "initrd", "chardev", "device", "drive", "netdev", "serial"]);
+const FLAGS_BARE = new Set(["nodefaults", "no-user-config", "info-mtree", "help", "h", "version"]);
+
+function splitPairs(argv: readonly string[]): [flag: string, value: string | undefined][] {
+  const pairs: [flag: string, value: string | undefined][] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (!a.startsWith("-") || a === "-" || a === "--") {
+      throw bad(`${JSON.stringify(a)}: unexpected argument (the kernel is given with -kernel); supported flags: ${FLAG_NAMES.join(", ")}`);
+    }
+    const name = a.replace(/^--?/, "");
+    if (FLAGS_BARE.has(name)) pairs.push([name, undefined]);
+    else if (FLAGS_WITH_VALUE.has(name)) {
+      if (i + 1 >= argv.length) throw bad(`${a}: requires an argument`);
+      pairs.push([name, argv[++i] as string]);
+    } else throw bad(`${a}: unsupported option; supported: ${FLAG_NAMES.join(", ")} (see --help)`);
+  }
+  return pairs;
+}
+
+/**
+ * Parses a `microvm` command line (the arguments after the program name).
+ *
+ * @param argv - the arguments
+ * @param env - the environment (for the user config file); default `process.env`
+ * @returns what to do
+ * @throws MicrovmError `invalid-argument` naming the flag and what is supported
+ * @example
+ * ```ts
+ * const cmd = parseCommandLine(["-M", "microvm,legacy", "-kernel", "vmlinux", "-serial", "stdio"]);
+ * if (cmd.action === "run") cmd.config.legacy; // true
+ * ```
+ */
+export function parseCommandLine(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): CliCommand {
+  // Pass 1: split into (flag, value) pairs, so that -no-user-config is known before anything.
+  const pairs = splitPairs(argv);
+  if (pairs.some(([f]) => f === "help" || f === "h")) return { action: "help" };
+  if (pairs.some(([f]) => f === "version")) return { action: "version" };
+
+  const noUserConfig = pairs.some(([f]) => f === "no-user-config");
+  let userConfig: string | undefined;
+  if (!noUserConfig) {
+    const path = userConfigPath(env);
+    if (existsSync(path)) {
+      userConfig = path;
+      let head: [string, string | undefined][];
+      try {
+        head = splitPairs(readUserConfig(path));
+      } catch (e) {
+        throw bad(`${path}: ${(e as Error).message}`);
+      }
+      pairs.unshift(...head); // the command line's own flags come after, as QEMU reads config first
+    }
+  }
+
+  let machine: string | undefined;
+  let legacy = false;
+  let memory = 128 * 1024 * 1024;
+  let cpus = 1;
+  let kernel: string | undefined;
+  let append = "";
+  let initrd: string | undefined;
+  let nodefaults = false;
+  let serial: "stdio" | undefined;
+  let infoMtree = false;
+  const chardevs: ChardevConfig[] = [];
+  const drives: DriveConfig[] = [];
+  const netdevs: NetdevConfig[] = [];
+  const devices: (DeviceSpec & { kind: string })[] = [];
+  const consoleOwner = new Map<string, string>(); // chardev id -> user
+  const used = (kindOf: string, ids: Set<string>, v: string, flag: string): void => {
+    if (ids.has(v)) throw bad(`${flag}: ${kindOf} ${v} is already used by another device`);
+    ids.add(v);
+  };
+  const usedDrives = new Set<string>();
+  const usedNetdevs = new Set<string>();
+
+  for (const [flag, value] of pairs) {
+    const f = `-${flag}`;
+    const v = value ?? "";
+    switch (flag) {
+      case "M":
+      case "machine": {
+        const m = keys(f, parseKeyval(v, "type"), ["type", "legacy"]);
+        const type = need(f, m, "type");
+        if (type !== "microvm") throw bad(`${f}: machine ${JSON.stringify(type)} is not supported; supported: microvm`);
+        machine = type;
+        legacy = onOff(f, "legacy", m.get("legacy"), false);
+        break;
+      }
+      case "m":
+        memory = parseMemorySize(v);
+        break;
+      case "smp": {
+        const m = keys(f, parseKeyval(v, "cpus"), ["cpus"]);
+        const n = need(f, m, "cpus");
+        if (!/^\d+$/.test(n) || Number(n) < 1 || Number(n) > 254) throw bad(`${f}: cpus: expected 1..254, got ${JSON.stringify(n)}`);
+        cpus = Number(n);
+        break;
+      }
+      case "kernel":
+        kernel = v;
+        break;
+      case "append":
+        append = v;
+        break;
+      case "initrd":
+        initrd = v;
+        break;
+      case "nodefaults":
+        nodefaults = true;
+        break;
+      case "no-user-config":
+        break;
+      case "info-mtree":
+        infoMtree = true;
+        break;
+      case "chardev": {
+        // `server` is a listening option of socket chardevs; QEMU accepts it on every chardev
+        // (qemu_chardev_opts) and a pty is always the serving end, so it is accepted only as on.
+        const m = keys(f, parseKeyval(v, "backend"), ["backend", "id", "server"]);
+        const backend = need(f, m, "backend");
+        if (backend !== "pty" && backend !== "stdio") throw bad(`${f}: backend ${JSON.stringify(backend)} is not supported; supported: pty, stdio`);
+        if (m.has("server") && !onOff(f, "server", m.get("server"), true)) throw bad(`${f}: server=off is not supported: a ${backend} chardev is always the serving end`);
+        const cid = id(f, m);
+        if (chardevs.some((c) => c.id === cid)) throw bad(`${f}: duplicate chardev id ${cid}`);
+        chardevs.push({ id: cid, backend });
+        break;
+      }
+      case "drive": {
+        const m = keys(f, parseKeyval(v, undefined), ["id", "file", "format", "if", "readonly"]);
+        const did = id(f, m);
+        const file = need(f, m, "file");
+        const format = m.get("format");
+        if (format !== "raw") throw bad(`${f}: format=${format ?? ""}: only format=raw is supported (and must be given, as QEMU asks)`);
+        const iface = m.get("if");
+        if (iface !== "none") throw bad(`${f}: if=${iface ?? ""}: only if=none is supported (attach it with -device virtio-blk-device,drive=${did})`);
+        if (drives.some((d) => d.id === did)) throw bad(`${f}: duplicate drive id ${did}`);
+        drives.push({ id: did, file, readOnly: onOff(f, "readonly", m.get("readonly"), false) });
+        break;
+      }
+      case "netdev": {
+        const m = keys(f, parseKeyval(v, "type"), ["type", "id", "script", "downscript", "ifname"]);
+        const type = need(f, m, "type");
+        if (type !== "tap") throw bad(`${f}: type ${JSON.stringify(type)} is not supported; supported: tap`);
+        const nid = id(f, m);
+        for (const s of ["script", "downscript"]) {
+          if (m.get(s) !== "no") throw bad(`${f}: ${s}=no is required (microvm runs no network scripts; configure the tap beforehand)`);
+        }
+        if (netdevs.some((n) => n.id === nid)) throw bad(`${f}: duplicate netdev id ${nid}`);
+        const ifname = m.get("ifname");
+        netdevs.push({ id: nid, ...(ifname !== undefined ? { ifname } : {}) });
+        break;
+      }
+      case "device": {
+        const drivers = ["virtio-serial-device", "virtconsole", "virtio-blk-device", "virtio-net-device", "virtio-rng-device"];
+        const pairsD = parseKeyval(v, "driver");
+        const driver = pairsD[0]?.[0] === "driver" ? pairsD[0][1] : "";
+        switch (driver) {
+          case "virtio-serial-device":
+            keys(f, pairsD, ["driver"]);
+            devices.push({ kind: "console" });
+            break;
+          case "virtconsole": {
+            const m = keys(f, pairsD, ["driver", "chardev"]);
+            const chardev = need(`${f} virtconsole`, m, "chardev");
+            // The port goes on the last virtio-serial-device (QEMU: the most recent virtio-serial bus).
+            let bus = -1;
+            for (let i = devices.length - 1; i >= 0; i--) if (devices[i]?.kind === "console") { bus = i; break; }
+            if (bus < 0) throw bad(`${f} virtconsole: no virtio-serial-device before it (add -device virtio-serial-device first)`);
+            const busDev = devices[bus] as { kind: "console"; chardev?: string };
+            if (busDev.chardev !== undefined) throw bad(`${f} virtconsole: the virtio-serial-device already has a virtconsole (one port per device)`);
+            const owner = consoleOwner.get(chardev);
+            if (owner) throw bad(`${f} virtconsole: chardev ${chardev} is already used by ${owner}`);
+            consoleOwner.set(chardev, "a virtconsole");
+            devices[bus] = { kind: "console", chardev };
+            break;
+          }
+          case "virtio-blk-device": {
+            const m = keys(f, pairsD, ["driver", "drive"]);
+            const drive = need(`${f} virtio-blk-device`, m, "drive");
+            used("drive", usedDrives, drive, f);
+            devices.push({ kind: "blk", drive });
+            break;
+          }
+          case "virtio-net-device": {
+            const m = keys(f, pairsD, ["driver", "netdev"]);
+            const netdev = need(`${f} virtio-net-device`, m, "netdev");
+            used("netdev", usedNetdevs, netdev, f);
+            devices.push({ kind: "net", netdev });
+            break;
+          }
+          case "virtio-rng-device":
+            keys(f, pairsD, ["driver"]);
+            devices.push({ kind: "rng" });
+            break;
+          default:
+            throw bad(`${f}: device ${JSON.stringify(driver || v)} is not supported; supported: ${drivers.join(", ")}`);
+        }
+        break;
+      }
+      case "serial":
+        if (v !== "stdio") throw bad(`${f}: ${JSON.stringify(v)} is not supported; supported: stdio`);
+        if (serial) throw bad(`${f}: given twice (the microvm has one UART)`);
+        serial = "stdio";
+        break;
+    }
+  }
+
+  if (machine === undefined) throw bad("-M microvm is required (the only machine microvm offers)");
+  // References resolve against the whole command line, as QEMU resolves them at machine creation.
+  for (const d of devices) {
+    if (d.kind === "blk" && !drives.some((x) => x.id === d.drive)) throw bad(`-device virtio-blk-device: drive ${d.drive} not found (no -drive id=${d.drive})`);
+    if (d.kind === "net" && !netdevs.some((x) => x.id === d.netdev)) throw bad(`-device virtio-net-device: netdev ${d.netdev} not found (no -netdev …,id=${d.netdev})`);
+    if (d.kind === "console" && d.chardev !== undefined && !chardevs.some((x) => x.id === d.chardev)) throw bad(`-device virtconsole: chardev ${d.chardev} not found (no -chardev …,id=${d.chardev})`);
+  }
+  if (serial === "stdio" && !legacy) throw bad("-serial stdio: this machine has no UART; use -M microvm,legacy");
+  // Without -nodefaults, a legacy board's UART defaults to stdio (QEMU's -nographic default).
+  const serialTarget: "stdio" | "none" = legacy && (serial === "stdio" || !nodefaults) ? "stdio" : "none";
+  const stdioUsers = chardevs.filter((c) => c.backend === "stdio").length + (serialTarget === "stdio" ? 1 : 0);
+  if (stdioUsers > 1) {
+    throw bad(`stdio is used by ${stdioUsers} character devices (${serialTarget === "stdio" ? "the legacy UART" + (serial ? "" : " by default, without -nodefaults") + " and " : ""}-chardev stdio); it can serve only one`);
+  }
+  if (devices.length > 8) throw bad(`-device: ${devices.length} virtio devices; the microvm has 8 virtio-mmio transports`);
+  if (!kernel && !infoMtree) throw bad("-kernel is required (microvm has no firmware: it boots a PVH kernel directly)");
+  if (!kernel) throw bad("--info-mtree needs -kernel (the plan is made for a kernel)");
+
+  return {
+    action: "run",
+    config: {
+      legacy,
+      memory,
+      cpus,
+      kernel,
+      append,
+      ...(initrd !== undefined ? { initrd } : {}),
+      nodefaults,
+      noUserConfig,
+      ...(userConfig !== undefined ? { userConfig } : {}),
+      chardevs,
+      drives,
+      netdevs,
+      devices,
+      serial: serialTarget,
+      infoMtree,
+    },
+  };
+}
+
+/**
+ * The `--help` text.
+ *
+ * @returns the text, ending with a newline
+ * @example
+ * ```ts
+ * process.stdout.write(helpText());
+ * ```
+ */
+export function helpText(): string {
+  const w = Math.max(...SUPPORTED_FLAGS.map(([f, a]) => f.length + a.length + 1));
+  const lines = SUPPORTED_FLAGS.map(([f, a, what]) => `  ${`${f} ${a}`.padEnd(w)}  ${what}`);
+  return [
+    "usage: microvm -M microvm[,legacy] -kernel FILE [options]",
+    "",
+    "A KVM micro-VM with QEMU's -M microvm board: PVH boot, MPTable, virtio-mmio, optional legacy UART.",
+    "It takes QEMU's flags for that board, e.g.:",
+    '  microvm -M microvm,legacy -m 512m -smp 2 -kernel vmlinux -append "console=ttyS0 root=/dev/vda" \\',
+    "    -nodefaults -no-user-config -drive id=test,file=test.img,format=raw,if=none \\",
+    "    -device virtio-blk-device,drive=test -netdev tap,id=tap0,script=no,downscript=no \\",
+    "    -device virtio-net-device,netdev=tap0 -serial stdio",
+    "",
+    "options:",
+    ...lines,
+    "",
+    "Exit status: 0 when the guest resets or triple-faults (how `reboot` ends a microvm), 1 on an error,",
+    "128+N when ended by signal N.",
+    "",
+  ].join("\n");
+}

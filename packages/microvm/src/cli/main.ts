@@ -1,0 +1,225 @@
+/**
+ * The `microvm` program: parses QEMU's flags for `-M microvm` ({@link parseCommandLine}), opens
+ * the host side of every device (images locked as QEMU locks them, taps, ptys, the terminal in
+ * raw mode), then runs the machine until the guest resets or triple-faults (exit 0).
+ *
+ * Every failure before the guest starts is one line on stderr, `microvm: <cause>`, exit status 1,
+ * with everything opened so far closed again (no tap, lock or terminal mode left behind).
+ *
+ * Start-up cost matters (a whole run of a small guest is measured against QEMU's), so the machine,
+ * KVM and koffi modules are imported only once the command line asks for a run.
+ */
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { isMicrovmError, MicrovmError } from "../errors.js";
+import { helpText, parseCommandLine, type CliConfig } from "./args.js";
+
+/** What {@link runCli} needs from its process; tests pass their own. */
+export interface CliIo {
+  /** Writes to stdout. */
+  readonly out: (text: string) => void;
+  /** Writes to stderr. */
+  readonly err: (text: string) => void;
+  /** The environment. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+function version(): string {
+  // package.json sits two levels up from both src/cli/main.ts and dist/cli.js's package root.
+  for (const rel of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "@microvm/microvm") return pkg.version ?? "0.0.0";
+    } catch {
+      // try the next
+    }
+  }
+  return "0.0.0";
+}
+
+function readInput(what: string, path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : (e as Error).message;
+    throw new MicrovmError("not-found", `${what} ${path}: ${why}`, { cause: e });
+  }
+}
+
+/** One line: the message with its newlines folded, as the CLI's errors promise. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, "; ");
+}
+
+/**
+ * Runs the `microvm` command line to the end of the guest.
+ *
+ * @param argv - the arguments after the program name
+ * @param io - output streams and environment; default the process's
+ * @returns the exit status: 0 after a guest reset or triple fault, 1 on an error
+ * @example
+ * ```ts
+ * process.exitCode = await runCli(["-M", "microvm,legacy", "-kernel", "guest.elf", "-serial", "stdio"]);
+ * ```
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t), env: process.env },
+): Promise<number> {
+  const cleanups: (() => void)[] = [];
+  const cleanup = (): void => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        c();
+      } catch {
+        // best effort: keep closing the rest
+      }
+    }
+  };
+  try {
+    const cmd = parseCommandLine(argv, io.env);
+    if (cmd.action === "help") {
+      io.out(helpText());
+      return 0;
+    }
+    if (cmd.action === "version") {
+      io.out(`microvm ${version()}\n`);
+      return 0;
+    }
+    return await run(cmd.config, io, cleanups);
+  } catch (e) {
+    cleanup();
+    const msg = isMicrovmError(e) ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    io.err(`microvm: ${oneLine(msg)}\n`);
+    return 1;
+  } finally {
+    cleanup();
+  }
+}
+
+async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Promise<number> {
+  const kernel = readInput("kernel", config.kernel as string);
+  const initrd = config.initrd !== undefined ? readInput("initrd", config.initrd) : undefined;
+  const { planMachine } = await import("../plan.js");
+  const board = {
+    kernel,
+    memory: config.memory,
+    cpus: config.cpus,
+    legacy: config.legacy,
+    cmdline: config.append,
+    ...(initrd ? { initrd } : {}),
+  };
+  const plan = planMachine({ ...board, devices: config.devices.map((d) => ({ kind: d.kind })) });
+  if (config.infoMtree) {
+    io.out(`${plan.listing.join("\n")}\n`);
+    return 0;
+  }
+
+  // Host side of the devices, opened in command-line order; each registers its own cleanup.
+  const [{ openImage }, { openTap }, { openPty }] = await Promise.all([import("../node/image.js"), import("../node/tap.js"), import("../node/pty.js")]);
+  const drives = new Map<string, { fd: number; size: number; readOnly: boolean; file: string }>();
+  for (const d of config.drives) {
+    const img = openImage(d.file, d.readOnly);
+    cleanups.push(() => img.close());
+    drives.set(d.id, { fd: img.fd, size: img.size, readOnly: d.readOnly, file: d.file });
+  }
+  const taps = new Map<string, number>();
+  for (const n of config.netdevs) {
+    const tap = openTap(n.ifname, n.id);
+    cleanups.push(() => tap.close());
+    taps.set(n.id, tap.fd);
+  }
+  let devNull = -1;
+  const nullFd = (): number => {
+    if (devNull < 0) {
+      devNull = openSync("/dev/null", "w");
+      const fd = devNull;
+      cleanups.push(() => closeSync(fd));
+    }
+    return devNull;
+  };
+  const chardevs = new Map<string, { out: number; input?: number }>();
+  let stdioUsed = config.serial === "stdio";
+  for (const c of config.chardevs) {
+    if (c.backend === "pty") {
+      const pty = openPty();
+      cleanups.push(() => pty.close());
+      // QEMU prints this for every pty chardev (chardev/char-pty.c char_pty_open).
+      io.err(`char device redirected to ${pty.path} (label ${c.id})\n`);
+      chardevs.set(c.id, { out: pty.master, input: pty.master });
+    } else {
+      stdioUsed = true;
+      chardevs.set(c.id, { out: 1, input: 0 });
+    }
+  }
+
+  const { createMachine } = await import("../machine.js");
+  type Devices = NonNullable<Parameters<typeof createMachine>[0]["devices"]>;
+  const devices: Devices[number][] = config.devices.map((d): Devices[number] => {
+    switch (d.kind) {
+      case "blk": {
+        const img = drives.get(d.drive) as { fd: number; size: number; readOnly: boolean; file: string };
+        return { kind: "blk", backend: { type: "fd", fd: img.fd, size: img.size, readOnly: img.readOnly, id: d.drive } };
+      }
+      case "net":
+        return { kind: "net", backend: { type: "tap", fd: taps.get(d.netdev) as number } };
+      case "rng":
+        return { kind: "rng", backend: { type: "system" } };
+      case "console": {
+        const c = d.chardev !== undefined ? chardevs.get(d.chardev) : undefined;
+        // A virtio-serial-device without a port: the guest sees the console; its output goes nowhere.
+        if (!c) return { kind: "console", backend: { type: "fd", fd: nullFd() } };
+        return { kind: "console", backend: { type: "fd", fd: c.out, ...(c.input !== undefined ? { inputFd: c.input } : {}) } };
+      }
+    }
+  });
+
+  // The terminal: raw while the guest owns it, restored on every way out.
+  let signalled: { name: string; signo: number } | undefined;
+  let wake: (() => void) | undefined;
+  const onSignal = (name: string, signo: number): void => {
+    signalled = { name, signo };
+    io.err(`\nmicrovm: terminating on signal ${signo} (${name})\n`);
+    wake?.();
+  };
+  const signalWait = new Promise<void>((resolve) => (wake = resolve));
+  let term: { restore(): void } | undefined;
+  if (stdioUsed && process.stdin.isTTY) {
+    const { enterRawMode } = await import("../node/terminal.js");
+    term = enterRawMode(0, onSignal); // handles the signals itself, restoring the mode first
+    if (term) cleanups.push(() => term?.restore());
+  }
+  if (!term) {
+    const nums = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+    const handlers = (Object.keys(nums) as (keyof typeof nums)[]).map((s) => [s, () => onSignal(s, nums[s])] as const);
+    for (const [s, h] of handlers) process.on(s, h);
+    cleanups.push(() => {
+      for (const [s, h] of handlers) process.removeListener(s, h);
+    });
+  }
+
+  const machine = await createMachine({
+    ...board,
+    devices,
+    serial: config.legacy ? { type: "fd", fd: config.serial === "stdio" ? 1 : nullFd() } : { type: "stream" },
+  });
+  if (config.legacy && config.serial === "stdio") {
+    // The UART's receiver, fed from stdin on this thread (its FIFO state is shared with the vCPUs).
+    const onData = (b: Buffer): void => void machine.serialInput(new Uint8Array(b));
+    process.stdin.on("data", onData);
+    cleanups.push(() => {
+      process.stdin.removeListener("data", onData);
+      process.stdin.pause();
+    });
+  }
+  const outcome = await Promise.race([machine.done, signalWait.then(() => undefined)]);
+  if (outcome === undefined) {
+    await Promise.race([machine.stop(), new Promise((r) => setTimeout(r, 2000))]);
+    return 128 + (signalled?.signo ?? 0);
+  }
+  if (outcome.reason === "error") {
+    io.err(`microvm: the guest stopped with an error: ${oneLine(outcome.message ?? "unknown")}\n`);
+    return 1;
+  }
+  return 0;
+}

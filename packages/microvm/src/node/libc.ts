@@ -1,0 +1,114 @@
+/**
+ * The few libc calls the CLI's Node backends need that Node itself lacks: `ioctl` (tap and pty
+ * set-up), `fcntl` with a `struct flock` (OFD image locks) and the termios pair (raw mode on a
+ * terminal). Bound through koffi, lazily, on first use, so that the CLI's `--help` and `--version`
+ * never load the native module. Numbers are the x86_64 Linux ABI; each cites its header.
+ *
+ * @internal
+ */
+import { createRequire } from "node:module";
+import { MicrovmError } from "../errors.js";
+
+type Koffi = typeof import("koffi");
+
+/** The bound calls. Results below 0 are `-errno`. */
+export interface Libc {
+  /** `ioctl(fd, req, void *arg)`. */
+  ioctlPtr(fd: number, req: number, arg: Uint8Array): number;
+  /** `ioctl(fd, req, unsigned long arg)`. */
+  ioctlVal(fd: number, req: number, arg: number): number;
+  /** `fcntl(fd, cmd, void *arg)` (F_OFD_* with a `struct flock`). */
+  fcntlPtr(fd: number, cmd: number, arg: Uint8Array): number;
+  /** `fcntl(fd, cmd, long arg)` (F_GETFL / F_SETFL). */
+  fcntlVal(fd: number, cmd: number, arg: number): number;
+  /** `tcgetattr(fd, struct termios *)`. */
+  tcgetattr(fd: number, termios: Uint8Array): number;
+  /** `tcsetattr(fd, when, const struct termios *)`. */
+  tcsetattr(fd: number, when: number, termios: Uint8Array): number;
+}
+
+let bound: Libc | undefined;
+
+/**
+ * The libc bindings of this thread (bound once).
+ *
+ * @returns the calls
+ * @throws MicrovmError `invalid-argument` when koffi cannot be loaded on this platform
+ * @example
+ * ```ts
+ * const r = libc().ioctlVal(fd, TUNSETVNETHDRSZ, 12);
+ * ```
+ */
+export function libc(): Libc {
+  if (bound) return bound;
+  let koffi: Koffi;
+  try {
+    koffi = createRequire(import.meta.url)("koffi") as Koffi;
+  } catch (e) {
+    throw new MicrovmError("invalid-argument", `koffi could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const lib = koffi.load("libc.so.6");
+  // Two prototypes per call rather than variadic ones: on x86_64 the integer and pointer argument
+  // go in the same register, and koffi's non-variadic calls are the cheaper path.
+  const ioctlP = lib.func("int ioctl(int fd, unsigned long req, void *arg)");
+  const ioctlV = lib.func("int ioctl(int fd, unsigned long req, unsigned long arg)");
+  const fcntlP = lib.func("int fcntl(int fd, int cmd, void *arg)");
+  const fcntlV = lib.func("int fcntl(int fd, int cmd, long arg)");
+  const tcget = lib.func("int tcgetattr(int fd, void *t)");
+  const tcset = lib.func("int tcsetattr(int fd, int when, void *t)");
+  const r = (v: unknown): number => {
+    const n = v as number;
+    return n < 0 ? -koffi.errno() : n;
+  };
+  bound = {
+    ioctlPtr: (fd, req, arg) => r(ioctlP(fd, req, arg)),
+    ioctlVal: (fd, req, arg) => r(ioctlV(fd, req, arg)),
+    fcntlPtr: (fd, cmd, arg) => r(fcntlP(fd, cmd, arg)),
+    fcntlVal: (fd, cmd, arg) => r(fcntlV(fd, cmd, arg)),
+    tcgetattr: (fd, t) => r(tcget(fd, t)),
+    tcsetattr: (fd, when, t) => r(tcset(fd, when, t)),
+  };
+  return bound;
+}
+
+/** errno values (include/uapi/asm-generic/errno-base.h, errno.h). */
+export const ERRNO: {
+  readonly EPERM: 1;
+  readonly ENOENT: 2;
+  readonly EIO: 5;
+  readonly EBADF: 9;
+  readonly EAGAIN: 11;
+  readonly EACCES: 13;
+  readonly EBUSY: 16;
+  readonly ENODEV: 19;
+  readonly EINVAL: 22;
+  readonly ENOTTY: 25;
+} = { EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, EAGAIN: 11, EACCES: 13, EBUSY: 16, ENODEV: 19, EINVAL: 22, ENOTTY: 25 };
+
+const NAMES: Record<number, string> = Object.fromEntries(Object.entries(ERRNO).map(([k, v]) => [v, k]));
+
+/**
+ * A short description of an errno, as `strerror` words plus the symbol.
+ *
+ * @param errno - a positive errno
+ * @returns e.g. `Device or resource busy (EBUSY)`
+ * @example
+ * ```ts
+ * describeErrno(16); // "Device or resource busy (EBUSY)"
+ * ```
+ */
+export function describeErrno(errno: number): string {
+  const words: Record<number, string> = {
+    1: "Operation not permitted",
+    2: "No such file or directory",
+    5: "Input/output error",
+    9: "Bad file descriptor",
+    11: "Resource temporarily unavailable",
+    13: "Permission denied",
+    16: "Device or resource busy",
+    19: "No such device",
+    22: "Invalid argument",
+    25: "Inappropriate ioctl for device",
+  };
+  return `${words[errno] ?? "error"} (${NAMES[errno] ?? `errno ${errno}`})`;
+}
