@@ -164,6 +164,18 @@ describe.skipIf(!canRun)("test guests on QEMU microvm (needs /dev/kvm and qemu-s
     },
   );
 
+  it("x86_64 guest with microvm.irq=0 polls instead of taking interrupts", async () => {
+    const { result, report } = await run("x86_64", 1, false, { irq: false });
+    const why = describeRun(result, report);
+    expect(failedChecks(report), why).toEqual([]);
+    const names = report.checks.map((c) => c.name);
+    for (const d of ["blk0", "console0", "rng0", "net0"]) {
+      expect(names, why).toContain(`virtio.${d}.isr`);
+      expect(names, why).not.toContain(`virtio.${d}.irq`);
+    }
+    expect(names.filter((n) => n.startsWith("uart.irq"))).toEqual([]);
+  });
+
   it("microvm.dump=1 hex-dumps the window holding the MPTable (qboot's, at 0x9fc00) and stops", async () => {
     const { result, report } = await run("i386", 2, true, { dump: true });
     const why = describeRun(result, report);
