@@ -64,3 +64,112 @@ export const SAY_HI = `
 	mov $'\\n', %al
 	outb %al, %dx
 ${TRIPLE_FAULT}`;
+
+/**
+ * A hostile guest (32-bit, interrupts off). With a fixed-seed LCG it
+ * 1. writes a random byte to every I/O port and reads it back (0x64 never gets 0xFE, the reset);
+ * 2. writes random 32-bit values to every register of the 8 virtio-mmio transports, and reads them;
+ * 3. then, per transport, walks the driver init sequence far enough for the device to run
+ *    (ACKNOWLEDGE, DRIVER, VERSION_1, FEATURES_OK, queue 0 of size 8 with its rings at random
+ *    places in RAM filled with random bytes, QueueReady, DRIVER_OK, QueueNotify), so the device
+ *    walks garbage descriptor chains;
+ * then triple-faults.
+ */
+export const HOSTILE = `
+	cli
+	mov $0x90000, %esp
+	mov $0x2545f491, %esi
+	xor %ecx, %ecx
+1:	imul $1103515245, %esi, %esi
+	add $12345, %esi
+	mov %esi, %eax
+	shr $16, %eax
+	cmp $0x64, %ecx
+	jne 2f
+	cmp $0xfe, %al
+	jne 2f
+	mov $0xfd, %al
+2:	mov %cx, %dx
+	outb %al, %dx
+	inb %dx, %al
+	inc %ecx
+	cmp $0x10000, %ecx
+	jne 1b
+
+	mov $0xd0000000, %edi
+3:	imul $1103515245, %esi, %esi
+	add $12345, %esi
+	mov %esi, (%edi)
+	mov (%edi), %eax
+	movb %al, 1(%edi)
+	movw 2(%edi), %ax
+	add $4, %edi
+	cmp $0xd0001000, %edi
+	jne 3b
+
+	mov $0xd0000000, %edi
+4:	movl $0, 0x70(%edi)
+	movl $1, 0x70(%edi)
+	movl $3, 0x70(%edi)
+	movl $1, 0x24(%edi)
+	movl $1, 0x20(%edi)
+	movl $0, 0x24(%edi)
+	movl $0, 0x20(%edi)
+	movl $0xb, 0x70(%edi)
+	movl $0, 0x30(%edi)
+	movl $8, 0x38(%edi)
+	movl $4096, 0x28(%edi)        /* legacy GuestPageSize */
+	/* three random 4 KiB pages in [16 MiB, 32 MiB) for the rings, filled with random bytes */
+	mov $0x80, %ebx
+5:	call rnd_page
+	mov %eax, %ebp
+	call fill_page
+	cmp $0x80, %ebx
+	jne 6f
+	mov %ebp, 0x80(%edi)
+	movl $0, 0x84(%edi)
+	shr $12, %ebp
+	mov %ebp, 0x40(%edi)           /* legacy QueuePFN */
+	mov $0x90, %ebx
+	jmp 5b
+6:	cmp $0x90, %ebx
+	jne 7f
+	mov %ebp, 0x90(%edi)
+	movl $0, 0x94(%edi)
+	mov $0xa0, %ebx
+	jmp 5b
+7:	mov %ebp, 0xa0(%edi)
+	movl $0, 0xa4(%edi)
+	movl $1, 0x44(%edi)
+	movl $0xf, 0x70(%edi)
+	movl $0, 0x50(%edi)
+	movl $1, 0x50(%edi)
+	mov 0x60(%edi), %eax
+	mov %eax, 0x64(%edi)
+	add $0x200, %edi
+	cmp $0xd0001000, %edi
+	jne 4b
+${TRIPLE_FAULT}
+
+rnd_page:
+	imul $1103515245, %esi, %esi
+	add $12345, %esi
+	mov %esi, %eax
+	and $0x00fff000, %eax
+	or $0x01000000, %eax
+	ret
+fill_page:
+	push %edi
+	push %ecx
+	mov %ebp, %edi
+	mov $1024, %ecx
+8:	imul $1103515245, %esi, %esi
+	add $12345, %esi
+	mov %esi, (%edi)
+	add $4, %edi
+	dec %ecx
+	jnz 8b
+	pop %ecx
+	pop %edi
+	ret
+`;

@@ -24,7 +24,7 @@ import {
   type Report,
 } from "../../../test/guests/harness.ts";
 import { createMachine, type DeviceConfig, type MachineEnd } from "../src/index.js";
-import { HALT_FOREVER, SAY_HI, TRIPLE_FAULT, tinyKernel } from "./helpers.js";
+import { HALT_FOREVER, HOSTILE, SAY_HI, TRIPLE_FAULT, tinyKernel } from "./helpers.js";
 
 const kvmMissing = Kvm.unavailableReason();
 const text = (chunks: Uint8Array[]): string => Buffer.concat(chunks).toString("latin1");
@@ -67,7 +67,7 @@ async function runOurs(o: {
     legacy: o.uart,
     initrd: readFileSync(fx.initrd),
     virtioVersion: o.version,
-    cmdline: guestParams({ ...standardExpectations(fx, o.cpus, o.version), uart: o.uart, ...o.extra }),
+    cmdline: guestParams({ ...standardExpectations(fx, o.cpus, o.version), uart: o.uart, memmapSorted: true, ...o.extra }),
     devices,
   });
   const [serial, consoleText, end] = await Promise.all([collect(m.serial()), collect(m.console()), m.done]);
@@ -175,6 +175,33 @@ describe.skipIf(kvmMissing !== undefined)(`microvm on KVM${kvmMissing ? ` (skipp
     expect(end.reason).toBe("triple-fault");
     expect(m.stats().unclaimedPioReads).toBe(0);
   }, 60_000);
+
+  it.each([1, 2] as const)("survives a hostile guest that writes random values everywhere (virtio v%i)", async (version) => {
+    const disk = new SharedArrayBuffer(1 << 20);
+    const m = await createMachine({
+      kernel: tinyKernel(HOSTILE),
+      cpus: 1,
+      legacy: true,
+      memory: 64 * 1024 * 1024,
+      virtioVersion: version,
+      devices: [
+        { kind: "blk", backend: { type: "memory", buffer: disk } },
+        { kind: "net" },
+        { kind: "console" },
+        { kind: "rng" },
+      ],
+    });
+    const [, end] = await Promise.all([collect(m.serial()), m.done]);
+    expect(end.reason, end.message).toBe("triple-fault");
+    const s = m.stats();
+    expect(s.forwardedRegisterAccesses).toBeGreaterThanOrEqual(4 * 128 * 4); // 4 devices, 128 registers, 4 accesses each
+    expect(s.unclaimedPioReads).toBeGreaterThan(60_000);
+    expect(s.hostileChecks).toBeGreaterThan(0);
+    // and the host still runs machines afterwards
+    const again = await createMachine({ kernel: tinyKernel(SAY_HI), cpus: 1, legacy: true });
+    const [out] = await Promise.all([collect(again.serial()), again.done]);
+    expect(out).toBe("hi\n");
+  }, 120_000);
 
   it("stops a guest parked in cli; hlt from the host", async () => {
     const m = await createMachine({ kernel: tinyKernel(HALT_FOREVER), cpus: 2 });
