@@ -40,6 +40,7 @@ export {
   type VirtioDevice,
   type DeviceHost,
 } from "./transport.js";
+export { RegisterMailbox, type RegisterTarget } from "./mailbox.js";
 export {
   MemoryBlockBackend,
   MemoryFrameBackend,
