@@ -27,6 +27,7 @@ export const IOCTL = {
   KVM_CREATE_PIT2: 0x4040ae77,
   KVM_IOEVENTFD: 0x4040ae79,
   KVM_SIGNAL_MSI: 0x4020aea5,
+  KVM_SET_GSI_ROUTING: 0x4008ae6a,
   // vCPU ioctls.
   KVM_RUN: 0xae80,
   KVM_GET_REGS: 0x8090ae81,

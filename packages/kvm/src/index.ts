@@ -30,7 +30,7 @@ export {
   DEFAULT_IDENTITY_MAP_ADDRESS,
 } from "./constants.js";
 export { Kvm, KVM_DEVICE } from "./kvm.js";
-export { Vm, type RamOptions, type IoeventfdOptions, type VcpuOptions } from "./vm.js";
+export { Vm, defaultGsiRouting, type GsiRoute, type RamOptions, type IoeventfdOptions, type VcpuOptions } from "./vm.js";
 export { viewRam, type RamDescriptor, type RamRegion } from "./memory.js";
 export { Vcpu, type VcpuDescriptor } from "./vcpu.js";
 export { EventFd, type EventFdOptions } from "./eventfd.js";

@@ -44,6 +44,51 @@ export interface IoeventfdOptions {
 }
 
 /**
+ * One GSI route (`struct kvm_irq_routing_entry`): the GSI goes to a pin of an in-kernel interrupt
+ * controller, or is delivered as an MSI.
+ *
+ * @example
+ * ```ts
+ * const toPin2: GsiRoute = { gsi: 0, kind: "irqchip", chip: "ioapic", pin: 2 }; // QEMU's IRQ0 override
+ * ```
+ */
+export type GsiRoute =
+  | {
+      /** The GSI. */ readonly gsi: number;
+      /** Discriminant: a controller pin. */ readonly kind: "irqchip";
+      /** Which controller (`KVM_IRQCHIP_PIC_MASTER` 0, `PIC_SLAVE` 1, `IOAPIC` 2). */ readonly chip: "pic-master" | "pic-slave" | "ioapic";
+      /** The pin. */ readonly pin: number;
+    }
+  | {
+      /** The GSI. */ readonly gsi: number;
+      /** Discriminant: an MSI. */ readonly kind: "msi";
+      /** MSI address (0xfee00000 | destination << 12 for x86). */ readonly address: bigint | number;
+      /** MSI data (the vector in bits 7:0). */ readonly data: number;
+    };
+
+/**
+ * KVM's default GSI routing with an in-kernel irqchip (arch/x86/kvm/irq_comm.c, `default_routing`):
+ * GSIs 0-15 go to both the PIC pair (master pins 0-7, slave pins 0-7) and IOAPIC pins 0-15, GSIs
+ * 16-23 to IOAPIC pins 16-23 only. `KVM_SET_GSI_ROUTING` replaces the whole table, so start from
+ * this one to change a single route.
+ *
+ * @returns A fresh table.
+ * @example
+ * ```ts
+ * const routes = defaultGsiRouting().filter((r) => r.gsi !== 0);
+ * vm.setGsiRouting([...routes, { gsi: 0, kind: "irqchip", chip: "ioapic", pin: 2 }]);
+ * ```
+ */
+export function defaultGsiRouting(): GsiRoute[] {
+  const routes: GsiRoute[] = [];
+  for (let gsi = 0; gsi < 24; gsi++) {
+    if (gsi < 16) routes.push({ gsi, kind: "irqchip", chip: gsi < 8 ? "pic-master" : "pic-slave", pin: gsi % 8 });
+    routes.push({ gsi, kind: "irqchip", chip: "ioapic", pin: gsi });
+  }
+  return routes;
+}
+
+/**
  * Options of {@link Vm.createVcpu}.
  *
  * @example
@@ -325,6 +370,72 @@ export class Vm {
     v.setUint32(0, toUint(irq, 32, "irq"), true);
     v.setUint32(4, level ? 1 : 0, true);
     this.#ioctl("KVM_IRQ_LINE", b, `irq ${irq}`);
+  }
+
+  /**
+   * Injects an MSI (`KVM_SIGNAL_MSI`, needs the irqchip): on x86 an address of
+   * `0xfee00000 | apicId << 12` and the vector in `data` bits 7:0 deliver a fixed interrupt.
+   *
+   * @param msi - Address and data.
+   * @returns `true` if delivered, `false` if the guest blocked it (e.g. masked).
+   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`.
+   * @example
+   * ```ts
+   * vm.signalMsi({ address: 0xfee00000, data: 0x31 }); // vector 0x31 to APIC 0
+   * ```
+   */
+  signalMsi(msi: { readonly address: bigint | number; readonly data: number }): boolean {
+    this.#check("KVM_SIGNAL_MSI");
+    // struct kvm_msi: address_lo u32 @0, address_hi u32 @4, data u32 @8, flags u32 @12, devid @16, pad.
+    const b = new Uint8Array(32);
+    const v = new DataView(b.buffer);
+    const a = toU64(msi.address, "address");
+    v.setUint32(0, Number(a & 0xffffffffn), true);
+    v.setUint32(4, Number(a >> 32n), true);
+    v.setUint32(8, toUint(msi.data, 32, "data"), true);
+    return this.#ioctl("KVM_SIGNAL_MSI", b) > 0;
+  }
+
+  /**
+   * Replaces the GSI routing table (`KVM_SET_GSI_ROUTING`, needs the irqchip). The whole table is
+   * replaced: start from {@link defaultGsiRouting}.
+   *
+   * @param routes - Every route.
+   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. `EINVAL` for a bad pin), `OUT_OF_RANGE`, `INVALID_ARGUMENT`, `CLOSED`.
+   * @example
+   * ```ts
+   * vm.setGsiRouting([...defaultGsiRouting(), { gsi: 24, kind: "msi", address: 0xfee00000, data: 0x40 }]);
+   * ```
+   */
+  setGsiRouting(routes: readonly GsiRoute[]): void {
+    this.#check("KVM_SET_GSI_ROUTING");
+    // struct kvm_irq_routing: nr u32 @0, flags u32 @4, entries @8; struct kvm_irq_routing_entry
+    // (48 bytes): gsi u32 @0, type u32 @4 (KVM_IRQ_ROUTING_IRQCHIP 1, _MSI 2), flags @8, pad @12,
+    // union @16: irqchip { irqchip u32, pin u32 } or msi { address_lo, address_hi, data, devid }.
+    const b = new Uint8Array(8 + routes.length * 48);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, routes.length, true);
+    routes.forEach((r, i) => {
+      const o = 8 + i * 48;
+      v.setUint32(o, toUint(r.gsi, 32, `routes[${i}].gsi`), true);
+      if (r.kind === "irqchip") {
+        const chips: Record<string, number> = { "pic-master": 0, "pic-slave": 1, ioapic: 2 };
+        const chip = chips[r.chip as string];
+        if (chip === undefined) throw new KvmError("INVALID_ARGUMENT", `routes[${i}].chip: expected pic-master, pic-slave or ioapic, got ${String(r.chip)}`);
+        v.setUint32(o + 4, 1, true);
+        v.setUint32(o + 16, chip, true);
+        v.setUint32(o + 20, toUint(r.pin, 32, `routes[${i}].pin`), true);
+      } else if (r.kind === "msi") {
+        const a = toU64(r.address, `routes[${i}].address`);
+        v.setUint32(o + 4, 2, true);
+        v.setUint32(o + 16, Number(a & 0xffffffffn), true);
+        v.setUint32(o + 20, Number(a >> 32n), true);
+        v.setUint32(o + 24, toUint(r.data, 32, `routes[${i}].data`), true);
+      } else {
+        throw new KvmError("INVALID_ARGUMENT", `routes[${i}].kind: expected "irqchip" or "msi"`);
+      }
+    });
+    this.#ioctl("KVM_SET_GSI_ROUTING", b, `${routes.length} routes`);
   }
 
   /**

@@ -132,6 +132,13 @@ describe.skipIf(abi === undefined)(`KVM ABI against the kernel headers${abi ? ""
     expect(decodeMsrs(m, 1)).toEqual([{ index: 0x1a0, value: 0x1122334455667788n }]);
   });
 
+  it("GSI routing and MSI layouts match the numbers vm.ts writes", () => {
+    // vm.ts setGsiRouting/signalMsi write these offsets and type numbers.
+    expect([A("routing.entries"), A("sizeof kvm_irq_routing_entry"), A("route.type"), A("route.u"), A("route.pin"), A("route.msi.data")]).toEqual([8, 48, 4, 16, 20, 24]);
+    expect([A("KVM_IRQ_ROUTING_IRQCHIP"), A("KVM_IRQ_ROUTING_MSI"), A("KVM_IRQCHIP_IOAPIC"), A("KVM_IRQCHIP_PIC_SLAVE")]).toEqual([1, 2, 2, 1]);
+    expect([A("sizeof kvm_msi"), A("msi.data")]).toEqual([32, 8]);
+  });
+
   it("kvm_run exits decode from the header's offsets", () => {
     const run = new Uint8Array(8192);
     const v = new DataView(run.buffer);

@@ -3,7 +3,7 @@
  * Skipped (with the reason in the title) when /dev/kvm cannot be opened.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EventFd, Kvm, MP_STATE, type VcpuRunResult } from "../src/index.ts";
+import { defaultGsiRouting, EventFd, Kvm, MP_STATE, type VcpuRunResult } from "../src/index.ts";
 import { fixture, kvmTitle, kvmUnavailable, longMode64, newVm, protectedMode32, realMode, waitFor } from "./helpers.ts";
 import { newLog, readLog } from "./fixtures/log.ts";
 
@@ -112,10 +112,13 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("guests on /dev/kvm"), ()
     await vm.close();
   });
 
-  it("an irqfd interrupt (then a KVM_IRQ_LINE edge) reaches a 64-bit guest, whose IDT handler writes a port", async () => {
+  it("an irqfd interrupt (then an IRQ line edge, an MSI and a routed GSI) reaches a 64-bit guest, whose IDT handler writes a port", async () => {
     const { vm, ram } = newVm(kvm);
     vm.createIrqchip();
+    // The default routes plus GSI 30 -> IOAPIC pin 5 (KVM_SET_GSI_ROUTING replaces the whole table).
+    vm.setGsiRouting([...defaultGsiRouting(), { gsi: 30, kind: "irqchip", chip: "ioapic", pin: 5 }]);
     const irq = vm.irqfd(5);
+    const routed = vm.irqfd(30);
     const main = [
       0xbb, 0x00, 0x00, 0xc0, 0xfe, // mov ebx, 0xfec00000 (IOAPIC)
       0xc7, 0x03, 0x1a, 0x00, 0x00, 0x00, // mov dword [rbx], 0x1a        IOREGSEL = redirection 5, low
@@ -164,12 +167,17 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("guests on /dev/kvm"), ()
     vm.irqLine(5, true);
     vm.irqLine(5, false);
     await waitFor(() => isrRuns() === 2);
+    // An MSI straight to the LAPIC with vector 0x30 (KVM_SIGNAL_MSI).
+    expect(vm.signalMsi({ address: 0xfee00000, data: 0x30 })).toBe(true);
+    await waitFor(() => isrRuns() === 3);
+    // An irqfd on GSI 30, which only reaches the guest through the added route.
+    routed.signal();
+    await waitFor(() => isrRuns() === 4);
     const result = await t.stop();
     expect(result.reason).toBe("host");
     expect(readLog(log)).toEqual([
       { kind: "out", where: 0x11, value: 1, size: 1 },
-      { kind: "out", where: 0x10, value: 0x30, size: 1 },
-      { kind: "out", where: 0x10, value: 0x30, size: 1 },
+      ...Array.from({ length: 4 }, () => ({ kind: "out", where: 0x10, value: 0x30, size: 1 })),
     ]);
     await vm.close();
   });

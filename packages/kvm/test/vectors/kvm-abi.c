@@ -17,7 +17,7 @@ int main(void) {
   IOC(KVM_GET_VCPU_MMAP_SIZE); IOC(KVM_GET_SUPPORTED_CPUID); IOC(KVM_CREATE_VCPU);
   IOC(KVM_SET_USER_MEMORY_REGION); IOC(KVM_SET_TSS_ADDR); IOC(KVM_SET_IDENTITY_MAP_ADDR);
   IOC(KVM_CREATE_IRQCHIP); IOC(KVM_IRQ_LINE); IOC(KVM_IRQFD); IOC(KVM_CREATE_PIT2); IOC(KVM_IOEVENTFD);
-  IOC(KVM_SIGNAL_MSI); IOC(KVM_RUN); IOC(KVM_GET_REGS); IOC(KVM_SET_REGS); IOC(KVM_GET_SREGS);
+  IOC(KVM_SIGNAL_MSI); IOC(KVM_SET_GSI_ROUTING); IOC(KVM_RUN); IOC(KVM_GET_REGS); IOC(KVM_SET_REGS); IOC(KVM_GET_SREGS);
   IOC(KVM_SET_SREGS); IOC(KVM_GET_MSRS); IOC(KVM_SET_MSRS); IOC(KVM_GET_FPU); IOC(KVM_SET_FPU);
   IOC(KVM_GET_LAPIC); IOC(KVM_SET_LAPIC); IOC(KVM_SET_CPUID2); IOC(KVM_GET_CPUID2);
   IOC(KVM_GET_MP_STATE); IOC(KVM_SET_MP_STATE);
@@ -63,6 +63,12 @@ int main(void) {
   OFF(kvm_run, system_event.type, "run.system_event.type");
   OFF(kvm_run, system_event.ndata, "run.system_event.ndata");
   OFF(kvm_run, system_event.data, "run.system_event.data");
+  SIZE(kvm_irq_routing_entry); SIZE(kvm_msi);
+  OFF(kvm_irq_routing, entries, "routing.entries"); OFF(kvm_irq_routing_entry, u, "route.u");
+  OFF(kvm_irq_routing_entry, type, "route.type"); OFF(kvm_irq_routing_entry, u.irqchip.pin, "route.pin");
+  OFF(kvm_irq_routing_entry, u.msi.data, "route.msi.data"); OFF(kvm_msi, data, "msi.data");
+  printf("  \"KVM_IRQ_ROUTING_IRQCHIP\": %d, \"KVM_IRQ_ROUTING_MSI\": %d, \"KVM_IRQCHIP_IOAPIC\": %d, \"KVM_IRQCHIP_PIC_SLAVE\": %d,\n",
+         KVM_IRQ_ROUTING_IRQCHIP, KVM_IRQ_ROUTING_MSI, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_SLAVE);
   OFF(kvm_ioeventfd, datamatch, "ioeventfd.datamatch"); OFF(kvm_ioeventfd, addr, "ioeventfd.addr");
   OFF(kvm_ioeventfd, len, "ioeventfd.len"); OFF(kvm_ioeventfd, fd, "ioeventfd.fd");
   OFF(kvm_ioeventfd, flags, "ioeventfd.flags");
