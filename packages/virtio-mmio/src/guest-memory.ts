@@ -222,12 +222,13 @@ export class GuestMemory {
       const n = lengths[i] as number;
       if (n === 0) continue;
       const a = addresses[i] as number;
+      const c = this.slots[this.last];
+      // Common case first: inside the last-used region (NaN and Infinity fail the comparisons).
+      if (this.hook === undefined && c !== undefined && a >= c.start && a + n <= c.end && a % 1 === 0) continue;
       if (!(a >= 0 && a <= MAX_ADDR) || !Number.isInteger(a)) {
         if (this.hook !== undefined) this.hook(a, n, "check", false);
         return i;
       }
-      const c = this.slots[this.last];
-      if (this.hook === undefined && c !== undefined && a >= c.start && a + n <= c.end) continue;
       const ok = this.span(a, n);
       if (this.hook !== undefined) this.hook(a, n, "check", ok);
       if (!ok) return i;
