@@ -8,12 +8,15 @@ import type { MessagePort } from "node:worker_threads";
 import type { RamDescriptor } from "./memory.js";
 import type { VcpuDescriptor } from "./vcpu.js";
 import type { VcpuExit } from "./exits.js";
+import type { Regs, Sregs } from "./registers.js";
 
 /** Slot indices. */
 export const CMD = 0;
 export const STATE = 1;
 export const TID = 2;
 export const EXITS = 3;
+/** Set to 1 once the worker's run loop has started (a run may end before the owner sees RUNNING). */
+export const STARTED = 4;
 export const CONTROL_SLOTS = 8;
 
 /** CMD values. */
@@ -78,6 +81,8 @@ export type WorkerMessage =
       readonly runTimeNs: number;
       readonly exit?: VcpuExit;
       readonly message?: string;
+      readonly regs?: Regs;
+      readonly sregs?: Sregs;
     };
 
 export function serializeError(e: unknown): SerializedError {

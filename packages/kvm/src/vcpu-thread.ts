@@ -2,6 +2,7 @@ import type { Worker } from "node:worker_threads";
 import { KvmError } from "./errors.js";
 import type { VcpuExit } from "./exits.js";
 import type { RamDescriptor } from "./memory.js";
+import type { Regs, Sregs } from "./registers.js";
 import {
   CMD,
   CMD_PAUSE,
@@ -14,6 +15,7 @@ import {
   STATE_PAUSED,
   STATE_RUNNING,
   STATE_STARTING,
+  STARTED,
   TID,
   type SerializedError,
   type VcpuEndReason,
@@ -71,6 +73,10 @@ export interface VcpuRunResult {
   readonly exit?: VcpuExit;
   /** The message given to `ctx.stop()`, for `handler` ends. */
   readonly message?: string;
+  /** The general registers at the end, for `shutdown`, `fail-entry`, `internal-error` and `unhandled` ends. */
+  readonly regs?: Regs;
+  /** The special registers at the end, for the same ends as `regs`. */
+  readonly sregs?: Sregs;
 }
 
 let kickSignal = 0;
@@ -204,9 +210,9 @@ export class VcpuThread {
         const w = Atomics.waitAsync(ctrl, STATE, STATE_STARTING);
         if (w.async) await w.value;
       }
-      // A guest may run and end before this notices RUNNING: then the start succeeded if the run
-      // produced a result, and failed if the worker reported an error (e.g. the handler module).
-      if (Atomics.load(ctrl, STATE) !== STATE_ENDED) started();
+      // A guest may run and end before this notices RUNNING: the start succeeded if the run loop
+      // began (its outcome, even an error, is `done`'s), and failed if the handler module did not load.
+      if (Atomics.load(ctrl, STATE) !== STATE_ENDED || Atomics.load(ctrl, STARTED) === 1) started();
       else done.then(() => started(), failedToStart);
     })();
     await ready;

@@ -19,6 +19,7 @@ import {
   STATE_ENDED,
   STATE_PAUSED,
   STATE_RUNNING,
+  STARTED,
   TID,
   type VcpuEndReason,
   type VcpuWorkerData,
@@ -27,6 +28,7 @@ import {
 import { EAGAIN, EINTR, sys } from "./sys.js";
 import { ioctlError } from "./errors.js";
 import { Vcpu } from "./vcpu.js";
+import type { Regs, Sregs } from "./registers.js";
 
 const port = parentPort!;
 const s = sys();
@@ -77,6 +79,7 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
   let reason: VcpuEndReason | undefined;
   let last: VcpuExit | undefined;
 
+  Atomics.store(ctrl, STARTED, 1);
   Atomics.store(ctrl, STATE, STATE_RUNNING);
   Atomics.notify(ctrl, STATE);
   const t0 = process.hrtime.bigint();
@@ -139,6 +142,15 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
     return;
   }
   const runTimeNs = Number(process.hrtime.bigint() - t0);
+  // For ends that need a post-mortem, snapshot the registers here, on the vCPU's own thread.
+  let snapshot: { regs: Regs; sregs: Sregs } | undefined;
+  if (reason === "shutdown" || reason === "fail-entry" || reason === "internal-error" || reason === "unhandled") {
+    try {
+      snapshot = { regs: vcpu.getRegs(), sregs: vcpu.getSregs() };
+    } catch {
+      snapshot = undefined;
+    }
+  }
   end();
   post({
     type: "done",
@@ -147,6 +159,7 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
     runTimeNs,
     ...(last ? { exit: last } : {}),
     ...(reason === "handler" && stopMessage !== undefined ? { message: stopMessage } : {}),
+    ...snapshot,
   });
 }
 

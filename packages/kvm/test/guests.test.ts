@@ -230,6 +230,9 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("guests on /dev/kvm"), ()
     const result = await t.done;
     expect(result.reason).toBe("shutdown");
     expect(result.exit).toEqual({ kind: "shutdown" });
+    // The post-mortem snapshot, taken on the vCPU thread: still in 32-bit protected mode, at the div.
+    expect(result.regs?.rip).toBe(0x100002n);
+    expect(result.sregs?.cr0).toBe(0x11n);
     expect(readLog(log)).toEqual([]);
     await vm.close();
   });
