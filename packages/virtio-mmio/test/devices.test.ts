@@ -109,6 +109,38 @@ for (const version of [2, 1] as const) {
       expect(d.ack() & MmioInt.Vring).toBe(MmioInt.Vring);
     });
 
+    it("accepts any descriptor layout: header and data in one buffer, data and status in one buffer", () => {
+      const disk = pattern(8192, 7);
+      const d = new Driver(new BlkDevice(new MemoryBlockBackend(disk)), { version });
+      d.init();
+      const q = d.queues[0]!;
+      // OUT: [header + 512 data] (readable), [status] (writable)
+      const a = d.alloc.alloc(16 + 512);
+      d.mem.write32(a, BlkType.Out);
+      d.mem.write64(a + 8, 3n);
+      d.mem.write(a + 16, pattern(512, 42));
+      const st = d.alloc.alloc(1);
+      const h = q.submit([{ addr: a, len: 528 }, { addr: st, len: 1, write: true }]);
+      expect(q.reap()).toEqual([{ id: h, len: 1 }]);
+      expect(d.mem.read8(st)).toBe(BlkStatus.Ok);
+      expect(disk.slice(1536, 2048)).toEqual(pattern(512, 42));
+      // IN: [header] (readable), [512 data + status] (writable, one buffer)
+      const hdr = d.alloc.alloc(16);
+      d.mem.write32(hdr, BlkType.In);
+      d.mem.write64(hdr + 8, 3n);
+      const buf = d.alloc.alloc(513);
+      const h2 = q.submit([{ addr: hdr, len: 16 }, { addr: buf, len: 513, write: true }]);
+      expect(q.reap()).toEqual([{ id: h2, len: 513 }]);
+      expect(d.mem.read8(buf + 512)).toBe(BlkStatus.Ok);
+      const got = new Uint8Array(512);
+      d.mem.read(buf, got);
+      expect(got).toEqual(pattern(512, 42));
+      // a chain without a status byte is completed with length 0 and counted
+      const h3 = q.submit([{ addr: hdr, len: 16 }]);
+      expect(q.reap()).toEqual([{ id: h3, len: 0 }]);
+      expect(d.t.hostileCounts["malformed-request"]).toBe(1);
+    });
+
     it("serves DISCARD and WRITE_ZEROES, and refuses writes on a read-only disk", () => {
       const disk = pattern(8192, 1);
       const d = new Driver(new BlkDevice(new MemoryBlockBackend(disk)), { version });
