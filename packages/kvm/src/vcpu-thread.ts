@@ -150,7 +150,7 @@ export class VcpuThread {
    * ```
    */
   static async start(vcpu: Vcpu, ram: readonly RamDescriptor[], options: VcpuThreadOptions): Promise<VcpuThread> {
-    const sig = kickSig();
+    kickSig(); // installs the process-wide kick handler before any vCPU can need a kick
     const [entry, handler] = await Promise.all([workerEntry("vcpu-worker"), handlerModule(options.handler)]);
     const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
     const ctrl = new Int32Array(control);
