@@ -5,10 +5,22 @@ import { MicrovmError } from "./errors.js";
  * - `kernel`: KVM itself (in-kernel PIC, PIT, IOAPIC, LAPIC); listed, never seen by userspace;
  * - `device`: a userspace device model, through `read` / `write`;
  * - `null`: a named no-op region (reads return 0, writes are dropped, neither is "unclaimed").
+ *
+ * @example
+ * ```ts
+ * const kind: RegionKind = "kernel"; // served by KVM, listed only
+ * ```
  */
 export type RegionKind = "kernel" | "device" | "null";
 
-/** A region of an address space: a range of guest-physical MMIO addresses or I/O ports. */
+/**
+ * A region of an address space: a range of guest-physical MMIO addresses or I/O ports.
+ *
+ * @example
+ * ```ts
+ * const r: Region | undefined = plan.ioSpace.find(0x3f8);
+ * ```
+ */
 export interface Region {
   /** Name in the listing (`virtio-mmio`, `kvm-pic`, `serial`, …). */
   readonly name: string;
@@ -28,7 +40,15 @@ export interface Region {
   write?(offset: number, size: number, value: number): void;
 }
 
-/** What {@link AddressSpace.add} takes: a {@link Region} with defaults for kind, priority and listed. */
+/**
+ * What {@link AddressSpace.add} takes: a {@link Region} with defaults for kind, priority and listed.
+ *
+ * @example
+ * ```ts
+ * const init: RegionInit = { name: "my-dev", base: 0xd0001000n, size: 0x1000 };
+ * memorySpace.add(init);
+ * ```
+ */
 export interface RegionInit {
   /** Name in the listing. */
   readonly name: string;
@@ -48,7 +68,14 @@ export interface RegionInit {
   write?(offset: number, size: number, value: number): void;
 }
 
-/** Counters of accesses nothing claimed. */
+/**
+ * Counters of accesses nothing claimed.
+ *
+ * @example
+ * ```ts
+ * const { reads, writes }: UnclaimedCounters = plan.ioSpace.unclaimed;
+ * ```
+ */
 export interface UnclaimedCounters {
   /** Reads that hit no region (answered with all ones). */
   reads: number;

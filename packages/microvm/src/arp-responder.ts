@@ -1,7 +1,14 @@
 import type { FrameBackend, FrameSink } from "@microvm/virtio-mmio";
 import { MicrovmError } from "./errors.js";
 
-/** Options of {@link ArpResponder}. */
+/**
+ * Options of {@link ArpResponder}.
+ *
+ * @example
+ * ```ts
+ * const peer = new ArpResponder({ ips: ["10.0.2.2", "10.0.2.3"], mac: "52:55:0a:00:02:02" } satisfies ArpResponderOptions);
+ * ```
+ */
 export interface ArpResponderOptions {
   /** The IPv4 addresses it answers for, dotted quads; default `["10.0.2.2"]` (QEMU slirp's gateway). */
   readonly ips?: readonly string[];
@@ -61,9 +68,18 @@ export class ArpResponder implements FrameBackend {
   private readonly mac: Uint8Array;
   private readonly maxPending: number;
   /** Counters: ARP requests answered, other frames ignored, replies dropped for lack of room. */
-  readonly stats: { answered: number; ignored: number; dropped: number } = { answered: 0, ignored: 0, dropped: 0 };
+  readonly stats: {
+    /** ARP requests answered. */
+    answered: number;
+    /** Other frames, ignored. */
+    ignored: number;
+    /** Replies dropped because too many waited for receive buffers. */
+    dropped: number;
+  } = { answered: 0, ignored: 0, dropped: 0 };
 
   /**
+   * Creates a responder.
+   *
    * @param options - addresses and MAC
    */
   constructor(options: ArpResponderOptions = {}) {

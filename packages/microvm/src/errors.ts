@@ -10,6 +10,11 @@
  * - `kvm`: the KVM backend failed (the message carries the ioctl and errno).
  * - `guest`: the guest stopped the machine in a way that is an error (e.g. an emulation failure).
  * - `state`: an operation that the machine's current state does not allow (start twice, …).
+ *
+ * @example
+ * ```ts
+ * const code: MicrovmErrorCode = "too-many-devices";
+ * ```
  */
 export type MicrovmErrorCode =
   | "invalid-argument"

@@ -2,7 +2,14 @@ import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } fr
 import type { BlockBackend, BlockResult } from "@microvm/virtio-mmio";
 import { MicrovmError } from "./errors.js";
 
-/** Options of {@link FileBlockBackend}. */
+/**
+ * Options of {@link FileBlockBackend}.
+ *
+ * @example
+ * ```ts
+ * const disk = new FileBlockBackend("root.img", { readOnly: true } satisfies FileBlockBackendOptions);
+ * ```
+ */
 export interface FileBlockBackendOptions {
   /** Open read-only; the device then refuses writes (VIRTIO_BLK_F_RO). */
   readonly readOnly?: boolean;

@@ -1,6 +1,11 @@
 /**
  * The fixed layout of the microvm machine (ARCHITECTURE.md §2; QEMU hw/i386/microvm.c of 2019,
  * the seed). Every value can be overridden per board through {@link MachineConfig}.
+ *
+ * @example
+ * ```ts
+ * const base = MICROVM_LAYOUT.virtioBase + 3n * MICROVM_LAYOUT.virtioSize; // transport 3
+ * ```
  */
 export const MICROVM_LAYOUT = {
   /** Low RAM ends here; [lowRamEnd, 4 GiB) is the 32-bit MMIO gap. */
@@ -35,13 +40,32 @@ export const MICROVM_LAYOUT = {
   resetPort: 0x64,
 } as const;
 
-/** E820 ranges the machine reserves below 1 MiB: the MPTable KiB and the BIOS F-segment. */
-export const RESERVED_LOW: readonly { readonly start: bigint; readonly size: bigint }[] = [
+/**
+ * E820 ranges the machine reserves below 1 MiB: the MPTable KiB and the BIOS F-segment.
+ *
+ * @example
+ * ```ts
+ * const e820 = buildE820({ ram: [{ start: 0, size: 128 << 20 }], reserved: RESERVED_LOW });
+ * ```
+ */
+export const RESERVED_LOW: readonly {
+  /** First byte. */
+  readonly start: bigint;
+  /** Length in bytes. */
+  readonly size: bigint;
+}[] = [
   { start: 0x9fc00n, size: 0x400n },
   { start: 0xf0000n, size: 0x10000n },
 ];
 
-/** Device ids of the virtio devices the machine offers (virtio 1.2 §5). */
+/**
+ * Device ids of the virtio devices the machine offers (virtio 1.2 §5).
+ *
+ * @example
+ * ```ts
+ * VIRTIO_DEVICE_ID.blk; // 2
+ * ```
+ */
 export const VIRTIO_DEVICE_ID = {
   /** Network device. */
   net: 1,

@@ -18,20 +18,99 @@ import {
 import { RingReader, createRing } from "./ring.js";
 import { Uart16550 } from "./uart16550.js";
 
-/** A virtio device of a machine: its kind, where it sits, and its backend. */
-export type DeviceConfig = VirtioDevicePlanInit & {
+/**
+ * What every {@link DeviceConfig} has besides its kind and backend.
+ *
+ * @example
+ * ```ts
+ * const base: DeviceConfigBase = { kind: "net", version: 1, mac: "52:54:00:12:34:56" };
+ * ```
+ */
+export interface DeviceConfigBase extends VirtioDevicePlanInit {
   /** virtio-mmio version of its transport: 2 (modern, default) or 1 (legacy). */
   readonly version?: 1 | 2;
   /** net only: the MAC address (default: the device's own default). */
   readonly mac?: string;
-} & (
-    | { readonly kind: "blk"; readonly backend: BlkBackendSpec }
-    | { readonly kind: "net"; readonly backend?: NetBackendSpec }
-    | { readonly kind: "console"; readonly backend?: ConsoleBackendSpec }
-    | { readonly kind: "rng"; readonly backend?: RngBackendSpec }
-  );
+}
 
-/** Where the legacy UART's output goes. */
+/**
+ * A virtio-blk device.
+ *
+ * @example
+ * ```ts
+ * const blk: BlkDeviceConfig = { kind: "blk", backend: { type: "file", path: "root.img" } };
+ * ```
+ */
+export interface BlkDeviceConfig extends DeviceConfigBase {
+  /** Discriminant. */
+  readonly kind: "blk";
+  /** Its disk. */
+  readonly backend: BlkBackendSpec;
+}
+
+/**
+ * A virtio-net device.
+ *
+ * @example
+ * ```ts
+ * const net: NetDeviceConfig = { kind: "net", backend: { type: "arp-responder", ips: ["10.0.2.2"] } };
+ * ```
+ */
+export interface NetDeviceConfig extends DeviceConfigBase {
+  /** Discriminant. */
+  readonly kind: "net";
+  /** Its peer; default the in-process ARP responder. */
+  readonly backend?: NetBackendSpec;
+}
+
+/**
+ * A virtio console.
+ *
+ * @example
+ * ```ts
+ * const con: ConsoleDeviceConfig = { kind: "console", backend: { type: "fd", fd: 1 } };
+ * ```
+ */
+export interface ConsoleDeviceConfig extends DeviceConfigBase {
+  /** Discriminant. */
+  readonly kind: "console";
+  /** Where its output goes; default the machine's console stream. */
+  readonly backend?: ConsoleBackendSpec;
+}
+
+/**
+ * A virtio-rng device.
+ *
+ * @example
+ * ```ts
+ * const rng: RngDeviceConfig = { kind: "rng" };
+ * ```
+ */
+export interface RngDeviceConfig extends DeviceConfigBase {
+  /** Discriminant. */
+  readonly kind: "rng";
+  /** Its entropy; default `crypto.getRandomValues`. */
+  readonly backend?: RngBackendSpec;
+}
+
+/**
+ * A virtio device of a machine: its kind, where it sits, and its backend.
+ *
+ * @example
+ * ```ts
+ * const devices: DeviceConfig[] = [{ kind: "rng" }, { kind: "console" }];
+ * ```
+ */
+export type DeviceConfig = BlkDeviceConfig | NetDeviceConfig | ConsoleDeviceConfig | RngDeviceConfig;
+
+/**
+ * Where the legacy UART's output goes.
+ *
+ * @example
+ * ```ts
+ * await createMachine({ kernel, legacy: true, serial: { type: "fd", fd: 1 } satisfies SerialOutput });
+ * ```
+ */
 export type SerialOutput =
   | {
       /** To {@link Machine.serial}, a stream read on the main thread. */
@@ -44,7 +123,15 @@ export type SerialOutput =
       readonly fd: number;
     };
 
-/** What {@link createMachine} takes: a board ({@link MachineConfig}) with device backends. */
+/**
+ * What {@link createMachine} takes: a board ({@link MachineConfig}) with device backends.
+ *
+ * @example
+ * ```ts
+ * const options: MachineOptions = { kernel, cpus: 2, legacy: true, devices: [{ kind: "rng" }] };
+ * const m = await createMachine(options);
+ * ```
+ */
 export interface MachineOptions extends Omit<MachineConfig, "devices"> {
   /** The virtio devices with their backends. */
   readonly devices?: readonly DeviceConfig[];
@@ -63,10 +150,23 @@ export interface MachineOptions extends Omit<MachineConfig, "devices"> {
  * - `host`: {@link Machine.stop} was called;
  * - `error`: an exit the machine cannot continue from (an emulation failure, a failed entry), or
  *   a backend thread failure; `message` and `registers` say more.
+ *
+ * @example
+ * ```ts
+ * const { reason }: { reason: MachineEndReason } = await machine.done;
+ * ```
  */
 export type MachineEndReason = "reset" | "triple-fault" | "host" | "error";
 
-/** How a machine ended. */
+/**
+ * How a machine ended.
+ *
+ * @example
+ * ```ts
+ * const end: MachineEnd = await machine.done;
+ * if (end.reason === "error") console.error(end.message, end.registers);
+ * ```
+ */
 export interface MachineEnd {
   /** Why. */
   readonly reason: MachineEndReason;
@@ -80,7 +180,15 @@ export interface MachineEnd {
   readonly vcpus: readonly VcpuRunResult[];
 }
 
-/** Counters of a running machine. */
+/**
+ * Counters of a running machine.
+ *
+ * @example
+ * ```ts
+ * const s: MachineStats = machine.stats();
+ * console.log(`${s.unclaimedPioReads} unclaimed port reads`);
+ * ```
+ */
 export interface MachineStats {
   /** Port reads nothing claimed (answered 0xff…). */
   readonly unclaimedPioReads: number;
@@ -114,7 +222,7 @@ const QUEUE_NOTIFY = 0x50n;
 /**
  * A machine built from a plan on KVM: its VM, RAM, vCPU threads, I/O thread and device
  * streams. Create it with {@link createMachine}; it starts at once and {@link Machine.done}
- * settles with how it ended. {@link Machine.close} (or the end) releases every fd, mapping and
+ * settles with how it ended. Its end ({@link Machine.stop}, or the guest's) releases every fd, mapping and
  * thread.
  *
  * @example

@@ -12,10 +12,24 @@ import { AddressSpace } from "./address-space.js";
 import { MicrovmError } from "./errors.js";
 import { MICROVM_LAYOUT, RESERVED_LOW, VIRTIO_DEVICE_ID } from "./layout.js";
 
-/** The kinds of virtio device the machine offers. */
+/**
+ * The kinds of virtio device the machine offers.
+ *
+ * @example
+ * ```ts
+ * const kind: VirtioKind = "blk";
+ * ```
+ */
 export type VirtioKind = keyof typeof VIRTIO_DEVICE_ID;
 
-/** A virtio device as the plan sees it: its kind and a name for messages and the listing. */
+/**
+ * A virtio device as the plan sees it: its kind and a name for messages and the listing.
+ *
+ * @example
+ * ```ts
+ * planMachine({ kernel, devices: [{ kind: "rng", slot: 7 } satisfies VirtioDevicePlanInit] });
+ * ```
+ */
 export interface VirtioDevicePlanInit {
   /** The device kind. */
   readonly kind: VirtioKind;
@@ -25,7 +39,14 @@ export interface VirtioDevicePlanInit {
   readonly slot?: number;
 }
 
-/** A userspace region a custom board adds: a device model on a free MMIO range or port range. */
+/**
+ * A userspace region a custom board adds: a device model on a free MMIO range or port range.
+ *
+ * @example
+ * ```ts
+ * planMachine({ kernel, customRegions: [{ name: "my-dev", space: "io", base: 0x510, size: 2 } satisfies CustomRegionInit] });
+ * ```
+ */
 export interface CustomRegionInit {
   /** Name in the listing. */
   readonly name: string;
@@ -40,6 +61,12 @@ export interface CustomRegionInit {
 /**
  * A board description: what {@link planMachine} takes. Only `kernel` is required; the rest
  * defaults to the seed's machine (`-M microvm -m 128m -smp 1`, normal mode, 8 transports).
+ *
+ * @example
+ * ```ts
+ * const board: MachineConfig = { kernel, memory: 256 << 20, cpus: 4, legacy: true, cmdline: "console=ttyS0" };
+ * const plan = planMachine(board);
+ * ```
  */
 export interface MachineConfig {
   /** The PVH kernel: an ELF image with the Xen PHYS32_ENTRY note (a `vmlinux` or a test guest). */
@@ -69,7 +96,14 @@ export interface MachineConfig {
   readonly irq0Override?: boolean;
 }
 
-/** A virtio-mmio transport of the plan. */
+/**
+ * A virtio-mmio transport of the plan.
+ *
+ * @example
+ * ```ts
+ * for (const t of plan.transports) console.log(t.index, t.base.toString(16), t.gsi, t.device?.kind);
+ * ```
+ */
 export interface TransportPlan {
   /** Transport index, 0..transports-1. */
   readonly index: number;
@@ -80,10 +114,24 @@ export interface TransportPlan {
   /** The GSI its interrupt uses (IOAPIC pin of the same number, edge-triggered). */
   readonly gsi: number;
   /** The device on it, if any. */
-  readonly device?: { readonly kind: VirtioKind; readonly id: string; readonly deviceId: number };
+  readonly device?: {
+    /** Device kind. */
+    readonly kind: VirtioKind;
+    /** Its id. */
+    readonly id: string;
+    /** The virtio device id the transport reports. */
+    readonly deviceId: number;
+  };
 }
 
-/** The GSI routing the machine installs; the MPTable's I/O interrupt entries describe the same. */
+/**
+ * The GSI routing the machine installs; the MPTable's I/O interrupt entries describe the same.
+ *
+ * @example
+ * ```ts
+ * const route: GsiRoute | undefined = plan.gsiRoutes.find((r) => r.gsi === 4);
+ * ```
+ */
 export interface GsiRoute {
   /** The GSI a device raises. */
   readonly gsi: number;
@@ -93,7 +141,15 @@ export interface GsiRoute {
   readonly pic: boolean;
 }
 
-/** Everything the board decided, as data: inspect it, test it, then run it. */
+/**
+ * Everything the board decided, as data: inspect it, test it, then run it.
+ *
+ * @example
+ * ```ts
+ * const plan: MachinePlan = planMachine({ kernel });
+ * console.log(plan.listing.join("\n"));
+ * ```
+ */
 export interface MachinePlan {
   /** vCPU count. */
   readonly cpus: number;
@@ -102,11 +158,23 @@ export interface MachinePlan {
   /** Legacy mode. */
   readonly legacy: boolean;
   /** The RAM regions: [0, min(memory, 3 GiB)) and, for larger guests, the rest from 4 GiB. */
-  readonly ram: readonly { readonly start: bigint; readonly size: bigint }[];
+  readonly ram: readonly {
+    /** Guest-physical start. */
+    readonly start: bigint;
+    /** Length in bytes. */
+    readonly size: bigint;
+  }[];
   /** The memory map handed to the guest (sorted, disjoint; the MMIO gap left out). */
   readonly e820: readonly MemmapEntry[];
   /** The MPTable: where it goes, its bytes and what it says. */
-  readonly mptable: { readonly address: number; readonly bytes: Uint8Array; readonly table: MpTable };
+  readonly mptable: {
+    /** Guest-physical address of its floating pointer. */
+    readonly address: number;
+    /** The bytes placed there. */
+    readonly bytes: Uint8Array;
+    /** What it describes. */
+    readonly table: MpTable;
+  };
   /** The virtio-mmio transports. */
   readonly transports: readonly TransportPlan[];
   /** The final kernel command line. */

@@ -4,7 +4,14 @@
  * shared between the threads, fds are process-wide numbers.
  */
 
-/** A blk backend, described so that the I/O thread can build it. */
+/**
+ * A blk backend, described so that the I/O thread can build it.
+ *
+ * @example
+ * ```ts
+ * const disk: BlkBackendSpec = { type: "memory", buffer: new SharedArrayBuffer(1 << 20) };
+ * ```
+ */
 export type BlkBackendSpec =
   | {
       /** In memory, over a SharedArrayBuffer the caller keeps (and can read after the run). */
@@ -40,7 +47,14 @@ export type BlkBackendSpec =
     }
   | ModuleBackendSpec;
 
-/** A net backend. */
+/**
+ * A net backend.
+ *
+ * @example
+ * ```ts
+ * const peer: NetBackendSpec = { type: "arp-responder" };
+ * ```
+ */
 export type NetBackendSpec =
   | {
       /** The in-process {@link ArpResponder}: answers ARP for `ips` (default 10.0.2.2). */
@@ -62,7 +76,14 @@ export type NetBackendSpec =
     }
   | ModuleBackendSpec;
 
-/** A console backend. */
+/**
+ * A console backend.
+ *
+ * @example
+ * ```ts
+ * const out: ConsoleBackendSpec = { type: "stream" };
+ * ```
+ */
 export type ConsoleBackendSpec =
   | {
       /** Output to the machine's console stream (a shared ring), input from {@link Machine.consoleInput}. */
@@ -82,7 +103,14 @@ export type ConsoleBackendSpec =
     }
   | ModuleBackendSpec;
 
-/** An rng backend. */
+/**
+ * An rng backend.
+ *
+ * @example
+ * ```ts
+ * const rng: RngBackendSpec = { type: "crypto" };
+ * ```
+ */
 export type RngBackendSpec =
   | {
       /** `crypto.getRandomValues`. */
@@ -98,6 +126,11 @@ export type RngBackendSpec =
  * A backend made by the caller's own module, loaded on the I/O thread: an absolute path or `file:`
  * URL of a module whose named export `createBackend(options)` returns the backend object
  * (`BlockBackend`, `FrameBackend`, `ByteStreamBackend` or an `EntropySource` function).
+ *
+ * @example
+ * ```ts
+ * const custom: ModuleBackendSpec = { type: "module", module: "/opt/vmm/my-disk.js", options: { size: 1 << 30 } };
+ * ```
  */
 export interface ModuleBackendSpec {
   /** Discriminant. */

@@ -52,6 +52,8 @@ export class RingWriter {
   private readonly mask: number;
 
   /**
+   * A view of a ring.
+   *
    * @param sab - from {@link createRing}
    */
   constructor(sab: SharedArrayBuffer) {
@@ -114,6 +116,8 @@ export class RingReader {
   private readonly mask: number;
 
   /**
+   * A view of a ring.
+   *
    * @param sab - from {@link createRing}
    */
   constructor(sab: SharedArrayBuffer) {

@@ -8,7 +8,14 @@
  * another thread. Transmission is instantaneous: THR is always empty again right after a write.
  */
 
-/** Register offsets from the base port (serial_reg.h `UART_*`). */
+/**
+ * Register offsets from the base port (serial_reg.h `UART_*`).
+ *
+ * @example
+ * ```ts
+ * uart.write(UART_REG.LCR, 0x03); // 8N1
+ * ```
+ */
 export const UART_REG = {
   /** Receive buffer (read, DLAB=0) / transmit holding (write, DLAB=0) / divisor low (DLAB=1). */
   RBR_THR_DLL: 0,
@@ -78,10 +85,24 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, i: number, v: number, t: number): { value: Promise<string> | string };
 }).waitAsync;
 
-/** Bytes of SharedArrayBuffer a {@link Uart16550} needs. */
+/**
+ * Bytes of SharedArrayBuffer a {@link Uart16550} needs.
+ *
+ * @example
+ * ```ts
+ * const state = new SharedArrayBuffer(UART_STATE_BYTES); // what Uart16550.createState() allocates
+ * ```
+ */
 export const UART_STATE_BYTES: number = SLOTS * 4;
 
-/** What a {@link Uart16550} calls out to. Each thread that uses the UART gives its own. */
+/**
+ * What a {@link Uart16550} calls out to. Each thread that uses the UART gives its own.
+ *
+ * @example
+ * ```ts
+ * const sinks: UartSinks = { output: (b) => process.stdout.write(b), irq: (level) => console.log("IRQ4", level) };
+ * ```
+ */
 export interface UartSinks {
   /** The guest transmitted these bytes (called with the lock held; keep it short, never block). */
   output?(bytes: Uint8Array): void;
@@ -408,7 +429,14 @@ export class Uart16550 {
    * uart.stats().txBytes;
    * ```
    */
-  stats(): { txBytes: number; overruns: number; irq: boolean } {
+  stats(): {
+    /** Bytes the guest transmitted. */
+    txBytes: number;
+    /** Bytes lost to receive overruns. */
+    overruns: number;
+    /** The interrupt output's level. */
+    irq: boolean;
+  } {
     return { txBytes: this.get(S_TX_BYTES), overruns: this.get(S_OVERRUNS), irq: this.get(S_IRQ_LEVEL) === 1 };
   }
 }
