@@ -2,7 +2,7 @@
  * `pnpm bench virtio`: the cost of the queue logic per request, against a plain copy of the same
  * bytes in the same run. The guest side is a minimal driver writing the avail ring directly.
  */
-import type { BenchCase } from "../../../bench/harness.ts";
+import { nsPerOp, type BenchCase } from "../../../bench/harness.ts";
 import {
   BlkDevice,
   BlkType,
@@ -17,23 +17,6 @@ import {
   type FrameSink,
   type VirtioDevice,
 } from "../src/index.ts";
-
-/**
- * Like the harness's nsPerOp, but on process CPU time instead of wall time: the development
- * machines are 2 shared cores, and descheduling otherwise dominates the spread. Both sides of a
- * row are measured the same way, so the ratio stays a like-for-like comparison.
- */
-function nsPerOp(op: () => unknown, minMs = 25): number {
-  let n = 1;
-  for (;;) {
-    const c0 = process.cpuUsage();
-    for (let i = 0; i < n; i++) op();
-    const c = process.cpuUsage(c0);
-    const ms = (c.user + c.system) / 1000;
-    if (ms >= minMs) return (ms * 1e6) / n;
-    n = ms <= 0 ? n * 10 : Math.min(n * 10, Math.ceil((n * minMs * 1.2) / ms));
-  }
-}
 
 const BATCH = 64;
 const QSIZE = 256;
