@@ -171,7 +171,11 @@ function bind(): Sys {
     munmap: (addr, len) => {
       if ((munmap(addr, len) as number) < 0) throw syscallError("munmap", errno(), `0x${addr.toString(16)}`);
     },
-    view: (addr, len) => koffi.view(addr, len),
+    view: (addr, len) => {
+      // koffi aborts the process for views of 2^32 bytes or more; refuse them instead.
+      if (len > 2 ** 32) throw new KvmError("OUT_OF_RANGE", `view: expected at most 4 GiB, got ${len} bytes`);
+      return koffi.view(addr, len);
+    },
     eventfd: (initval, flags) => {
       const fd = eventfd(initval, flags) as number;
       if (fd < 0) throw syscallError("eventfd", errno());

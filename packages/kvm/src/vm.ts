@@ -21,7 +21,7 @@ import { VcpuThread, type VcpuThreadOptions } from "./vcpu-thread.js";
  */
 export interface RamOptions {
   /** Guest-physical start address (page-aligned). */ readonly guestAddress: bigint | number;
-  /** Size in bytes (a positive multiple of 4096). */ readonly size: number;
+  /** Size in bytes (a positive multiple of 4096, at most 4 GiB). */ readonly size: number;
   /** Memory slot; by default the next free one. */ readonly slot?: number;
   /** Map read-only for the guest (`KVM_MEM_READONLY`; guest writes become MMIO exits). */ readonly readOnly?: boolean;
 }
@@ -107,6 +107,8 @@ export interface VcpuOptions {
   readonly vcpuCount?: number;
 }
 
+/** The largest region: its view is one ArrayBuffer, and koffi.view stops at 2^32 bytes. */
+const MAX_REGION = 2 ** 32;
 const KVM_MEM_READONLY = 2; // include/uapi/linux/kvm.h
 const KVM_PIT_SPEAKER_DUMMY = 1; // include/uapi/linux/kvm.h, kvm_pit_config.flags
 const KVM_IRQFD_FLAG_DEASSIGN = 1; // include/uapi/linux/kvm.h
@@ -205,7 +207,8 @@ export class Vm {
    *
    * @param options - Address, size, slot, read-only.
    * @returns The region, with a zero-copy view on this thread.
-   * @throws {@link KvmError} `OUT_OF_RANGE` for a misaligned address or size or a used slot,
+   * @throws {@link KvmError} `OUT_OF_RANGE` for a misaligned address or size, a region over
+   * 4 GiB (the largest zero-copy view; use several slots) or a used slot,
    * `SYSCALL_FAILED` if mmap fails, `IOCTL_FAILED` if KVM refuses (e.g. overlap: `EEXIST`), `CLOSED`.
    * @example
    * ```ts
@@ -218,6 +221,10 @@ export class Vm {
     const size = options.size;
     if (!Number.isSafeInteger(size) || size <= 0 || size % 4096 !== 0) {
       throw new KvmError("OUT_OF_RANGE", `size: expected a positive multiple of 4096, got ${size}`);
+    }
+    if (size > MAX_REGION) {
+      // One zero-copy view per region; koffi.view (V8 external ArrayBuffers) stops at 4 GiB.
+      throw new KvmError("OUT_OF_RANGE", `size: expected at most 4 GiB per region (split larger RAM into several slots), got ${size}`);
     }
     if (guestAddress % 4096n !== 0n) throw new KvmError("OUT_OF_RANGE", `guestAddress: expected a multiple of 4096, got 0x${guestAddress.toString(16)}`);
     const used = new Set(this.#ram.map((r) => r.slot));

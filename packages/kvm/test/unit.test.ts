@@ -151,6 +151,10 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("argument checks on /dev/
     vm.setIdentityMapAddress();
     expect(() => vm.setTssAddress(0xffffe000)).toThrow(expect.objectContaining({ code: "OUT_OF_RANGE" }));
     expect(() => vm.addRam({ guestAddress: 0, size: 1000 })).toThrow(/size: expected a positive multiple of 4096, got 1000/);
+    expect(() => vm.addRam({ guestAddress: 2 ** 32, size: 2 ** 32 + 4096 })).toThrow(/at most 4 GiB per region/);
+    const high = vm.addRam({ guestAddress: 2 ** 32, size: 2 ** 32 }); // MAP_NORESERVE: only touched pages cost memory
+    high.bytes[2 ** 32 - 1] = 0xaa;
+    expect(high.buffer.byteLength).toBe(2 ** 32);
     expect(() => vm.addRam({ guestAddress: 0x123, size: 4096 })).toThrow(expect.objectContaining({ code: "OUT_OF_RANGE" }));
     const ram = vm.addRam({ guestAddress: 0, size: 0x10000 });
     expect(() => vm.addRam({ guestAddress: 0x8000, size: 0x10000 })).toThrow(expect.objectContaining({ code: "IOCTL_FAILED", syscall: "KVM_SET_USER_MEMORY_REGION", errno: 17 }));
