@@ -3,13 +3,14 @@
  * @module
  */
 import { Vring as VringExport, VringFlag as VringFlagExport } from "./constants.js";
+import type { GuestMemory } from "./guest-memory.js";
+import { VirtioError } from "./errors.js";
+import type { HostileCheck } from "./hostile.js";
+
 // Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
 // which shows on the request path.
 const Vring: typeof VringExport = { ...VringExport };
 const VringFlag: typeof VringFlagExport = { ...VringFlagExport };
-import type { GuestMemory } from "./guest-memory.js";
-import { VirtioError } from "./errors.js";
-import type { HostileCheck } from "./hostile.js";
 
 const TWO32 = 4294967296;
 /** High words at or above this make an address beyond 2^53, i.e. outside any region. */

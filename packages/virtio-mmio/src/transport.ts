@@ -3,17 +3,18 @@
  * @module
  */
 import { Feature as FeatureExport, MMIO_MAGIC, MmioInt as MmioIntExport, MmioReg as MmioRegExport, Status as StatusExport } from "./constants.js";
+import { VirtioError } from "./errors.js";
+import type { GuestMemory } from "./guest-memory.js";
+import { HOSTILE_CHECKS, type HostileCheck, type HostileReporter } from "./hostile.js";
+import { SplitQueue } from "./split-queue.js";
+import type { RegisterMailbox } from "./mailbox.js";
+
 // Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
 // which shows on the request path.
 const Feature: typeof FeatureExport = { ...FeatureExport };
 const MmioInt: typeof MmioIntExport = { ...MmioIntExport };
 const MmioReg: typeof MmioRegExport = { ...MmioRegExport };
 const Status: typeof StatusExport = { ...StatusExport };
-import { VirtioError } from "./errors.js";
-import type { GuestMemory } from "./guest-memory.js";
-import { HOSTILE_CHECKS, type HostileCheck, type HostileReporter } from "./hostile.js";
-import { SplitQueue } from "./split-queue.js";
-import type { RegisterMailbox } from "./mailbox.js";
 
 /**
  * What a device model sees of its transport: guest memory, the negotiated features, its queues,

@@ -3,6 +3,12 @@
  * @module
  */
 import { Blk as BlkExport, BlkFeature as BlkFeatureExport, BlkStatus as BlkStatusExport, BlkType as BlkTypeExport, DeviceId as DeviceIdExport } from "../constants.js";
+import type { BlockBackend, BlockResult } from "../backends.js";
+import { VirtioError } from "../errors.js";
+import type { DescriptorChain } from "../split-queue.js";
+import type { DeviceHost } from "../transport.js";
+import { DeviceBase, isThenable } from "./device-base.js";
+
 // Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
 // which shows on the request path.
 const Blk: typeof BlkExport = { ...BlkExport };
@@ -10,11 +16,6 @@ const BlkFeature: typeof BlkFeatureExport = { ...BlkFeatureExport };
 const BlkStatus: typeof BlkStatusExport = { ...BlkStatusExport };
 const BlkType: typeof BlkTypeExport = { ...BlkTypeExport };
 const DeviceId: typeof DeviceIdExport = { ...DeviceIdExport };
-import type { BlockBackend, BlockResult } from "../backends.js";
-import { VirtioError } from "../errors.js";
-import type { DescriptorChain } from "../split-queue.js";
-import type { DeviceHost } from "../transport.js";
-import { DeviceBase, isThenable } from "./device-base.js";
 
 /**
  * Options of {@link BlkDevice}.

@@ -3,11 +3,12 @@
  * @module
  */
 import { Feature as FeatureExport } from "../constants.js";
+import type { DescriptorChain } from "../split-queue.js";
+import type { DeviceHost, VirtioDevice } from "../transport.js";
+
 // Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
 // which shows on the request path.
 const Feature: typeof FeatureExport = { ...FeatureExport };
-import type { DescriptorChain } from "../split-queue.js";
-import type { DeviceHost, VirtioDevice } from "../transport.js";
 
 /** Whether a value is a thenable (a backend answered asynchronously). */
 export function isThenable(x: unknown): x is PromiseLike<unknown> {

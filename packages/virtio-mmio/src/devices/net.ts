@@ -4,16 +4,17 @@
  */
 import type { FrameBackend, FrameSink } from "../backends.js";
 import { DeviceId as DeviceIdExport, Feature as FeatureExport, Net as NetExport, NetFeature as NetFeatureExport } from "../constants.js";
+import { VirtioError } from "../errors.js";
+import type { DescriptorChain, SplitQueue } from "../split-queue.js";
+import type { DeviceHost } from "../transport.js";
+import { DeviceBase, isThenable } from "./device-base.js";
+
 // Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
 // which shows on the request path.
 const DeviceId: typeof DeviceIdExport = { ...DeviceIdExport };
 const Feature: typeof FeatureExport = { ...FeatureExport };
 const Net: typeof NetExport = { ...NetExport };
 const NetFeature: typeof NetFeatureExport = { ...NetFeatureExport };
-import { VirtioError } from "../errors.js";
-import type { DescriptorChain, SplitQueue } from "../split-queue.js";
-import type { DeviceHost } from "../transport.js";
-import { DeviceBase, isThenable } from "./device-base.js";
 
 /**
  * Options of {@link NetDevice}.

@@ -4,13 +4,14 @@
  */
 import { cryptoEntropy, type EntropySource } from "../backends.js";
 import { DeviceId as DeviceIdExport } from "../constants.js";
-// Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
-// which shows on the request path.
-const DeviceId: typeof DeviceIdExport = { ...DeviceIdExport };
 import { VirtioError } from "../errors.js";
 import type { DescriptorChain } from "../split-queue.js";
 import type { DeviceHost } from "../transport.js";
 import { DeviceBase, isThenable } from "./device-base.js";
+
+// Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
+// which shows on the request path.
+const DeviceId: typeof DeviceIdExport = { ...DeviceIdExport };
 
 /**
  * Options of {@link RngDevice}.
