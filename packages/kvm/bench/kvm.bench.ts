@@ -2,7 +2,8 @@
  * Bench row: the round trip of a guest port write (KVM_EXIT_IO, handler, re-entry) through
  * @microvm/kvm (a vCPU worker running KVM_RUN synchronously through koffi, the handler module on
  * the same thread) against a plain C program running the same guest loop. Both sides time only
- * the run loop, on their vCPU thread, and report nanoseconds per exit.
+ * the run loop, on their vCPU thread, and report nanoseconds per exit (the best of a few rounds
+ * per sample on both sides, so that load from other processes on a shared machine matters less).
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -13,7 +14,9 @@ import { fileURLToPath } from "node:url";
 import { Kvm } from "../src/index.ts";
 import type { BenchCase } from "../../../bench/harness.ts";
 
-const EXITS = 20_000;
+const EXITS = 10_000;
+/** Each sample is the best of ROUNDS timed loops, on both sides, to shed interference from other load. */
+const ROUNDS = 3;
 // Real mode at 0x1000: l: out 0x10, al; jmp l
 const GUEST = [0xe6, 0x10, 0xeb, 0xfc];
 
@@ -57,17 +60,22 @@ int main(int argc, char **argv) {
   CHECK(ioctl(vcpu, KVM_SET_SREGS, &sregs));
   struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
   CHECK(ioctl(vcpu, KVM_SET_REGS, &regs));
-  long n = 0;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  while (n < exits) {
-    CHECK(ioctl(vcpu, KVM_RUN, 0));
-    if (run->exit_reason != KVM_EXIT_IO) { fprintf(stderr, "exit %u\n", run->exit_reason); return 1; }
-    if (run->io.port == 0x10) n++;
+  int rounds = argc > 2 ? atoi(argv[2]) : 1;
+  double best = 0;
+  for (int r = 0; r < rounds; r++) {
+    long n = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (n < exits) {
+      CHECK(ioctl(vcpu, KVM_RUN, 0));
+      if (run->exit_reason != KVM_EXIT_IO) { fprintf(stderr, "exit %u\n", run->exit_reason); return 1; }
+      if (run->io.port == 0x10) n++;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ns = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n;
+    if (r == 0 || ns < best) best = ns;
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  double ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
-  printf("%.1f\n", ns / n);
+  printf("%.1f\n", best);
   return 0;
 }
 `;
@@ -94,7 +102,7 @@ export const cases: BenchCase[] = [
     name: "kvm exit round trip (port write)",
     unit: "ns/exit",
     better: "lower",
-    reference: `plain C KVM_RUN loop, same guest, ${EXITS} exits`,
+    reference: `plain C KVM_RUN loop, same guest, best of ${ROUNDS} x ${EXITS} exits`,
     goal: "<= 1.2",
     reps: 9,
     warmup: 1,
@@ -118,13 +126,18 @@ export const cases: BenchCase[] = [
       const vcpu = vm.createVcpu(0, { cpuid: false });
       vcpu.setSregs({ cs: { base: 0, selector: 0 } });
       vcpu.setRegs({ rip: 0x1000, rflags: 2 });
-      const t = await vm.startVcpu(vcpu, { handler, data: { exits: EXITS } });
-      const r = await t.done;
+      let best = Infinity;
+      for (let i = 0; i < ROUNDS; i++) {
+        // The same vCPU again: the pool gives it the same worker thread, and the guest loops on.
+        const t = await vm.startVcpu(vcpu, { handler, data: { exits: EXITS } });
+        const r = await t.done;
+        best = Math.min(best, r.runTimeNs / r.exits);
+      }
       await vm.close();
-      return r.runTimeNs / r.exits;
+      return best;
     },
     ref() {
-      return Number(execFileSync(exe, [String(EXITS)], { encoding: "utf8" }).trim());
+      return Number(execFileSync(exe, [String(EXITS), String(ROUNDS)], { encoding: "utf8" }).trim());
     },
     teardown() {
       kvm?.close();
