@@ -231,8 +231,11 @@ function decode(u8: Uint8Array, v: DataView, view: (off: number, len: number) =>
       const count = v.getUint32(36, true);
       const off = v.getUint32(40, true); // data_offset (a u64; always within the mapping, so < 2^32)
       const out = u8[32] === 1;
-      const data = view(off, size * count);
-      const value = out ? (size === 1 ? u8[off]! : size === 2 ? v.getUint16(off, true) : v.getUint32(off, true)) : 0;
+      // The kernel always points inside the mapping; anything else decodes as empty data, never a throw.
+      const len = size * count;
+      const ok = off + len <= u8.length && (size === 1 || size === 2 || size === 4);
+      const data = ok ? view(off, len) : u8.subarray(0, 0);
+      const value = out && ok && count > 0 ? (size === 1 ? u8[off]! : size === 2 ? v.getUint16(off, true) : v.getUint32(off, true)) : 0;
       return { kind: "io", direction: out ? "out" : "in", port: v.getUint16(34, true), size, count, data, value };
     }
     case 6: {
