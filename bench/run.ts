@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [filter]`: finds every `packages/* /bench/*.bench.ts` (and `bench/*.bench.ts`), runs
+ * `pnpm bench [regex]`: finds every `packages/* /bench/*.bench.ts` (and `bench/*.bench.ts`), runs
  * its rows, prints one table and writes the raw figures to `bench/results/latest.json`.
  * A bench file exports `cases: BenchCase[]` (or a function returning them).
  */
@@ -10,7 +10,9 @@ import os from "node:os";
 import { formatTable, runCase, type BenchCase, type BenchResult } from "./harness.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const filter = process.argv[2];
+const filterArg = process.argv[2];
+// A filter is a regular expression matched against row names (`pnpm bench "mptable|UART"`).
+const filter = filterArg ? new RegExp(filterArg) : undefined;
 
 function benchFiles(): string[] {
   const files: string[] = [];
@@ -29,7 +31,7 @@ for (const file of benchFiles()) {
   const mod = (await import(pathToFileURL(file).href)) as { cases: BenchCase[] | (() => BenchCase[] | Promise<BenchCase[]>) };
   const cases = typeof mod.cases === "function" ? await mod.cases() : mod.cases;
   for (const c of cases) {
-    if (filter && !c.name.includes(filter)) continue;
+    if (filter && !filter.test(c.name)) continue;
     process.stderr.write(`bench: ${c.name} …\n`);
     results.push(await runCase(c));
   }
