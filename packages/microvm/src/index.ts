@@ -29,6 +29,9 @@ export {
   type VirtioKind,
   type VirtioDevicePlanInit,
   type CustomRegionInit,
+  type RegionHandler,
+  type RegionHandlerInit,
+  type RegionHandlerFactory,
 } from "./plan.js";
 export { Uart16550, UART_REG, UART_STATE_BYTES, type UartSinks } from "./uart16550.js";
 export { createRing, RingReader, RingWriter } from "./ring.js";

@@ -571,6 +571,9 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
         mailbox,
         mailboxFd: mailboxFd.fd,
         counters: counters.buffer as SharedArrayBuffer,
+        custom: (options.customRegions ?? []).flatMap((c) =>
+          c.module ? [{ name: c.name, space: c.space, base: BigInt(c.base), size: Number(c.size), module: c.module, options: c.options }] : [],
+        ),
       };
       threads.push(await vm.startVcpu(vcpus[i] as Vcpu, { handler: handlerModule("vcpu-handler"), data }));
     }

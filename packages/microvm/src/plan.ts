@@ -56,7 +56,55 @@ export interface CustomRegionInit {
   readonly base: number | bigint;
   /** Length in bytes. */
   readonly size: number | bigint;
+  /**
+   * The device model, for {@link createMachine}: an absolute path or `file:` URL of a module whose
+   * named export `createRegionHandler(init)` returns `{ read(offset, size), write(offset, size,
+   * value) }` (see {@link RegionHandlerFactory}). It is loaded on every vCPU thread and serves the
+   * region's exits there; state shared between vCPUs goes in SharedArrayBuffers in `options`.
+   * Without it, the region is listed and reads as all ones.
+   */
+  readonly module?: string;
+  /** Passed to `createRegionHandler` (structured-cloned; SharedArrayBuffers are shared). */
+  readonly options?: unknown;
 }
+
+/** What a custom region's `createRegionHandler` gets. */
+export interface RegionHandlerInit {
+  /** The region's name. */
+  readonly name: string;
+  /** `memory` or `io`. */
+  readonly space: "memory" | "io";
+  /** First address or port. */
+  readonly base: bigint;
+  /** Length in bytes. */
+  readonly size: number;
+  /** The index of the vCPU thread it runs on. */
+  readonly vcpu: number;
+  /** The region's `options`. */
+  readonly options: unknown;
+}
+
+/** A custom region's device model, as its module's `createRegionHandler` returns it. */
+export interface RegionHandler {
+  /** A guest read of `size` bytes at `offset` in the region; the return value is the answer. */
+  read?(offset: number, size: number): number;
+  /** A guest write. */
+  write?(offset: number, size: number, value: number): void;
+}
+
+/**
+ * The named export `createRegionHandler` of a custom region's module.
+ *
+ * @example
+ * ```ts
+ * // my-device.mjs: a port that answers the last value written, plus one
+ * export const createRegionHandler = () => {
+ *   let last = 0;
+ *   return { read: () => (last + 1) & 0xff, write: (_o, _s, v) => (last = v) };
+ * };
+ * ```
+ */
+export type RegionHandlerFactory = (init: RegionHandlerInit) => RegionHandler | Promise<RegionHandler>;
 
 /**
  * A board description: what {@link planMachine} takes. Only `kernel` is required; the rest

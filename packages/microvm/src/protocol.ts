@@ -196,6 +196,21 @@ export interface VcpuHandlerData {
   readonly mailboxFd: number;
   /** Shared counters. */
   readonly counters: SharedArrayBuffer;
+  /** Custom regions with a device model module. */
+  readonly custom: readonly {
+    /** Name. */
+    readonly name: string;
+    /** `memory` or `io`. */
+    readonly space: "memory" | "io";
+    /** First address or port. */
+    readonly base: bigint;
+    /** Length. */
+    readonly size: number;
+    /** The module's path or URL. */
+    readonly module: string;
+    /** Its options. */
+    readonly options: unknown;
+  }[];
 }
 
 /** Mailbox layout: one slot of 8 Int32 per vCPU. */

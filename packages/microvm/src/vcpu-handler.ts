@@ -5,9 +5,11 @@
  * counted), and forwards virtio-mmio register accesses to the I/O thread through the mailbox.
  */
 import { writeSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import type { VcpuHandlerFactory } from "@microvm/kvm";
 import { EventFd } from "@microvm/kvm";
 import { MICROVM_LAYOUT } from "./layout.js";
+import type { RegionHandler, RegionHandlerFactory } from "./plan.js";
 import { COUNTER, MAILBOX, type VcpuHandlerData } from "./protocol.js";
 import { RingWriter } from "./ring.js";
 import { Uart16550 } from "./uart16550.js";
@@ -24,8 +26,19 @@ const MAGIC_VIRT = 0x74726976; // "virt", virtio 1.2 §4.2.2
  * await vm.startVcpu(vcpu, { handler: vcpuHandlerModule(), data });
  * ```
  */
-export const createVcpuHandler: VcpuHandlerFactory = (ctx) => {
+export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
   const data = ctx.data as VcpuHandlerData;
+  // Custom regions' device models, loaded on this thread.
+  const custom: { space: "memory" | "io"; base: bigint; end: bigint; handler: RegionHandler }[] = [];
+  for (const c of data.custom) {
+    const url = c.module.startsWith("file:") ? c.module : pathToFileURL(c.module).href;
+    const mod = (await import(url)) as { createRegionHandler?: RegionHandlerFactory };
+    if (typeof mod.createRegionHandler !== "function") throw new Error(`${c.module}: no named export createRegionHandler`);
+    const handler = await mod.createRegionHandler({ name: c.name, space: c.space, base: c.base, size: c.size, vcpu: data.index, options: c.options });
+    custom.push({ space: c.space, base: c.base, end: c.base + BigInt(c.size), handler });
+  }
+  const customIo = custom.filter((c) => c.space === "io");
+  const customMmio = custom.filter((c) => c.space === "memory");
   const counters = new Int32Array(data.counters);
   const box = new Int32Array(data.mailbox);
   const slot = data.index * MAILBOX.slotInts;
@@ -96,6 +109,13 @@ export const createVcpuHandler: VcpuHandlerFactory = (ctx) => {
         return exit.direction === "in" ? 0 : undefined; // i8042 status: nothing pending
       }
       if (port === 0x7e || port === 0x7f) return exit.direction === "in" ? 0 : undefined; // kvmvapic: named no-op
+      for (const c of customIo) {
+        if (BigInt(port) < c.base || BigInt(port) >= c.end) continue;
+        const offset = port - Number(c.base);
+        if (exit.direction === "out") c.handler.write?.(offset, exit.size, exit.value);
+        else return c.handler.read ? c.handler.read(offset, exit.size) : undefined;
+        return undefined;
+      }
       if (exit.direction === "in") {
         Atomics.add(counters, COUNTER.unclaimedPioReads, 1);
         return undefined; // all ones
@@ -118,6 +138,13 @@ export const createVcpuHandler: VcpuHandlerFactory = (ctx) => {
         if (exit.length > 4) return exit.isWrite ? undefined : 0xffffffff;
         const r = forward(t.index, offset, exit.length, exit.isWrite, Number(exit.value & 0xffffffffn));
         return exit.isWrite ? undefined : r;
+      }
+      for (const c of customMmio) {
+        if (a < c.base || a >= c.end) continue;
+        const offset = Number(a - c.base);
+        if (exit.isWrite) c.handler.write?.(offset, exit.length, Number(exit.value & 0xffffffffn));
+        else return c.handler.read ? c.handler.read(offset, exit.length) : undefined;
+        return undefined;
       }
       if (exit.isWrite) {
         Atomics.add(counters, COUNTER.unclaimedMmioWrites, 1);

@@ -1,6 +1,8 @@
 // End to end on this machine's /dev/kvm: the PVH test guests (guests/) boot on our microvm and
 // their reports are compared, line by line, with the same guest on QEMU's microvm.
-import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Kvm } from "@microvm/kvm";
 import {
@@ -202,6 +204,52 @@ describe.skipIf(kvmMissing !== undefined)(`microvm on KVM${kvmMissing ? ` (skipp
     const [out] = await Promise.all([collect(again.serial()), again.done]);
     expect(out).toBe("hi\n");
   }, 120_000);
+
+  it("serves a custom board's own device model on a free port and a free MMIO range", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "microvm-custom-"));
+    try {
+      // A device model module: the port answers the last byte written plus one; the MMIO register
+      // counts accesses in a SharedArrayBuffer shared by every vCPU thread.
+      const mod = join(dir, "dev.mjs");
+      writeFileSync(
+        mod,
+        `export const createRegionHandler = (init) => {
+          let last = 0;
+          if (init.space === "io") return { read: () => (last + 1) & 0xff, write: (_o, _s, v) => { last = v; } };
+          const shared = new Int32Array(init.options.counter);
+          return { read: () => Atomics.add(shared, 0, 1) + 0x40, write: () => {} };
+        };`,
+      );
+      const counter = new SharedArrayBuffer(4);
+      const kernel = tinyKernel(`
+	mov $0x510, %dx
+	mov $0x41, %al
+	outb %al, %dx
+	inb %dx, %al
+	mov $0x3f8, %dx
+	outb %al, %dx
+	mov 0xd0010000, %eax
+	outb %al, %dx
+	mov 0xd0010000, %eax
+	outb %al, %dx
+${TRIPLE_FAULT}`);
+      const m = await createMachine({
+        kernel,
+        legacy: true,
+        customRegions: [
+          { name: "my-port", space: "io", base: 0x510, size: 1, module: mod },
+          { name: "my-mmio", space: "memory", base: 0xd0010000, size: 0x1000, module: mod, options: { counter } },
+        ],
+      });
+      expect(m.plan.listing).toContain("    0000000000000510-0000000000000510 (prio 0, i/o): my-port");
+      const [out, end] = await Promise.all([collect(m.serial()), m.done]);
+      expect(end.reason, end.message).toBe("triple-fault");
+      expect(out).toBe("B@A");
+      expect(new Int32Array(counter)[0]).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("stops a guest parked in cli; hlt from the host", async () => {
     const m = await createMachine({ kernel: tinyKernel(HALT_FOREVER), cpus: 2 });
