@@ -474,6 +474,12 @@ function lapicLints(vcpu: Vcpu): void {
  */
 export async function createMachine(options: MachineOptions): Promise<Machine> {
   const devices = options.devices ?? [];
+  if (options.irq0Override) {
+    // The MPTable would say IRQ0 -> pin 2 while KVM's default routing sends GSI 0 to pin 0: the
+    // board must install a matching GSI route (KVM_SET_GSI_ROUTING), which @microvm/kvm does not
+    // offer yet. Refuse rather than run a machine whose table and routing disagree.
+    throw new MicrovmError("invalid-argument", "irq0Override: running a board with the IRQ0 override needs a GSI routing table, which this version cannot install; plan it with planMachine() only");
+  }
   const plan = planMachine({ ...options, devices });
   let kvm: Kvm;
   try {
