@@ -55,6 +55,13 @@ describe.each(codecPackages)("@microvm/%s in a browser-like context", (name) => 
       expect(out).toContain("error too-many-cpus");
       expect(out).toContain(`bytes ${16 + 44 + 2 * 20 + 8 + 8 + 16 * 8 + 2 * 8}`);
     }
+    if (name === "virtio-mmio") {
+      expect(out).toContain("magic 0x74726976 version 2 device 4");
+      expect(out).toContain("features ok true");
+      expect(out).toContain("used 1 len 32 interrupts 1 random true");
+      expect(out).toContain("error out-of-bounds");
+    }
+    if (name === "pvh") expect(out.join("\n")).toMatch(/^entry 0x100000 memmap \d+ cmdline 0x20000$/m);
   });
 
 });

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { EventFd, Kvm, isKvmError, type Regs, type Vcpu, type VcpuRunResult, type VcpuThread, type IoThread, type Vm } from "@microvm/kvm";
+import { EventFd, Kvm, defaultGsiRouting, isKvmError, type GsiRoute, type Regs, type Vcpu, type VcpuRunResult, type VcpuThread, type IoThread, type Vm } from "@microvm/kvm";
 import { GuestMemory } from "@microvm/virtio-mmio";
 import { MicrovmError } from "./errors.js";
 import { MICROVM_LAYOUT } from "./layout.js";
@@ -439,6 +439,22 @@ export class Machine {
   }
 }
 
+/**
+ * KVM's GSI routing table for the plan's routes: exactly what the MPTable's I/O interrupt entries
+ * say (GSI n to IOAPIC pin n, or IRQ0 to pin 2 with the override; ISA IRQs also to the 8259
+ * pair), plus KVM's default IOAPIC routes for the GSIs the table does not mention.
+ */
+function kvmRoutes(routes: MachinePlan["gsiRoutes"]): GsiRoute[] {
+  const out: GsiRoute[] = [];
+  for (const r of routes) {
+    out.push({ gsi: r.gsi, kind: "irqchip", chip: "ioapic", pin: r.ioapicPin });
+    if (r.pic) out.push({ gsi: r.gsi, kind: "irqchip", chip: r.gsi < 8 ? "pic-master" : "pic-slave", pin: r.gsi % 8 });
+  }
+  const named = new Set(routes.map((r) => r.gsi));
+  for (const d of defaultGsiRouting()) if (!named.has(d.gsi) && d.kind === "irqchip" && d.chip === "ioapic") out.push(d);
+  return out;
+}
+
 function lapicLints(vcpu: Vcpu): void {
   // LVT LINT0 (0x350) = ExtINT (delivery mode 7), LINT1 (0x360) = NMI (4), as the MPTable's local
   // interrupt entries say (Intel SDM vol. 3A §10.5.1; Firecracker interrupts.rs set_lint).
@@ -474,12 +490,6 @@ function lapicLints(vcpu: Vcpu): void {
  */
 export async function createMachine(options: MachineOptions): Promise<Machine> {
   const devices = options.devices ?? [];
-  if (options.irq0Override) {
-    // The MPTable would say IRQ0 -> pin 2 while KVM's default routing sends GSI 0 to pin 0: the
-    // board must install a matching GSI route (KVM_SET_GSI_ROUTING), which @microvm/kvm does not
-    // offer yet. Refuse rather than run a machine whose table and routing disagree.
-    throw new MicrovmError("invalid-argument", "irq0Override: running a board with the IRQ0 override needs a GSI routing table, which this version cannot install; plan it with planMachine() only");
-  }
   const plan = planMachine({ ...options, devices });
   let kvm: Kvm;
   try {
@@ -494,6 +504,7 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
     vm.setIdentityMapAddress(MICROVM_LAYOUT.identityMapAddress);
     vm.createIrqchip();
     vm.createPit2();
+    vm.setGsiRouting(kvmRoutes(plan.gsiRoutes));
     const regions = plan.ram.map((r) => vm.addRam({ guestAddress: r.start, size: Number(r.size) }));
     const memory = new GuestMemory(regions.map((r) => ({ guestAddress: r.guestAddress, bytes: r.bytes })));
     for (const p of plan.boot.placements) memory.write(p.address, p.bytes); // fresh RAM is zero: BSS needs nothing

@@ -185,7 +185,7 @@ export interface GsiRoute {
   readonly gsi: number;
   /** The IOAPIC pin it arrives at. */
   readonly ioapicPin: number;
-  /** Whether it also reaches the 8259 PIC (ISA IRQs 0..15 except the override). */
+  /** Whether it also reaches the 8259 PIC pair (the ISA IRQs, 0..15). */
   readonly pic: boolean;
 }
 
@@ -369,7 +369,7 @@ export function planMachine(config: MachineConfig): MachinePlan {
   const table = resolveMpTableConfig({ ...mpConfig, address: mpAddress });
 
   // GSI routes: KVM's default (GSI n -> pin n, ISA IRQs also to the PIC), or the override.
-  const gsiRoutes: GsiRoute[] = ioInterrupts.map((e) => ({ gsi: e.sourceIrq, ioapicPin: e.destPin, pic: e.sourceIrq < 16 && e.sourceIrq !== 2 }));
+  const gsiRoutes: GsiRoute[] = ioInterrupts.map((e) => ({ gsi: e.sourceIrq, ioapicPin: e.destPin, pic: e.sourceIrq < 16 }));
 
   // The kernel and the PVH placements.
   let kernel: PvhKernel;

@@ -108,6 +108,17 @@ describe("planMachine: boards", () => {
     expect(t.processors.map((p) => p.apicId)).toEqual(Array.from({ length: 41 }, (_, i) => i));
   });
 
+  it("with the IRQ0 override, routes GSI 0 to IOAPIC pin 2 in both the MPTable and the GSI routes", () => {
+    const plan = planMachine({ kernel, irq0Override: true });
+    const t = decodeMpTable(plan.mptable.bytes, plan.mptable.address);
+    expect(t.ioInterrupts.find((e) => e.sourceIrq === 0)?.destPin).toBe(2);
+    expect(t.ioInterrupts.some((e) => e.sourceIrq === 2)).toBe(false);
+    expect(plan.gsiRoutes.find((r) => r.gsi === 0)).toEqual({ gsi: 0, ioapicPin: 2, pic: true });
+    expect(plan.gsiRoutes.some((r) => r.gsi === 2)).toBe(false);
+    // by construction: every MPTable route is a GSI route
+    for (const e of t.ioInterrupts) expect(plan.gsiRoutes).toContainEqual({ gsi: e.sourceIrq, ioapicPin: e.destPin, pic: e.sourceIrq < 16 });
+  });
+
   it("splits RAM around the 32-bit MMIO gap", () => {
     const plan = planMachine({ kernel, memory: 4n << 30n });
     expect(plan.ram).toEqual([
