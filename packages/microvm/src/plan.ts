@@ -68,7 +68,14 @@ export interface CustomRegionInit {
   readonly options?: unknown;
 }
 
-/** What a custom region's `createRegionHandler` gets. */
+/**
+ * What a custom region's `createRegionHandler` gets.
+ *
+ * @example
+ * ```ts
+ * export const createRegionHandler = (init: RegionHandlerInit) => ({ read: () => init.vcpu });
+ * ```
+ */
 export interface RegionHandlerInit {
   /** The region's name. */
   readonly name: string;
@@ -84,7 +91,14 @@ export interface RegionHandlerInit {
   readonly options: unknown;
 }
 
-/** A custom region's device model, as its module's `createRegionHandler` returns it. */
+/**
+ * A custom region's device model, as its module's `createRegionHandler` returns it.
+ *
+ * @example
+ * ```ts
+ * const scratch: RegionHandler = { read: () => 0x5a, write: () => {} };
+ * ```
+ */
 export interface RegionHandler {
   /** A guest read of `size` bytes at `offset` in the region; the return value is the answer. */
   read?(offset: number, size: number): number;

@@ -8,6 +8,11 @@
  * kind of value), `out-of-range` a RangeError-like code (a number outside its allowed range),
  * `out-of-bounds` an access outside every guest-memory region, `not-contiguous` a byte range that
  * is inside guest memory but spans two regions where one view was asked for.
+ *
+ * @example
+ * ```ts
+ * const code: VirtioErrorCode = "out-of-bounds";
+ * ```
  */
 export type VirtioErrorCode = "invalid-argument" | "out-of-range" | "out-of-bounds" | "not-contiguous";
 
