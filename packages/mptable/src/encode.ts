@@ -302,8 +302,18 @@ export function validateMpTable(t: MpTable): void {
   }
 }
 
-function irqFlags(e: MpIoInterrupt | MpLocalInterrupt): number {
-  return MP_IRQ_POLARITY[e.polarity] | MP_IRQ_TRIGGER[e.trigger];
+/**
+ * Writes an I/O or local interrupt entry: both are 8 bytes, laid out alike up to the last byte,
+ * the destination IOAPIC pin (`mpc_intsrc.dstirq`) or LAPIC LINT (`mpc_lintsrc.destapiclint`).
+ */
+function writeInterrupt(v: DataView, o: number, type: number, e: MpIoInterrupt | MpLocalInterrupt, last: number): void {
+  v.setUint8(o, type);
+  v.setUint8(o + 1, MP_IRQ_TYPE[e.type]);
+  v.setUint16(o + 2, MP_IRQ_POLARITY[e.polarity] | MP_IRQ_TRIGGER[e.trigger], true);
+  v.setUint8(o + 4, e.sourceBus);
+  v.setUint8(o + 5, e.sourceIrq);
+  v.setUint8(o + 6, e.destApic);
+  v.setUint8(o + 7, last);
 }
 
 /**
@@ -388,23 +398,11 @@ function writeTable(t: MpTable, b: Uint8Array): void {
     o += MP_SIZES.ioApic;
   }
   for (const e of t.ioInterrupts) {
-    v.setUint8(o, MP_ENTRY_TYPE.ioInterrupt);
-    v.setUint8(o + 1, MP_IRQ_TYPE[e.type]);
-    v.setUint16(o + 2, irqFlags(e), true);
-    v.setUint8(o + 4, e.sourceBus);
-    v.setUint8(o + 5, e.sourceIrq);
-    v.setUint8(o + 6, e.destApic);
-    v.setUint8(o + 7, e.destPin);
+    writeInterrupt(v, o, MP_ENTRY_TYPE.ioInterrupt, e, e.destPin);
     o += MP_SIZES.ioInterrupt;
   }
   for (const e of t.localInterrupts) {
-    v.setUint8(o, MP_ENTRY_TYPE.localInterrupt);
-    v.setUint8(o + 1, MP_IRQ_TYPE[e.type]);
-    v.setUint16(o + 2, irqFlags(e), true);
-    v.setUint8(o + 4, e.sourceBus);
-    v.setUint8(o + 5, e.sourceIrq);
-    v.setUint8(o + 6, e.destApic);
-    v.setUint8(o + 7, e.destLint);
+    writeInterrupt(v, o, MP_ENTRY_TYPE.localInterrupt, e, e.destLint);
     o += MP_SIZES.localInterrupt;
   }
 
