@@ -34,7 +34,7 @@ export {
   type RegionHandlerFactory,
 } from "./plan.js";
 export { Uart16550, UART_REG, UART_STATE_BYTES, type UartSinks } from "./uart16550.js";
-export { createRing, RingReader, RingWriter } from "./ring.js";
+export { createRing, RingReader, RingView, RingWriter } from "./ring.js";
 export { ArpResponder, parseMac, type ArpResponderOptions } from "./arp-responder.js";
 export { FileBlockBackend, type FileBlockBackendOptions } from "./file-block-backend.js";
 export type {

@@ -38,18 +38,20 @@ export function createRing(capacity = 65536): SharedArrayBuffer {
 }
 
 /**
- * The producing side of a ring.
+ * The header and data views both sides of a ring share.
  *
  * @example
  * ```ts
- * const w = new RingWriter(sab);
- * w.write(bytes); // never blocks
+ * class Peek extends RingView { used(): number { return (Atomics.load(this.h, 0) - Atomics.load(this.h, 1)) | 0; } }
  * ```
  */
-export class RingWriter {
-  private readonly h: Int32Array;
-  private readonly data: Uint8Array;
-  private readonly mask: number;
+export class RingView {
+  /** Header counters (write, read, dropped, closed). */
+  protected readonly h: Int32Array;
+  /** The byte ring. */
+  protected readonly data: Uint8Array;
+  /** `capacity - 1`, the capacity being a power of two. */
+  protected readonly mask: number;
 
   /**
    * A view of a ring.
@@ -61,6 +63,18 @@ export class RingWriter {
     this.data = new Uint8Array(sab, HEADER_BYTES);
     this.mask = this.data.length - 1;
   }
+}
+
+/**
+ * The producing side of a ring.
+ *
+ * @example
+ * ```ts
+ * const w = new RingWriter(sab);
+ * w.write(bytes); // never blocks
+ * ```
+ */
+export class RingWriter extends RingView {
 
   /**
    * Appends bytes; those that do not fit are dropped and counted.
@@ -110,21 +124,7 @@ export class RingWriter {
  * for (let chunk = await r.read(); chunk; chunk = await r.read()) process.stdout.write(chunk);
  * ```
  */
-export class RingReader {
-  private readonly h: Int32Array;
-  private readonly data: Uint8Array;
-  private readonly mask: number;
-
-  /**
-   * A view of a ring.
-   *
-   * @param sab - from {@link createRing}
-   */
-  constructor(sab: SharedArrayBuffer) {
-    this.h = new Int32Array(sab, 0, 4);
-    this.data = new Uint8Array(sab, HEADER_BYTES);
-    this.mask = this.data.length - 1;
-  }
+export class RingReader extends RingView {
 
   /**
    * Takes whatever is in the ring now, without waiting.
