@@ -19,9 +19,6 @@ export default defineConfig({
           name,
           root: `${root}packages/${name}`,
           include: ["test/**/*.test.ts"],
-          // Leak tests call gc() before they count fds and mappings, so that garbage the JS heap
-          // has not collected yet is not mistaken for a leak.
-          execArgv: ["--expose-gc"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
