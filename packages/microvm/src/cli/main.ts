@@ -10,6 +10,7 @@
  * KVM and koffi modules are imported only once the command line asks for a run.
  */
 import { closeSync, openSync, readFileSync } from "node:fs";
+import { isatty } from "node:tty";
 import { isMicrovmError, MicrovmError } from "../errors.js";
 import { helpText, parseCommandLine, type CliConfig } from "./args.js";
 
@@ -184,7 +185,9 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
   };
   const signalWait = new Promise<void>((resolve) => (wake = resolve));
   let term: { restore(): void } | undefined;
-  if (stdioUsed && process.stdin.isTTY) {
+  // isatty(0) rather than process.stdin.isTTY: touching process.stdin would make Node open it as
+  // a stream, which the I/O thread then competes with when it serves a stdio console.
+  if (stdioUsed && isatty(0)) {
     const { enterRawMode } = await import("../node/terminal.js");
     term = enterRawMode(0, onSignal); // handles the signals itself, restoring the mode first
     if (term) cleanups.push(() => term?.restore());
