@@ -32,6 +32,25 @@ const isRoot = process.getuid?.() === 0;
 const hasIp = spawnSync("ip", ["-V"], { stdio: "ignore" }).status === 0;
 const tapSkip = !isRoot ? "not root: creating a tap needs CAP_NET_ADMIN" : !hasIp ? "iproute2 (ip) not installed" : !existsSync("/dev/net/tun") ? "/dev/net/tun missing" : undefined;
 const pythonOk = spawnSync("python3", ["-c", "import pty, termios"], { stdio: "ignore" }).status === 0;
+/** A kernel that echoes every byte the COM1 UART receives (polling LSR.DR, then LSR.THRE) until a 'q'. */
+const ECHO_UNTIL_Q = `
+1:	mov $0x3fd, %dx
+	inb %dx, %al
+	test $1, %al
+	jz 1b
+	mov $0x3f8, %dx
+	inb %dx, %al
+	mov %al, %bl
+2:	mov $0x3fd, %dx
+	inb %dx, %al
+	test $0x20, %al
+	jz 2b
+	mov $0x3f8, %dx
+	mov %bl, %al
+	outb %al, %dx
+	cmp $'q', %bl
+	jne 1b
+${TRIPLE_FAULT}`;
 const seed = readFileSync(new URL("./vectors/seed-mtree-normal.txt", import.meta.url), "utf8").trimEnd().split("\n");
 
 function config(argv: string[], env: Record<string, string> = { HOME: "/nonexistent" }): CliConfig {
@@ -265,6 +284,7 @@ describe.skipIf(kvmMissing !== undefined)(`microvm (the process) on KVM${kvmMiss
   let dir: string;
   let halt: string;
   let crash: string;
+  let echo: string;
   beforeAll(async () => {
     ensureBuilt();
     guests = await buildGuests();
@@ -273,6 +293,8 @@ describe.skipIf(kvmMissing !== undefined)(`microvm (the process) on KVM${kvmMiss
     writeFileSync(halt, tinyKernel(HALT_FOREVER));
     crash = join(dir, "crash.elf");
     writeFileSync(crash, tinyKernel(TRIPLE_FAULT));
+    echo = join(dir, "echo.elf");
+    writeFileSync(echo, tinyKernel(ECHO_UNTIL_Q));
   }, 300_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -351,6 +373,16 @@ describe.skipIf(kvmMissing !== undefined)(`microvm (the process) on KVM${kvmMiss
     const r = await cli(["-M", "microvm", "-kernel", guests.elf64, "-append", "microvm.uart=0", "-nodefaults", "-chardev", "pty,id=con7", "-device", "virtio-serial-device", "-device", "virtconsole,chardev=con7"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^char device redirected to \/dev\/pts\/\d+ \(label con7\)\n$/);
+  });
+
+  it("-serial stdio input: bytes on stdin reach the guest's UART receiver", async () => {
+    const child = spawn(process.execPath, [CLI, "-M", "microvm,legacy", "-kernel", echo, "-nodefaults", "-serial", "stdio"], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString("latin1")));
+    child.stdin.write("hello, uart\nq");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(0);
+    expect(out).toBe("hello, uart\nq");
   });
 
   it("a guest triple fault exits 0; a reset (0xFE to port 0x64) exits 0", async () => {
@@ -484,6 +516,8 @@ while True:
         raw_seen = True
     if mode == "ctrlc" and raw_seen and not sent and time.time() - t0 > 0.5:
         os.write(master, b"\x03"); sent = True
+    if mode == "type" and raw_seen and not sent and time.time() - t0 > 0.5:
+        os.write(master, b"xyq"); sent = True  # no Enter: only a raw terminal passes these on
     if p.poll() is not None:
         break
     if time.time() - t0 > 40:
@@ -497,7 +531,7 @@ except OSError:
 after = termios.tcgetattr(slave)
 print(json.dumps({"rc": p.returncode, "raw": raw_seen, "restored": before == after, "echo": bool(after[3] & termios.ECHO), "out": out.decode("latin1")}))
 `;
-    const underPty = (mode: "run" | "ctrlc", args: string[]): { rc: number; raw: boolean; restored: boolean; echo: boolean; out: string } => {
+    const underPty = (mode: "run" | "ctrlc" | "type", args: string[]): { rc: number; raw: boolean; restored: boolean; echo: boolean; out: string } => {
       const r = spawnSync("python3", ["-c", HARNESS, mode, process.execPath, CLI, ...args], { encoding: "utf8", timeout: 60_000, env: { ...process.env, HOME: "/nonexistent" } });
       if (r.status !== 0) throw new Error(`harness failed: ${r.stderr}`);
       return JSON.parse(r.stdout) as { rc: number; raw: boolean; restored: boolean; echo: boolean; out: string };
@@ -511,6 +545,14 @@ print(json.dumps({"rc": p.returncode, "raw": raw_seen, "restored": before == aft
       expect(r.out).toContain("\r\n"); // OPOST kept: the guest's "\n" reaches the terminal as "\r\n"
       expect(r.restored).toBe(true);
       expect(r.echo).toBe(true);
+    });
+
+    it("raw mode: keys typed without Enter reach the guest's UART at once (the echo guest ends on 'q')", () => {
+      const r = underPty("type", ["-M", "microvm,legacy", "-kernel", echo, "-nodefaults", "-serial", "stdio"]);
+      expect(r.raw).toBe(true);
+      expect(r.rc, r.out).toBe(0);
+      expect(r.out).toBe("xyq"); // echoed by the guest, not by the terminal (ECHO is off)
+      expect(r.restored).toBe(true);
     });
 
     it("after Ctrl-C, the process ends with 130 and the terminal's mode is restored", () => {
