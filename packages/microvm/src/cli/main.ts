@@ -208,7 +208,12 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
   });
   if (config.legacy && config.serial === "stdio") {
     // The UART's receiver, fed from stdin on this thread (its FIFO state is shared with the vCPUs).
-    const onData = (b: Buffer): void => void machine.serialInput(new Uint8Array(b));
+    // Chunks are queued one after the other, so that a paste larger than the 16-byte FIFO keeps its order.
+    let queue: Promise<void> = Promise.resolve();
+    const onData = (b: Buffer): void => {
+      const bytes = new Uint8Array(b);
+      queue = queue.then(() => machine.serialInput(bytes)).catch(() => undefined);
+    };
     process.stdin.on("data", onData);
     cleanups.push(() => {
       process.stdin.removeListener("data", onData);
