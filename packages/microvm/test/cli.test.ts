@@ -379,10 +379,12 @@ describe.skipIf(kvmMissing !== undefined)(`microvm (the process) on KVM${kvmMiss
     const child = spawn(process.execPath, [CLI, "-M", "microvm,legacy", "-kernel", echo, "-nodefaults", "-serial", "stdio"], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString("latin1")));
-    child.stdin.write("hello, uart\nq");
+    // Far more than the 16-byte receive FIFO, in several writes: every byte arrives, in order.
+    const text = `hello, uart\n${Buffer.from(testBytes(3000, 7)).toString("hex")}q`;
+    for (let i = 0; i < text.length; i += 1000) child.stdin.write(text.slice(i, i + 1000));
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(code).toBe(0);
-    expect(out).toBe("hello, uart\nq");
+    expect(out).toBe(text);
   });
 
   it("a guest triple fault exits 0; a reset (0xFE to port 0x64) exits 0", async () => {
