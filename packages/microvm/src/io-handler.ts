@@ -171,6 +171,9 @@ export const createIoHandler: IoHandlerFactory = async (ctx) => {
       memory,
       device,
       version: t.version,
+      // InterruptStatus lives in shared memory: vCPU threads serve its reads and acknowledgements
+      // (one of each per interrupt) without a round trip to this thread.
+      interruptStatus: new Int32Array(data.isr, t.index * 4, 1),
       interrupt: () => {
         Atomics.add(counters, COUNTER.interrupts, 1);
         irq.signal();

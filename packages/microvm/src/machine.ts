@@ -544,7 +544,8 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
       }
       setups.push({ index: t.index, version, device, irqFd, notifyFd });
     }
-    const ioData: IoHandlerData = { transports: setups, mailbox, mailboxFd: mailboxFd.fd, counters: counters.buffer as SharedArrayBuffer };
+    const isr = new SharedArrayBuffer(Math.max(1, plan.transports.length) * 4);
+    const ioData: IoHandlerData = { transports: setups, isr, mailbox, mailboxFd: mailboxFd.fd, counters: counters.buffer as SharedArrayBuffer };
     const io = await vm.startIoThread({ handler: handlerModule("io-handler"), data: ioData });
 
     let uartData: VcpuHandlerData["uart"];
@@ -585,6 +586,7 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
         ...(uartData ? { uart: uartData } : {}),
         resetPort: plan.legacy,
         transports: windows,
+        isr,
         mailbox,
         mailboxFd: mailboxFd.fd,
         counters: counters.buffer as SharedArrayBuffer,

@@ -163,6 +163,8 @@ export interface TransportSetup {
 export interface IoHandlerData {
   /** The transports with a device. */
   readonly transports: readonly TransportSetup[];
+  /** InterruptStatus of every transport, one Int32 per transport index (shared with the vCPUs). */
+  readonly isr: SharedArrayBuffer;
   /** The MMIO mailbox (see {@link MAILBOX}). */
   readonly mailbox: SharedArrayBuffer;
   /** The eventfd vCPUs signal after posting a mailbox request. */
@@ -190,6 +192,8 @@ export interface VcpuHandlerData {
   readonly resetPort: boolean;
   /** Transport windows (index, base, size) that forward to the I/O thread. */
   readonly transports: readonly { readonly index: number; readonly base: bigint; readonly size: number }[];
+  /** InterruptStatus of every transport, one Int32 per transport index (see {@link IoHandlerData.isr}). */
+  readonly isr: SharedArrayBuffer;
   /** The MMIO mailbox. */
   readonly mailbox: SharedArrayBuffer;
   /** The eventfd that wakes the I/O thread for the mailbox. */

@@ -43,6 +43,7 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
   const box = new Int32Array(data.mailbox);
   const slot = data.index * MAILBOX.slotInts;
   const wake = EventFd.fromFd(data.mailboxFd);
+  const isr = new Int32Array(data.isr);
 
   let uart: Uart16550 | undefined;
   if (data.uart) {
@@ -136,6 +137,13 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
           return 0;
         }
         if (exit.length > 4) return exit.isWrite ? undefined : 0xffffffff;
+        // InterruptStatus (0x60) and InterruptACK (0x64), aligned 32-bit, are served here from the
+        // shared cell the transport keeps them in (virtio 1.2 §4.2.2); anything else is forwarded.
+        if (exit.length === 4 && offset === 0x60 && !exit.isWrite) return Atomics.load(isr, t.index) >>> 0;
+        if (exit.length === 4 && offset === 0x64 && exit.isWrite) {
+          Atomics.and(isr, t.index, ~Number(exit.value & 0xffffffffn));
+          return undefined;
+        }
         const r = forward(t.index, offset, exit.length, exit.isWrite, Number(exit.value & 0xffffffffn));
         return exit.isWrite ? undefined : r;
       }

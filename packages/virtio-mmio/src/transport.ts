@@ -122,6 +122,15 @@ export interface MmioTransportOptions {
    * The argument is the InterruptStatus value.
    */
   readonly interrupt: (status: number) => void;
+  /**
+   * Where InterruptStatus lives: element 0 of this array, updated with Atomics. Pass an Int32Array
+   * over a SharedArrayBuffer to let vCPU threads serve InterruptStatus reads and InterruptACK
+   * writes themselves (`Atomics.load`, `Atomics.and(cell, 0, ~value)`), without a round trip to the
+   * thread that owns the transport: a driver reads and acknowledges it on every interrupt
+   * (virtio 1.2 §4.2.3.4). Default: a private cell. `interruptAcked` is not called for
+   * acknowledgements served elsewhere.
+   */
+  readonly interruptStatus?: Int32Array;
   /** Called after InterruptACK lowered InterruptStatus to this value (a level board lowers the line at 0). */
   readonly interruptAcked?: (status: number) => void;
   /** Called on every hostile-driver check, e.g. for a rate-limited log. */
@@ -233,7 +242,7 @@ export class MmioTransport {
   private readonly report: HostileReporter | undefined;
   private readonly cfgView: DataView;
   private status = 0;
-  private isr = 0;
+  private readonly isrCell: Int32Array;
   private generation = 0;
   private deviceFeaturesSel = 0;
   private driverFeaturesSel = 0;
@@ -266,6 +275,12 @@ export class MmioTransport {
     this.memory = options.memory;
     this.irq = options.interrupt;
     this.irqAck = options.interruptAcked;
+    const cell = options.interruptStatus;
+    if (cell !== undefined && (!(cell instanceof Int32Array) || cell.length < 1)) {
+      throw new VirtioError("invalid-argument", "interruptStatus: expected an Int32Array of at least 1 element");
+    }
+    this.isrCell = cell ?? new Int32Array(1);
+    Atomics.store(this.isrCell, 0, 0);
     this.report = options.onHostile;
     this.counts = emptyCounts();
     this.hostileCounts = this.counts;
@@ -322,7 +337,7 @@ export class MmioTransport {
   state(): MmioTransportState {
     return {
       status: this.status,
-      interruptStatus: this.isr,
+      interruptStatus: Atomics.load(this.isrCell, 0),
       configGeneration: this.generation,
       driverFeatures: this.driverFeatures,
       deviceFeatures: this.offered,
@@ -423,8 +438,7 @@ export class MmioTransport {
   }
 
   private raise(bit: number): void {
-    this.isr |= bit;
-    this.irq(this.isr);
+    this.irq(Atomics.or(this.isrCell, 0, bit) | bit);
   }
 
   private hostile(check: HostileCheck, detail: string): void {
@@ -484,7 +498,7 @@ export class MmioTransport {
         if (!legacy) break;
         return q === undefined ? 0 : q.pfn;
       case MmioReg.InterruptStatus:
-        return this.isr;
+        return Atomics.load(this.isrCell, 0);
       case MmioReg.Status:
         return this.status;
       case MmioReg.ConfigGeneration:
@@ -614,10 +628,12 @@ export class MmioTransport {
       case MmioReg.QueueNotify:
         this.notify(value & 0xffff);
         return;
-      case MmioReg.InterruptAck:
-        this.isr &= ~value;
-        this.irqAck?.(this.isr);
+      case MmioReg.InterruptAck: {
+        // Computed before the optional call: `f?.(x)` would skip evaluating x when f is absent.
+        const left = Atomics.and(this.isrCell, 0, ~value) & ~value;
+        this.irqAck?.(left);
         return;
+      }
       case MmioReg.Status:
         this.writeStatus(value);
         return;
@@ -727,7 +743,7 @@ export class MmioTransport {
   private reset(): void {
     this.active = false;
     this.status = 0;
-    this.isr = 0;
+    Atomics.store(this.isrCell, 0, 0);
     this.deviceFeaturesSel = 0;
     this.driverFeaturesSel = 0;
     this.driverFeatures = 0n;

@@ -215,6 +215,31 @@ describe("MmioTransport registers", () => {
     expect(t.hostileCounts["ring-alignment"]).toBe(1);
   });
 
+  it("keeps InterruptStatus in a shared cell that another thread can read and acknowledge", () => {
+    const cell = new Int32Array(new SharedArrayBuffer(8), 4, 1);
+    cell[0] = 0x55; // reset clears whatever was there
+    const mem = new GuestMemory([{ guestAddress: 0n, bytes: new Uint8Array(0x10000) }]);
+    const irqs: number[] = [];
+    const t = new MmioTransport({ memory: mem, device: new RngDevice(), interrupt: (s) => irqs.push(s), interruptStatus: cell });
+    expect(Atomics.load(cell, 0)).toBe(0);
+    t.write(MmioReg.Status, 4, Status.Acknowledge | Status.Driver);
+    t.write(MmioReg.DriverFeaturesSel, 4, 1);
+    t.write(MmioReg.DriverFeatures, 4, 1);
+    t.write(MmioReg.Status, 4, Status.Acknowledge | Status.Driver | Status.FeaturesOk | Status.DriverOk);
+    t.configChanged();
+    expect(irqs).toEqual([MmioInt.Config]);
+    expect(Atomics.load(cell, 0)).toBe(MmioInt.Config); // visible to another thread
+    Atomics.and(cell, 0, ~MmioInt.Config); // a vCPU thread acknowledges
+    expect(t.read(MmioReg.InterruptStatus, 4)).toBe(0);
+    t.configChanged();
+    expect(t.read(MmioReg.InterruptStatus, 4)).toBe(MmioInt.Config);
+    t.write(MmioReg.InterruptAck, 4, MmioInt.Config);
+    expect(Atomics.load(cell, 0)).toBe(0);
+    expect(() => new MmioTransport({ memory: mem, device: new RngDevice(), interrupt: () => {}, interruptStatus: new Int32Array(0) })).toThrow(
+      expect.objectContaining({ code: "invalid-argument" }),
+    );
+  });
+
   it("validates its options", () => {
     const mem = new GuestMemory([]);
     const dev = new RngDevice();
