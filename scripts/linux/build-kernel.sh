@@ -104,6 +104,9 @@ log "config checked: every option of microvm.config is in .config"
 
 log "make -j$jobs vmlinux"
 kmake -s -j"$jobs" vmlinux >&2
+# The PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY = 18, include/xen/interface/elfnote.h), emitted by
+# arch/x86/platform/pvh/head.S when CONFIG_PVH=y, is what a microvm loader starts.
+readelf -n "$build/vmlinux" | grep -A1 -E '^\s+Xen\s' | grep -q '0x00000012' || die "vmlinux has no Xen PHYS32_ENTRY note"
 cp "$build/vmlinux" "$out.tmp/vmlinux"
 cp "$build/.config" "$out.tmp/config"
 
