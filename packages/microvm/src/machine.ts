@@ -546,7 +546,11 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
     }
     const isr = new SharedArrayBuffer(Math.max(1, plan.transports.length) * 4);
     const ioData: IoHandlerData = { transports: setups, isr, mailbox, mailboxFd: mailboxFd.fd, counters: counters.buffer as SharedArrayBuffer };
-    const io = await vm.startIoThread({ handler: handlerModule("io-handler"), data: ioData });
+    // Worker threads start in parallel (each takes tens of ms): the I/O thread's state is
+    // "starting" (2) until its module is up, and a vCPU that forwards a register access meanwhile
+    // waits for it (it gives up only once the I/O thread has ended: 0).
+    Atomics.store(counters, COUNTER.ioAlive, 2);
+    const ioStart = vm.startIoThread({ handler: handlerModule("io-handler"), data: ioData });
 
     let uartData: VcpuHandlerData["uart"];
     let uart: Uart16550 | undefined;
@@ -579,8 +583,10 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
     });
     boot.setRegs({ ...e.regs });
     boot.setFpu({ fcw: 0x37f, mxcsr: 0x1f80 });
-    const threads: VcpuThread[] = [];
-    for (let i = 0; i < vcpus.length; i++) {
+    const custom = (options.customRegions ?? []).flatMap((c) =>
+      c.module ? [{ name: c.name, space: c.space, base: BigInt(c.base), size: Number(c.size), module: c.module, options: c.options }] : [],
+    );
+    const vcpuStarts = vcpus.map((vcpu, i) => {
       const data: VcpuHandlerData = {
         index: i,
         ...(uartData ? { uart: uartData } : {}),
@@ -590,12 +596,18 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
         mailbox,
         mailboxFd: mailboxFd.fd,
         counters: counters.buffer as SharedArrayBuffer,
-        custom: (options.customRegions ?? []).flatMap((c) =>
-          c.module ? [{ name: c.name, space: c.space, base: BigInt(c.base), size: Number(c.size), module: c.module, options: c.options }] : [],
-        ),
+        custom,
       };
-      threads.push(await vm.startVcpu(vcpus[i] as Vcpu, { handler: handlerModule("vcpu-handler"), data }));
+      return vm.startVcpu(vcpu, { handler: handlerModule("vcpu-handler"), data });
+    });
+    const started = await Promise.allSettled([ioStart, ...vcpuStarts]);
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) {
+      Atomics.store(counters, COUNTER.ioAlive, 0); // release any vCPU waiting on the mailbox
+      throw (failed as PromiseRejectedResult).reason;
     }
+    const io = (started[0] as PromiseFulfilledResult<IoThread>).value;
+    const threads = started.slice(1).map((r) => (r as PromiseFulfilledResult<VcpuThread>).value);
     return new Machine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart, owned: [mailboxFd] });
   } catch (e) {
     await vm.close().catch(() => undefined);
