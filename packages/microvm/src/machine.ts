@@ -309,7 +309,7 @@ export class Machine {
         return { reason: "error", vcpu, message: `system event ${type}` };
       }
       default:
-        return { reason: "error", vcpu, message: `vCPU ${vcpu} ended: ${r.reason}${r.exit ? ` (${JSON.stringify(r.exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v instanceof Uint8Array ? [...v] : v))})` : ""}` };
+        return { reason: "error", vcpu, ...(r.regs ? { registers: r.regs } : {}), message: `vCPU ${vcpu} ended: ${r.reason}${r.exit ? ` (${JSON.stringify(r.exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v instanceof Uint8Array ? [...v] : v))})` : ""}` };
     }
   }
 
