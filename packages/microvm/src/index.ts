@@ -37,6 +37,7 @@ export { Uart16550, UART_REG, UART_STATE_BYTES, type UartSinks } from "./uart165
 export { createRing, RingReader, RingView, RingWriter } from "./ring.js";
 export { ArpResponder, parseMac, type ArpResponderOptions } from "./arp-responder.js";
 export { FileBlockBackend, type FileBlockBackendOptions } from "./file-block-backend.js";
+export { FdBlockBackend, type FdBlockBackendOptions } from "./node/fd-block-backend.js";
 export type {
   BlkBackendSpec,
   NetBackendSpec,

@@ -15,7 +15,7 @@ export interface FdBlockBackendOptions {
  * A virtio-blk backend over an already open (and locked) raw image fd, for the I/O thread:
  * `pread`/`pwrite` through Node's synchronous positional fs calls, FLUSH as `fdatasync(2)`, so a
  * completed FLUSH means the bytes are on the disk (virtio 1.2 §5.2.6.2). The fd is opened, locked
- * and closed by its owner on the main thread ({@link openImage}); fds are process-wide.
+ * and closed by its owner on the main thread (the CLI's `openImage`, which also takes QEMU-compatible image locks); fds are process-wide.
  *
  * @example
  * ```ts
