@@ -164,6 +164,26 @@ describe.skipIf(kvmMissing !== undefined)(`microvm on KVM${kvmMissing ? ` (skipp
     }
   }, 120_000);
 
+  it("serves a raw image file: the guest reads it, and its write and FLUSH reach the file", async () => {
+    const fx = makeFixture();
+    try {
+      const m = await createMachine({
+        kernel: readFileSync(guests.elf32),
+        legacy: true,
+        cmdline: guestParams({ blkSum: fx.diskSum, blkSectors: fx.diskSectors, blkWrite: STANDARD_WRITE_SECTOR, virtioDevices: 1 }),
+        devices: [{ kind: "blk", backend: { type: "file", path: fx.disk } }],
+      });
+      const [serial, end] = await Promise.all([collect(m.serial()), m.done]);
+      const report = parseReport(serial);
+      expect(failedChecks(report), explain(report, end)).toEqual([]);
+      for (const n of ["virtio.blk0.read.sum", "virtio.blk0.write", "virtio.blk0.flush"]) expect(report.checks.map((c) => c.name)).toContain(n);
+      const sector = readFileSync(fx.disk).subarray(STANDARD_WRITE_SECTOR * 512, STANDARD_WRITE_SECTOR * 512 + 512);
+      expect([...sector]).toEqual(Array.from({ length: 512 }, (_, i) => blkPattern(STANDARD_WRITE_SECTOR, i)));
+    } finally {
+      fx.cleanup();
+    }
+  }, 120_000);
+
   it("a wrong expected CPU count fails on our machine too (negative control)", async () => {
     const fx = makeFixture();
     try {
