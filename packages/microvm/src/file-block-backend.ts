@@ -2,7 +2,14 @@ import { closeSync, fstatSync, openSync } from "node:fs";
 import { MicrovmError } from "./errors.js";
 import { FdBlockBackend } from "./node/fd-block-backend.js";
 
-/** Options of {@link FileBlockBackend}. */
+/**
+ * Options of {@link FileBlockBackend}.
+ *
+ * @example
+ * ```ts
+ * const disk = new FileBlockBackend("root.img", { readOnly: true } satisfies FileBlockBackendOptions);
+ * ```
+ */
 export interface FileBlockBackendOptions {
   /** Open read-only; the device then refuses writes (VIRTIO_BLK_F_RO). */
   readonly readOnly?: boolean;

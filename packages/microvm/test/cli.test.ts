@@ -627,7 +627,8 @@ print(json.dumps({"rc": p.returncode, "raw": raw_seen, "restored": before == aft
         });
         child.on("close", () => reject(new Error(`exited before printing the pty: ${err}`)));
       });
-      const stream = createReadStream(path, { flags: constants.O_RDONLY | constants.O_NOCTTY });
+      // Numeric open flags work at run time (fs.open takes them), but @types/node types `flags` as a string.
+      const stream = createReadStream(path, { flags: (constants.O_RDONLY | constants.O_NOCTTY) as unknown as string });
       stream.on("data", (d) => (consoleText += (d as Buffer).toString("latin1")));
       stream.on("error", () => undefined); // EIO once the CLI closes the pty
       const r = await done;

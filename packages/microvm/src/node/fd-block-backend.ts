@@ -1,7 +1,14 @@
 import { fdatasyncSync, readSync, writeSync } from "node:fs";
 import type { BlockBackend, BlockResult } from "@microvm/virtio-mmio";
 
-/** Options of {@link FdBlockBackend}. */
+/**
+ * Options of {@link FdBlockBackend}.
+ *
+ * @example
+ * ```ts
+ * const options: FdBlockBackendOptions = { size: fstatSync(fd).size, readOnly: true, id: "root" };
+ * ```
+ */
 export interface FdBlockBackendOptions {
   /** Size in bytes (the capacity offered is `floor(size / 512)` sectors). */
   readonly size: number;
