@@ -10,10 +10,13 @@
 #   scripts/linux/build-kernel.sh --print    print the paths if built, exit 3 if not (no build)
 #   JOBS=2 (default: nproc)                  make -j
 #   MICROVM_LINUX_APT=0                      never run apt-get (fail if a tool is missing)
+#   MICROVM_LINUX_CACHE=<dir>                where builds are cached (default .cache/linux-build)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-cache="$root/.cache/linux-build"
+# MICROVM_LINUX_CACHE moves the cache out of the checkout (./run ci keeps it in ~/.cache, so
+# that a fresh clone on the same machine reuses a build).
+cache="${MICROVM_LINUX_CACHE:-$root/.cache/linux-build}"
 jobs=${JOBS:-$(nproc)}
 mode=${1:-build}
 log() { printf 'build-kernel: %s\n' "$*" >&2; }
