@@ -26,7 +26,7 @@ ${body}
 `,
     );
     execFileSync("gcc", ["-m32", "-c", "-o", join(dir, "k.o"), join(dir, "k.S")]);
-    execFileSync("ld", ["-m", "elf_i386", "-N", "-Ttext=0x100000", "--section-start=.note.Xen=0x100800", "-o", join(dir, "k.elf"), join(dir, "k.o")]);
+    execFileSync("ld", ["-m", "elf_i386", "-N", "--no-warn-rwx-segments", "-Ttext=0x100000", "--section-start=.note.Xen=0x100800", "-o", join(dir, "k.elf"), join(dir, "k.o")]);
     return new Uint8Array(readFileSync(join(dir, "k.elf")));
   } finally {
     rmSync(dir, { recursive: true, force: true });
