@@ -8,12 +8,14 @@
  * counted (a console nobody reads must never stall the guest).
  */
 
-// Header (Int32 slots): write counter, read counter, dropped bytes, closed flag.
+// Header (Int32 slots): write counter, read counter, dropped bytes, closed flag, and whether the
+// reader is parked in Atomics.waitAsync (the writer only notifies then).
 const H_WRITE = 0;
 const H_READ = 1;
 const H_DROPPED = 2;
 const H_CLOSED = 3;
-const HEADER_BYTES = 16;
+const H_WAITING = 4;
+const HEADER_BYTES = 32;
 
 const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, i: number, v: number, t?: number): { async: boolean; value: Promise<string> | string };
@@ -59,7 +61,7 @@ export class RingView {
    * @param sab - from {@link createRing}
    */
   constructor(sab: SharedArrayBuffer) {
-    this.h = new Int32Array(sab, 0, 4);
+    this.h = new Int32Array(sab, 0, HEADER_BYTES / 4);
     this.data = new Uint8Array(sab, HEADER_BYTES);
     this.mask = this.data.length - 1;
   }
@@ -95,7 +97,12 @@ export class RingWriter extends RingView {
     if (n < bytes.length) Atomics.add(this.h, H_DROPPED, bytes.length - n);
     if (n > 0) {
       Atomics.store(this.h, H_WRITE, (w + n) | 0);
-      Atomics.notify(this.h, H_WRITE);
+      // Sequentially consistent with the reader's store of H_WAITING before it waits on H_WRITE:
+      // either this sees the flag and wakes it, or its wait sees the new counter and returns.
+      if (Atomics.load(this.h, H_WAITING) !== 0) {
+        Atomics.store(this.h, H_WAITING, 0);
+        Atomics.notify(this.h, H_WRITE);
+      }
     }
     return n;
   }
@@ -110,7 +117,6 @@ export class RingWriter extends RingView {
    */
   close(): void {
     Atomics.store(this.h, H_CLOSED, 1);
-    Atomics.add(this.h, H_WRITE, 0);
     Atomics.notify(this.h, H_WRITE);
   }
 }
@@ -159,8 +165,15 @@ export class RingReader extends RingView {
       const w = Atomics.load(this.h, H_WRITE);
       if (w !== Atomics.load(this.h, H_READ)) return this.take();
       if (Atomics.load(this.h, H_CLOSED)) return null;
-      const res = waitAsync(this.h, H_WRITE, w);
-      if (res.async) await res.value;
+      Atomics.store(this.h, H_WAITING, 1);
+      // The timeout only bounds a close() that lands between the checks above and this wait.
+      const res = waitAsync(this.h, H_WRITE, w, 250);
+      if (!res.async) continue;
+      await res.value;
+      // Woken by the first byte of a burst: give the producer a moment to add the rest, so that
+      // a guest writing one byte per exit does not wake this thread once per byte (each wake
+      // costs the producer's CPU on a small host). Output is at most ~1 ms later.
+      if (!Atomics.load(this.h, H_CLOSED)) await new Promise((resolve) => setTimeout(resolve, 1));
     }
   }
 
