@@ -374,7 +374,8 @@ export interface ByteSink {
  *
  * @example
  * ```ts
- * const stream: ByteStreamBackend = { write: (b) => process.stdout.write(b) };
+ * const out = new TextDecoder();
+ * const stream: ByteStreamBackend = { write: (b) => console.log(out.decode(b)) };
  * ```
  */
 export interface ByteStreamBackend {
