@@ -281,9 +281,19 @@ export class Machine {
   }
 
   private async watch(): Promise<void> {
-    // The first vCPU to end decides the machine's end; the others are then stopped.
-    const first = await Promise.race(this.threads.map((t, i) => t.done.then((r) => ({ r, i }), (e: unknown) => ({ r: undefined, i, e }))));
-    const end = this.describeEnd(first.r, first.i, (first as { e?: unknown }).e);
+    // The first vCPU to end decides the machine's end; the others are then stopped. The devices'
+    // I/O thread ending first (a backend failed beyond what the device models contain) is an
+    // error end too: the guest would otherwise run on with dead devices.
+    const ioEnd = this.io.done.then(
+      () => ({ io: "the I/O thread ended" }),
+      (e: unknown) => ({ io: `the I/O thread failed: ${e instanceof Error ? e.message : String(e)}` }),
+    );
+    const first = await Promise.race([
+      ...this.threads.map((t, i) => t.done.then((r) => ({ r, i }), (e: unknown) => ({ r: undefined, i, e }))),
+      ioEnd,
+    ]);
+    const end: Omit<MachineEnd, "vcpus"> =
+      "io" in first ? { reason: "error", message: first.io } : this.describeEnd(first.r, first.i, (first as { e?: unknown }).e);
     const all = await Promise.allSettled(this.threads.map((t) => t.stop()));
     await this.io.stop().catch(() => undefined);
     await this.vm.close().catch(() => undefined);

@@ -330,6 +330,32 @@ ${TRIPLE_FAULT}`);
     }
   }, 60_000);
 
+  it("ends with reason error when the devices' I/O thread dies, and fails to start on a broken backend module", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "microvm-io-"));
+    try {
+      // An entropy source that takes its whole thread down at the guest's first request.
+      const dying = join(dir, "dying.mjs");
+      writeFileSync(dying, "export const createBackend = () => () => { process.exit(3); };");
+      const m = await createMachine({
+        kernel: readFileSync(guests.elf64),
+        legacy: true,
+        cmdline: guestParams({ virtioDevices: 1 }),
+        devices: [{ kind: "rng", backend: { type: "module", module: dying } }],
+      });
+      const [, end] = await Promise.all([collect(m.serial()), m.done]);
+      expect(end.reason).toBe("error");
+      expect(end.message).toMatch(/I\/O thread/);
+      // A module that throws while the machine starts: createMachine rejects, nothing is left running.
+      const broken = join(dir, "broken.mjs");
+      writeFileSync(broken, "export const createBackend = () => { throw new Error('no such disk'); };");
+      await expect(
+        createMachine({ kernel: tinyKernel(HALT_FOREVER), devices: [{ kind: "blk", backend: { type: "module", module: broken } }] }),
+      ).rejects.toThrow(/no such disk/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it("stops a guest parked in cli; hlt from the host", async () => {
     const m = await createMachine({ kernel: tinyKernel(HALT_FOREVER), cpus: 2 });
     await new Promise((r) => setTimeout(r, 200));
