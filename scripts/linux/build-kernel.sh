@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a microvm-ready Linux kernel (an uncompressed ELF vmlinux with the PVH entry note) from
 # Debian's linux-source package, a busybox-static initramfs that checks the virtio devices, and a
-# small ext4 disk image for the blk check. Cached under .cache/linux-build/<hash>/, where the hash
+# small ext4 disk image for the blk check. Cached under ~/.cache/microvm/linux-build/<hash>/, where the hash
 # covers this script, microvm.config, init, and the linux-source, busybox-static and gcc versions.
 # Prints the three artifact paths as `vmlinux=…`, `initramfs=…`, `disk=…` on stdout (progress on
 # stderr). See docs/linux.md.
@@ -10,13 +10,13 @@
 #   scripts/linux/build-kernel.sh --print    print the paths if built, exit 3 if not (no build)
 #   JOBS=2 (default: nproc)                  make -j
 #   MICROVM_LINUX_APT=0                      never run apt-get (fail if a tool is missing)
-#   MICROVM_LINUX_CACHE=<dir>                where builds are cached (default .cache/linux-build)
+#   MICROVM_LINUX_CACHE=<dir>                where builds are cached (default ~/.cache/microvm/linux-build)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-# MICROVM_LINUX_CACHE moves the cache out of the checkout (./run ci keeps it in ~/.cache, so
-# that a fresh clone on the same machine reuses a build).
-cache="${MICROVM_LINUX_CACHE:-$root/.cache/linux-build}"
+# The cache lives outside the checkout, so that a fresh clone on the same machine (CI's) reuses a
+# build; MICROVM_LINUX_CACHE moves it.
+cache="${MICROVM_LINUX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/microvm/linux-build}"
 jobs=${JOBS:-$(nproc)}
 mode=${1:-build}
 log() { printf 'build-kernel: %s\n' "$*" >&2; }
