@@ -381,8 +381,9 @@ ${TRIPLE_FAULT}`);
       // Everything else but V8's heap pages: a leak of one mapping per machine adds 50 a batch.
       expect(s.maps - first.maps, JSON.stringify(snaps)).toBeLessThan(50);
     }
-    // The runtime may map a little more while it warms up (seen: +26 once, in the second batch),
-    // then levels off: the last batch adds (almost) nothing.
-    expect(snaps[3]!.maps - snaps[2]!.maps, JSON.stringify(snaps)).toBeLessThan(10);
+    // The runtime maps a little more once while it warms up (seen: +22 to +26, in any one of the
+    // batches); a leak adds the same amount every batch. So at most one batch may add 10 or more.
+    const steps = [1, 2, 3].map((b) => snaps[b]!.maps - snaps[b - 1]!.maps);
+    expect(steps.filter((d) => d >= 10).length, JSON.stringify(snaps)).toBeLessThanOrEqual(1);
   }, 300_000);
 });
