@@ -10,25 +10,11 @@ import {
   resolveMpTableConfig,
   type MpTableConfig,
 } from "../src/index.js";
+import { codeOf, sum8 } from "./helpers.js";
+
 
 /** Size by the MP spec's own arithmetic: pointer 16, header 44, CPU 20, bus/IOAPIC/IRQ/LINT 8 each. */
 const specSize = (cpus: number, irqs = 16): number => 16 + 44 + 20 * cpus + 8 + 8 + 8 * irqs + 8 * 2;
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (isMptableError(e)) return e.code;
-    throw e;
-  }
-  return "no error";
-}
-
-function sum(b: Uint8Array, from: number, to: number): number {
-  let s = 0;
-  for (let i = from; i < to; i++) s += b[i]!;
-  return s % 256;
-}
 
 describe("encodeMpTable: the default two-CPU board", () => {
   const bytes = encodeMpTable({ address: 0x9fc00, cpus: 2 });
@@ -44,14 +30,14 @@ describe("encodeMpTable: the default two-CPU board", () => {
     expect(v.getUint32(4, true)).toBe(0x9fc10);
     expect(bytes[8]).toBe(1);
     expect(bytes[9]).toBe(4);
-    expect(sum(bytes, 0, 16)).toBe(0);
+    expect(sum8(bytes, 0, 16)).toBe(0);
     expect([...bytes.subarray(11, 16)]).toEqual([0, 0, 0, 0, 0]);
   });
 
   it("has a PCMP header with a correct length, checksum and entry count", () => {
     expect(String.fromCharCode(...bytes.subarray(16, 20))).toBe("PCMP");
     expect(v.getUint16(20, true)).toBe(specSize(2) - 16);
-    expect(sum(bytes, 16, bytes.length)).toBe(0);
+    expect(sum8(bytes, 16, bytes.length)).toBe(0);
     // 2 CPUs + 1 bus + 1 IOAPIC + 16 IRQs + 2 LINTs; Firecracker would write one more.
     expect(v.getUint16(16 + 34, true)).toBe(22);
     expect(v.getUint32(16 + 36, true)).toBe(0xfee00000);

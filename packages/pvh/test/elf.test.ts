@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { isPvhError, readPvhKernel, type PvhErrorCode, type PvhKernel } from "@microvm/pvh";
+import { readPvhKernel, type PvhErrorCode, type PvhKernel } from "@microvm/pvh";
 import {
   buildFixtures,
   indexOf,
@@ -11,6 +11,7 @@ import {
   type Fixture,
   type Fixtures,
 } from "./helpers/toolchain.ts";
+import { codeOf } from "./helpers/codes.ts";
 
 let fx: Fixtures;
 beforeAll(() => {
@@ -21,14 +22,6 @@ const VIRT = 0xffffffff80000000n; // kernel64.lds / kernel64.S
 // The Xen note types kernel64.S writes, in order (the source is the expectation, not our reader).
 const K64_XEN_TYPES = [6, 7, 5, 3, 4, 1, 2, 10, 9, 17, 14, 19, 18];
 
-function codeOf(f: () => unknown): PvhErrorCode | "no error" | "other error" {
-  try {
-    f();
-    return "no error";
-  } catch (e) {
-    return isPvhError(e) ? e.code : "other error";
-  }
-}
 
 function u64(b: Uint8Array): bigint {
   let v = 0n;

@@ -4,7 +4,6 @@ import {
   decodeMemmap,
   decodeModlist,
   decodeStartInfo,
-  isPvhError,
   layoutPvhBoot,
   MemmapType,
   pvhEntryState,
@@ -15,15 +14,8 @@ import {
   type PvhKernel,
 } from "@microvm/pvh";
 import { buildFixtures, readelfProgramHeaders, readelfSymbol, type Fixtures } from "./helpers/toolchain.ts";
+import { codeOf } from "./helpers/codes.ts";
 
-function codeOf(f: () => unknown): PvhErrorCode | "no error" | "other error" {
-  try {
-    f();
-    return "no error";
-  } catch (e) {
-    return isPvhError(e) ? e.code : "other error";
-  }
-}
 
 const RAM = MemmapType.RAM;
 const RES = MemmapType.RESERVED;

@@ -23,6 +23,7 @@ import {
   XEN_HVM_START_MAGIC_VALUE,
   type PvhErrorCode,
 } from "@microvm/pvh";
+import { codeOf } from "./helpers/codes.ts";
 
 interface Field {
   offset: number;
@@ -47,14 +48,6 @@ const C: Layout = JSON.parse(readFileSync(new URL("./vectors/start-info-layout.j
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "hex"));
 
-function codeOf(f: () => unknown): PvhErrorCode | "no error" | "other error" {
-  try {
-    f();
-    return "no error";
-  } catch (e) {
-    return isPvhError(e) ? e.code : "other error";
-  }
-}
 
 describe("layout from the C compiler and Xen's start_info.h", () => {
   it("hvm_start_info size and offsets", () => {
