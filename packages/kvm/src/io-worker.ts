@@ -41,6 +41,14 @@ async function runJob(wd: IoWorkerData): Promise<void> {
     Atomics.notify(ctrl, STATE);
   };
   const epfd = s.epollCreate();
+  // Every way out of the job: release the epoll set and the job's port, mark the thread ended,
+  // and tell the host how it went.
+  const finish = (failure?: { readonly error: unknown }): void => {
+    s.close(epfd);
+    wd.port.close();
+    end();
+    port.postMessage(failure === undefined ? { type: "done" } : { type: "error", error: serializeError(failure.error) });
+  };
   const watches = new Map<number, Watch>();
   let stopping = false;
   s.epollCtl(epfd, EPOLL_CTL_ADD, wd.wakeFd, epollEvent(wd.wakeFd));
@@ -68,10 +76,7 @@ async function runJob(wd: IoWorkerData): Promise<void> {
     if (typeof mod.createIoHandler !== "function") throw new Error(`${wd.handler} has no named export createIoHandler`);
     handler = await mod.createIoHandler(ctx);
   } catch (e) {
-    s.close(epfd);
-    wd.port.close();
-    end();
-    port.postMessage({ type: "error", error: serializeError(e) });
+    finish({ error: e });
     return;
   }
   Atomics.store(ctrl, STATE, STATE_RUNNING);
@@ -109,16 +114,10 @@ async function runJob(wd: IoWorkerData): Promise<void> {
     }
     handler.close?.();
   } catch (e) {
-    s.close(epfd);
-    wd.port.close();
-    end();
-    port.postMessage({ type: "error", error: serializeError(e) });
+    finish({ error: e });
     return;
   }
-  s.close(epfd);
-  wd.port.close();
-  end();
-  port.postMessage({ type: "done" });
+  finish();
 }
 
 port.on("message", (m: { type: "job"; data: IoWorkerData }) => {
