@@ -528,7 +528,7 @@ export async function createMachine(options: MachineOptions): Promise<Machine> {
     const consoles = new Map<string, { ring: SharedArrayBuffer; transport: number }>();
     for (const t of plan.transports) {
       if (!t.device) continue;
-      const d = devices.find((x, i) => (x.id ?? `${x.kind}${devices.slice(0, i).filter((y) => y.kind === x.kind).length}`) === t.device?.id);
+      const d = devices[t.device.configIndex];
       if (!d) continue;
       const irqFd = vm.irqfd(t.gsi).fd;
       const notifyFd = vm.ioeventfd({ space: "mmio", address: t.base + QUEUE_NOTIFY, length: 4 }).fd;

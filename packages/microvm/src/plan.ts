@@ -183,6 +183,8 @@ export interface TransportPlan {
     readonly id: string;
     /** The virtio device id the transport reports. */
     readonly deviceId: number;
+    /** Its position in the board's `devices` list. */
+    readonly configIndex: number;
   };
 }
 
@@ -332,7 +334,7 @@ export function planMachine(config: MachineConfig): MachinePlan {
   if (devices.length > nTransports) {
     throw new MicrovmError("too-many-devices", `devices: expected at most ${nTransports} (one per virtio-mmio transport), got ${devices.length}`);
   }
-  const bySlot = new Map<number, { kind: VirtioKind; id: string; deviceId: number }>();
+  const bySlot = new Map<number, { kind: VirtioKind; id: string; deviceId: number; configIndex: number }>();
   const counts = new Map<string, number>();
   const ids = new Set<string>();
   devices.forEach((d, i) => {
@@ -351,7 +353,7 @@ export function planMachine(config: MachineConfig): MachinePlan {
     }
     int(`devices[${i}].slot`, slot, 0, nTransports - 1);
     if (bySlot.has(slot)) throw new MicrovmError("invalid-argument", `devices[${i}].slot: transport ${slot} already has ${bySlot.get(slot)?.id}`);
-    bySlot.set(slot, { kind: d.kind, id, deviceId: VIRTIO_DEVICE_ID[d.kind] });
+    bySlot.set(slot, { kind: d.kind, id, deviceId: VIRTIO_DEVICE_ID[d.kind], configIndex: i });
   });
   const transports: TransportPlan[] = [];
   for (let i = 0; i < nTransports; i++) {

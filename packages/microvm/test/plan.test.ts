@@ -80,7 +80,7 @@ describe("planMachine: boards", () => {
     expect(plan.cmdline).toBe(
       "console=ttyS0 virtio_mmio.device=512@0xd0000000:5 virtio_mmio.device=512@0xd0000200:6 virtio_mmio.device=512@0xd0000e00:12",
     );
-    expect(plan.transports[7]?.device).toEqual({ kind: "rng", id: "rng0", deviceId: 4 });
+    expect(plan.transports[7]?.device).toEqual({ kind: "rng", id: "rng0", deviceId: 4, configIndex: 2 });
     expect(planMachine({ kernel, devices: [{ kind: "blk" }], autoCmdline: false }).cmdline).toBe("");
   });
 
