@@ -35,6 +35,12 @@
  * - `placements-overlap`: two placements (or a placement and an occupied region) share bytes.
  * - `outside-ram`: a placement is not inside one RAM entry of the memory map.
  *
+ * Boot ROM problems (from {@link buildPvhRom} and {@link decodePvhRom}):
+ * - `entry-state-unsupported`: the entry state is not one the ROM can establish (a segment that
+ *   loading its GDT descriptor would not give, a 64-bit register, paging or long mode on).
+ * - `rom-layout`: a blob lies outside the ROM's windows or over its code.
+ * - `not-pvh-rom`: a byte of the image is not the ROM template's.
+ *
  * @example
  * ```ts
  * import { isPvhError, readPvhKernel, type PvhErrorCode } from "@microvm/pvh";
@@ -75,7 +81,10 @@ export type PvhErrorCode =
   | "cmdline-too-long"
   | "address-limit"
   | "placements-overlap"
-  | "outside-ram";
+  | "outside-ram"
+  | "entry-state-unsupported"
+  | "rom-layout"
+  | "not-pvh-rom";
 
 const CODES: ReadonlySet<string> = new Set<PvhErrorCode>([
   "not-elf",
@@ -107,6 +116,9 @@ const CODES: ReadonlySet<string> = new Set<PvhErrorCode>([
   "address-limit",
   "placements-overlap",
   "outside-ram",
+  "entry-state-unsupported",
+  "rom-layout",
+  "not-pvh-rom",
 ]);
 
 /**

@@ -69,6 +69,16 @@ export {
   type TableRegister,
   type GeneralRegisters,
 } from "./entry-state.js";
+export {
+  buildPvhRom,
+  decodePvhRom,
+  pvhRomWindows,
+  PVH_ROM_SIZE,
+  PVH_ROM_CODE_SIZE,
+  type PvhRomInit,
+  type PvhRomBlob,
+  type PvhRomState,
+} from "./rom.js";
 
 /**
  * The package's version.

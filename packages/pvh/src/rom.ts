@@ -1,0 +1,596 @@
+// A tiny generated firmware that takes an x86 CPU from its reset state to a PVH entry state, so
+// that a VMM which always starts at the reset vector (QEMU with `-bios`) can boot a PVH kernel on
+// tables and an entry state it did not build itself. No assembler: the instructions are emitted
+// from a fixed template, byte by byte, and decodePvhRom() reads the template back.
+//
+// Facts used (Intel SDM vol. 3A §9.1.4 "First Instruction Executed": CS.base 0xffff0000, IP 0xfff0,
+// so the first instruction is 16 bytes below 4 GiB; §9.9.1 "Switching to Protected Mode": LGDT,
+// set CR0.PE, far JMP to reload CS; §7.2.2 / LTR: a TSS descriptor must be "available" (type 9),
+// LTR marks it busy (type 0xb); §3.4.5: descriptor layout). Where PC firmware appears in the
+// guest's address space (the whole image just below 4 GiB, and its last 128 KiB at most also below
+// 1 MiB) is QEMU's x86 BIOS mapping (hw/i386/x86.c x86_bios_rom_init), which also requires the
+// image size to be a multiple of 64 KiB.
+import { PvhError } from "./errors.js";
+import type { GeneralRegisters, PvhEntryState, PvhSregs, SegmentState, TableRegister } from "./entry-state.js";
+import { checkBytes, checkObject, hex, toU64 } from "./util.js";
+
+/**
+ * The default (and smallest) ROM size: 64 KiB, the size QEMU requires a BIOS image to be a
+ * multiple of.
+ *
+ * @example
+ * ```ts
+ * import { PVH_ROM_SIZE } from "@microvm/pvh";
+ * console.log(PVH_ROM_SIZE); // 65536
+ * ```
+ */
+export const PVH_ROM_SIZE: 65536 = 0x10000;
+
+/**
+ * Bytes at the top of the ROM that hold its code and data (the reset vector is the last 16);
+ * blobs placed in the ROM must stay below them.
+ *
+ * @example
+ * ```ts
+ * import { PVH_ROM_CODE_SIZE, PVH_ROM_SIZE } from "@microvm/pvh";
+ * const freeBelow = 0x100000 - PVH_ROM_CODE_SIZE; // in the low alias of a 64 KiB ROM
+ * console.log(freeBelow.toString(16), PVH_ROM_SIZE); // "ffe00" 65536
+ * ```
+ */
+export const PVH_ROM_CODE_SIZE: 0x200 = 0x200;
+
+/** Largest ROM accepted: 16 MiB (the image is mapped just below 4 GiB). */
+const MAX_ROM_SIZE = 16 << 20;
+/** QEMU aliases at most the last 128 KiB of the image below 1 MiB. */
+const MAX_LOW_ALIAS = 0x20000;
+const FOUR_G = 0x1_0000_0000n;
+const ONE_M = 0x100000n;
+
+/**
+ * Where a ROM of `size` bytes appears in guest-physical memory: the whole image ends at 4 GiB,
+ * and its last `min(size, 128 KiB)` bytes also end at 1 MiB (the legacy BIOS window).
+ *
+ * @param size - the ROM size (a multiple of 64 KiB)
+ * @returns both windows as `[start, end)` guest-physical ranges
+ * @throws {@link PvhError} `out-of-range` for a size that is not a multiple of 64 KiB up to 16 MiB
+ * @example
+ * ```ts
+ * import { pvhRomWindows } from "@microvm/pvh";
+ * const { high, low } = pvhRomWindows(0x10000);
+ * console.log(high.start.toString(16), low.start.toString(16)); // "ffff0000" "f0000"
+ * ```
+ */
+export function pvhRomWindows(size: number): {
+  /** The whole image, just below 4 GiB. */
+  readonly high: { readonly start: bigint; readonly end: bigint };
+  /** Its last bytes, just below 1 MiB. */
+  readonly low: { readonly start: bigint; readonly end: bigint };
+} {
+  if (!Number.isInteger(size) || size < PVH_ROM_SIZE || size > MAX_ROM_SIZE || size % PVH_ROM_SIZE !== 0) {
+    throw new PvhError("out-of-range", `size: expected a multiple of 64 KiB from 64 KiB to 16 MiB, got ${String(size)}`);
+  }
+  const lowSize = BigInt(Math.min(size, MAX_LOW_ALIAS));
+  return { high: { start: FOUR_G - BigInt(size), end: FOUR_G }, low: { start: ONE_M - lowSize, end: ONE_M } };
+}
+
+/**
+ * A blob the ROM image carries at a guest-physical address inside one of its windows (e.g. an
+ * MPTable placed in the BIOS F-segment, which a ROM mapped there would otherwise hide).
+ *
+ * @example
+ * ```ts
+ * import type { PvhRomBlob } from "@microvm/pvh";
+ * const blob: PvhRomBlob = { name: "MPTable", address: 0xf0000, bytes: new Uint8Array(16) };
+ * ```
+ */
+export interface PvhRomBlob {
+  /** Name for messages. */
+  readonly name?: string;
+  /** Guest-physical address, in the ROM's low (below 1 MiB) or high (below 4 GiB) window. */
+  readonly address: number | bigint;
+  /** Its bytes. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Inputs of {@link buildPvhRom}.
+ *
+ * @example
+ * ```ts
+ * import { buildPvhRom, pvhEntryState, type PvhRomInit } from "@microvm/pvh";
+ * const init: PvhRomInit = { state: pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 }) };
+ * const rom = buildPvhRom(init);
+ * ```
+ */
+export interface PvhRomInit {
+  /**
+   * The entry state to reach, as {@link pvhEntryState} describes it. Its GDT must already be in
+   * guest RAM at `state.gdt.address` when the ROM runs (the ROM loads it, it does not carry it).
+   */
+  readonly state: PvhEntryState;
+  /** ROM size in bytes: a multiple of 64 KiB, 64 KiB to 16 MiB; default {@link PVH_ROM_SIZE}. */
+  readonly size?: number;
+  /** Blobs to carry in the image, below its code. */
+  readonly blobs?: readonly PvhRomBlob[];
+}
+
+/**
+ * What {@link decodePvhRom} reads back from a ROM: the state it establishes before it jumps.
+ *
+ * @example
+ * ```ts
+ * import { buildPvhRom, decodePvhRom, pvhEntryState } from "@microvm/pvh";
+ * const d = decodePvhRom(buildPvhRom({ state: pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 }) }));
+ * console.log(d.rip.toString(16), d.regs.rbx.toString(16), d.selectors.cs); // "1000000" "6000" 8
+ * ```
+ */
+export interface PvhRomState {
+  /** The GDTR it loads. */
+  readonly gdt: TableRegister;
+  /** The IDTR it loads. */
+  readonly idt: TableRegister;
+  /** The selectors it loads (each from the GDT at `gdt.base`). */
+  readonly selectors: {
+    /** CS, loaded by the final far jump. */ readonly cs: number;
+    /** DS. */ readonly ds: number;
+    /** ES. */ readonly es: number;
+    /** FS. */ readonly fs: number;
+    /** GS. */ readonly gs: number;
+    /** SS. */ readonly ss: number;
+    /** TR (its descriptor is made available first, then LTR marks it busy again). */ readonly tr: number;
+    /** LDTR. */ readonly ldt: number;
+  };
+  /** cr0. */ readonly cr0: bigint;
+  /** cr2. */ readonly cr2: bigint;
+  /** cr3. */ readonly cr3: bigint;
+  /** cr4. */ readonly cr4: bigint;
+  /** EFER (written with WRMSR). */ readonly efer: bigint;
+  /** The 32-bit general registers it sets (r8..r15 and the upper halves stay 0, as after reset). */
+  readonly regs: Pick<GeneralRegisters, "rax" | "rbx" | "rcx" | "rdx" | "rsi" | "rdi" | "rsp" | "rbp">;
+  /** rflags at the jump. */
+  readonly rflags: bigint;
+  /** The entry point it jumps to. */
+  readonly rip: bigint;
+  /** Its size. */
+  readonly size: number;
+}
+
+// ---- the template --------------------------------------------------------------------------------
+// Real mode (the code starts at ROM offset size - 0x200, reached from the reset vector):
+//   fa                      cli
+//   fc                      cld
+//   2e 66 0f 01 16 d16      o32 lgdt cs:[d16]        (the GDTR pseudo-descriptor in the ROM)
+//   66 b8 i32               mov eax, cr0
+//   0f 22 c0                mov cr0, eax             (PE set: protected mode)
+//   66 ea i32 i16           jmp far CODE:pm32        (reloads CS from the GDT)
+// 32-bit protected mode:
+//   66 b8 i16 8e d8         mov ax, DS; mov ds, ax   (and the same for es c0, fs e0, gs e8, ss d0)
+//   80 25 a32 fd            and byte [TSS descriptor + 5], ~2   (busy -> available)
+//   66 b8 i16 0f 00 d8      mov ax, TR; ltr ax
+//   66 b8 i16 0f 00 d0      mov ax, LDT; lldt ax
+//   0f 01 1d a32            lidt [a32]               (the IDTR pseudo-descriptor in the ROM)
+//   b8 i32 0f 22 e0         mov eax, cr4; mov cr4, eax
+//   b8 i32 0f 22 d8         mov eax, cr3; mov cr3, eax
+//   b8 i32 0f 22 d0         mov eax, cr2; mov cr2, eax
+//   b9 80 00 00 c0 b8 i32 ba i32 0f 30   wrmsr EFER (ecx = 0xc0000080, edx:eax)
+//   b4 i8 9e                mov ah, flags; sahf      (after the CR writes, which leave flags undefined)
+//   b8+r i32 (x8)           eax, ecx, edx, ebx, esp, ebp, esi, edi
+//   ea i32 i16              jmp far CS:rip
+// Data: GDTR (6 bytes), IDTR (6 bytes). Reset vector (size - 16): e9 rel16 (jmp to the code).
+
+const SEG_LOADS: readonly (readonly [keyof PvhRomState["selectors"], number])[] = [
+  ["ds", 0xd8],
+  ["es", 0xc0],
+  ["fs", 0xe0],
+  ["gs", 0xe8],
+  ["ss", 0xd0],
+];
+/** The general registers in their `mov r32, imm32` (b8+r) order. */
+const GPRS = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"] as const;
+const EFER_MSR = 0xc0000080;
+/** Flags SAHF can set: CF, PF, AF, ZF, SF (and bit 1, always 1). */
+const SAHF_FLAGS = 0xd5n;
+
+class Emitter {
+  readonly bytes: Uint8Array;
+  pos: number;
+  constructor(bytes: Uint8Array, pos: number) {
+    this.bytes = bytes;
+    this.pos = pos;
+  }
+  u8(...vs: number[]): void {
+    for (const v of vs) this.bytes[this.pos++] = v & 0xff;
+  }
+  u16(v: number): void {
+    this.u8(v, v >>> 8);
+  }
+  u32(v: number | bigint): void {
+    const n = Number(BigInt(v) & 0xffffffffn);
+    this.u8(n, n >>> 8, n >>> 16, n >>> 24);
+  }
+}
+
+/** Reads the template back, failing with `not-pvh-rom` at the first byte that differs. */
+class Reader {
+  readonly bytes: Uint8Array;
+  pos: number;
+  constructor(bytes: Uint8Array, pos: number) {
+    this.bytes = bytes;
+    this.pos = pos;
+  }
+  expect(...vs: number[]): void {
+    for (const v of vs) {
+      const got = this.bytes[this.pos];
+      if (got !== v) throw new PvhError("not-pvh-rom", `rom: expected byte ${hex(v)} at offset ${hex(this.pos)}, got ${got === undefined ? "the end" : hex(got)}`);
+      this.pos++;
+    }
+  }
+  u8(): number {
+    const v = this.bytes[this.pos];
+    if (v === undefined) throw new PvhError("truncated", `rom: ends at offset ${hex(this.pos)}`);
+    this.pos++;
+    return v;
+  }
+  u16(): number {
+    return this.u8() | (this.u8() << 8);
+  }
+  u32(): number {
+    return (this.u16() | (this.u16() << 16)) >>> 0;
+  }
+}
+
+// ---- what the ROM can express ------------------------------------------------------------------
+
+function u32Field(field: string, v: unknown): bigint {
+  const n = toU64(field, v);
+  if (n >= FOUR_G) throw new PvhError("entry-state-unsupported", `${field}: the ROM runs in 32-bit protected mode and sets only 32 bits, got ${hex(n)}`);
+  return n;
+}
+
+/** The segment state a selector's GDT descriptor gives (null selector: unusable). */
+function segmentFromGdt(gdt: Uint8Array, selector: number): SegmentState {
+  if (selector === 0) return { base: 0n, limit: 0, selector: 0, type: 0, present: 0, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 1 };
+  const at = selector & ~7;
+  const b = (i: number): number => gdt[at + i] ?? 0;
+  const limit20 = b(0) | (b(1) << 8) | ((b(6) & 0xf) << 16);
+  const g = ((b(6) >> 7) & 1) as 0 | 1;
+  return {
+    base: BigInt((b(2) | (b(3) << 8) | (b(4) << 16) | (b(7) << 24)) >>> 0),
+    limit: g ? ((limit20 << 12) | 0xfff) >>> 0 : limit20,
+    selector,
+    type: b(5) & 0xf,
+    present: ((b(5) >> 7) & 1) as 0 | 1,
+    dpl: (b(5) >> 5) & 3,
+    db: ((b(6) >> 6) & 1) as 0 | 1,
+    s: ((b(5) >> 4) & 1) as 0 | 1,
+    l: ((b(6) >> 5) & 1) as 0 | 1,
+    g,
+    avl: ((b(6) >> 4) & 1) as 0 | 1,
+    unusable: ((b(5) >> 7) & 1) === 1 ? 0 : 1,
+  };
+}
+
+const SEG_FIELDS = ["base", "limit", "selector", "type", "present", "dpl", "db", "s", "l", "g", "avl", "unusable"] as const;
+
+/** Checks that loading `name`'s selector from the GDT gives exactly the planned segment state. */
+function checkSegment(state: PvhEntryState, name: keyof PvhRomState["selectors"]): number {
+  const want = state.sregs[name];
+  const sel = want.selector;
+  if (!Number.isInteger(sel) || sel < 0 || sel > 0xffff || (sel & 7) !== 0) {
+    throw new PvhError("entry-state-unsupported", `sregs.${name}.selector: expected a GDT selector with RPL 0 (a multiple of 8), got ${String(sel)}`);
+  }
+  if (sel !== 0 && sel + 8 > state.gdt.bytes.length) {
+    throw new PvhError("entry-state-unsupported", `sregs.${name}.selector: ${hex(sel)} is past the ${state.gdt.bytes.length}-byte GDT`);
+  }
+  const got = segmentFromGdt(state.gdt.bytes, sel);
+  // LTR turns an available TSS (9) busy (0xb), so a busy TSS in the plan is what the ROM makes.
+  for (const f of SEG_FIELDS) {
+    if (got[f] !== want[f]) {
+      throw new PvhError(
+        "entry-state-unsupported",
+        `sregs.${name}.${f}: the ROM loads ${name} from GDT entry ${hex(sel)}, which gives ${f} ${String(got[f])}, but the state says ${String(want[f])}`,
+      );
+    }
+  }
+  return sel;
+}
+
+function checkState(state: PvhEntryState): Omit<PvhRomState, "size"> {
+  const s = checkObject("state", state);
+  const sregs = checkObject("state.sregs", s["sregs"]) as unknown as PvhSregs;
+  const regs = checkObject("state.regs", s["regs"]) as unknown as GeneralRegisters;
+  checkObject("state.gdt", s["gdt"]);
+  checkBytes("state.gdt.bytes", state.gdt.bytes);
+  const gdtBase = u32Field("state.gdt.address", state.gdt.address);
+  if (BigInt(sregs.gdt.base) !== gdtBase) throw new PvhError("entry-state-unsupported", `sregs.gdt.base: expected the GDT's address ${hex(gdtBase)}, got ${hex(sregs.gdt.base)}`);
+  const selectors = {
+    cs: checkSegment(state, "cs"),
+    ds: checkSegment(state, "ds"),
+    es: checkSegment(state, "es"),
+    fs: checkSegment(state, "fs"),
+    gs: checkSegment(state, "gs"),
+    ss: checkSegment(state, "ss"),
+    tr: 0,
+    ldt: checkSegment(state, "ldt"),
+  };
+  // TR: the plan's busy TSS is what LTR leaves; the ROM marks it available first.
+  const tr = sregs.tr;
+  if (tr.selector === 0 || tr.s !== 0 || (tr.type !== 0xb && tr.type !== 0x9)) {
+    throw new PvhError("entry-state-unsupported", `sregs.tr: expected a 32-bit TSS (type 9 or 0xb) with a non-null selector, got selector ${hex(tr.selector)} type ${hex(tr.type)}`);
+  }
+  const trSel = checkSegment({ ...state, sregs: { ...sregs, tr: { ...tr, type: 0xb } }, gdt: { ...state.gdt, bytes: busyTss(state.gdt.bytes, tr.selector) } }, "tr");
+  if (tr.type !== 0xb) throw new PvhError("entry-state-unsupported", `sregs.tr.type: LTR leaves the TSS busy (0xb), got ${hex(tr.type)}`);
+  selectors.tr = trSel;
+  const cs = sregs.cs;
+  if (cs.s !== 1 || (cs.type & 0x8) === 0 || cs.db !== 1 || cs.l !== 0) {
+    throw new PvhError("entry-state-unsupported", `sregs.cs: expected a 32-bit code segment (S 1, type with bit 3, D/B 1, L 0), got type ${hex(cs.type)} db ${cs.db} l ${cs.l}`);
+  }
+  const cr0 = u32Field("sregs.cr0", sregs.cr0);
+  if ((cr0 & 1n) === 0n || (cr0 & 0x8000_0000n) !== 0n) {
+    throw new PvhError("entry-state-unsupported", `sregs.cr0: expected PE (bit 0) set and PG (bit 31) clear, got ${hex(cr0)}`);
+  }
+  const efer = toU64("sregs.efer", sregs.efer);
+  if ((efer & 0x500n) !== 0n) throw new PvhError("entry-state-unsupported", `sregs.efer: LME and LMA (bits 8, 10) must be clear without paging, got ${hex(efer)}`);
+  const rflags = toU64("regs.rflags", regs.rflags);
+  if ((rflags & ~SAHF_FLAGS) !== 2n) {
+    throw new PvhError("entry-state-unsupported", `regs.rflags: the ROM can set only CF, PF, AF, ZF and SF (with bit 1 set, IF/DF/TF clear), got ${hex(rflags)}`);
+  }
+  for (const r of ["r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"] as const) {
+    if (toU64(`regs.${r}`, regs[r]) !== 0n) throw new PvhError("entry-state-unsupported", `regs.${r}: not reachable in 32-bit mode (it stays 0 after reset), got ${hex(regs[r])}`);
+  }
+  const out = {} as Record<(typeof GPRS)[number], bigint>;
+  for (const r of GPRS) out[r] = u32Field(`regs.${r}`, regs[r]);
+  return {
+    gdt: { base: gdtBase, limit: limit16("sregs.gdt.limit", sregs.gdt.limit) },
+    idt: { base: u32Field("sregs.idt.base", sregs.idt.base), limit: limit16("sregs.idt.limit", sregs.idt.limit) },
+    selectors,
+    cr0,
+    cr2: u32Field("sregs.cr2", sregs.cr2),
+    cr3: u32Field("sregs.cr3", sregs.cr3),
+    cr4: u32Field("sregs.cr4", sregs.cr4),
+    efer,
+    regs: out,
+    rflags,
+    rip: u32Field("regs.rip", regs.rip),
+  };
+}
+
+function limit16(field: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffff) throw new PvhError("out-of-range", `${field}: expected 0..0xffff, got ${String(v)}`);
+  return v;
+}
+
+/** A copy of the GDT with the TSS descriptor at `sel` marked busy (what LTR leaves). */
+function busyTss(gdt: Uint8Array, sel: number): Uint8Array {
+  const copy = gdt.slice();
+  const at = (sel & ~7) + 5;
+  if (at < copy.length) copy[at] = (copy[at] as number) | 0x02;
+  return copy;
+}
+
+// ---- build and decode ------------------------------------------------------------------------------
+
+/**
+ * Builds a firmware image that brings the boot CPU from the x86 reset state to `state` and jumps
+ * to its entry point: real mode, LGDT of the state's GDT, protected mode, the segment, task,
+ * descriptor-table and control registers, EFER, the general registers and flags, then a far jump
+ * to `rip`. The GDT itself must be in guest RAM (the ROM marks its TSS descriptor available and
+ * LTR marks it busy again, so the GDT ends byte for byte as planned). Other CPUs are not touched
+ * (they wait for INIT/SIPI). Pure: the image is returned, nothing is written anywhere.
+ *
+ * @param init - the entry state, the ROM size and blobs to carry
+ * @returns the ROM image (`size` bytes), unused bytes 0xff as in an erased flash part
+ * @throws {@link PvhError} `entry-state-unsupported` when the state is not what loading the GDT's
+ *   descriptors gives or needs 64-bit registers; `out-of-range` for a bad size; `rom-layout` for a
+ *   blob outside the ROM's windows or over its code
+ * @example
+ * ```ts
+ * import { buildPvhRom, pvhEntryState } from "@microvm/pvh";
+ * const rom = buildPvhRom({ state: pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 }) });
+ * // qemu-system-x86_64 -bios rom.bin … (with the GDT, start_info and kernel loaded into RAM)
+ * console.log(rom.length, rom[rom.length - 16].toString(16)); // 65536 "e9"
+ * ```
+ */
+export function buildPvhRom(init: PvhRomInit): Uint8Array {
+  const o = checkObject("init", init);
+  const size = o["size"] === undefined ? PVH_ROM_SIZE : (o["size"] as number);
+  const windows = pvhRomWindows(size);
+  const st = checkState(init.state);
+  const rom = new Uint8Array(size).fill(0xff);
+  const codeAt = size - PVH_ROM_CODE_SIZE;
+  const romLinear = (off: number): number => Number(windows.high.start) + off;
+
+  // Blobs first, so that one reaching the code is reported against it.
+  for (const [i, b] of (init.blobs ?? []).entries()) {
+    const name = `blobs[${i}]${b.name ? ` (${b.name})` : ""}`;
+    const bytes = checkBytes(`${name}.bytes`, b.bytes);
+    const addr = toU64(`${name}.address`, b.address);
+    const end = addr + BigInt(bytes.length);
+    const win = [windows.low, windows.high].find((w) => addr >= w.start && end <= w.end);
+    if (!win) {
+      throw new PvhError("rom-layout", `${name}: [${hex(addr)}, ${hex(end)}) is in neither of the ROM's windows [${hex(windows.low.start)}, ${hex(windows.low.end)}) and [${hex(windows.high.start)}, 4 GiB)`);
+    }
+    const off = Number(BigInt(size) - (win.end - addr));
+    if (off + bytes.length > codeAt) {
+      throw new PvhError("rom-layout", `${name}: [${hex(addr)}, ${hex(end)}) reaches the ROM's code, which takes its last ${hex(PVH_ROM_CODE_SIZE)} bytes (${hex(win.end - BigInt(PVH_ROM_CODE_SIZE))}..)`);
+    }
+    rom.set(bytes, off);
+  }
+
+  const e = new Emitter(rom, codeAt);
+  // Real mode. Offsets within the reset code segment (base 0xffff0000) are ROM offsets of the last 64 KiB.
+  const seg16 = (off: number): number => off - (size - 0x10000);
+  e.u8(0xfa, 0xfc);
+  const lgdtFixup = e.pos + 5;
+  e.u8(0x2e, 0x66, 0x0f, 0x01, 0x16);
+  e.u16(0); // patched below
+  e.u8(0x66, 0xb8);
+  e.u32(st.cr0);
+  e.u8(0x0f, 0x22, 0xc0);
+  const farFixup = e.pos + 2;
+  e.u8(0x66, 0xea);
+  e.u32(0); // patched below
+  e.u16(st.selectors.cs);
+  // 32-bit protected mode.
+  const pm32 = e.pos;
+  for (const [seg, modrm] of SEG_LOADS) {
+    e.u8(0x66, 0xb8);
+    e.u16(st.selectors[seg]);
+    e.u8(0x8e, modrm);
+  }
+  e.u8(0x80, 0x25);
+  e.u32(st.gdt.base + BigInt(st.selectors.tr) + 5n);
+  e.u8(0xfd);
+  e.u8(0x66, 0xb8);
+  e.u16(st.selectors.tr);
+  e.u8(0x0f, 0x00, 0xd8);
+  e.u8(0x66, 0xb8);
+  e.u16(st.selectors.ldt);
+  e.u8(0x0f, 0x00, 0xd0);
+  const lidtFixup = e.pos + 3;
+  e.u8(0x0f, 0x01, 0x1d);
+  e.u32(0); // patched below
+  for (const [v, modrm] of [
+    [st.cr4, 0xe0],
+    [st.cr3, 0xd8],
+    [st.cr2, 0xd0],
+  ] as const) {
+    e.u8(0xb8);
+    e.u32(v);
+    e.u8(0x0f, 0x22, modrm);
+  }
+  e.u8(0xb9);
+  e.u32(EFER_MSR);
+  e.u8(0xb8);
+  e.u32(st.efer & 0xffffffffn);
+  e.u8(0xba);
+  e.u32(st.efer >> 32n);
+  e.u8(0x0f, 0x30);
+  e.u8(0xb4, Number(st.rflags & SAHF_FLAGS), 0x9e);
+  GPRS.forEach((r, i) => {
+    e.u8(0xb8 + i);
+    e.u32(st.regs[r]);
+  });
+  e.u8(0xea);
+  e.u32(st.rip);
+  e.u16(st.selectors.cs);
+  // Data: the two pseudo-descriptors.
+  const gdtr = e.pos;
+  e.u16(st.gdt.limit);
+  e.u32(st.gdt.base);
+  const idtr = e.pos;
+  e.u16(st.idt.limit);
+  e.u32(st.idt.base);
+  if (e.pos > size - 16) throw new Error("pvh rom: template larger than its area"); // a bug, not an input error
+
+  // Fix-ups, now that the offsets are known.
+  new Emitter(rom, lgdtFixup).u16(seg16(gdtr));
+  new Emitter(rom, farFixup).u32(romLinear(pm32));
+  new Emitter(rom, lidtFixup).u32(romLinear(idtr));
+  // The reset vector: jmp near to the code (rel16 from the end of the 3-byte instruction).
+  const reset = new Emitter(rom, size - 16);
+  reset.u8(0xe9);
+  reset.u16((seg16(codeAt) - seg16(size - 13)) & 0xffff);
+  return rom;
+}
+
+/**
+ * Reads a ROM made by {@link buildPvhRom} back into the state it establishes, checking every
+ * opcode byte of the template on the way (so a ROM whose code was changed is refused, not
+ * misread).
+ *
+ * @param rom - the image
+ * @returns the state it sets and the entry it jumps to
+ * @throws {@link PvhError} `out-of-range` for a size that is not a multiple of 64 KiB,
+ *   `not-pvh-rom` at the first byte that is not the template's
+ * @example
+ * ```ts
+ * import { buildPvhRom, decodePvhRom, pvhEntryState } from "@microvm/pvh";
+ * const rom = buildPvhRom({ state: pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 }) });
+ * console.log(decodePvhRom(rom).cr0); // 17n
+ * ```
+ */
+export function decodePvhRom(rom: Uint8Array): PvhRomState {
+  const bytes = checkBytes("rom", rom);
+  const size = bytes.length;
+  const windows = pvhRomWindows(size);
+  const codeAt = size - PVH_ROM_CODE_SIZE;
+  const seg16 = (off: number): number => off - (size - 0x10000);
+  const offOf = (linear: number, what: string): number => {
+    const off = linear - Number(windows.high.start);
+    if (off < codeAt || off >= size) throw new PvhError("not-pvh-rom", `rom: ${what} points at ${hex(linear)}, outside the ROM's code`);
+    return off;
+  };
+  const reset = new Reader(bytes, size - 16);
+  reset.expect(0xe9);
+  const rel = reset.u16();
+  if (((seg16(size - 13) + rel) & 0xffff) !== seg16(codeAt)) throw new PvhError("not-pvh-rom", `rom: the reset vector jumps to ${hex((seg16(size - 13) + rel) & 0xffff)}, not to the code at ${hex(seg16(codeAt))}`);
+
+  const r = new Reader(bytes, codeAt);
+  r.expect(0xfa, 0xfc, 0x2e, 0x66, 0x0f, 0x01, 0x16);
+  const gdtrOff = r.u16() + (size - 0x10000);
+  r.expect(0x66, 0xb8);
+  const cr0 = BigInt(r.u32());
+  r.expect(0x0f, 0x22, 0xc0, 0x66, 0xea);
+  const pm32 = offOf(r.u32(), "the far jump to 32-bit code");
+  const cs = r.u16();
+  if (pm32 !== r.pos) throw new PvhError("not-pvh-rom", `rom: the far jump goes to offset ${hex(pm32)}, not to the next instruction at ${hex(r.pos)}`);
+  const sel: Record<string, number> = { cs };
+  for (const [seg, modrm] of SEG_LOADS) {
+    r.expect(0x66, 0xb8);
+    sel[seg] = r.u16();
+    r.expect(0x8e, modrm);
+  }
+  r.expect(0x80, 0x25);
+  const trDesc = r.u32();
+  r.expect(0xfd, 0x66, 0xb8);
+  sel["tr"] = r.u16();
+  r.expect(0x0f, 0x00, 0xd8, 0x66, 0xb8);
+  sel["ldt"] = r.u16();
+  r.expect(0x0f, 0x00, 0xd0, 0x0f, 0x01, 0x1d);
+  const idtrOff = offOf(r.u32(), "lidt");
+  const crs: bigint[] = [];
+  for (const modrm of [0xe0, 0xd8, 0xd0]) {
+    r.expect(0xb8);
+    crs.push(BigInt(r.u32()));
+    r.expect(0x0f, 0x22, modrm);
+  }
+  r.expect(0xb9, 0x80, 0x00, 0x00, 0xc0, 0xb8);
+  const eferLo = BigInt(r.u32());
+  r.expect(0xba);
+  const eferHi = BigInt(r.u32());
+  r.expect(0x0f, 0x30, 0xb4);
+  const ah = r.u8();
+  r.expect(0x9e);
+  const regs = {} as Record<(typeof GPRS)[number], bigint>;
+  GPRS.forEach((name, i) => {
+    r.expect(0xb8 + i);
+    regs[name] = BigInt(r.u32());
+  });
+  r.expect(0xea);
+  const rip = BigInt(r.u32());
+  r.expect(...[cs & 0xff, cs >>> 8]);
+  const table = (off: number): TableRegister => {
+    const t = new Reader(bytes, off);
+    const limit = t.u16();
+    return { limit, base: BigInt(t.u32()) };
+  };
+  const gdt = table(gdtrOff);
+  if (BigInt(trDesc) !== gdt.base + BigInt(sel["tr"] as number) + 5n) {
+    throw new PvhError("not-pvh-rom", `rom: the TSS fix-up writes ${hex(trDesc)}, not the TR descriptor's type byte at ${hex(gdt.base + BigInt(sel["tr"] as number) + 5n)}`);
+  }
+  return {
+    gdt,
+    idt: table(idtrOff),
+    selectors: sel as unknown as PvhRomState["selectors"],
+    cr0,
+    cr4: crs[0] as bigint,
+    cr3: crs[1] as bigint,
+    cr2: crs[2] as bigint,
+    efer: (eferHi << 32n) | eferLo,
+    regs,
+    rflags: BigInt(ah & Number(SAHF_FLAGS)) | 2n,
+    rip,
+    size,
+  };
+}
