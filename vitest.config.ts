@@ -11,6 +11,9 @@ const alias = Object.fromEntries(names.map((n) => [`@microvm/${n}`, `${root}pack
 
 export default defineConfig({
   test: {
+    // vitest's own output, then the skips by reason and the `tests: N passed, N failed, N skipped`
+    // line CI's log scanner reads (test/summary-reporter.ts; a --reporter option replaces both).
+    reporters: ["default", `${root}test/summary-reporter.ts`],
     // One project per package, plus the repository-level tests (packed tarballs, browser bundles).
     projects: [
       ...names.map((name) => ({

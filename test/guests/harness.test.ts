@@ -1,6 +1,16 @@
-// Unit tests of the report parser and comparison (no KVM needed).
+// Unit tests of the report parser and comparison, and of QEMU's command line (no KVM or QEMU needed).
 import { describe, expect, it } from "vitest";
-import { blkPattern, compareReports, failedChecks, fnv1a, guestParams, parseReport } from "./harness.ts";
+import {
+  blkPattern,
+  compareReports,
+  failedChecks,
+  fnv1a,
+  guestParams,
+  kvmAvailable,
+  parseReport,
+  qemuAccel,
+  qemuArgs,
+} from "./harness.ts";
 
 const sample = [
   "qboot noise",
@@ -65,5 +75,25 @@ describe("parameters", () => {
       "microvm.expect_cpus=2 microvm.initrd_sum=0xdeadbeef microvm.virtio_version=2 microvm.uart=0",
     );
     expect(blkPattern(5, 0)).toBe(95);
+  });
+});
+
+describe("QEMU's accelerator", () => {
+  it("MICROVM_TEST_ACCEL forces kvm or tcg; unset or auto chooses by /dev/kvm; anything else throws", () => {
+    expect(qemuAccel("tcg")).toBe("tcg");
+    expect(qemuAccel("kvm")).toBe("kvm");
+    const chosen = kvmAvailable() ? "kvm" : "tcg";
+    expect(qemuAccel("auto")).toBe(chosen);
+    expect(qemuAccel("")).toBe(chosen);
+    expect(() => qemuAccel("hvf")).toThrow(/MICROVM_TEST_ACCEL=hvf: expected kvm, tcg or auto/);
+  });
+  it("TCG runs with -accel tcg -cpu max, KVM with -enable-kvm -cpu host", () => {
+    const tcg = qemuArgs({ kernel: "k", accel: "tcg" });
+    expect(tcg.join(" ")).toContain(" -accel tcg -cpu max ");
+    expect(tcg).not.toContain("-enable-kvm");
+    const kvm = qemuArgs({ kernel: "k", accel: "kvm" });
+    expect(kvm.join(" ")).toContain(" -enable-kvm -cpu host,arch-capabilities=off ");
+    expect(kvm).not.toContain("tcg");
+    expect(kvm.filter((a) => a === "-cpu")).toHaveLength(1);
   });
 });

@@ -301,6 +301,30 @@ export function qemuAvailable(): boolean {
   return spawnSync("qemu-system-x86_64", ["--version"], { stdio: "ignore" }).status === 0;
 }
 
+/**
+ * QEMU's accelerator: `kvm` (`-enable-kvm -cpu host,arch-capabilities=off`) or `tcg`, QEMU's own
+ * CPU emulator (`-accel tcg -cpu max`), which needs no /dev/kvm.
+ */
+export type QemuAccel = "kvm" | "tcg";
+
+/**
+ * The accelerator QEMU runs get when {@link QemuOptions.accel} is not given: kvm when /dev/kvm is
+ * usable, else tcg. `MICROVM_TEST_ACCEL=tcg` (or `=kvm`) forces one for every QEMU run of the
+ * harness, e.g. to check the QEMU reference on TCG on a machine that has KVM:
+ * `MICROVM_TEST_ACCEL=tcg pnpm exec vitest run --project repo test/guests/qemu.test.ts`.
+ * `auto` or unset chooses; any other value throws.
+ */
+export function qemuAccel(env: string | undefined = process.env.MICROVM_TEST_ACCEL): QemuAccel {
+  if (env === "kvm" || env === "tcg") return env;
+  if (env === undefined || env === "" || env === "auto") return kvmAvailable() ? "kvm" : "tcg";
+  throw new Error(`MICROVM_TEST_ACCEL=${env}: expected kvm, tcg or auto`);
+}
+
+/** The accelerator's part of the QEMU command line. */
+export function accelArgs(accel: QemuAccel): string[] {
+  return accel === "kvm" ? ["-enable-kvm", "-cpu", "host,arch-capabilities=off"] : ["-accel", "tcg", "-cpu", "max"];
+}
+
 /** One QEMU microvm run. */
 export interface QemuOptions {
   readonly kernel: string;
@@ -320,6 +344,8 @@ export interface QemuOptions {
   readonly net?: boolean;
   /** The ISA 16550A on stdout (default true). Without it the report is on the console only. */
   readonly isaSerial?: boolean;
+  /** Default {@link qemuAccel}(): kvm when /dev/kvm is usable, else tcg, unless MICROVM_TEST_ACCEL says. */
+  readonly accel?: QemuAccel;
   readonly timeoutMs?: number;
 }
 
@@ -328,9 +354,7 @@ export function qemuArgs(o: QemuOptions): string[] {
   const args = [
     "-M",
     `microvm,acpi=off,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=${o.isaSerial === false ? "off" : "on"}`,
-    "-enable-kvm",
-    "-cpu",
-    "host,arch-capabilities=off",
+    ...accelArgs(o.accel ?? qemuAccel()),
     "-m",
     `${o.memMib ?? 128}m`,
     "-smp",
@@ -492,8 +516,17 @@ export function requiredChecks(cpus: number, arch: "i386" | "x86_64", legacyUart
 /**
  * Differences {@link compareReports} should tolerate between QEMU's microvm and another board
  * running the standard scenario: the ARP answer's MAC depends on the network back end, and QEMU
- * cannot pass `start_info.memmap.sorted` (qboot's map is unsorted), so a board that is asked for
- * it has one check more. Everything else VMM-specific is on `info` lines.
+ * cannot pass `start_info.memmap.sorted` (qboot's map is unsorted under KVM), so a board that is
+ * asked for it has one check more. Everything else VMM-specific is on `info` lines.
+ *
+ * QEMU on TCG (`-accel tcg -cpu max`, see {@link qemuAccel}) needs no entry here: compared with
+ * QEMU on KVM, every check of the standard scenario has the same status, expected and got (both
+ * guests, force-legacy true/false, -smp 1 and 4, checked with compareReports on QEMU 7.2). Only
+ * `info` lines differ: without KVM, QEMU adds no reserved e820 entry for KVM's EPT identity map
+ * and TSS at [0xfeffc000,+16K) (target/i386/kvm/kvm.c, kvm_arch_init), so qboot's map has 6
+ * entries and is in ascending order (`info memmap order=ascending`; still no `memmap.sorted`
+ * check, as QEMU passes no flag); the MPTable's CPU signature and feature words are `-cpu max`'s;
+ * interrupt counts (`info virtio.<dev> irq count=`) depend on timing.
  */
 export const REFERENCE_DIFFERENCES: { readonly allow: readonly RegExp[]; readonly ignore: readonly RegExp[] } = {
   allow: [/^virtio\.net\d+\.arp$/],
@@ -519,6 +552,8 @@ export async function runStandardOnQemu(o: {
   readonly extra?: GuestExpectations;
   readonly isaSerial?: boolean;
   readonly tag?: string;
+  /** Default {@link qemuAccel}(). */
+  readonly accel?: QemuAccel;
 }): Promise<GuestRun> {
   const fx = o.fixture;
   const result = await runQemu({
@@ -533,6 +568,7 @@ export async function runStandardOnQemu(o: {
     consoleFile: join(fx.dir, `console${o.tag ?? ""}-${Date.now()}.txt`),
     rng: true,
     net: true,
+    accel: o.accel ?? qemuAccel(),
     timeoutMs: 30_000,
   });
   const text = o.isaSerial === false ? (result.console ?? "") : result.serial;

@@ -1,5 +1,7 @@
 // The test guests on QEMU's microvm, the reference peer: every check must pass with virtio-mmio
 // version 1 and 2 and with 1, 2 and 4 CPUs; the negative controls must fail as documented.
+// Needs only qemu-system-x86_64: it runs on KVM when /dev/kvm is usable, else on TCG (-cpu max);
+// MICROVM_TEST_ACCEL=tcg or =kvm forces one (see qemuAccel in harness.ts).
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -9,8 +11,8 @@ import {
   describeRun,
   failedChecks,
   findCheck,
-  kvmAvailable,
   makeFixture,
+  qemuAccel,
   qemuAvailable,
   REFERENCE_DIFFERENCES,
   requiredChecks,
@@ -22,9 +24,11 @@ import {
   type GuestRun,
 } from "./harness.ts";
 
-const canRun = kvmAvailable() && qemuAvailable();
+const hasQemu = qemuAvailable();
+const accel = qemuAccel();
+const title = `test guests on QEMU microvm (${accel === "kvm" ? "KVM" : "TCG, -cpu max"})`;
 
-describe.skipIf(!canRun)("test guests on QEMU microvm (needs /dev/kvm and qemu-system-x86_64)", () => {
+describe.skipIf(!hasQemu)(`${title}${hasQemu ? "" : " (skipped: qemu-system-x86_64 not found)"}`, () => {
   let images: GuestImages;
   const fixtures: Fixture[] = [];
   const fixture = (): Fixture => {
@@ -39,7 +43,7 @@ describe.skipIf(!canRun)("test guests on QEMU microvm (needs /dev/kvm and qemu-s
     legacy: boolean,
     extra: GuestExpectations = {},
     fx: Fixture = fixture(),
-  ): Promise<GuestRun> => runStandardOnQemu({ kernel: kernel(arch), fixture: fx, cpus, legacy, extra });
+  ): Promise<GuestRun> => runStandardOnQemu({ kernel: kernel(arch), fixture: fx, cpus, legacy, extra, accel });
 
   beforeAll(async () => {
     images = await buildGuests();
@@ -151,6 +155,7 @@ describe.skipIf(!canRun)("test guests on QEMU microvm (needs /dev/kvm and qemu-s
         legacy: false,
         isaSerial: false,
         extra: { uart: false },
+        accel,
       });
       const why = describeRun(result, report);
       expect(result.serial).toBe("");

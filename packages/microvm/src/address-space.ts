@@ -4,14 +4,17 @@ import { MicrovmError } from "./errors.js";
  * Who serves a region's accesses:
  * - `kernel`: KVM itself (in-kernel PIC, PIT, IOAPIC, LAPIC); listed, never seen by userspace;
  * - `device`: a userspace device model, through `read` / `write`;
- * - `null`: a named no-op region (reads return 0, writes are dropped, neither is "unclaimed").
+ * - `null`: a named no-op region (reads return 0, writes are dropped, neither is "unclaimed");
+ * - `ram`: guest memory (RAM or firmware) that a platform lists (QEMU lists its RAM aliases);
+ *   listed as `ram`, and it may lie under a `ram` region of another priority, as QEMU's BIOS
+ *   alias lies over low RAM.
  *
  * @example
  * ```ts
  * const kind: RegionKind = "kernel"; // served by KVM, listed only
  * ```
  */
-export type RegionKind = "kernel" | "device" | "null";
+export type RegionKind = "kernel" | "device" | "null" | "ram";
 
 /**
  * A region of an address space: a range of guest-physical MMIO addresses or I/O ports.
@@ -145,27 +148,30 @@ export class AddressSpace {
         `${this.name} region ${init.name}: expected [base, base+size) within [0, 0x${this.size.toString(16)}) and size >= 1, got base 0x${base.toString(16)} size 0x${size.toString(16)}`,
       );
     }
+    const kind: RegionKind = init.kind ?? (init.read || init.write ? "device" : "null");
+    const priority = init.priority ?? 0;
     for (const r of this.sorted) {
-      if (base < r.base + r.size && r.base < base + size) {
+      // Memory may be layered by priority (QEMU's subregion rule); nothing else may overlap.
+      const layered = kind === "ram" && r.kind === "ram" && priority !== r.priority;
+      if (!layered && base < r.base + r.size && r.base < base + size) {
         throw new MicrovmError(
           "overlap",
           `${this.name} region ${init.name} [0x${base.toString(16)}, 0x${(base + size).toString(16)}) overlaps ${r.name} [0x${r.base.toString(16)}, 0x${(r.base + r.size).toString(16)})`,
         );
       }
     }
-    const kind: RegionKind = init.kind ?? (init.read || init.write ? "device" : "null");
     const region: Region = {
       name: init.name,
       base,
       size,
       kind,
-      priority: init.priority ?? 0,
+      priority,
       listed: init.listed ?? true,
       ...(init.read ? { read: init.read } : {}),
       ...(init.write ? { write: init.write } : {}),
     };
     this.sorted.push(region);
-    this.sorted.sort((a, b) => (a.base < b.base ? -1 : 1));
+    this.sorted.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : b.priority - a.priority));
     return region;
   }
 
@@ -255,7 +261,7 @@ export class AddressSpace {
     }
     for (const r of this.sorted) {
       if (!r.listed) continue;
-      lines.push(`${indent}${hex16(r.base)}-${hex16(r.base + r.size - 1n)} (prio ${r.priority}, i/o): ${r.name}`);
+      lines.push(`${indent}${hex16(r.base)}-${hex16(r.base + r.size - 1n)} (prio ${r.priority}, ${r.kind === "ram" ? "ram" : "i/o"}): ${r.name}`);
     }
     return lines;
   }

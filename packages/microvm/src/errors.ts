@@ -10,6 +10,10 @@
  * - `kvm`: the KVM backend failed (the message carries the ioctl and errno).
  * - `guest`: the guest stopped the machine in a way that is an error (e.g. an emulation failure).
  * - `state`: an operation that the machine's current state does not allow (start twice, …).
+ * - `engine`: the chosen engine cannot run this board (a backend QEMU cannot reach, QEMU missing
+ *   or refusing its command line) or failed to start.
+ * - `platform-mismatch`: the engine builds another machine than the plan describes (QEMU's own
+ *   `info mtree` differs from the plan's listing).
  *
  * @example
  * ```ts
@@ -25,7 +29,9 @@ export type MicrovmErrorCode =
   | "not-found"
   | "kvm"
   | "guest"
-  | "state";
+  | "state"
+  | "engine"
+  | "platform-mismatch";
 
 const CODES: ReadonlySet<string> = new Set<MicrovmErrorCode>([
   "invalid-argument",
@@ -37,6 +43,8 @@ const CODES: ReadonlySet<string> = new Set<MicrovmErrorCode>([
   "kvm",
   "guest",
   "state",
+  "engine",
+  "platform-mismatch",
 ]);
 
 /**

@@ -1,6 +1,7 @@
 /**
  * @packageDocumentation
- * `@microvm/microvm`: QEMU's `-M microvm` machine, composed from the SDK's blocks and run on KVM.
+ * `@microvm/microvm`: QEMU's `-M microvm` machine, composed from the SDK's blocks and run in
+ * this process on KVM, or in QEMU (TCG or KVM) from the same plan.
  * Describe a board in code ({@link MachineConfig}), inspect its plan ({@link planMachine}: memory
  * map, MPTable, PVH placements, GSIs, command line, exposed surface), then run it
  * ({@link createMachine}).
@@ -12,7 +13,7 @@
  * ```
  */
 export { MicrovmError, isMicrovmError, type MicrovmErrorCode } from "./errors.js";
-export { MICROVM_LAYOUT, RESERVED_LOW, VIRTIO_DEVICE_ID } from "./layout.js";
+export { MICROVM_LAYOUT, RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
 export {
   AddressSpace,
   type Region,
@@ -45,18 +46,32 @@ export type {
   RngBackendSpec,
   ModuleBackendSpec,
 } from "./protocol.js";
-export {
+export { createMachine, planFor, resolveEngine, kvmUnavailableReason } from "./machine.js";
+export type {
   Machine,
-  createMachine,
-  type DeviceConfig,
-  type DeviceConfigBase,
-  type BlkDeviceConfig,
-  type NetDeviceConfig,
-  type ConsoleDeviceConfig,
-  type RngDeviceConfig,
-  type SerialOutput,
-  type MachineOptions,
-  type MachineEnd,
-  type MachineEndReason,
-  type MachineStats,
-} from "./machine.js";
+  EngineChoice,
+  DeviceConfig,
+  DeviceConfigBase,
+  BlkDeviceConfig,
+  NetDeviceConfig,
+  ConsoleDeviceConfig,
+  RngDeviceConfig,
+  SerialOutput,
+  MachineOptions,
+  MachineEnd,
+  MachineEndReason,
+  MachineStats,
+} from "./machine-types.js";
+export { KvmMachine, createKvmMachine } from "./kvm-machine.js";
+export { QemuMachine, createQemuMachine, compareMtree, mtreeSections } from "./qemu/machine.js";
+export { qemuInvocation, type QemuInvocation, type QemuInvocationOptions, type QemuFile, type QemuSocket } from "./qemu/command.js";
+export { QmpClient, splitQmp, type QmpEvent } from "./qemu/qmp.js";
+export {
+  KVM_PLATFORM,
+  qemuPlatform,
+  resolveLayout,
+  QEMU_BIOS_SIZE,
+  type Platform,
+  type PlatformSurface,
+  type SurfaceContext,
+} from "./platform.js";

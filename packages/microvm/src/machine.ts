@@ -1,629 +1,114 @@
-import { fileURLToPath } from "node:url";
-import { EventFd, Kvm, defaultGsiRouting, isKvmError, type GsiRoute, type Regs, type Vcpu, type VcpuRunResult, type VcpuThread, type IoThread, type Vm } from "@microvm/kvm";
-import { GuestMemory } from "@microvm/virtio-mmio";
+/**
+ * {@link createMachine}: one board, planned once, run on the engine the host allows: the
+ * in-process KVM engine (kvm-machine.ts) or QEMU (qemu/machine.ts).
+ */
+import { openSync, closeSync } from "node:fs";
 import { MicrovmError } from "./errors.js";
-import { MICROVM_LAYOUT } from "./layout.js";
-import { planMachine, type MachineConfig, type MachinePlan, type VirtioDevicePlanInit } from "./plan.js";
-import {
-  COUNTER,
-  MAILBOX,
-  type BlkBackendSpec,
-  type ConsoleBackendSpec,
-  type IoHandlerData,
-  type NetBackendSpec,
-  type RngBackendSpec,
-  type TransportSetup,
-  type VcpuHandlerData,
-} from "./protocol.js";
-import { RingReader, createRing } from "./ring.js";
-import { Uart16550 } from "./uart16550.js";
+import type { Machine, MachineOptions } from "./machine-types.js";
+import { planMachine, type MachinePlan } from "./plan.js";
+import { KVM_PLATFORM, qemuPlatform } from "./platform.js";
 
 /**
- * What every {@link DeviceConfig} has besides its kind and backend.
+ * Why `/dev/kvm` (or the given device) cannot be used, or undefined when it opens read-write.
  *
+ * @param device - the KVM device; default `/dev/kvm`
+ * @returns the reason, or undefined
  * @example
  * ```ts
- * const base: DeviceConfigBase = { kind: "net", version: 1, mac: "52:54:00:12:34:56" };
+ * const why = kvmUnavailableReason();
+ * console.log(why ?? "KVM is usable");
  * ```
  */
-export interface DeviceConfigBase extends VirtioDevicePlanInit {
-  /** virtio-mmio version of its transport: 2 (modern, default) or 1 (legacy). */
-  readonly version?: 1 | 2;
-  /** net only: the MAC address (default: the device's own default). */
-  readonly mac?: string;
-}
-
-/**
- * A virtio-blk device.
- *
- * @example
- * ```ts
- * const blk: BlkDeviceConfig = { kind: "blk", backend: { type: "file", path: "root.img" } };
- * ```
- */
-export interface BlkDeviceConfig extends DeviceConfigBase {
-  /** Discriminant. */
-  readonly kind: "blk";
-  /** Its disk. */
-  readonly backend: BlkBackendSpec;
-}
-
-/**
- * A virtio-net device.
- *
- * @example
- * ```ts
- * const net: NetDeviceConfig = { kind: "net", backend: { type: "arp-responder", ips: ["10.0.2.2"] } };
- * ```
- */
-export interface NetDeviceConfig extends DeviceConfigBase {
-  /** Discriminant. */
-  readonly kind: "net";
-  /** Its peer; default the in-process ARP responder. */
-  readonly backend?: NetBackendSpec;
-}
-
-/**
- * A virtio console.
- *
- * @example
- * ```ts
- * const con: ConsoleDeviceConfig = { kind: "console", backend: { type: "fd", fd: 1 } };
- * ```
- */
-export interface ConsoleDeviceConfig extends DeviceConfigBase {
-  /** Discriminant. */
-  readonly kind: "console";
-  /** Where its output goes; default the machine's console stream. */
-  readonly backend?: ConsoleBackendSpec;
-}
-
-/**
- * A virtio-rng device.
- *
- * @example
- * ```ts
- * const rng: RngDeviceConfig = { kind: "rng" };
- * ```
- */
-export interface RngDeviceConfig extends DeviceConfigBase {
-  /** Discriminant. */
-  readonly kind: "rng";
-  /** Its entropy; default `crypto.getRandomValues`. */
-  readonly backend?: RngBackendSpec;
-}
-
-/**
- * A virtio device of a machine: its kind, where it sits, and its backend.
- *
- * @example
- * ```ts
- * const devices: DeviceConfig[] = [{ kind: "rng" }, { kind: "console" }];
- * ```
- */
-export type DeviceConfig = BlkDeviceConfig | NetDeviceConfig | ConsoleDeviceConfig | RngDeviceConfig;
-
-/**
- * Where the legacy UART's output goes.
- *
- * @example
- * ```ts
- * await createMachine({ kernel, legacy: true, serial: { type: "fd", fd: 1 } satisfies SerialOutput });
- * ```
- */
-export type SerialOutput =
-  | {
-      /** To {@link Machine.serial}, a stream read on the main thread. */
-      readonly type: "stream";
-    }
-  | {
-      /** Straight to a file descriptor from the vCPU threads (1 for stdout). */
-      readonly type: "fd";
-      /** The fd. */
-      readonly fd: number;
-    };
-
-/**
- * What {@link createMachine} takes: a board ({@link MachineConfig}) with device backends.
- *
- * @example
- * ```ts
- * const options: MachineOptions = { kernel, cpus: 2, legacy: true, devices: [{ kind: "rng" }] };
- * const m = await createMachine(options);
- * ```
- */
-export interface MachineOptions extends Omit<MachineConfig, "devices"> {
-  /** The virtio devices with their backends. */
-  readonly devices?: readonly DeviceConfig[];
-  /** The virtio-mmio version for devices that do not say; default 2. */
-  readonly virtioVersion?: 1 | 2;
-  /** Where the legacy UART's output goes; default a stream. */
-  readonly serial?: SerialOutput;
-  /** The KVM device; default /dev/kvm. */
-  readonly kvmDevice?: string;
-}
-
-/**
- * Why a machine ended:
- * - `reset`: the guest asked for a reset (0xFE to port 0x64 in legacy mode, or a system event);
- * - `triple-fault`: KVM_EXIT_SHUTDOWN, how `reboot=t` and the test guests end;
- * - `host`: {@link Machine.stop} was called;
- * - `error`: an exit the machine cannot continue from (an emulation failure, a failed entry), or
- *   a backend thread failure; `message` and `registers` say more.
- *
- * @example
- * ```ts
- * const { reason }: { reason: MachineEndReason } = await machine.done;
- * ```
- */
-export type MachineEndReason = "reset" | "triple-fault" | "host" | "error";
-
-/**
- * How a machine ended.
- *
- * @example
- * ```ts
- * const end: MachineEnd = await machine.done;
- * if (end.reason === "error") console.error(end.message, end.registers);
- * ```
- */
-export interface MachineEnd {
-  /** Why. */
-  readonly reason: MachineEndReason;
-  /** Details, for `error`. */
-  readonly message?: string;
-  /** The vCPU whose exit ended the machine. */
-  readonly vcpu?: number;
-  /** That vCPU's registers, for `error` ends. */
-  readonly registers?: Regs;
-  /** Each vCPU thread's own result. */
-  readonly vcpus: readonly VcpuRunResult[];
-}
-
-/**
- * Counters of a running machine.
- *
- * @example
- * ```ts
- * const s: MachineStats = machine.stats();
- * console.log(`${s.unclaimedPioReads} unclaimed port reads`);
- * ```
- */
-export interface MachineStats {
-  /** Port reads nothing claimed (answered 0xff…). */
-  readonly unclaimedPioReads: number;
-  /** Port writes nothing claimed (dropped). */
-  readonly unclaimedPioWrites: number;
-  /** MMIO reads nothing claimed. */
-  readonly unclaimedMmioReads: number;
-  /** MMIO writes nothing claimed. */
-  readonly unclaimedMmioWrites: number;
-  /** virtio register accesses forwarded to the I/O thread. */
-  readonly forwardedRegisterAccesses: number;
-  /** Queue notifications served. */
-  readonly queueNotifications: number;
-  /** Interrupts sent. */
-  readonly interrupts: number;
-  /** Hostile-driver checks that fired. */
-  readonly hostileChecks: number;
-}
-
-const here = import.meta.url;
-const fromSource = here.endsWith(".ts");
-
-/** The path of one of the board's handler modules, from source (tests) or from dist. */
-function handlerModule(name: "vcpu-handler" | "io-handler"): string {
-  return fileURLToPath(new URL(`./${name}.${fromSource ? "ts" : "js"}`, here));
-}
-
-// virtio-mmio register QueueNotify (virtio 1.2 §4.2.2).
-const QUEUE_NOTIFY = 0x50n;
-
-/**
- * A machine built from a plan on KVM: its VM, RAM, vCPU threads, I/O thread and device
- * streams. Create it with {@link createMachine}; it starts at once and {@link Machine.done}
- * settles with how it ended. Its end ({@link Machine.stop}, or the guest's) releases every fd, mapping and
- * thread.
- *
- * @example
- * ```ts
- * const m = await createMachine({ kernel, cpus: 2, legacy: true, cmdline: "console=ttyS0" });
- * m.serial.on("data", (b) => process.stdout.write(b));
- * console.log((await m.done).reason);
- * ```
- */
-export class Machine {
-  /** The plan it runs. */
-  readonly plan: MachinePlan;
-  /** Settles when the machine ends (and its resources are released). */
-  readonly done: Promise<MachineEnd>;
-  /** Guest RAM, for inspection (valid until the machine ends). */
-  readonly memory: GuestMemory;
-  private readonly vm: Vm;
-  private readonly kvm: Kvm;
-  private readonly threads: VcpuThread[];
-  private readonly io: IoThread;
-  private readonly counters: Int32Array;
-  private readonly serialReader: RingReader | undefined;
-  private readonly consoleReaders: Map<string, { reader: RingReader; transport: number }>;
-  private readonly uart: Uart16550 | undefined;
-  private readonly owned: EventFd[];
-  private stopping = false;
-  private finish!: (end: MachineEnd) => void;
-
-  /** @internal */
-  constructor(parts: {
-    plan: MachinePlan;
-    kvm: Kvm;
-    vm: Vm;
-    memory: GuestMemory;
-    threads: VcpuThread[];
-    io: IoThread;
-    counters: Int32Array;
-    serialRing: SharedArrayBuffer | undefined;
-    consoles: Map<string, { ring: SharedArrayBuffer; transport: number }>;
-    uart: Uart16550 | undefined;
-    owned: EventFd[];
-  }) {
-    this.owned = parts.owned;
-    this.plan = parts.plan;
-    this.kvm = parts.kvm;
-    this.vm = parts.vm;
-    this.memory = parts.memory;
-    this.threads = parts.threads;
-    this.io = parts.io;
-    this.counters = parts.counters;
-    this.serialReader = parts.serialRing ? new RingReader(parts.serialRing) : undefined;
-    this.consoleReaders = new Map([...parts.consoles].map(([id, c]) => [id, { reader: new RingReader(c.ring), transport: c.transport }]));
-    this.uart = parts.uart;
-    this.done = new Promise((resolve) => (this.finish = resolve));
-    void this.watch();
-  }
-
-  private async watch(): Promise<void> {
-    // The first vCPU to end decides the machine's end; the others are then stopped. The devices'
-    // I/O thread ending first (a backend failed beyond what the device models contain) is an
-    // error end too: the guest would otherwise run on with dead devices.
-    const ioEnd = this.io.done.then(
-      () => ({ io: "the I/O thread ended" }),
-      (e: unknown) => ({ io: `the I/O thread failed: ${e instanceof Error ? e.message : String(e)}` }),
-    );
-    const first = await Promise.race([
-      ...this.threads.map((t, i) => t.done.then((r) => ({ r, i }), (e: unknown) => ({ r: undefined, i, e }))),
-      ioEnd,
-    ]);
-    const end: Omit<MachineEnd, "vcpus"> =
-      "io" in first ? { reason: "error", message: first.io } : this.describeEnd(first.r, first.i, (first as { e?: unknown }).e);
-    const all = await Promise.allSettled(this.threads.map((t) => t.stop()));
-    await this.io.stop().catch(() => undefined);
-    await this.vm.close().catch(() => undefined);
-    for (const e of this.owned) e.close();
-    this.kvm.close();
-    const vcpus = all.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-    this.finish({ ...end, vcpus });
-  }
-
-  private describeEnd(r: VcpuRunResult | undefined, vcpu: number, error?: unknown): Omit<MachineEnd, "vcpus"> {
-    if (!r) return { reason: "error", vcpu, message: `vCPU ${vcpu} thread failed: ${error instanceof Error ? error.message : String(error)}` };
-    switch (r.reason) {
-      case "shutdown":
-        return { reason: "triple-fault", vcpu };
-      case "host":
-        return { reason: "host", vcpu };
-      case "handler":
-        return r.message === "reset" ? { reason: "reset", vcpu } : { reason: "error", vcpu, message: r.message ?? "stopped by a handler" };
-      case "system-event": {
-        const type = r.exit?.kind === "system-event" ? r.exit.type : 0;
-        // KVM_SYSTEM_EVENT_SHUTDOWN 1, RESET 2 (include/uapi/linux/kvm.h).
-        if (type === 1 || type === 2) return { reason: "reset", vcpu };
-        return { reason: "error", vcpu, message: `system event ${type}` };
-      }
-      default:
-        return { reason: "error", vcpu, ...(r.regs ? { registers: r.regs } : {}), message: `vCPU ${vcpu} ended: ${r.reason}${r.exit ? ` (${JSON.stringify(r.exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v instanceof Uint8Array ? [...v] : v))})` : ""}` };
-    }
-  }
-
-  /**
-   * The legacy UART's output, as an async iterable of byte chunks (empty in normal mode or when
-   * the output goes to an fd).
-   *
-   * @returns the chunks until the machine ends
-   * @example
-   * ```ts
-   * for await (const chunk of machine.serial()) process.stdout.write(chunk);
-   * ```
-   */
-  serial(): AsyncIterable<Uint8Array> {
-    return this.stream(this.serialReader);
-  }
-
-  /**
-   * A virtio console's output (by device id, default the first console with a `stream` backend).
-   *
-   * @param id - the console's device id
-   * @returns the chunks until the machine ends
-   * @example
-   * ```ts
-   * for await (const chunk of machine.console()) log.push(chunk);
-   * ```
-   */
-  console(id?: string): AsyncIterable<Uint8Array> {
-    const c = id === undefined ? [...this.consoleReaders.values()][0] : this.consoleReaders.get(id);
-    return this.stream(c?.reader);
-  }
-
-  private async *stream(reader: RingReader | undefined): AsyncIterable<Uint8Array> {
-    if (!reader) return;
-    let ended = false;
-    void this.done.then(() => (ended = true));
-    for (;;) {
-      const chunk = await Promise.race([reader.read(), this.done.then(() => null)]);
-      if (chunk && chunk.length > 0) yield chunk;
-      if (chunk === null || ended) {
-        const rest = reader.take();
-        if (rest.length > 0) yield rest;
-        return;
-      }
-    }
-  }
-
-  /**
-   * Sends bytes to the legacy UART's receiver, waiting while its FIFO is full.
-   *
-   * @param bytes - the input
-   * @returns when every byte was taken (or the machine ended)
-   * @throws MicrovmError `state` in normal mode (no UART)
-   * @example
-   * ```ts
-   * await machine.serialInput(new TextEncoder().encode("root\n"));
-   * ```
-   */
-  async serialInput(bytes: Uint8Array): Promise<void> {
-    if (!this.uart) throw new MicrovmError("state", "serialInput: the machine has no UART (legacy mode is off)");
-    let sent = 0;
-    let ended = false;
-    void this.done.then(() => (ended = true));
-    while (sent < bytes.length && !ended) {
-      const n = this.uart.pushInput(bytes.subarray(sent));
-      sent += n;
-      if (sent < bytes.length) await this.uart.waitForRoom(100);
-    }
-  }
-
-  /**
-   * Sends bytes to a virtio console's input (it holds them until the guest posts buffers).
-   *
-   * @param bytes - the input
-   * @param id - the console's device id; default the first `stream` console
-   * @throws MicrovmError `state` when there is no such console
-   * @example
-   * ```ts
-   * machine.consoleInput(new TextEncoder().encode("ls\n"));
-   * ```
-   */
-  consoleInput(bytes: Uint8Array, id?: string): void {
-    const c = id === undefined ? [...this.consoleReaders.values()][0] : this.consoleReaders.get(id);
-    if (!c) throw new MicrovmError("state", `consoleInput: no virtio console${id ? ` with id ${id}` : ""} with a stream backend`);
-    this.io.send({ type: "console-input", transport: c.transport, bytes: bytes.slice() });
-  }
-
-  /**
-   * Counters of unclaimed accesses and device activity.
-   *
-   * @returns the counters
-   * @example
-   * ```ts
-   * machine.stats().unclaimedPioReads;
-   * ```
-   */
-  stats(): MachineStats {
-    const c = (i: number): number => Atomics.load(this.counters, i);
-    return {
-      unclaimedPioReads: c(COUNTER.unclaimedPioReads),
-      unclaimedPioWrites: c(COUNTER.unclaimedPioWrites),
-      unclaimedMmioReads: c(COUNTER.unclaimedMmioReads),
-      unclaimedMmioWrites: c(COUNTER.unclaimedMmioWrites),
-      forwardedRegisterAccesses: c(COUNTER.forwarded),
-      queueNotifications: c(COUNTER.notifications),
-      interrupts: c(COUNTER.interrupts),
-      hostileChecks: c(COUNTER.hostile),
-    };
-  }
-
-  /**
-   * Stops the machine from the host: every vCPU is kicked out of KVM_RUN and the resources are
-   * released.
-   *
-   * @returns how it ended (`host`, unless it had already ended otherwise)
-   * @example
-   * ```ts
-   * const end = await machine.stop();
-   * ```
-   */
-  async stop(): Promise<MachineEnd> {
-    if (!this.stopping) {
-      this.stopping = true;
-      await Promise.allSettled(this.threads.map((t) => t.stop()));
-    }
-    return this.done;
+export function kvmUnavailableReason(device = "/dev/kvm"): string | undefined {
+  try {
+    closeSync(openSync(device, "r+"));
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "error";
+    return `${device}: ${code === "ENOENT" ? "no such device" : code === "EACCES" ? "permission denied (join the kvm group)" : code}`;
   }
 }
 
 /**
- * KVM's GSI routing table for the plan's routes: exactly what the MPTable's I/O interrupt entries
- * say (GSI n to IOAPIC pin n, or IRQ0 to pin 2 with the override; ISA IRQs also to the 8259
- * pair), plus KVM's default IOAPIC routes for the GSIs the table does not mention.
+ * The engine `options` resolve to: `kvm`, or `qemu` with its accelerator. `auto` takes KVM when
+ * the device opens, else QEMU with TCG.
+ *
+ * @param options - the machine options
+ * @returns the engine and, for QEMU, the accelerator; `why` says why `auto` chose QEMU
+ * @example
+ * ```ts
+ * resolveEngine({ kernel, engine: "auto" }); // { engine: "qemu", accel: "tcg", why: "/dev/kvm: no such device" } on a host without KVM
+ * ```
  */
-function kvmRoutes(routes: MachinePlan["gsiRoutes"]): GsiRoute[] {
-  const out: GsiRoute[] = [];
-  for (const r of routes) {
-    out.push({ gsi: r.gsi, kind: "irqchip", chip: "ioapic", pin: r.ioapicPin });
-    if (r.pic) out.push({ gsi: r.gsi, kind: "irqchip", chip: r.gsi < 8 ? "pic-master" : "pic-slave", pin: r.gsi % 8 });
-  }
-  const named = new Set(routes.map((r) => r.gsi));
-  for (const d of defaultGsiRouting()) if (!named.has(d.gsi) && d.kind === "irqchip" && d.chip === "ioapic") out.push(d);
-  return out;
-}
-
-function lapicLints(vcpu: Vcpu): void {
-  // LVT LINT0 (0x350) = ExtINT (delivery mode 7), LINT1 (0x360) = NMI (4), as the MPTable's local
-  // interrupt entries say (Intel SDM vol. 3A §10.5.1; Firecracker interrupts.rs set_lint).
-  const page = vcpu.getLapic();
-  const v = new DataView(page.buffer, page.byteOffset, page.byteLength);
-  const set = (off: number, mode: number): void => v.setUint32(off, (v.getUint32(off, true) & ~0x700) | (mode << 8), true);
-  set(0x350, 7);
-  set(0x360, 4);
-  vcpu.setLapic(page);
+export function resolveEngine(options: Pick<MachineOptions, "engine" | "accel" | "kvmDevice">): {
+  /** The engine. */
+  readonly engine: "kvm" | "qemu";
+  /** QEMU's accelerator. */
+  readonly accel: "kvm" | "tcg";
+  /** Why `auto` fell back to QEMU. */
+  readonly why?: string;
+} {
+  const choice = options.engine ?? "auto";
+  if (choice !== "kvm" && choice !== "qemu" && choice !== "auto") throw new MicrovmError("invalid-argument", `engine: expected kvm, qemu or auto, got ${String(choice)}`);
+  const accel = options.accel ?? "tcg";
+  if (accel !== "kvm" && accel !== "tcg") throw new MicrovmError("invalid-argument", `accel: expected kvm or tcg, got ${String(accel)}`);
+  if (choice === "kvm" || choice === "qemu") return { engine: choice, accel };
+  if (options.accel !== undefined) return { engine: "qemu", accel }; // an accelerator names QEMU
+  const why = kvmUnavailableReason(options.kvmDevice);
+  return why === undefined ? { engine: "kvm", accel } : { engine: "qemu", accel: "tcg", why };
 }
 
 /**
- * Plans a board ({@link planMachine}), builds it on KVM and starts it: the VM with its in-kernel
- * irqchip and PIT, RAM with the kernel, the PVH structures and the MPTable in it, one irqfd and
- * one ioeventfd per virtio device, the I/O thread that owns the devices, and one worker thread per
- * vCPU (vCPU 0 at the PVH entry, the others waiting for INIT/SIPI).
+ * The plan `options` give on the engine they resolve to (what {@link createMachine} runs).
  *
- * @param options - the board and its device backends
+ * @param options - the machine options
+ * @returns the engine and its plan
+ * @throws MicrovmError as {@link planMachine}
+ * @example
+ * ```ts
+ * const { engine, plan } = planFor({ kernel, engine: "qemu" });
+ * plan.transports[0]?.base; // 0xfeb00000n
+ * ```
+ */
+export function planFor(options: MachineOptions): { readonly engine: "kvm" | "qemu"; readonly accel: "kvm" | "tcg"; readonly plan: MachinePlan; readonly why?: string } {
+  const r = resolveEngine(options);
+  const platform = r.engine === "kvm" ? KVM_PLATFORM : qemuPlatform({ accel: r.accel });
+  const plan = planMachine({ ...options, devices: options.devices ?? [], platform });
+  return { ...r, plan };
+}
+
+/**
+ * Plans a board ({@link planMachine}) for the engine the options choose and starts it there:
+ * - `kvm`: in this process on `/dev/kvm` (see {@link createKvmMachine});
+ * - `qemu`: in `qemu-system-x86_64 -M microvm` with `-accel tcg` or `kvm`, booted from our own
+ *   ROM, tables and entry state (see {@link createQemuMachine});
+ * - `auto` (default): `kvm` when `/dev/kvm` opens, else `qemu` with TCG, said in one line on
+ *   stderr (or `options.log`).
+ *
+ * @param options - the board, its device backends and the engine
  * @returns the running machine
- * @throws MicrovmError for a bad board (see {@link planMachine}), `kvm` when KVM refuses
+ * @throws MicrovmError for a bad board (see {@link planMachine}), `kvm` when KVM refuses,
+ *   `engine` when the engine cannot run the board or does not start, `platform-mismatch`
  * @example
  * ```ts
  * import { readFileSync } from "node:fs";
- * const disk = new SharedArrayBuffer(1 << 20);
  * const m = await createMachine({
  *   kernel: readFileSync("guests/build/guest64.elf"),
  *   cpus: 2,
  *   legacy: true,
- *   devices: [{ kind: "blk", backend: { type: "memory", buffer: disk } }, { kind: "rng" }],
+ *   devices: [{ kind: "rng" }],
  * });
  * for await (const chunk of m.serial()) process.stdout.write(chunk);
+ * console.log(m.engine, (await m.done).reason);
  * ```
  */
 export async function createMachine(options: MachineOptions): Promise<Machine> {
-  const devices = options.devices ?? [];
-  const plan = planMachine({ ...options, devices });
-  let kvm: Kvm;
-  try {
-    kvm = Kvm.open(options.kvmDevice);
-  } catch (e) {
-    throw new MicrovmError("kvm", isKvmError(e) ? e.message : String(e), { cause: e });
+  const { engine, plan, why } = planFor(options);
+  if (why !== undefined) (options.log ?? ((l: string) => void process.stderr.write(`${l}\n`)))(`microvm: ${why}; running on QEMU with TCG (engine auto)`);
+  if (engine === "kvm") {
+    const { createKvmMachine } = await import("./kvm-machine.js");
+    return createKvmMachine(options, plan);
   }
-  const vm = kvm.createVm();
-  const owned: EventFd[] = [];
-  try {
-    vm.setTssAddress(MICROVM_LAYOUT.tssAddress);
-    vm.setIdentityMapAddress(MICROVM_LAYOUT.identityMapAddress);
-    vm.createIrqchip();
-    vm.createPit2();
-    vm.setGsiRouting(kvmRoutes(plan.gsiRoutes));
-    const regions = plan.ram.map((r) => vm.addRam({ guestAddress: r.start, size: Number(r.size) }));
-    const memory = new GuestMemory(regions.map((r) => ({ guestAddress: r.guestAddress, bytes: r.bytes })));
-    for (const p of plan.boot.placements) memory.write(p.address, p.bytes); // fresh RAM is zero: BSS needs nothing
-    memory.write(plan.mptable.address, plan.mptable.bytes);
-
-    const counters = new Int32Array(new SharedArrayBuffer(COUNTER.count * 4));
-    const mailbox = new SharedArrayBuffer(plan.cpus * MAILBOX.slotInts * 4);
-    const mailboxFd = EventFd.create();
-    owned.push(mailboxFd);
-    const setups: TransportSetup[] = [];
-    const consoles = new Map<string, { ring: SharedArrayBuffer; transport: number }>();
-    for (const t of plan.transports) {
-      if (!t.device) continue;
-      const d = devices[t.device.configIndex];
-      if (!d) continue;
-      const irqFd = vm.irqfd(t.gsi).fd;
-      const notifyFd = vm.ioeventfd({ space: "mmio", address: t.base + QUEUE_NOTIFY, length: 4 }).fd;
-      const version = d.version ?? options.virtioVersion ?? 2;
-      let device: TransportSetup["device"];
-      switch (d.kind) {
-        case "blk":
-          device = { kind: "blk", backend: d.backend };
-          break;
-        case "net":
-          device = { kind: "net", backend: d.backend ?? { type: "arp-responder" }, ...(d.mac ? { mac: d.mac } : {}) };
-          break;
-        case "console": {
-          const backend = d.backend ?? { type: "stream" };
-          const ring = backend.type === "stream" ? createRing() : undefined;
-          if (ring) consoles.set(t.device.id, { ring, transport: t.index });
-          device = { kind: "console", backend, ...(ring ? { ring } : {}) };
-          break;
-        }
-        case "rng":
-          device = { kind: "rng", backend: d.backend ?? { type: "crypto" } };
-          break;
-      }
-      setups.push({ index: t.index, version, device, irqFd, notifyFd });
-    }
-    const isr = new SharedArrayBuffer(Math.max(1, plan.transports.length) * 4);
-    const ioData: IoHandlerData = { transports: setups, isr, mailbox, mailboxFd: mailboxFd.fd, counters: counters.buffer as SharedArrayBuffer };
-    // Worker threads start in parallel (each takes tens of ms): the I/O thread's state is
-    // "starting" (2) until its module is up, and a vCPU that forwards a register access meanwhile
-    // waits for it (it gives up only once the I/O thread has ended: 0).
-    Atomics.store(counters, COUNTER.ioAlive, 2);
-    const ioStart = vm.startIoThread({ handler: handlerModule("io-handler"), data: ioData });
-
-    let uartData: VcpuHandlerData["uart"];
-    let uart: Uart16550 | undefined;
-    let serialRing: SharedArrayBuffer | undefined;
-    if (plan.legacy) {
-      const state = Uart16550.createState();
-      const irqFd = vm.irqfd(MICROVM_LAYOUT.uartIrq).fd;
-      const serial = options.serial ?? { type: "stream" };
-      if (serial.type === "stream") serialRing = createRing();
-      uartData = { state, irqFd, ...(serialRing ? { ring: serialRing } : {}), ...(serial.type === "fd" ? { fd: serial.fd } : {}) };
-      const irq = EventFd.fromFd(irqFd);
-      // The host's side of the UART (input): same state, interrupts through the same irqfd.
-      uart = new Uart16550(state, { irq: (level) => level && irq.signal() });
-    }
-
-    const windows = plan.transports.map((t) => ({ index: t.device ? t.index : -1, base: t.base, size: Number(t.size) }));
-    const vcpus: Vcpu[] = [];
-    for (let i = 0; i < plan.cpus; i++) {
-      const vcpu = vm.createVcpu(i, { vcpuCount: plan.cpus });
-      lapicLints(vcpu);
-      vcpus.push(vcpu);
-    }
-    const boot = vcpus[0] as Vcpu;
-    const e = plan.boot.entry;
-    const sr = e.sregs;
-    boot.setSregs({
-      cs: sr.cs, ds: sr.ds, es: sr.es, fs: sr.fs, gs: sr.gs, ss: sr.ss, tr: sr.tr, ldt: sr.ldt,
-      gdt: sr.gdt, idt: sr.idt,
-      cr0: sr.cr0, cr2: sr.cr2, cr3: sr.cr3, cr4: sr.cr4, efer: sr.efer,
-    });
-    boot.setRegs({ ...e.regs });
-    boot.setFpu({ fcw: 0x37f, mxcsr: 0x1f80 });
-    const custom = (options.customRegions ?? []).flatMap((c) =>
-      c.module ? [{ name: c.name, space: c.space, base: BigInt(c.base), size: Number(c.size), module: c.module, options: c.options }] : [],
-    );
-    const vcpuStarts = vcpus.map((vcpu, i) => {
-      const data: VcpuHandlerData = {
-        index: i,
-        ...(uartData ? { uart: uartData } : {}),
-        resetPort: plan.legacy,
-        transports: windows,
-        isr,
-        mailbox,
-        mailboxFd: mailboxFd.fd,
-        counters: counters.buffer as SharedArrayBuffer,
-        custom,
-      };
-      return vm.startVcpu(vcpu, { handler: handlerModule("vcpu-handler"), data });
-    });
-    const started = await Promise.allSettled([ioStart, ...vcpuStarts]);
-    const failed = started.find((r) => r.status === "rejected");
-    if (failed) {
-      Atomics.store(counters, COUNTER.ioAlive, 0); // release any vCPU waiting on the mailbox
-      throw (failed as PromiseRejectedResult).reason;
-    }
-    const io = (started[0] as PromiseFulfilledResult<IoThread>).value;
-    const threads = started.slice(1).map((r) => (r as PromiseFulfilledResult<VcpuThread>).value);
-    return new Machine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart, owned: [mailboxFd] });
-  } catch (e) {
-    await vm.close().catch(() => undefined);
-    for (const o of owned) o.close();
-    kvm.close();
-    if (isKvmError(e)) throw new MicrovmError("kvm", e.message, { cause: e });
-    throw e;
-  }
+  const { createQemuMachine } = await import("./qemu/machine.js");
+  return createQemuMachine(options, plan);
 }

@@ -10,7 +10,8 @@ import {
 } from "@microvm/pvh";
 import { AddressSpace } from "./address-space.js";
 import { MicrovmError } from "./errors.js";
-import { MICROVM_LAYOUT, RESERVED_LOW, VIRTIO_DEVICE_ID } from "./layout.js";
+import { RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
+import { KVM_PLATFORM, resolveLayout, type Platform } from "./platform.js";
 
 /**
  * The kinds of virtio device the machine offers.
@@ -153,9 +154,21 @@ export interface MachineConfig {
   readonly autoCmdline?: boolean;
   /**
    * Route ISA IRQ0 to IOAPIC pin 2 as PC firmware does. The MPTable then says so, and the board
-   * installs the matching GSI route so that both agree. Default false (KVM's default routing).
+   * installs the matching GSI route so that both agree. Default: what the platform does (false on
+   * KVM, whose default routing is the identity; true on QEMU, which wires IRQ0 to pin 2).
    */
   readonly irq0Override?: boolean;
+  /**
+   * Where the plan is meant to run: {@link KVM_PLATFORM} (the default, the in-process engine) or
+   * {@link qemuPlatform} (QEMU's microvm, for the QEMU engine). The plan then describes what that
+   * platform builds: its layout, interrupt wiring and listing.
+   */
+  readonly platform?: Platform;
+  /**
+   * Layout overrides on top of the platform's (see {@link MachineLayout}): e.g. move the
+   * transports. Fields the platform fixes (QEMU's transport base, GSIs and count) cannot be moved.
+   */
+  readonly layout?: Partial<MachineLayout>;
 }
 
 /**
@@ -215,6 +228,10 @@ export interface GsiRoute {
  * ```
  */
 export interface MachinePlan {
+  /** The platform it describes. */
+  readonly platform: Platform;
+  /** The layout in force. */
+  readonly layout: MachineLayout;
   /** vCPU count. */
   readonly cpus: number;
   /** Guest RAM in bytes. */
@@ -266,34 +283,51 @@ function int(field: string, v: unknown, min: number, max: number): number {
 }
 
 /**
- * Builds the two address spaces of a machine: the regions the seed's listing shows (the in-kernel
- * PIC, PIT, ELCR, the vapic port, the LAPIC/MSI window, the virtio transports), the in-kernel IOAPIC
- * (present but not listed, as in the seed: QEMU maps it outside the system memory tree's listing),
- * legacy mode's UART and reset port, and a custom board's regions. Handlers are attached by the
+ * Builds the two address spaces of a machine: the platform's fixed regions (interrupt
+ * controllers, firmware, listed RAM), the virtio transports, legacy mode's UART and (where the
+ * platform has one) reset port, and a custom board's regions. Handlers are attached by the
  * runtime; the plan uses the spaces for the listing and the overlap checks.
  */
-function buildSpaces(legacy: boolean, transports: readonly TransportPlan[], custom: readonly CustomRegionInit[]): {
+function buildSpaces(
+  platform: Platform,
+  layout: MachineLayout,
+  ram: MachinePlan["ram"],
+  legacy: boolean,
+  transports: readonly TransportPlan[],
+  custom: readonly CustomRegionInit[],
+): {
   memory: AddressSpace;
   io: AddressSpace;
 } {
-  const memory = new AddressSpace("memory", 1n << 64n);
+  const memory = new AddressSpace("memory", 1n << 64n, platform.memoryRoot);
   const io = new AddressSpace("I/O", 0x10000n, "io");
+  const fixed = platform.surface({ layout, ram, legacy });
+  for (const r of fixed.memory) memory.add(r);
+  for (const r of fixed.io) io.add(r);
   for (const t of transports) memory.add({ name: "virtio-mmio", base: t.base, size: t.size, kind: "device" });
-  memory.add({ name: "kvm-ioapic", base: MICROVM_LAYOUT.ioapicBase, size: 0x1000n, kind: "kernel", listed: false });
-  memory.add({ name: "kvm-apic-msi", base: MICROVM_LAYOUT.lapicBase, size: 0x100000n, kind: "kernel", priority: 4096 });
-  io.add({ name: "kvm-pic", base: 0x20, size: 2, kind: "kernel" });
-  io.add({ name: "kvm-pit", base: 0x40, size: 4, kind: "kernel" });
-  // QEMU's kvmvapic port: no use without the vapic option ROM, claimed so the surface equals the seed's.
-  io.add({ name: "kvmvapic", base: 0x7e, size: 2, kind: "null" });
-  io.add({ name: "kvm-pic", base: 0xa0, size: 2, kind: "kernel" });
-  io.add({ name: "kvm-elcr", base: 0x4d0, size: 1, kind: "kernel" });
-  io.add({ name: "kvm-elcr", base: 0x4d1, size: 1, kind: "kernel" });
   if (legacy) {
-    io.add({ name: "serial", base: MICROVM_LAYOUT.uartBase, size: 8, kind: "device" });
-    io.add({ name: "i8042-reset", base: MICROVM_LAYOUT.resetPort, size: 1, kind: "device" });
+    io.add({ name: "serial", base: layout.uartBase, size: 8, kind: "device" });
+    if (platform.resetPort) io.add({ name: "i8042-reset", base: layout.resetPort, size: 1, kind: "device" });
   }
   for (const c of custom) (c.space === "io" ? io : memory).add({ name: c.name, base: c.base, size: c.size, kind: "device" });
   return { memory, io };
+}
+
+/** The board's layout: the platform's, with the board's overrides where the platform allows them. */
+function boardLayout(platform: Platform, config: MachineConfig): MachineLayout {
+  const overrides = config.layout ?? {};
+  if (typeof overrides !== "object" || overrides === null) throw new MicrovmError("invalid-argument", "layout: expected an object of layout fields");
+  for (const [k, v] of Object.entries(overrides)) {
+    const fixed = (platform.layout as Record<string, unknown>)[k];
+    if (fixed !== undefined && v !== undefined && v !== fixed) {
+      throw new MicrovmError("invalid-argument", `layout.${k}: the ${platform.name} platform fixes it at ${String(fixed)}, got ${String(v)}`);
+    }
+  }
+  const fixedTransports = platform.layout.virtioTransports;
+  if (fixedTransports !== undefined && config.transports !== undefined && config.transports !== fixedTransports) {
+    throw new MicrovmError("invalid-argument", `transports: the ${platform.name} platform has ${fixedTransports} virtio-mmio transports, got ${String(config.transports)}`);
+  }
+  return resolveLayout(platform, overrides);
 }
 
 /**
@@ -321,12 +355,18 @@ export function planMachine(config: MachineConfig): MachinePlan {
   const memory = BigInt(memRaw);
   if (memory < 2n * MIB || memory > 1n << 46n) throw new MicrovmError("out-of-range", `memory: expected 2 MiB..64 TiB, got ${memory} bytes`);
   const legacy = config.legacy ?? false;
-  const nTransports = int("transports", config.transports ?? MICROVM_LAYOUT.virtioTransports, 0, 24 - MICROVM_LAYOUT.virtioGsiBase);
+  const platform = config.platform ?? KVM_PLATFORM;
+  const layout = boardLayout(platform, config);
+  const irq0Override = config.irq0Override ?? platform.irq0Override;
+  if (platform.irq0Override && !irq0Override) {
+    throw new MicrovmError("invalid-argument", `irq0Override: the ${platform.name} platform wires ISA IRQ0 to IOAPIC pin 2, so the MPTable must say so; got false`);
+  }
+  const nTransports = int("transports", config.transports ?? layout.virtioTransports, 0, 24 - layout.virtioGsiBase);
 
   // RAM: up to the 32-bit gap, the rest above 4 GiB (QEMU microvm_memory_init).
-  const low = memory < MICROVM_LAYOUT.lowRamEnd ? memory : MICROVM_LAYOUT.lowRamEnd;
+  const low = memory < layout.lowRamEnd ? memory : layout.lowRamEnd;
   const ram = [{ start: 0n, size: low }];
-  if (memory > low) ram.push({ start: MICROVM_LAYOUT.highRamStart, size: memory - low });
+  if (memory > low) ram.push({ start: layout.highRamStart, size: memory - low });
   const e820 = buildE820({ ram, reserved: RESERVED_LOW });
 
   // Transports and devices.
@@ -360,9 +400,9 @@ export function planMachine(config: MachineConfig): MachinePlan {
     const device = bySlot.get(i);
     transports.push({
       index: i,
-      base: MICROVM_LAYOUT.virtioBase + BigInt(i) * MICROVM_LAYOUT.virtioSize,
-      size: MICROVM_LAYOUT.virtioSize,
-      gsi: MICROVM_LAYOUT.virtioGsiBase + i,
+      base: layout.virtioBase + BigInt(i) * layout.virtioSize,
+      size: layout.virtioSize,
+      gsi: layout.virtioGsiBase + i,
       ...(device ? { device } : {}),
     });
   }
@@ -377,10 +417,11 @@ export function planMachine(config: MachineConfig): MachinePlan {
   // MPTable: ISA IRQs 0..15 identity-routed (KVM's default GSI routing), plus any virtio GSI above 15.
   const ioApicId = cpus;
   const maxGsi = Math.max(15, ...transports.map((t) => t.gsi));
-  const ioInterrupts: MpIoInterrupt[] = identityIrqRouting({ ioApicId, irqs: maxGsi + 1, irq0Override: config.irq0Override ?? false });
-  const mpConfig = { address: MICROVM_LAYOUT.mptableLow, cpus, ioApic: { id: ioApicId }, ioInterrupts };
+  const ioInterrupts: MpIoInterrupt[] = identityIrqRouting({ ioApicId, irqs: maxGsi + 1, irq0Override });
+  const ioApic = { id: ioApicId, version: layout.ioapicVersion, address: Number(layout.ioapicBase) };
+  const mpConfig = { address: layout.mptableLow, cpus, ioApic, ioInterrupts };
   const size = mpTableSize(mpConfig);
-  const mpAddress = size <= 0x400 ? MICROVM_LAYOUT.mptableLow : MICROVM_LAYOUT.mptableHigh;
+  const mpAddress = size <= 0x400 ? layout.mptableLow : layout.mptableHigh;
   const mpBytes = encodeMpTable({ ...mpConfig, address: mpAddress });
   const table = resolveMpTableConfig({ ...mpConfig, address: mpAddress });
 
@@ -404,9 +445,11 @@ export function planMachine(config: MachineConfig): MachinePlan {
     throw e;
   }
 
-  const { memory: memorySpace, io: ioSpace } = buildSpaces(legacy, transports, config.customRegions ?? []);
+  const { memory: memorySpace, io: ioSpace } = buildSpaces(platform, layout, ram, legacy, transports, config.customRegions ?? []);
   const listing = [...memorySpace.listing(), "", ...ioSpace.listing()];
   return {
+    platform,
+    layout,
     cpus,
     memory,
     legacy,

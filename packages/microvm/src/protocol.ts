@@ -185,11 +185,13 @@ export interface VcpuHandlerData {
     readonly ring?: SharedArrayBuffer;
     /** Output fd, when it goes straight to a file descriptor. */
     readonly fd?: number;
-    /** The irqfd of IRQ 4. */
+    /** The irqfd of its IRQ. */
     readonly irqFd: number;
+    /** Its first port. */
+    readonly base: number;
   };
-  /** Whether the 0x64 reset port exists (legacy mode). */
-  readonly resetPort: boolean;
+  /** The i8042 reset port, when the board has one (legacy mode). */
+  readonly resetPort?: number;
   /** Transport windows (index, base, size) that forward to the I/O thread. */
   readonly transports: readonly { readonly index: number; readonly base: bigint; readonly size: number }[];
   /** InterruptStatus of every transport, one Int32 per transport index (see {@link IoHandlerData.isr}). */

@@ -8,7 +8,6 @@ import { writeSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import type { VcpuHandlerFactory } from "@microvm/kvm";
 import { EventFd } from "@microvm/kvm";
-import { MICROVM_LAYOUT } from "./layout.js";
 import type { RegionHandler, RegionHandlerFactory } from "./plan.js";
 import { COUNTER, MAILBOX, type VcpuHandlerData } from "./protocol.js";
 import { RingWriter } from "./ring.js";
@@ -68,7 +67,7 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
       },
     });
   }
-  const uartBase = MICROVM_LAYOUT.uartBase;
+  const uartBase = data.uart?.base ?? -1;
 
   function forward(index: number, offset: number, width: number, isWrite: boolean, value: number): number {
     box[slot + MAILBOX.transport] = index;
@@ -105,7 +104,7 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
         for (let i = 0; i < answer.length; i++) answer[i] = uart.read((reg + (exit.size > 1 ? i % exit.size : 0)) & 7);
         return answer;
       }
-      if (data.resetPort && port === MICROVM_LAYOUT.resetPort) {
+      if (port === data.resetPort) {
         if (exit.direction === "out" && (exit.value & 0xff) === 0xfe) ctx.stop("reset");
         return exit.direction === "in" ? 0 : undefined; // i8042 status: nothing pending
       }

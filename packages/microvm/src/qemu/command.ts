@@ -1,0 +1,233 @@
+/**
+ * The QEMU engine's command line, as data: which `qemu-system-x86_64` arguments run a plan, which
+ * files must exist for them (the generated ROM, the blobs), which sockets QEMU connects to and
+ * which file descriptors it inherits. Pure: nothing is written or started here, so the command
+ * line can be printed (`--print-plan`) and tested.
+ *
+ * QEMU is told to build exactly the plan's machine and nothing of its own: `-M microvm` with
+ * `acpi=off`, the PIC and PIT on, no RTC, no option ROMs, no automatic kernel command line, no
+ * default devices; our ROM as `-bios`; every byte of the plan (kernel segments, GDT, start_info,
+ * memory map, module list, command line, initrd, MPTable) as `-device loader` blobs, or inside the
+ * ROM image where the ROM hides RAM (the BIOS F-segment). Options: QEMU 7.2's
+ * docs/system/invocation.rst, hw/i386/microvm.c, hw/core/generic-loader.c.
+ */
+import { buildPvhRom, type PvhRomBlob } from "@microvm/pvh";
+import { MicrovmError } from "../errors.js";
+import type { DeviceConfig } from "../machine-types.js";
+import type { MachinePlan } from "../plan.js";
+import { QEMU_BIOS_SIZE } from "../platform.js";
+
+/**
+ * A file the QEMU engine writes before it starts QEMU (in its private temporary directory).
+ *
+ * @example
+ * ```ts
+ * const f: QemuFile = { name: "rom.bin", bytes: rom, what: "the PVH ROM" };
+ * ```
+ */
+export interface QemuFile {
+  /** File name in the engine's directory. */
+  readonly name: string;
+  /** Its bytes. */
+  readonly bytes: Uint8Array;
+  /** What it holds, for messages. */
+  readonly what: string;
+}
+
+/**
+ * A unix socket the engine listens on and QEMU connects to (QEMU is the client, so that it
+ * cannot run before the engine is there).
+ *
+ * @example
+ * ```ts
+ * const s: QemuSocket = { name: "qmp.sock", role: "qmp" };
+ * ```
+ */
+export interface QemuSocket {
+  /** File name in the engine's directory. */
+  readonly name: string;
+  /** `qmp` (the control channel), `serial` (the legacy UART) or `console` (a virtio console port). */
+  readonly role: "qmp" | "serial" | "console";
+  /** For `console`: the device id. */
+  readonly device?: string;
+}
+
+/**
+ * Everything that runs a plan on QEMU.
+ *
+ * @example
+ * ```ts
+ * const inv = qemuInvocation(plan, { accel: "tcg", dir: "/tmp/microvm-x" });
+ * console.log([inv.binary, ...inv.args].join(" "));
+ * ```
+ */
+export interface QemuInvocation {
+  /** The program. */
+  readonly binary: string;
+  /** Its arguments. */
+  readonly args: readonly string[];
+  /** Files to write into `dir` first. */
+  readonly files: readonly QemuFile[];
+  /** Sockets to listen on in `dir` first. */
+  readonly sockets: readonly QemuSocket[];
+  /** File descriptors QEMU inherits: `fds[i]` becomes fd `3 + i` in QEMU. */
+  readonly fds: readonly number[];
+}
+
+/**
+ * Options of {@link qemuInvocation}.
+ *
+ * @example
+ * ```ts
+ * const o: QemuInvocationOptions = { accel: "kvm", dir: "/run/user/1000/microvm-1", devices: [] };
+ * ```
+ */
+export interface QemuInvocationOptions {
+  /** `tcg` (software, any host) or `kvm`. */
+  readonly accel: "tcg" | "kvm";
+  /** The directory the files and sockets live in. */
+  readonly dir: string;
+  /** The devices with their backends, indexed by the plan's `configIndex`. */
+  readonly devices?: readonly DeviceConfig[];
+  /** The virtio-mmio version of every transport; default 2. QEMU sets it for all transports at once. */
+  readonly virtioVersion?: 1 | 2;
+  /** The program; default `qemu-system-x86_64`. */
+  readonly binary?: string;
+}
+
+/** QEMU's option syntax: a comma inside a value is doubled (util/qemu-option.c). */
+function qv(value: string): string {
+  return value.replace(/,/g, ",,");
+}
+
+function unsupported(what: string, why: string): MicrovmError {
+  return new MicrovmError("engine", `${what}: ${why} on the QEMU engine`);
+}
+
+/**
+ * The QEMU command line, files, sockets and inherited fds that run `plan`. Refuses, before
+ * anything starts, what the QEMU engine cannot express: in-process device backends (RAM disks,
+ * the ARP responder, JS modules), custom regions, devices that want different virtio-mmio
+ * versions, a platform other than {@link qemuPlatform}'s.
+ *
+ * @param plan - a plan made for a {@link qemuPlatform} platform
+ * @param options - accelerator, directory, devices
+ * @returns the invocation
+ * @throws MicrovmError `engine` for what QEMU cannot run, naming the device or field
+ * @example
+ * ```ts
+ * const plan = planMachine({ kernel, legacy: true, platform: qemuPlatform({ accel: "tcg" }) });
+ * const inv = qemuInvocation(plan, { accel: "tcg", dir: "/tmp/microvm-1" });
+ * inv.args.includes("-bios"); // true
+ * ```
+ */
+export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions): QemuInvocation {
+  if (!plan.platform.name.startsWith("qemu-")) {
+    throw unsupported("platform", `the plan describes the ${plan.platform.name} platform; plan it with qemuPlatform() to run it`);
+  }
+  if (plan.memory % 8192n !== 0n) throw unsupported("memory", `QEMU rounds RAM up to 8 KiB; expected a multiple of 8192 bytes, got ${plan.memory}`);
+  const dir = options.dir.replace(/\/+$/, "");
+  const at = (name: string): string => `${dir}/${name}`;
+  const devices = options.devices ?? [];
+  const files: QemuFile[] = [];
+  const sockets: QemuSocket[] = [];
+  const fds: number[] = [];
+  const args: string[] = [];
+  const push = (...a: string[]): void => void args.push(...a);
+
+  const machine = ["microvm", "acpi=off", "pic=on", "pit=on", "rtc=off", `isa-serial=${plan.legacy ? "on" : "off"}`, "x-option-roms=off", "auto-kernel-cmdline=off"];
+  push("-M", machine.join(","));
+  push("-accel", options.accel, "-cpu", options.accel === "kvm" ? "host" : "max");
+  push("-m", `${plan.memory}B`, "-smp", String(plan.cpus));
+  push("-nodefaults", "-no-user-config", "-display", "none", "-S");
+  // A guest reset (on this board only a triple fault: there is no i8042 and no ACPI reset
+  // register) and a guest shutdown stop the VM instead of restarting or exiting, so the engine sees
+  // the SHUTDOWN event, asks query-status and quits.
+  push("-action", "reboot=shutdown,shutdown=pause");
+  push("-global", `ioapic.version=0x${plan.layout.ioapicVersion.toString(16)}`);
+
+  // The ROM: the entry state, plus every blob that falls inside one of its windows.
+  const romBlobs: PvhRomBlob[] = [];
+  const loaders: { address: bigint; bytes: Uint8Array; what: string }[] = [];
+  const blobs = [
+    ...plan.boot.placements.map((p) => ({ address: BigInt(p.address), bytes: p.bytes, what: p.name })),
+    { address: BigInt(plan.mptable.address), bytes: plan.mptable.bytes, what: "MPTable" },
+  ];
+  const lowRom = 0x100000n - BigInt(Math.min(QEMU_BIOS_SIZE, 0x20000));
+  for (const b of blobs) {
+    if (b.bytes.length === 0) continue;
+    if (b.address >= lowRom && b.address < 0x100000n) romBlobs.push({ name: b.what, address: b.address, bytes: b.bytes });
+    else loaders.push(b);
+  }
+  let rom: Uint8Array;
+  try {
+    rom = buildPvhRom({ state: plan.boot.entry, size: QEMU_BIOS_SIZE, blobs: romBlobs });
+  } catch (e) {
+    throw new MicrovmError("engine", `boot ROM: ${(e as Error).message}`, { cause: e });
+  }
+  files.push({ name: "rom.bin", bytes: rom, what: "the PVH boot ROM" });
+  push("-bios", at("rom.bin"));
+  loaders.forEach((b, i) => {
+    const name = `blob${i}.bin`;
+    files.push({ name, bytes: b.bytes, what: b.what });
+    push("-device", `loader,file=${qv(at(name))},addr=0x${b.address.toString(16)},force-raw=on`);
+  });
+
+  // Control: QMP on a socket the engine listens on.
+  sockets.push({ name: "qmp.sock", role: "qmp" });
+  push("-chardev", `socket,id=microvm-qmp,path=${qv(at("qmp.sock"))}`, "-mon", "chardev=microvm-qmp,mode=control");
+  if (plan.legacy) {
+    sockets.push({ name: "serial.sock", role: "serial" });
+    push("-chardev", `socket,id=microvm-serial,path=${qv(at("serial.sock"))}`, "-serial", "chardev:microvm-serial");
+  }
+
+  // Devices, each on its planned transport.
+  const versions = new Set<number>();
+  for (const t of plan.transports) {
+    if (!t.device) continue;
+    const d = devices[t.device.configIndex];
+    const id = t.device.id;
+    const bus = `bus=virtio-mmio-bus.${t.index}`;
+    versions.add(d?.version ?? options.virtioVersion ?? 2);
+    switch (t.device.kind) {
+      case "blk": {
+        const b = (d as { backend?: { type: string; path?: string; readOnly?: boolean } } | undefined)?.backend;
+        if (!b || b.type !== "file" || typeof b.path !== "string") {
+          throw unsupported(`device ${id}`, `a blk backend of type ${b?.type ?? "(none)"} is served in this process, which QEMU cannot reach (use type "file")`);
+        }
+        push("-drive", `id=${id}-drive,file=${qv(b.path)},format=raw,if=none${b.readOnly ? ",readonly=on" : ""}`);
+        push("-device", `virtio-blk-device,drive=${id}-drive,${bus},id=${id}`);
+        break;
+      }
+      case "net": {
+        const b = (d as { backend?: { type: string; fd?: number }; mac?: string } | undefined)?.backend;
+        if (!b || b.type !== "tap" || typeof b.fd !== "number") {
+          throw unsupported(`device ${id}`, `a net backend of type ${b?.type ?? "arp-responder (the default)"} is served in this process, which QEMU cannot reach (use a tap)`);
+        }
+        fds.push(b.fd);
+        const mac = (d as { mac?: string }).mac;
+        push("-netdev", `tap,id=${id}-net,fd=${2 + fds.length},vhost=off`);
+        push("-device", `virtio-net-device,netdev=${id}-net,${bus},id=${id}${mac ? `,mac=${mac}` : ""}`);
+        break;
+      }
+      case "console": {
+        const b = (d as { backend?: { type: string } } | undefined)?.backend ?? { type: "stream" };
+        if (b.type !== "stream" && b.type !== "fd") throw unsupported(`device ${id}`, `a console backend of type ${b.type} runs in this process's I/O thread`);
+        const sock = `console-${id}.sock`;
+        sockets.push({ name: sock, role: "console", device: id });
+        push("-chardev", `socket,id=${id}-chr,path=${qv(at(sock))}`);
+        push("-device", `virtio-serial-device,${bus},id=${id}`, "-device", `virtconsole,chardev=${id}-chr,bus=${id}.0`);
+        break;
+      }
+      case "rng": {
+        const b = (d as { backend?: { type: string } } | undefined)?.backend ?? { type: "crypto" };
+        if (b.type !== "crypto" && b.type !== "system") throw unsupported(`device ${id}`, `an rng backend of type ${b.type} runs in this process`);
+        push("-object", `rng-random,id=${id}-rng,filename=/dev/urandom`, "-device", `virtio-rng-device,rng=${id}-rng,${bus},id=${id}`);
+        break;
+      }
+    }
+  }
+  if (versions.size > 1) throw unsupported("virtio versions", "QEMU sets the virtio-mmio version of all transports at once (virtio-mmio.force-legacy); the devices ask for both 1 and 2");
+  if (!versions.has(1)) push("-global", "virtio-mmio.force-legacy=false");
+  return { binary: options.binary ?? "qemu-system-x86_64", args, files, sockets, fds };
+}

@@ -1,0 +1,528 @@
+/**
+ * The QEMU engine: runs a plan in `qemu-system-x86_64 -M microvm` (see command.ts for what QEMU is
+ * told), controlled through QMP. Start-up: a private directory with the ROM, the blobs and the
+ * sockets; QEMU started paused (`-S`) as a child that dies with this process (`setpriv
+ * --pdeathsig`); QMP greeted; QEMU's own `info mtree` compared with the plan's listing (a QEMU
+ * that builds another machine is refused); the directory removed (QEMU has read the files and
+ * connected the sockets); `cont`. The end: a SHUTDOWN event (its reason), `query-status`, `quit`,
+ * the process reaped. Every exit path removes the directory and leaves no process behind.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, fstatSync, mkdtempSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { createServer, Socket, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { isatty, ReadStream } from "node:tty";
+import type { GuestMemory } from "@microvm/virtio-mmio";
+import { MicrovmError } from "../errors.js";
+import type { Machine, MachineEnd, MachineOptions, MachineStats } from "../machine-types.js";
+import type { MachinePlan } from "../plan.js";
+import { qemuInvocation, type QemuInvocation } from "./command.js";
+import { QmpClient, type QmpEvent } from "./qmp.js";
+
+/** Byte chunks handed from a socket to an async iterator, in order, until the end. */
+class ChunkQueue {
+  private readonly chunks: Uint8Array[] = [];
+  private ended = false;
+  private wake: (() => void) | undefined;
+  push(c: Uint8Array): void {
+    this.chunks.push(c);
+    this.wake?.();
+  }
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+  async *iterate(): AsyncIterable<Uint8Array> {
+    for (;;) {
+      const c = this.chunks.shift();
+      if (c) {
+        yield c;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = undefined;
+    }
+  }
+}
+
+/** Finds a program on PATH. */
+function which(program: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (program.includes("/")) return existsSync(program) ? program : undefined;
+  for (const d of (env["PATH"] ?? "").split(delimiter)) {
+    if (d && existsSync(join(d, program))) return join(d, program);
+  }
+  return undefined;
+}
+
+/**
+ * The sections of `info mtree` output by address-space name: a group of `address-space:` header
+ * lines shares the tree that follows it (QEMU prints address spaces with the same root together).
+ *
+ * @param text - QEMU's `info mtree` output
+ * @returns each address space's lines, without its header
+ * @example
+ * ```ts
+ * mtreeSections("address-space: I/O\n  0000000000000000-000000000000ffff (prio 0, i/o): io\n").get("I/O");
+ * ```
+ */
+export function mtreeSections(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let names: string[] = [];
+  let lines: string[] = [];
+  const flush = (): void => {
+    for (const n of names) out.set(n, lines);
+    names = [];
+    lines = [];
+  };
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trimEnd();
+    const h = /^address-space: (.*)$/.exec(line);
+    if (h) {
+      if (lines.length > 0) flush();
+      names.push(h[1] as string);
+    } else if (line.startsWith("memory-region:")) {
+      flush();
+    } else if (line.length === 0) {
+      if (lines.length > 0) flush();
+    } else if (names.length > 0) lines.push(line);
+  }
+  flush();
+  return out;
+}
+
+/**
+ * Compares a plan's listing with QEMU's `info mtree` output, address space by address space
+ * (`memory` and `I/O`), line by line.
+ *
+ * @param listing - the plan's listing (memory, a blank line, I/O)
+ * @param qemuMtree - QEMU's `info mtree` output
+ * @returns undefined when they agree, else the first difference in words
+ * @example
+ * ```ts
+ * const diff = compareMtree(plan.listing, mtreeText);
+ * if (diff) throw new Error(diff);
+ * ```
+ */
+export function compareMtree(listing: readonly string[], qemuMtree: string): string | undefined {
+  const ours = mtreeSections(listing.join("\n"));
+  const theirs = mtreeSections(qemuMtree);
+  for (const [name, lines] of ours) {
+    const q = theirs.get(name);
+    if (!q) return `QEMU has no address space "${name}"`;
+    for (let i = 0; i < Math.max(lines.length, q.length); i++) {
+      if (lines[i] !== q[i]) return `address space ${name}, line ${i + 1}: the plan says ${JSON.stringify(lines[i] ?? "(nothing)")}, QEMU has ${JSON.stringify(q[i] ?? "(nothing)")}`;
+    }
+  }
+  return undefined;
+}
+
+const START_TIMEOUT_MS = 30_000;
+const QUIT_GRACE_MS = 5_000;
+const live = new Set<{ kill(): void }>();
+let exitHook = false;
+
+/**
+ * A machine running in QEMU. {@link createMachine} makes one (engine `qemu`, or `auto` where
+ * `/dev/kvm` does not open).
+ *
+ * @example
+ * ```ts
+ * const m = await createMachine({ kernel, engine: "qemu", accel: "tcg", legacy: true });
+ * for await (const chunk of m.serial()) process.stdout.write(chunk);
+ * ```
+ */
+export class QemuMachine implements Machine {
+  /** Always `qemu`. */
+  readonly engine = "qemu" as const;
+  /** The plan it runs. */
+  readonly plan: MachinePlan;
+  /** Settles when QEMU has exited and everything is released. */
+  readonly done: Promise<MachineEnd>;
+  /** Guest RAM is QEMU's: not reachable from here. */
+  readonly memory: GuestMemory | undefined = undefined;
+  /** The QEMU command line that runs it (program first). */
+  readonly commandLine: readonly string[];
+  private readonly child: ChildProcess;
+  private readonly qmp: QmpClient;
+  private readonly serialQueue: ChunkQueue | undefined;
+  private readonly serialSocket: Socket | undefined;
+  private readonly consoles: Map<string, { socket: Socket; queue?: ChunkQueue }>;
+  private end: Omit<MachineEnd, "vcpus"> | undefined;
+  private quitting = false;
+
+  /** @internal */
+  constructor(parts: {
+    plan: MachinePlan;
+    child: ChildProcess;
+    exited: Promise<{ code: number | null; signal: string | null }>;
+    stderr: () => string;
+    qmp: QmpClient;
+    events: QmpEvent[];
+    setEventSink: (f: (e: QmpEvent) => void) => void;
+    serialQueue: ChunkQueue | undefined;
+    serialSocket: Socket | undefined;
+    consoles: Map<string, { socket: Socket; queue?: ChunkQueue }>;
+    commandLine: readonly string[];
+    release: () => void;
+  }) {
+    this.plan = parts.plan;
+    this.child = parts.child;
+    this.qmp = parts.qmp;
+    this.serialQueue = parts.serialQueue;
+    this.serialSocket = parts.serialSocket;
+    this.consoles = parts.consoles;
+    this.commandLine = parts.commandLine;
+    parts.setEventSink((e) => this.onEvent(e));
+    for (const e of parts.events) this.onEvent(e);
+    const sockets = [parts.serialSocket, ...[...parts.consoles.values()].map((c) => c.socket)].filter((s): s is Socket => s !== undefined);
+    const drained = Promise.all(sockets.map((s) => new Promise<void>((r) => (s.destroyed ? r() : s.once("close", () => r())))));
+    this.done = parts.exited.then(async ({ code, signal }) => {
+      // QEMU's exit closes its end of every socket: wait (briefly) for the last output to arrive.
+      await Promise.race([drained, new Promise((r) => setTimeout(r, 2000))]);
+      for (const s of sockets) s.destroy();
+      this.qmp.close();
+      this.serialQueue?.end();
+      for (const c of this.consoles.values()) c.queue?.end();
+      parts.release();
+      const end = this.end ?? {
+        reason: "error" as const,
+        message: `QEMU exited on its own (${signal ? `signal ${signal}` : `status ${String(code)}`})${parts.stderr() ? `: ${parts.stderr()}` : ""}`,
+      };
+      return { ...end, vcpus: [] };
+    });
+  }
+
+  private onEvent(e: QmpEvent): void {
+    if (e.event === "SHUTDOWN") {
+      const reason = String(e.data?.["reason"] ?? "");
+      // QEMU's ShutdownCause (qapi/run-state.json). guest-reset: on this board only a triple fault
+      // (no i8042, no ACPI reset register); host-qmp-quit: our quit.
+      if (!this.end) {
+        if (reason === "guest-reset") this.end = { reason: "triple-fault" };
+        else if (reason === "guest-shutdown") this.end = { reason: "reset", message: "the guest shut down" };
+        else if (reason === "guest-panic") this.end = { reason: "error", message: "the guest panicked (QEMU: guest-panic)" };
+        else if (reason.startsWith("host")) this.end = { reason: "host" };
+        else this.end = { reason: "error", message: `QEMU shut down: ${reason || "no reason given"}` };
+      }
+      void this.quit();
+    } else if (e.event === "STOP" || e.event === "GUEST_PANICKED") {
+      // A stop we did not ask for: an internal error (e.g. a KVM emulation failure) pauses QEMU.
+      void this.qmp.execute("query-status").then(
+        (s) => {
+          const status = (s as { status?: string }).status ?? "";
+          if (status === "internal-error" || status === "guest-panicked" || status === "io-error") {
+            this.end ??= { reason: "error", message: `QEMU stopped the guest: ${status}` };
+            void this.quit();
+          }
+        },
+        () => undefined,
+      );
+    }
+  }
+
+  private async quit(): Promise<void> {
+    if (this.quitting) return;
+    this.quitting = true;
+    try {
+      await this.qmp.execute("query-status");
+      await this.qmp.execute("quit");
+    } catch {
+      // QMP gone: the process is ending, or we make it end
+    }
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), QUIT_GRACE_MS);
+    void this.done.finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * The legacy UART's output.
+   *
+   * @returns the chunks until the machine ends
+   * @example
+   * ```ts
+   * for await (const c of m.serial()) out.push(c);
+   * ```
+   */
+  serial(): AsyncIterable<Uint8Array> {
+    return this.serialQueue ? this.serialQueue.iterate() : (async function* () {})();
+  }
+
+  /**
+   * A virtio console's output (a `stream` console).
+   *
+   * @param id - its device id; default the first `stream` console
+   * @returns the chunks until the machine ends
+   * @example
+   * ```ts
+   * for await (const c of m.console()) out.push(c);
+   * ```
+   */
+  console(id?: string): AsyncIterable<Uint8Array> {
+    const c = this.findConsole(id);
+    return c?.queue ? c.queue.iterate() : (async function* () {})();
+  }
+
+  private findConsole(id?: string): { socket: Socket; queue?: ChunkQueue } | undefined {
+    if (id !== undefined) return this.consoles.get(id);
+    return [...this.consoles.values()].find((c) => c.queue);
+  }
+
+  /**
+   * Sends bytes to the legacy UART's receiver (QEMU queues them in its chardev).
+   *
+   * @param bytes - the input
+   * @throws MicrovmError `state` in normal mode
+   * @example
+   * ```ts
+   * await m.serialInput(new TextEncoder().encode("root\n"));
+   * ```
+   */
+  async serialInput(bytes: Uint8Array): Promise<void> {
+    if (!this.serialSocket) throw new MicrovmError("state", "serialInput: the machine has no UART (legacy mode is off)");
+    if (this.serialSocket.destroyed) return;
+    await new Promise<void>((r) => this.serialSocket?.write(bytes, () => r()));
+  }
+
+  /**
+   * Sends bytes to a virtio console's input.
+   *
+   * @param bytes - the input
+   * @param id - the console's device id; default the first `stream` console
+   * @throws MicrovmError `state` when there is no such console
+   * @example
+   * ```ts
+   * m.consoleInput(new TextEncoder().encode("ls\n"));
+   * ```
+   */
+  consoleInput(bytes: Uint8Array, id?: string): void {
+    const c = this.findConsole(id);
+    if (!c) throw new MicrovmError("state", `consoleInput: no virtio console${id ? ` with id ${id}` : ""} with a stream backend`);
+    if (!c.socket.destroyed) c.socket.write(bytes.slice());
+  }
+
+  /**
+   * QEMU's devices keep no counters for us.
+   *
+   * @returns `{}`
+   * @example
+   * ```ts
+   * m.stats(); // {}
+   * ```
+   */
+  stats(): Partial<MachineStats> {
+    return {};
+  }
+
+  /**
+   * Stops the machine: QMP `quit` (QEMU is killed if it does not exit within 5 s).
+   *
+   * @returns how it ended (`host`, unless it had already ended otherwise)
+   * @example
+   * ```ts
+   * await m.stop();
+   * ```
+   */
+  async stop(): Promise<MachineEnd> {
+    this.end ??= { reason: "host" };
+    void this.quit();
+    return this.done;
+  }
+}
+
+/** Writes to an fd, dropping what it cannot take (output nobody reads never blocks the guest). */
+function writeAll(fd: number, chunk: Uint8Array): void {
+  try {
+    let off = 0;
+    while (off < chunk.length) off += writeSync(fd, chunk, off);
+  } catch {
+    // dropped
+  }
+}
+
+/** Feeds what arrives on `fd` (a terminal, a pty, a pipe or a socket) to `sink`; returns a stop function. */
+function watchInput(fd: number, sink: (b: Uint8Array) => void): () => void {
+  if (fd === 0) {
+    const on = (b: Buffer): void => sink(new Uint8Array(b));
+    process.stdin.on("data", on);
+    return () => {
+      process.stdin.removeListener("data", on);
+      process.stdin.pause();
+    };
+  }
+  let st;
+  try {
+    st = fstatSync(fd);
+  } catch {
+    return () => undefined;
+  }
+  let stream: Socket;
+  if (isatty(fd)) stream = new ReadStream(fd);
+  else if (st.isFIFO() || st.isSocket()) stream = new Socket({ fd, readable: true, writable: false });
+  else return () => undefined; // a regular file or /dev/null: no input, as on the KVM engine
+  const on = (b: Buffer): void => sink(new Uint8Array(b));
+  stream.on("data", on);
+  stream.on("error", () => undefined);
+  return () => {
+    stream.removeListener("data", on);
+    stream.pause();
+    stream.unref();
+  };
+}
+
+/**
+ * Starts a planned machine on QEMU. {@link createMachine} calls it for the `qemu` engine.
+ *
+ * @param options - the machine options (devices, serial output, accelerator, program)
+ * @param plan - the plan, made for {@link qemuPlatform}
+ * @returns the running machine
+ * @throws MicrovmError `engine` when QEMU is missing, refuses the command line, or does not
+ *   start; `platform-mismatch` when QEMU's `info mtree` differs from the plan's listing
+ * @example
+ * ```ts
+ * const plan = planMachine({ kernel, platform: qemuPlatform({ accel: "tcg" }) });
+ * const m = await createQemuMachine({ kernel, accel: "tcg" }, plan);
+ * ```
+ */
+export async function createQemuMachine(options: MachineOptions, plan: MachinePlan): Promise<QemuMachine> {
+  const accel = options.accel ?? "tcg";
+  const binaryName = options.qemuBinary ?? "qemu-system-x86_64";
+  // Everything QEMU cannot express is refused here, before any file or process exists.
+  const probe: QemuInvocation = qemuInvocation(plan, { accel, dir: "/nonexistent", devices: options.devices ?? [], ...(options.virtioVersion ? { virtioVersion: options.virtioVersion } : {}) });
+  void probe;
+  const binary = which(binaryName);
+  if (!binary) throw new MicrovmError("engine", `${binaryName}: not found on PATH (the QEMU engine needs it: Debian package qemu-system-x86)`);
+
+  const dir = mkdtempSync(join(tmpdir(), "microvm-qemu-"));
+  const servers: Server[] = [];
+  let child: ChildProcess | undefined;
+  const stopInputs: (() => void)[] = [];
+  let released = false;
+  const killer = { kill: (): void => void child?.kill("SIGKILL") };
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    for (const s of stopInputs) s();
+    for (const s of servers) s.close();
+    rmSync(dir, { recursive: true, force: true });
+    live.delete(killer);
+  };
+  live.add(killer);
+  if (!exitHook) {
+    exitHook = true;
+    // This process ending (normally or by an uncaught error) takes its QEMUs with it.
+    process.on("exit", () => {
+      for (const k of live) k.kill();
+    });
+  }
+  try {
+    const inv = qemuInvocation(plan, { accel, dir, devices: options.devices ?? [], binary, ...(options.virtioVersion ? { virtioVersion: options.virtioVersion } : {}) });
+    for (const f of inv.files) writeFileSync(join(dir, f.name), f.bytes, { mode: 0o600 });
+    const connections = new Map<string, Promise<Socket>>();
+    for (const s of inv.sockets) {
+      const server = createServer();
+      servers.push(server);
+      connections.set(s.name, new Promise<Socket>((resolve) => server.once("connection", resolve)));
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(join(dir, s.name), () => resolve());
+      });
+    }
+
+    // The child dies with this process: setpriv (util-linux) sets PR_SET_PDEATHSIG before exec.
+    const setpriv = which("setpriv");
+    const argv = setpriv ? [setpriv, "--pdeathsig", "KILL", "--", binary, ...inv.args] : [binary, ...inv.args];
+    let stderr = "";
+    child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "ignore", "pipe", ...inv.fds] });
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (t: string) => (stderr = (stderr + t).slice(-4096)));
+    const started = child;
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      started.once("exit", (code, signal) => resolve({ code, signal }));
+      started.once("error", () => resolve({ code: null, signal: null }));
+    });
+    const failedStart = exited.then(({ code, signal }) => {
+      throw new MicrovmError("engine", `QEMU did not start (${signal ? `signal ${signal}` : `status ${String(code)}`}): ${stderr.trim() || "no message"}`);
+    });
+    const timeout = new Promise<never>((_, reject) => {
+      const t = setTimeout(() => reject(new MicrovmError("engine", `QEMU did not connect to its control socket within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      void exited.finally(() => clearTimeout(t));
+    });
+    const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, failedStart, timeout]);
+
+    const events: QmpEvent[] = [];
+    let sink: (e: QmpEvent) => void = (e) => void events.push(e);
+    const qmpSocket = await race(connections.get("qmp.sock") as Promise<Socket>);
+    const qmp = await race(QmpClient.open(qmpSocket, (e) => sink(e)));
+    // The chardevs connected before the monitor did (QEMU creates them in command-line order).
+    const socketOf = async (name: string): Promise<Socket> => race(connections.get(name) as Promise<Socket>);
+
+    const mtree = (await race(qmp.execute("human-monitor-command", { "command-line": "info mtree" }))) as string;
+    const diff = compareMtree(plan.listing, mtree);
+    if (diff) throw new MicrovmError("platform-mismatch", `${binaryName} builds another machine than the plan (${plan.platform.name}): ${diff}`);
+
+    let serialQueue: ChunkQueue | undefined;
+    let serialSocket: Socket | undefined;
+    if (inv.sockets.some((s) => s.role === "serial")) {
+      serialSocket = await socketOf("serial.sock");
+      const out = options.serial ?? { type: "stream" as const };
+      if (out.type === "stream") {
+        const q = new ChunkQueue();
+        serialQueue = q;
+        serialSocket.on("data", (b: Buffer) => q.push(new Uint8Array(b)));
+      } else {
+        const fd = out.fd;
+        serialSocket.on("data", (b: Buffer) => writeAll(fd, b));
+      }
+      serialSocket.on("error", () => undefined);
+    }
+    const consoles = new Map<string, { socket: Socket; queue?: ChunkQueue }>();
+    for (const s of inv.sockets) {
+      if (s.role !== "console" || !s.device) continue;
+      const socket = await socketOf(s.name);
+      socket.on("error", () => undefined);
+      const t = plan.transports.find((x) => x.device?.id === s.device);
+      const d = t?.device ? options.devices?.[t.device.configIndex] : undefined;
+      const backend = (d as { backend?: { type: string; fd?: number; inputFd?: number } } | undefined)?.backend ?? { type: "stream" };
+      if (backend.type === "fd" && typeof backend.fd === "number") {
+        const fd = backend.fd;
+        socket.on("data", (b: Buffer) => writeAll(fd, b));
+        if (typeof backend.inputFd === "number") stopInputs.push(watchInput(backend.inputFd, (b) => socket.write(b)));
+        consoles.set(s.device, { socket });
+      } else {
+        const q = new ChunkQueue();
+        socket.on("data", (b: Buffer) => q.push(new Uint8Array(b)));
+        consoles.set(s.device, { socket, queue: q });
+      }
+    }
+    // QEMU has read its files and connected its sockets: nothing of ours needs to stay on disk.
+    for (const s of servers) s.close();
+    rmSync(dir, { recursive: true, force: true });
+    await race(qmp.execute("cont"));
+    return new QemuMachine({
+      plan,
+      child,
+      exited,
+      stderr: () => stderr.trim(),
+      qmp,
+      events,
+      setEventSink: (f) => {
+        sink = f;
+      },
+      serialQueue,
+      serialSocket,
+      consoles,
+      commandLine: [binary, ...inv.args],
+      release,
+    });
+  } catch (e) {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const c = child;
+      const gone = new Promise((r) => c.once("exit", r));
+      c.kill("SIGKILL");
+      await gone;
+    }
+    release();
+    throw e;
+  }
+}
