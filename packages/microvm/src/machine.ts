@@ -30,8 +30,11 @@ export function kvmUnavailableReason(device = "/dev/kvm"): string | undefined {
 }
 
 /**
- * The engine `options` resolve to: `kvm`, or `qemu` with its accelerator. `auto` takes KVM when
- * the device opens, else QEMU with TCG.
+ * The engine `options` resolve to:
+ * - `engine: "kvm"`: the in-process engine (`accel` must be absent or `kvm`);
+ * - `engine: "qemu"`: QEMU with `accel`, default `kvm` when `/dev/kvm` opens, else `tcg`;
+ * - `engine: "auto"` (default): `accel: "tcg"` means QEMU (only QEMU has TCG), `accel: "kvm"` the
+ *   in-process engine; no `accel`: the in-process engine when `/dev/kvm` opens, else QEMU with TCG.
  *
  * @param options - the machine options
  * @returns the engine and, for QEMU, the accelerator; `why` says why `auto` chose QEMU
@@ -50,12 +53,18 @@ export function resolveEngine(options: Pick<MachineOptions, "engine" | "accel" |
 } {
   const choice = options.engine ?? "auto";
   if (choice !== "kvm" && choice !== "qemu" && choice !== "auto") throw new MicrovmError("invalid-argument", `engine: expected kvm, qemu or auto, got ${String(choice)}`);
-  const accel = options.accel ?? "tcg";
-  if (accel !== "kvm" && accel !== "tcg") throw new MicrovmError("invalid-argument", `accel: expected kvm or tcg, got ${String(accel)}`);
-  if (choice === "kvm" || choice === "qemu") return { engine: choice, accel };
-  if (options.accel !== undefined) return { engine: "qemu", accel }; // an accelerator names QEMU
+  const accel = options.accel;
+  if (accel !== undefined && accel !== "kvm" && accel !== "tcg") throw new MicrovmError("invalid-argument", `accel: expected kvm or tcg, got ${String(accel)}`);
+  if (choice === "kvm") {
+    if (accel === "tcg") throw new MicrovmError("invalid-argument", "accel: tcg is QEMU's CPU emulator; the kvm engine runs on /dev/kvm only (use engine qemu)");
+    return { engine: "kvm", accel: "kvm" };
+  }
+  if (choice === "qemu") return { engine: "qemu", accel: accel ?? (kvmUnavailableReason(options.kvmDevice) === undefined ? "kvm" : "tcg") };
+  // auto: TCG only exists on QEMU; KVM asked for by name is the in-process engine.
+  if (accel === "tcg") return { engine: "qemu", accel: "tcg" };
+  if (accel === "kvm") return { engine: "kvm", accel: "kvm" };
   const why = kvmUnavailableReason(options.kvmDevice);
-  return why === undefined ? { engine: "kvm", accel } : { engine: "qemu", accel: "tcg", why };
+  return why === undefined ? { engine: "kvm", accel: "kvm" } : { engine: "qemu", accel: "tcg", why };
 }
 
 /**
@@ -103,12 +112,13 @@ export function planFor(options: MachineOptions): { readonly engine: "kvm" | "qe
  * ```
  */
 export async function createMachine(options: MachineOptions): Promise<Machine> {
-  const { engine, plan, why } = planFor(options);
+  const r = planFor(options);
+  const { engine, plan, why } = r;
   if (why !== undefined) (options.log ?? ((l: string) => void process.stderr.write(`${l}\n`)))(`microvm: ${why}; running on QEMU with TCG (engine auto)`);
   if (engine === "kvm") {
     const { createKvmMachine } = await import("./kvm-machine.js");
     return createKvmMachine(options, plan);
   }
   const { createQemuMachine } = await import("./qemu/machine.js");
-  return createQemuMachine(options, plan);
+  return createQemuMachine({ ...options, accel: r.accel }, plan);
 }

@@ -80,6 +80,12 @@ export interface CliConfig {
   readonly serial: "stdio" | "none";
   /** `--info-mtree`: print the exposed surface and exit. */
   readonly infoMtree: boolean;
+  /** `--print-plan`: print the engine, the plan and (QEMU engine) QEMU's command line, and exit. */
+  readonly printPlan: boolean;
+  /** `--engine`: which engine runs the machine (default auto). */
+  readonly engine: "kvm" | "qemu" | "auto";
+  /** `-accel tcg|kvm` or `-enable-kvm` (QEMU's spellings), when given. */
+  readonly accel?: "kvm" | "tcg";
 }
 
 /** What the command line asks the program to do. */
@@ -104,7 +110,11 @@ export const SUPPORTED_FLAGS: readonly (readonly [flag: string, arg: string, wha
   ["-device", "virtio-net-device,netdev=ID", "a virtio network device on a netdev"],
   ["-device", "virtio-rng-device", "a virtio entropy device fed from the host's /dev/urandom"],
   ["-serial", "stdio", "the legacy UART on this terminal (needs -M microvm,legacy)"],
-  ["--info-mtree", "", "print the machine's exposed surface (QEMU's `info mtree` format) and exit"],
+  ["-accel", "tcg|kvm", "the accelerator: tcg runs on QEMU's CPU emulator (any host, engine qemu); kvm uses /dev/kvm"],
+  ["-enable-kvm", "", "the same as -accel kvm"],
+  ["--engine", "kvm|qemu|auto", "kvm: in this process on /dev/kvm; qemu: in qemu-system-x86_64; auto (default): kvm if /dev/kvm opens, else qemu with tcg"],
+  ["--info-mtree", "", "print the machine's exposed surface (QEMU's `info mtree` format) for the chosen engine and exit"],
+  ["--print-plan", "", "print the engine, the plan (memory map, transports, command line) and the QEMU command line that would run, and exit"],
   ["--help", "", "this help"],
   ["--version", "", "the version"],
 ];
@@ -237,8 +247,8 @@ function readUserConfig(path: string): string[] {
   return out;
 }
 
-const FLAGS_WITH_VALUE = new Set(["M", "machine", "m", "smp", "kernel", "append", "initrd", "chardev", "device", "drive", "netdev", "serial"]);
-const FLAGS_BARE = new Set(["nodefaults", "no-user-config", "info-mtree", "help", "h", "version"]);
+const FLAGS_WITH_VALUE = new Set(["M", "machine", "m", "smp", "kernel", "append", "initrd", "chardev", "device", "drive", "netdev", "serial", "accel", "engine"]);
+const FLAGS_BARE = new Set(["nodefaults", "no-user-config", "info-mtree", "print-plan", "enable-kvm", "help", "h", "version"]);
 
 function splitPairs(argv: readonly string[]): [flag: string, value: string | undefined][] {
   const pairs: [flag: string, value: string | undefined][] = [];
@@ -302,6 +312,14 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   let nodefaults = false;
   let serial: "stdio" | undefined;
   let infoMtree = false;
+  let printPlan = false;
+  let engine: "kvm" | "qemu" | "auto" = "auto";
+  let accel: "kvm" | "tcg" | undefined;
+  const setAccel = (f: string, a: string): void => {
+    if (a !== "kvm" && a !== "tcg") throw bad(`${f}: accelerator ${JSON.stringify(a)} is not supported; supported: kvm, tcg`);
+    if (accel !== undefined && accel !== a) throw bad(`${f}: ${a} contradicts the accelerator given before (${accel})`);
+    accel = a;
+  };
   const chardevs: ChardevConfig[] = [];
   const drives: DriveConfig[] = [];
   const netdevs: NetdevConfig[] = [];
@@ -353,6 +371,22 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         break;
       case "info-mtree":
         infoMtree = true;
+        break;
+      case "print-plan":
+        printPlan = true;
+        break;
+      case "accel": {
+        // QEMU's -accel takes an implied accel= key and options (accel/accel-softmmu.c); none are supported here.
+        const m = keys(f, parseKeyval(v, "accel"), ["accel"]);
+        setAccel(f, need(f, m, "accel"));
+        break;
+      }
+      case "enable-kvm":
+        setAccel(f, "kvm");
+        break;
+      case "engine":
+        if (v !== "kvm" && v !== "qemu" && v !== "auto") throw bad(`${f}: expected kvm, qemu or auto, got ${JSON.stringify(v)}`);
+        engine = v;
         break;
       case "chardev": {
         // `server` is a listening option of socket chardevs; QEMU accepts it on every chardev
@@ -461,6 +495,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
     throw bad(`stdio is used by ${stdioUsers} character devices (${serialTarget === "stdio" ? "the legacy UART" + (serial ? "" : " by default, without -nodefaults") + " and " : ""}-chardev stdio); it can serve only one`);
   }
   if (devices.length > 8) throw bad(`-device: ${devices.length} virtio devices; the microvm has 8 virtio-mmio transports`);
+  if (engine === "kvm" && accel === "tcg") throw bad("--engine kvm: contradicts -accel tcg (TCG is QEMU's CPU emulator: use --engine qemu or leave --engine out)");
   if (!kernel && !infoMtree) throw bad("-kernel is required (microvm has no firmware: it boots a PVH kernel directly)");
   if (!kernel) throw bad("--info-mtree needs -kernel (the plan is made for a kernel)");
 
@@ -482,6 +517,9 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       devices,
       serial: serialTarget,
       infoMtree,
+      printPlan,
+      engine,
+      ...(accel !== undefined ? { accel } : {}),
     },
   };
 }
@@ -501,7 +539,9 @@ export function helpText(): string {
   return [
     "usage: microvm -M microvm[,legacy] -kernel FILE [options]",
     "",
-    "A KVM micro-VM with QEMU's -M microvm board: PVH boot, MPTable, virtio-mmio, optional legacy UART.",
+    "A micro-VM with QEMU's -M microvm board: PVH boot, MPTable, virtio-mmio, optional legacy UART.",
+    "It runs in this process on /dev/kvm (engine kvm) or, where /dev/kvm is missing or -accel tcg is",
+    "given, in qemu-system-x86_64 from the same plan (engine qemu; TCG needs no KVM at all).",
     "It takes QEMU's flags for that board, e.g.:",
     '  microvm -M microvm,legacy -m 512m -smp 2 -kernel vmlinux -append "console=ttyS0 root=/dev/vda" \\',
     "    -nodefaults -no-user-config -drive id=test,file=test.img,format=raw,if=none \\",

@@ -9,9 +9,10 @@
  * Start-up cost matters (a whole run of a small guest is measured against QEMU's), so the machine,
  * KVM and koffi modules are imported only once the command line asks for a run.
  */
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync } from "node:fs";
 import { isatty } from "node:tty";
 import { isMicrovmError, MicrovmError } from "../errors.js";
+import type { DeviceConfig, Machine, MachineOptions } from "../machine-types.js";
 import { helpText, parseCommandLine, type CliConfig } from "./args.js";
 
 /** What {@link runCli} needs from its process; tests pass their own. */
@@ -45,6 +46,41 @@ function readInput(what: string, path: string): Uint8Array {
     const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : (e as Error).message;
     throw new MicrovmError("not-found", `${what} ${path}: ${why}`, { cause: e });
   }
+}
+
+/** A drive's image must be a regular file the user can open; said before anything starts. */
+function checkImage(path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new MicrovmError("not-found", `-drive file=${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (e as Error).message}`, { cause: e });
+  }
+  if (st.isDirectory()) throw new MicrovmError("invalid-argument", `-drive file=${path}: is a directory (expected a raw image file)`);
+}
+
+/** The CLI's devices with stand-in backends, for printing QEMU's command line without opening anything. */
+function placeholderDevices(config: CliConfig): DeviceConfig[] {
+  return config.devices.map((d): DeviceConfig => {
+    switch (d.kind) {
+      case "blk": {
+        const drive = config.drives.find((x) => x.id === d.drive);
+        return { kind: "blk", backend: { type: "file", path: drive?.file ?? "", readOnly: drive?.readOnly ?? false } };
+      }
+      case "net":
+        return { kind: "net", backend: { type: "tap", fd: -1 } };
+      case "console":
+        return { kind: "console", backend: { type: "fd", fd: 1 } };
+      case "rng":
+        return { kind: "rng", backend: { type: "system" } };
+    }
+  });
+}
+
+/** Quotes a word for a POSIX shell when it needs it. */
+function shellQuote(w: string): string {
+  return /^[\w@%+=:,./$-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
 }
 
 /** One line: the message with its newlines folded, as the CLI's errors promise. */
@@ -101,7 +137,7 @@ export async function runCli(
 async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Promise<number> {
   const kernel = readInput("kernel", config.kernel as string);
   const initrd = config.initrd !== undefined ? readInput("initrd", config.initrd) : undefined;
-  const { planMachine } = await import("../plan.js");
+  const { planFor, kvmUnavailableReason } = await import("../machine.js");
   const board = {
     kernel,
     memory: config.memory,
@@ -110,16 +146,46 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     cmdline: config.append,
     ...(initrd ? { initrd } : {}),
   };
-  const plan = planMachine({ ...board, devices: config.devices.map((d) => ({ kind: d.kind })) });
+  // The engine is decided, and the plan made once, before anything is opened or created.
+  const chosen = planFor({ ...board, engine: config.engine, ...(config.accel ? { accel: config.accel } : {}), devices: config.devices.map((d) => ({ kind: d.kind }) as never) });
+  const { plan, engine, accel } = chosen;
   if (config.infoMtree) {
     io.out(`${plan.listing.join("\n")}\n`);
     return 0;
   }
+  if (config.printPlan) {
+    const { formatPlan } = await import("../format-plan.js");
+    io.out(`engine: ${engine}${engine === "qemu" ? ` (accel ${accel})` : ""}${chosen.why ? ` [auto: ${chosen.why}]` : ""}\n`);
+    io.out(`${formatPlan(plan).join("\n")}\n`);
+    if (engine === "qemu") {
+      const { qemuInvocation } = await import("../qemu/command.js");
+      const inv = qemuInvocation(plan, { accel, dir: "$TMPDIR/microvm-qemu-XXXXXX", devices: placeholderDevices(config) });
+      io.out(`qemu: ${[inv.binary, ...inv.args].map(shellQuote).join(" ")}\n`);
+      if (inv.fds.length > 0) io.out(`qemu fds: ${inv.fds.map((_, i) => `fd ${3 + i} is netdev ${config.netdevs[i]?.id ?? i}'s tap`).join(", ")}\n`);
+    }
+    return 0;
+  }
+  if (engine === "kvm") {
+    const why = kvmUnavailableReason();
+    if (why !== undefined) throw new MicrovmError("kvm", `${why}; without KVM, run on QEMU's CPU emulator with -accel tcg`);
+  } else {
+    const { qemuUnavailableReason } = await import("../qemu/machine.js");
+    const why = qemuUnavailableReason();
+    if (why !== undefined) throw new MicrovmError("engine", why);
+    if (chosen.why !== undefined) io.err(`microvm: ${chosen.why}; running on QEMU with TCG (engine auto)\n`);
+  }
 
   // Host side of the devices, opened in command-line order; each registers its own cleanup.
-  const [{ openImage }, { openTap }, { openPty }] = await Promise.all([import("../node/image.js"), import("../node/tap.js"), import("../node/pty.js")]);
+  const [{ openTap }, { openPty }] = await Promise.all([import("../node/tap.js"), import("../node/pty.js")]);
   const drives = new Map<string, { fd: number; size: number; readOnly: boolean; file: string }>();
   for (const d of config.drives) {
+    if (engine === "qemu") {
+      // QEMU opens and locks the image itself; here it is only checked, for a clear error.
+      checkImage(d.file);
+      drives.set(d.id, { fd: -1, size: 0, readOnly: d.readOnly, file: d.file });
+      continue;
+    }
+    const { openImage } = await import("../node/image.js");
     const img = openImage(d.file, d.readOnly);
     cleanups.push(() => img.close());
     drives.set(d.id, { fd: img.fd, size: img.size, readOnly: d.readOnly, file: d.file });
@@ -154,12 +220,11 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     }
   }
 
-  const { createMachine } = await import("../machine.js");
-  type Devices = NonNullable<Parameters<typeof createMachine>[0]["devices"]>;
-  const devices: Devices[number][] = config.devices.map((d): Devices[number] => {
+  const devices: DeviceConfig[] = config.devices.map((d): DeviceConfig => {
     switch (d.kind) {
       case "blk": {
         const img = drives.get(d.drive) as { fd: number; size: number; readOnly: boolean; file: string };
+        if (engine === "qemu") return { kind: "blk", backend: { type: "file", path: img.file, readOnly: img.readOnly } };
         return { kind: "blk", backend: { type: "fd", fd: img.fd, size: img.size, readOnly: img.readOnly, id: d.drive } };
       }
       case "net":
@@ -201,11 +266,17 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     });
   }
 
-  const machine = await createMachine({
+  const options: MachineOptions = {
     ...board,
     devices,
+    engine,
+    accel,
     serial: config.legacy ? { type: "fd", fd: config.serial === "stdio" ? 1 : nullFd() } : { type: "stream" },
-  });
+  };
+  const machine: Machine =
+    engine === "kvm"
+      ? await (await import("../kvm-machine.js")).createKvmMachine(options, plan)
+      : await (await import("../qemu/machine.js")).createQemuMachine(options, plan);
   if (config.legacy && config.serial === "stdio") {
     // The UART's receiver, fed from stdin on this thread (its FIFO state is shared with the vCPUs).
     // Chunks are queued one after the other, so that a paste larger than the 16-byte FIFO keeps its order.

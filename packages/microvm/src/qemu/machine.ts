@@ -118,6 +118,20 @@ export function compareMtree(listing: readonly string[], qemuMtree: string): str
   return undefined;
 }
 
+/**
+ * Why the QEMU engine cannot start its program, or undefined when it is on PATH.
+ *
+ * @param binary - the program; default `qemu-system-x86_64`
+ * @returns the reason, or undefined
+ * @example
+ * ```ts
+ * qemuUnavailableReason(); // undefined where Debian's qemu-system-x86 is installed
+ * ```
+ */
+export function qemuUnavailableReason(binary = "qemu-system-x86_64"): string | undefined {
+  return which(binary) ? undefined : `${binary}: not found on PATH (the QEMU engine needs it: Debian package qemu-system-x86)`;
+}
+
 const START_TIMEOUT_MS = 30_000;
 const QUIT_GRACE_MS = 5_000;
 const live = new Set<{ kill(): void }>();
@@ -391,7 +405,7 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
   const probe: QemuInvocation = qemuInvocation(plan, { accel, dir: "/nonexistent", devices: options.devices ?? [], ...(options.virtioVersion ? { virtioVersion: options.virtioVersion } : {}) });
   void probe;
   const binary = which(binaryName);
-  if (!binary) throw new MicrovmError("engine", `${binaryName}: not found on PATH (the QEMU engine needs it: Debian package qemu-system-x86)`);
+  if (!binary) throw new MicrovmError("engine", qemuUnavailableReason(binaryName) as string);
 
   const dir = mkdtempSync(join(tmpdir(), "microvm-qemu-"));
   const servers: Server[] = [];
