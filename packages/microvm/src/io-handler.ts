@@ -112,6 +112,8 @@ async function makeDevice(t: TransportSetup, closers: (() => void)[], consoles: 
         closers.push(() => ctx.unwatch(fd));
         return new NetDevice(tap, d.mac ? { mac: parseMac(d.mac) } : {});
       }
+      // Refused before the machine starts (kvm-machine.ts): QEMU's slirp has no in-process counterpart.
+      if (d.backend.type === "user") throw new Error("net backend user: QEMU engine only");
       const backend: FrameBackend =
         d.backend.type === "arp-responder"
           ? new ArpResponder({ ...(d.backend.ips ? { ips: d.backend.ips } : {}), ...(d.backend.mac ? { mac: d.backend.mac } : {}) })

@@ -300,6 +300,11 @@ function lapicLints(vcpu: Vcpu): void {
  */
 export async function createKvmMachine(options: MachineOptions, plan: MachinePlan): Promise<KvmMachine> {
   const devices = options.devices ?? [];
+  devices.forEach((d, i) => {
+    if (d.kind === "net" && d.backend?.type === "user") {
+      throw new MicrovmError("engine", `devices[${i}] (net): backend user is QEMU's slirp and exists only on the QEMU engine (use a tap, the ARP responder or a module here)`);
+    }
+  });
   let kvm: Kvm;
   try {
     kvm = Kvm.open(options.kvmDevice);

@@ -74,6 +74,13 @@ export type NetBackendSpec =
       /** The tap's fd (non-blocking). */
       readonly fd: number;
     }
+  | {
+      /**
+       * QEMU's user-mode network (`-netdev user`, slirp: the guest gets 10.0.2.15, the gateway
+       * 10.0.2.2 answers ARP and reaches the host). The QEMU engine only; the KVM engine refuses it.
+       */
+      readonly type: "user";
+    }
   | ModuleBackendSpec;
 
 /**

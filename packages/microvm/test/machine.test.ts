@@ -1,5 +1,6 @@
-// End to end on this machine's /dev/kvm: the PVH test guests (guests/) boot on our microvm and
-// their reports are compared, line by line, with the same guest on QEMU's microvm.
+// End to end: the PVH test guests (guests/) boot on our microvm, on each engine the host has (the
+// in-process KVM engine where /dev/kvm opens; the QEMU engine, TCG, wherever QEMU is installed),
+// and their reports are compared, line by line, with the same guest on QEMU's own microvm.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -27,7 +28,14 @@ import {
   type GuestImages,
   type Report,
 } from "../../../test/guests/harness.ts";
-import { createMachine, type DeviceConfig, type MachineEnd } from "../src/index.js";
+import { copyFileSync } from "node:fs";
+import { createMachine, type DeviceConfig, type MachineEnd, type MachineOptions } from "../src/index.js";
+
+type Engine = "kvm" | "qemu";
+/** The engine options of a run: the QEMU engine always with TCG here, so it runs on every host. */
+const engineOptions = (engine: Engine): Pick<MachineOptions, "engine" | "accel"> => (engine === "kvm" ? { engine: "kvm" } : { engine: "qemu", accel: "tcg" });
+const engineMissing = (engine: Engine): string | undefined =>
+  engine === "kvm" ? kvmMissing : qemuAvailable() ? undefined : "qemu-system-x86_64 not found";
 import { HALT_FOREVER, HOSTILE, SAY_HI, TRIPLE_FAULT, tinyKernel } from "./helpers.js";
 
 const kvmMissing = Kvm.unavailableReason();
@@ -55,17 +63,24 @@ async function runOurs(o: {
   version: 1 | 2;
   uart: boolean;
   extra?: GuestExpectations;
+  engine?: Engine;
+  irq0Override?: boolean;
 }): Promise<OurRun> {
   const fx = o.fixture;
+  const engine = o.engine ?? "kvm";
+  // The KVM engine serves a RAM disk and the ARP responder in this process; QEMU's engine uses
+  // QEMU's own devices: a copy of the image file, and slirp (which answers ARP as the guest expects).
   const disk = new SharedArrayBuffer(fx.diskSectors * 512);
   new Uint8Array(disk).set(readFileSync(fx.disk));
-  const devices: DeviceConfig[] = [
-    { kind: "blk", backend: { type: "memory", buffer: disk } },
-    { kind: "console" },
-    { kind: "rng" },
-    { kind: "net" },
-  ];
+  const image = `${fx.disk}.${engine}.img`;
+  copyFileSync(fx.disk, image);
+  const devices: DeviceConfig[] =
+    engine === "kvm"
+      ? [{ kind: "blk", backend: { type: "memory", buffer: disk } }, { kind: "console" }, { kind: "rng" }, { kind: "net" }]
+      : [{ kind: "blk", backend: { type: "file", path: image } }, { kind: "console" }, { kind: "rng" }, { kind: "net", backend: { type: "user" } }];
   const m = await createMachine({
+    ...engineOptions(engine),
+    ...(o.irq0Override !== undefined ? { irq0Override: o.irq0Override } : {}),
     kernel: readFileSync(o.kernel),
     cpus: o.cpus,
     memory: STANDARD_MEM_MIB * 1024 * 1024,
@@ -77,14 +92,19 @@ async function runOurs(o: {
   });
   const [serial, consoleText, end] = await Promise.all([collect(m.serial()), collect(m.console()), m.done]);
   const report = parseReport(o.uart ? serial : consoleText);
-  return { report, serial, console: consoleText, end, disk: new Uint8Array(disk) };
+  const after = engine === "kvm" ? new Uint8Array(disk) : new Uint8Array(readFileSync(image));
+  rmSync(image, { force: true });
+  return { report, serial, console: consoleText, end, disk: after };
 }
 
 function explain(r: Report, end: MachineEnd): string {
   return `${end.reason} ${end.message ?? ""}\n${failedChecks(r).map((c) => `fail ${c.name} expected=${c.expected} got=${c.got}`).join("\n")}`;
 }
 
-describe.skipIf(kvmMissing !== undefined)(`microvm on KVM${kvmMissing ? ` (skipped: ${kvmMissing})` : ""}`, () => {
+const ENGINES: Engine[] = ["kvm", "qemu"];
+describe.each(ENGINES)("the board on the %s engine", (engine) => {
+  const missing = engineMissing(engine);
+  describe.skipIf(missing !== undefined)(`microvm on the ${engine} engine${missing ? ` (skipped: ${missing})` : ""}`, () => {
   let guests: GuestImages;
   beforeAll(async () => {
     guests = await buildGuests();
@@ -103,7 +123,7 @@ describe.skipIf(kvmMissing !== undefined)(`microvm on KVM${kvmMissing ? ` (skipp
     const fx = makeFixture();
     try {
       const kernel = arch === "x86_64" ? guests.elf64 : guests.elf32;
-      const r = await runOurs({ kernel, fixture: fx, cpus, version, uart });
+      const r = await runOurs({ kernel, fixture: fx, cpus, version, uart, engine });
       expect(r.end.reason, explain(r.report, r.end)).toBe("triple-fault");
       expect(failedChecks(r.report), explain(r.report, r.end)).toEqual([]);
       expect(r.report.summary?.result).toBe("PASS");
@@ -128,7 +148,7 @@ describe.skipIf(kvmMissing !== undefined)(`microvm on KVM${kvmMissing ? ` (skipp
       const fx = makeFixture();
       try {
         const kernel = arch === "x86_64" ? guests.elf64 : guests.elf32;
-        const [ours, qemu] = [await runOurs({ kernel, fixture: fx, cpus, version, uart: true }), await runStandardOnQemu({ kernel, fixture: fx, cpus, legacy: version === 1 })];
+        const [ours, qemu] = [await runOurs({ kernel, fixture: fx, cpus, version, uart: true, engine }), await runStandardOnQemu({ kernel, fixture: fx, cpus, legacy: version === 1 })];
         expect(qemu.report.summary?.result, "QEMU's run").toBe("PASS");
         expect(ours.report.summary?.result, explain(ours.report, ours.end)).toBe("PASS");
         const diffs = compareReports(ours.report, qemu.report, REFERENCE_DIFFERENCES);
@@ -143,22 +163,21 @@ describe.skipIf(kvmMissing !== undefined)(`microvm on KVM${kvmMissing ? ` (skipp
   it("runs a board with the IRQ0 override (its GSI routes installed) and every check passes", async () => {
     const fx = makeFixture();
     try {
-      const disk = new SharedArrayBuffer(fx.diskSectors * 512);
-      new Uint8Array(disk).set(readFileSync(fx.disk));
-      const m = await createMachine({
-        kernel: readFileSync(guests.elf64),
-        cpus: 2,
-        legacy: true,
-        irq0Override: true,
-        initrd: readFileSync(fx.initrd),
-        cmdline: guestParams({ ...standardExpectations(fx, 2, 2), memmapSorted: true }),
-        devices: [{ kind: "blk", backend: { type: "memory", buffer: disk } }, { kind: "console" }, { kind: "rng" }, { kind: "net" }],
-      });
-      const [serial, , end] = await Promise.all([collect(m.serial()), collect(m.console()), m.done]);
-      const report = parseReport(serial);
-      expect(failedChecks(report), explain(report, end)).toEqual([]);
-      expect(report.summary?.result).toBe("PASS");
-      expect(serial).toMatch(/mptable\.intsrc type=0 flags=0x0 bus=0 irq=0 apic=\d+ pin=2/);
+      const r = await runOurs({ kernel: guests.elf64, fixture: fx, cpus: 2, version: 2, uart: true, engine, irq0Override: true });
+      expect(failedChecks(r.report), explain(r.report, r.end)).toEqual([]);
+      expect(r.report.summary?.result).toBe("PASS");
+      expect(r.serial).toMatch(/mptable\.intsrc type=0 flags=0x0 bus=0 irq=0 apic=\d+ pin=2/);
+    } finally {
+      fx.cleanup();
+    }
+  }, 120_000);
+
+  it("a wrong expected CPU count fails on our machine too (negative control)", async () => {
+    const fx = makeFixture();
+    try {
+      const r = await runOurs({ kernel: guests.elf64, fixture: fx, cpus: 2, version: 2, uart: true, extra: { expectCpus: 3 }, engine });
+      expect(r.report.summary?.result).toBe("FAIL");
+      expect(failedChecks(r.report).map((c) => c.name)).toContain("mptable.cpus");
     } finally {
       fx.cleanup();
     }
@@ -168,6 +187,7 @@ describe.skipIf(kvmMissing !== undefined)(`microvm on KVM${kvmMissing ? ` (skipp
     const fx = makeFixture();
     try {
       const m = await createMachine({
+        ...engineOptions(engine),
         kernel: readFileSync(guests.elf32),
         legacy: true,
         cmdline: guestParams({ blkSum: fx.diskSum, blkSectors: fx.diskSectors, blkWrite: STANDARD_WRITE_SECTOR, virtioDevices: 1 }),
@@ -184,16 +204,29 @@ describe.skipIf(kvmMissing !== undefined)(`microvm on KVM${kvmMissing ? ` (skipp
     }
   }, 120_000);
 
-  it("a wrong expected CPU count fails on our machine too (negative control)", async () => {
-    const fx = makeFixture();
-    try {
-      const r = await runOurs({ kernel: guests.elf64, fixture: fx, cpus: 2, version: 2, uart: true, extra: { expectCpus: 3 } });
-      expect(r.report.summary?.result).toBe("FAIL");
-      expect(failedChecks(r.report).map((c) => c.name)).toContain("mptable.cpus");
-    } finally {
-      fx.cleanup();
-    }
-  }, 120_000);
+  it("prints what a tiny kernel writes to the UART, and ends with its triple fault", async () => {
+    const m = await createMachine({ ...engineOptions(engine), kernel: tinyKernel(SAY_HI), cpus: 1, legacy: true });
+    const [out, end] = await Promise.all([collect(m.serial()), m.done]);
+    expect(out).toBe("hi\n");
+    expect(end.reason).toBe("triple-fault");
+    expect(m.engine).toBe(engine);
+  }, 60_000);
+
+  it("stops a guest parked in cli; hlt from the host", async () => {
+    const m = await createMachine({ ...engineOptions(engine), kernel: tinyKernel(HALT_FOREVER), cpus: 2 });
+    await new Promise((r) => setTimeout(r, 200));
+    const end = await m.stop();
+    expect(end.reason).toBe("host");
+    expect(end.vcpus.length).toBe(engine === "kvm" ? 2 : 0);
+  }, 60_000);
+  });
+});
+
+describe.skipIf(kvmMissing !== undefined)(`microvm on KVM: what only the in-process engine has (counters, in-process backends, custom regions, the 0x64 reset port)${kvmMissing ? ` (skipped: ${kvmMissing})` : ""}`, () => {
+  let guests: GuestImages;
+  beforeAll(async () => {
+    guests = await buildGuests();
+  }, 300_000);
 
   it("ends with reason reset when the guest writes 0xFE to port 0x64 (legacy mode)", async () => {
     const fx = makeFixture();
@@ -354,14 +387,6 @@ ${TRIPLE_FAULT}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 60_000);
-
-  it("stops a guest parked in cli; hlt from the host", async () => {
-    const m = await createMachine({ kernel: tinyKernel(HALT_FOREVER), cpus: 2 });
-    await new Promise((r) => setTimeout(r, 200));
-    const end = await m.stop();
-    expect(end.reason).toBe("host");
-    expect(end.vcpus.length).toBe(2);
   }, 60_000);
 
   it("runs 150 machines in a row, 50 at a time, with no growth in fds, mappings or threads", () => {

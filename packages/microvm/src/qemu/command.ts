@@ -201,12 +201,14 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
       }
       case "net": {
         const b = (d as { backend?: { type: string; fd?: number }; mac?: string } | undefined)?.backend;
-        if (!b || b.type !== "tap" || typeof b.fd !== "number") {
-          throw unsupported(`device ${id}`, `a net backend of type ${b?.type ?? "arp-responder (the default)"} is served in this process, which QEMU cannot reach (use a tap)`);
+        const mac = (d as { mac?: string } | undefined)?.mac;
+        if (b?.type === "user") push("-netdev", `user,id=${id}-net`);
+        else if (b?.type === "tap" && typeof b.fd === "number") {
+          fds.push(b.fd);
+          push("-netdev", `tap,id=${id}-net,fd=${2 + fds.length},vhost=off`);
+        } else {
+          throw unsupported(`device ${id}`, `a net backend of type ${b?.type ?? "arp-responder (the default)"} is served in this process, which QEMU cannot reach (use a tap, or user)`);
         }
-        fds.push(b.fd);
-        const mac = (d as { mac?: string }).mac;
-        push("-netdev", `tap,id=${id}-net,fd=${2 + fds.length},vhost=off`);
         push("-device", `virtio-net-device,netdev=${id}-net,${bus},id=${id}${mac ? `,mac=${mac}` : ""}`);
         break;
       }

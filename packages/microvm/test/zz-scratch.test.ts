@@ -1,0 +1,21 @@
+import { mkdtempSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { it } from "vitest";
+import { QmpClient } from "../src/index.js";
+it("scratch", async () => {
+  const path = join(mkdtempSync(join(tmpdir(), "zz-")), "s");
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(path, () => r()));
+  const acc = new Promise<any>((r) => server.once("connection", r));
+  const client = connect(path);
+  const peer = await acc;
+  let ended = false; peer.on("end", () => (ended = true));
+  const p = QmpClient.open(client, () => {}).catch((e) => e.message);
+  peer.write('{"return": {}}\n');
+  console.log(await p);
+  await new Promise((r) => setTimeout(r, 100));
+  console.log("client destroyed", client.destroyed, "peer saw end", ended);
+  client.destroy(); peer.destroy(); server.close();
+});
