@@ -191,7 +191,7 @@ interface Run {
   readonly stderr: string;
 }
 
-function start(args: string[], o: { env?: Record<string, string>; onStdout?: (text: string, child: ChildProcess) => void } = {}): { child: ChildProcess; done: Promise<Run> } {
+function startAny(args: string[], o: { env?: Record<string, string>; onStdout?: (text: string, child: ChildProcess) => void } = {}): { child: ChildProcess; done: Promise<Run> } {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent", ...o.env } });
   let stdout = "";
   let stderr = "";
@@ -207,7 +207,7 @@ function start(args: string[], o: { env?: Record<string, string>; onStdout?: (te
   }));
   return { child, done };
 }
-const cli = (args: string[], env?: Record<string, string>): Promise<Run> => start(args, env ? { env } : {}).done;
+const cli = (args: string[], env?: Record<string, string>): Promise<Run> => startAny(args, env ? { env } : {}).done;
 
 /** A one-line error: exactly one line on stderr, starting `microvm: `, exit status 1. */
 function expectOneLineError(r: Run, re: RegExp): void {
@@ -279,7 +279,13 @@ describe("microvm (the process): flags that need no guest", () => {
   });
 });
 
-describe.skipIf(kvmMissing !== undefined)(`microvm (the process) on KVM${kvmMissing ? ` (skipped: ${kvmMissing})` : ""}`, () => {
+describe.each(["kvm", "qemu"] as const)("microvm (the process) on the %s engine", (engine) => {
+  const missing = engine === "kvm" ? kvmMissing : qemuAvailable() ? undefined : "qemu-system-x86_64 not found";
+  // The engine flags a user would type: the in-process engine by name, or QEMU's -accel tcg.
+  const eargs = engine === "kvm" ? ["--engine", "kvm"] : ["-accel", "tcg"];
+  const start = (args: string[], o: Parameters<typeof startAny>[1] = {}): ReturnType<typeof startAny> => startAny([...args, ...eargs], o);
+  const cli = (args: string[], env?: Record<string, string>): Promise<Run> => start(args, env ? { env } : {}).done;
+  describe.skipIf(missing !== undefined)(`microvm (the process) on the ${engine} engine${missing ? ` (skipped: ${missing})` : ""}`, () => {
   let guests: GuestImages;
   let dir: string;
   let halt: string;
@@ -376,7 +382,7 @@ describe.skipIf(kvmMissing !== undefined)(`microvm (the process) on KVM${kvmMiss
   });
 
   it("-serial stdio input: bytes on stdin reach the guest's UART receiver", async () => {
-    const child = spawn(process.execPath, [CLI, "-M", "microvm,legacy", "-kernel", echo, "-nodefaults", "-serial", "stdio"], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "-M", "microvm,legacy", "-kernel", echo, "-nodefaults", "-serial", "stdio", ...eargs], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString("latin1")));
     // Far more than the 16-byte receive FIFO, in several writes: every byte arrives, in order.
@@ -387,18 +393,66 @@ describe.skipIf(kvmMissing !== undefined)(`microvm (the process) on KVM${kvmMiss
     expect(out).toBe(text);
   });
 
+  it("a missing drive and an unreadable drive: one line, exit 1", async () => {
+    expectOneLineError(await cli(["-M", "microvm", "-kernel", crash, "-drive", `id=d,file=${join(dir, "nope.img")},format=raw,if=none`, "-device", "virtio-blk-device,drive=d"]), engine === "kvm" ? /drive .*nope\.img: cannot open for reading and writing: no such file/ : /drive file=.*nope\.img: no such file/);
+    mkdirSync(join(dir, "adir"), { recursive: true });
+    expectOneLineError(await cli(["-M", "microvm", "-kernel", crash, "-drive", `id=d,file=${join(dir, "adir")},format=raw,if=none,readonly=on`, "-device", "virtio-blk-device,drive=d"]), /drive .*adir: is a directory/);
+  });
+
+  it("a guest writes and flushes a sector, then the process is SIGKILLed: the bytes are in the image", async () => {
+    const img = image("kill.img");
+    let killedAfterFlush = false;
+    // Normal mode with no i8042: microvm.reboot=kbd keeps the guest alive 0.5 s after its summary.
+    const { done } = start(
+      ["-M", "microvm", "-kernel", guests.elf64, "-append", "microvm.blk_write=9 microvm.uart=0 microvm.reboot=kbd", "-nodefaults", "-no-user-config",
+        "-drive", `id=d0,file=${img.path},format=raw,if=none`, "-device", "virtio-blk-device,drive=d0",
+        "-chardev", "stdio,id=c0", "-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0"],
+      {
+        onStdout: (text, child) => {
+          if (!killedAfterFlush && /^ok virtio\.blk0\.flush /m.test(text)) {
+            killedAfterFlush = true;
+            child.kill("SIGKILL");
+          }
+        },
+      },
+    );
+    const r = await done;
+    expect(killedAfterFlush, r.stdout).toBe(true);
+    if (engine === "qemu") {
+      // QEMU dies with its parent (PR_SET_PDEATHSIG): wait for the kernel to reap it, then no
+      // QEMU of ours is left and no private directory either.
+      const t0 = Date.now();
+      const ours = (): string[] => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, "latin1").includes(img.path);
+        } catch {
+          return false;
+        }
+      });
+      while (ours().length > 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 100));
+      expect(ours(), "a QEMU survived its parent").toEqual([]);
+      expect(readdirSync(tmpdir()).filter((n) => n.startsWith("microvm-qemu-") && statSync(join(tmpdir(), n)).mtimeMs > t0 - 60_000)).toEqual([]);
+    }
+    expect(r.signal).toBe("SIGKILL");
+    expect(r.stdout).not.toContain("\nend\n"); // it really died mid-run
+    const sector = readFileSync(img.path).subarray(9 * 512, 10 * 512);
+    expect([...sector]).toEqual(Array.from({ length: 512 }, (_, i) => blkPattern(9, i)));
+    // and the dead process's locks went with it
+    const fd = openSync(img.path, constants.O_RDWR);
+    try {
+      expect(() => lockImage(fd, img.path, false)).not.toThrow();
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  describe.skipIf(engine !== "kvm")(`the in-process engine's own: the 0x64 reset port, OFD locks, the terminal, taps${engine !== "kvm" ? " (skipped: the kvm engine's features)" : ""}`, () => {
   it("a guest triple fault exits 0; a reset (0xFE to port 0x64) exits 0", async () => {
     expect((await cli(["-M", "microvm", "-kernel", crash])).code).toBe(0);
     const r = await cli(["-M", "microvm,legacy", "-kernel", guests.elf64, "-append", "microvm.reboot=kbd", "-nodefaults", "-serial", "stdio"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("reboot kbd");
     expect(r.stdout).not.toContain("fail reboot.kbd");
-  });
-
-  it("a missing drive and an unreadable drive: one line, exit 1", async () => {
-    expectOneLineError(await cli(["-M", "microvm", "-kernel", crash, "-drive", `id=d,file=${join(dir, "nope.img")},format=raw,if=none`, "-device", "virtio-blk-device,drive=d"]), /drive .*nope\.img: cannot open for reading and writing: no such file/);
-    mkdirSync(join(dir, "adir"), { recursive: true });
-    expectOneLineError(await cli(["-M", "microvm", "-kernel", crash, "-drive", `id=d,file=${join(dir, "adir")},format=raw,if=none,readonly=on`, "-device", "virtio-blk-device,drive=d"]), /drive .*adir: is a directory/);
   });
 
   it("a locked drive: one line, exit 1; the lock is QEMU's, both ways, and readers share", async () => {
@@ -460,38 +514,6 @@ describe.skipIf(kvmMissing !== undefined)(`microvm (the process) on KVM${kvmMiss
     const end = await m.done;
     expect(end.code).toBe(128 + 15);
     expect(end.stderr).toContain("terminating on signal 15");
-  });
-
-  it("a guest writes and flushes a sector, then the process is SIGKILLed: the bytes are in the image", async () => {
-    const img = image("kill.img");
-    let killedAfterFlush = false;
-    // Normal mode with no i8042: microvm.reboot=kbd keeps the guest alive 0.5 s after its summary.
-    const { done } = start(
-      ["-M", "microvm", "-kernel", guests.elf64, "-append", "microvm.blk_write=9 microvm.uart=0 microvm.reboot=kbd", "-nodefaults", "-no-user-config",
-        "-drive", `id=d0,file=${img.path},format=raw,if=none`, "-device", "virtio-blk-device,drive=d0",
-        "-chardev", "stdio,id=c0", "-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0"],
-      {
-        onStdout: (text, child) => {
-          if (!killedAfterFlush && /^ok virtio\.blk0\.flush /m.test(text)) {
-            killedAfterFlush = true;
-            child.kill("SIGKILL");
-          }
-        },
-      },
-    );
-    const r = await done;
-    expect(killedAfterFlush, r.stdout).toBe(true);
-    expect(r.signal).toBe("SIGKILL");
-    expect(r.stdout).not.toContain("\nend\n"); // it really died mid-run
-    const sector = readFileSync(img.path).subarray(9 * 512, 10 * 512);
-    expect([...sector]).toEqual(Array.from({ length: 512 }, (_, i) => blkPattern(9, i)));
-    // and the dead process's locks went with it
-    const fd = openSync(img.path, constants.O_RDWR);
-    try {
-      expect(() => lockImage(fd, img.path, false)).not.toThrow();
-    } finally {
-      closeSync(fd);
-    }
   });
 
   describe.skipIf(!pythonOk)(`the terminal${pythonOk ? "" : " (skipped: python3 with pty/termios not found)"}`, () => {
@@ -674,5 +696,6 @@ print(json.dumps({"rc": p.returncode, "raw": raw_seen, "restored": before == aft
         closeSync(fd);
       }
     });
+  });  });
   });
 });

@@ -277,6 +277,14 @@ describe("qemuInvocation: devices", () => {
     expect(valuesOf(inv, "-global")).toContain("virtio-mmio.force-legacy=false");
   });
 
+  it("gives a net device with backend user QEMU's slirp (-netdev user), inheriting no fd", () => {
+    const devices: DeviceConfig[] = [{ kind: "net", slot: 5, backend: { type: "user" }, mac: "52:54:00:00:00:01" }];
+    const inv = qemuInvocation(qemuPlan({ devices }), { accel: "tcg", dir: DIR, devices });
+    expect(valuesOf(inv, "-netdev")).toEqual(["user,id=net0-net"]);
+    expect(valuesOf(inv, "-device")).toContain("virtio-net-device,netdev=net0-net,bus=virtio-mmio-bus.5,id=net0,mac=52:54:00:00:00:01");
+    expect(inv.fds).toEqual([]);
+  });
+
   it("any placement of devices on slots gives each its transport's bus (property)", () => {
     const kinds = fc.array(fc.constantFrom("rng" as const, "console" as const, "blk" as const), { minLength: 1, maxLength: 8 });
     fc.assert(

@@ -1,0 +1,171 @@
+// Live: the QEMU engine's life cycle under TCG: a test guest runs to its PASS summary and triple
+// fault; stop() from the host; a missing or failing QEMU program. Every end is checked for
+// leftovers: the engine's temporary directories (the engine's TMPDIR is pointed at a private
+// directory, so only this file's are seen) and QEMU processes (any process whose command line
+// mentions that directory).
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { buildGuests, guestParams, parseReport, qemuAvailable } from "../../../test/guests/harness.ts";
+import { createMachine, isMicrovmError, type Machine, type MachineOptions } from "../src/index.js";
+import { HALT_FOREVER, tinyKernel } from "./helpers.js";
+
+const qemuMissing = !qemuAvailable();
+const skipNote = qemuMissing ? " (skipped: qemu-system-x86_64 not found)" : "";
+
+async function collect(it: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of it) chunks.push(c);
+  return Buffer.concat(chunks).toString("latin1");
+}
+
+/** Processes whose command line mentions `needle` (other than this one). */
+function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, "latin1").includes(needle)) out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    const m = (await p) as Machine;
+    await m.stop();
+  } catch (e) {
+    if (isMicrovmError(e)) return { code: e.code, message: e.message };
+    throw e;
+  }
+  return { code: "no error", message: "" };
+}
+
+describe.skipIf(qemuMissing)(`the QEMU engine's life cycle (TCG)${skipNote}`, () => {
+  let elf64: Uint8Array;
+  let privateTmp: string;
+  let scripts: string;
+  const savedTmp = process.env["TMPDIR"];
+  beforeAll(async () => {
+    elf64 = new Uint8Array(readFileSync((await buildGuests()).elf64));
+    scripts = mkdtempSync(join(tmpdir(), "microvm-engine-scripts-"));
+    privateTmp = mkdtempSync(join(tmpdir(), "microvm-engine-tmp-"));
+    process.env["TMPDIR"] = privateTmp;
+  });
+  afterAll(() => {
+    if (savedTmp === undefined) delete process.env["TMPDIR"];
+    else process.env["TMPDIR"] = savedTmp;
+    rmSync(privateTmp, { recursive: true, force: true });
+    rmSync(scripts, { recursive: true, force: true });
+  });
+
+  const leftovers = (): { dirs: string[]; processes: number[] } => ({
+    dirs: readdirSync(privateTmp).filter((n) => n.startsWith("microvm-qemu-")),
+    processes: processesMentioning(privateTmp),
+  });
+  afterEach(() => {
+    expect(leftovers()).toEqual({ dirs: [], processes: [] });
+  });
+
+  const board = (extra: Partial<MachineOptions> = {}): MachineOptions => ({
+    engine: "qemu",
+    accel: "tcg",
+    kernel: elf64,
+    legacy: true,
+    cpus: 2,
+    cmdline: `console=ttyS0 ${guestParams({ expectCpus: 2, memMib: 128, virtioDevices: 2, uart: true })}`,
+    devices: [{ kind: "rng" }, { kind: "console" }],
+    ...extra,
+  });
+
+  it("runs the 64-bit test guest to a PASS summary and its triple fault, on both the UART and the virtio console", async () => {
+    const m = await createMachine(board());
+    expect(m.engine).toBe("qemu");
+    expect(m.memory).toBeUndefined();
+    expect(m.stats()).toEqual({});
+    expect(m.plan.platform.name).toBe("qemu-7.2/tcg");
+    // the directory is gone as soon as QEMU has started
+    expect(leftovers().dirs).toEqual([]);
+    const [serial, console, end] = await Promise.all([collect(m.serial()), collect(m.console()), m.done]);
+    expect(end.reason, end.message).toBe("triple-fault");
+    expect(end.vcpus).toEqual([]);
+    const lines = serial.split("\n").filter((l) => l.length > 0);
+    expect(lines.at(-2)).toMatch(/^summary pass=\d+ fail=0 result=PASS$/);
+    expect(lines.at(-1)).toBe("end");
+    const report = parseReport(serial);
+    expect(report.summary?.result).toBe("PASS");
+    const ok = new Set(report.checks.filter((c) => c.status === "ok").map((c) => c.name));
+    for (const name of ["mptable.cpus", "smp.count", "smp.ap.1", "uart.present", "virtio.devices", "virtio.rng0.read", "virtio.console0.tx", "start_info.memmap.ram_total"]) {
+      expect(ok.has(name), name).toBe(true);
+    }
+    // the virtio console carried the same report
+    expect(console).toContain(lines.at(-2));
+    expect(parseReport(console).summary).toEqual(report.summary);
+    expect(leftovers()).toEqual({ dirs: [], processes: [] });
+  });
+
+  it("negative control: the same guest expecting 3 CPUs ends with a FAIL summary", async () => {
+    const m = await createMachine(board({ cmdline: `console=ttyS0 ${guestParams({ expectCpus: 3, uart: true })}` }));
+    const [serial, end] = await Promise.all([collect(m.serial()), m.done]);
+    expect(end.reason).toBe("triple-fault");
+    const report = parseReport(serial);
+    expect(report.summary?.result).toBe("FAIL");
+    expect(report.checks.filter((c) => c.status === "fail").map((c) => c.name)).toContain("mptable.cpus");
+  });
+
+  it("stop() on a running machine ends it with reason host and leaves nothing behind", async () => {
+    const m = await createMachine({ engine: "qemu", accel: "tcg", kernel: tinyKernel(HALT_FOREVER), cpus: 2 });
+    await new Promise((r) => setTimeout(r, 300));
+    // positive control for the process check: QEMU is there while the guest runs
+    const running = leftovers().processes;
+    expect(running).toHaveLength(1);
+    const pid = running[0] as number;
+    const end = await m.stop();
+    expect(end.reason).toBe("host");
+    expect(await m.done).toEqual(end);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    // a second stop changes nothing
+    expect((await m.stop()).reason).toBe("host");
+  });
+
+  it("stop() at once after creation ends with reason host, even for a guest that would end by itself", async () => {
+    const m = await createMachine(board());
+    const [end] = await Promise.all([m.stop(), collect(m.serial())]);
+    expect(end.reason).toBe("host");
+  });
+
+  it("a qemuBinary that does not exist: engine error naming the package qemu-system-x86", async () => {
+    for (const qemuBinary of ["/nonexistent/qemu-system-x86_64", "microvm-test-no-such-qemu"]) {
+      const e = await failure(createMachine(board({ qemuBinary })));
+      expect(e.code).toBe("engine");
+      expect(e.message).toContain(qemuBinary);
+      expect(e.message).toContain("qemu-system-x86");
+      expect(e.message).toMatch(/Debian package qemu-system-x86\b/);
+    }
+  });
+
+  it("a qemuBinary that exits 1 with a message: engine error with that message, no directory, no process", async () => {
+    const log = join(scripts, "args.txt");
+    const script = join(scripts, "fake-qemu");
+    writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$@" > '${log}'\necho "fake-qemu: -device loader: refusing for the test" >&2\nexit 1\n`);
+    chmodSync(script, 0o755);
+    for (let i = 0; i < 5; i++) {
+      rmSync(log, { force: true });
+      const e = await failure(createMachine(board({ qemuBinary: script })));
+      expect(e.code).toBe("engine");
+      expect(e.message).toContain("fake-qemu: -device loader: refusing for the test");
+      expect(e.message).toContain("status 1");
+      // it was started, with the engine's files in a directory of the private TMPDIR, now gone
+      const args = readFileSync(log, "utf8").split("\n");
+      const bios = args[args.indexOf("-bios") + 1] as string;
+      expect(bios.startsWith(join(privateTmp, "microvm-qemu-"))).toBe(true);
+      expect(existsSync(bios)).toBe(false);
+      expect(existsSync(join(bios, ".."))).toBe(false);
+      expect(leftovers()).toEqual({ dirs: [], processes: [] });
+    }
+  });
+});
