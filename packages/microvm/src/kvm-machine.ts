@@ -307,7 +307,7 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
   });
   let kvm: Kvm;
   try {
-    kvm = Kvm.open(options.kvmDevice);
+    kvm = Kvm.open(options.kvmDevice ?? process.env["MICROVM_KVM_DEVICE"]);
   } catch (e) {
     throw new MicrovmError("kvm", isKvmError(e) ? e.message : String(e), { cause: e });
   }

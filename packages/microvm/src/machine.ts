@@ -11,7 +11,7 @@ import { KVM_PLATFORM, qemuPlatform } from "./platform.js";
 /**
  * Why `/dev/kvm` (or the given device) cannot be used, or undefined when it opens read-write.
  *
- * @param device - the KVM device; default `/dev/kvm`
+ * @param device - the KVM device; default `$MICROVM_KVM_DEVICE` or `/dev/kvm` (the variable simulates a host without KVM)
  * @returns the reason, or undefined
  * @example
  * ```ts
@@ -19,7 +19,7 @@ import { KVM_PLATFORM, qemuPlatform } from "./platform.js";
  * console.log(why ?? "KVM is usable");
  * ```
  */
-export function kvmUnavailableReason(device = "/dev/kvm"): string | undefined {
+export function kvmUnavailableReason(device: string = process.env["MICROVM_KVM_DEVICE"] ?? "/dev/kvm"): string | undefined {
   try {
     closeSync(openSync(device, "r+"));
     return undefined;

@@ -27,7 +27,7 @@ import { HALT_FOREVER, TRIPLE_FAULT, tinyKernel } from "./helpers.js";
 
 const PKG = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(PKG, "dist", "cli.js");
-const kvmMissing = Kvm.unavailableReason();
+const kvmMissing = Kvm.unavailableReason(process.env["MICROVM_KVM_DEVICE"] ?? "/dev/kvm");
 const isRoot = process.getuid?.() === 0;
 const hasIp = spawnSync("ip", ["-V"], { stdio: "ignore" }).status === 0;
 const tapSkip = !isRoot ? "not root: creating a tap needs CAP_NET_ADMIN" : !hasIp ? "iproute2 (ip) not installed" : !existsSync("/dev/net/tun") ? "/dev/net/tun missing" : undefined;

@@ -63,7 +63,7 @@ function getArtifacts(): Artifacts {
   return built;
 }
 
-const kvmMissing = Kvm.unavailableReason();
+const kvmMissing = Kvm.unavailableReason(process.env["MICROVM_KVM_DEVICE"] ?? "/dev/kvm");
 const isRoot = process.getuid?.() === 0;
 const tapMissing = !isRoot ? "not root: a tap device needs CAP_NET_ADMIN" : !existsSync("/dev/net/tun") ? "/dev/net/tun missing" : undefined;
 const skipReason = (...reasons: (string | undefined)[]): string | undefined => reasons.find((r) => r !== undefined);

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Kvm } from "@microvm/kvm";
 import { createMachine } from "../src/index.js";
 
-const kvmMissing = Kvm.unavailableReason();
+const kvmMissing = Kvm.unavailableReason(process.env["MICROVM_KVM_DEVICE"] ?? "/dev/kvm");
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const LIMIT_MS = 240_000;
 

@@ -38,7 +38,7 @@ const engineMissing = (engine: Engine): string | undefined =>
   engine === "kvm" ? kvmMissing : qemuAvailable() ? undefined : "qemu-system-x86_64 not found";
 import { HALT_FOREVER, HOSTILE, SAY_HI, TRIPLE_FAULT, tinyKernel } from "./helpers.js";
 
-const kvmMissing = Kvm.unavailableReason();
+const kvmMissing = Kvm.unavailableReason(process.env["MICROVM_KVM_DEVICE"] ?? "/dev/kvm");
 const here = fileURLToPath(new URL(".", import.meta.url));
 const text = (chunks: Uint8Array[]): string => Buffer.concat(chunks).toString("latin1");
 
