@@ -79,7 +79,16 @@ export function resolveEngine(options: Pick<MachineOptions, "engine" | "accel" |
  * plan.transports[0]?.base; // 0xfeb00000n
  * ```
  */
-export function planFor(options: MachineOptions): { readonly engine: "kvm" | "qemu"; readonly accel: "kvm" | "tcg"; readonly plan: MachinePlan; readonly why?: string } {
+export function planFor(options: MachineOptions): {
+  /** The engine. */
+  readonly engine: "kvm" | "qemu";
+  /** QEMU's accelerator (`kvm` for the in-process engine). */
+  readonly accel: "kvm" | "tcg";
+  /** The plan, made for the engine's platform. */
+  readonly plan: MachinePlan;
+  /** Why `auto` fell back to QEMU. */
+  readonly why?: string;
+} {
   const r = resolveEngine(options);
   const platform = r.engine === "kvm" ? KVM_PLATFORM : qemuPlatform({ accel: r.accel });
   const plan = planMachine({ ...options, devices: options.devices ?? [], platform });

@@ -62,9 +62,19 @@ const ONE_M = 0x100000n;
  */
 export function pvhRomWindows(size: number): {
   /** The whole image, just below 4 GiB. */
-  readonly high: { readonly start: bigint; readonly end: bigint };
+  readonly high: {
+    /** First byte. */
+    readonly start: bigint;
+    /** One past the last byte. */
+    readonly end: bigint;
+  };
   /** Its last bytes, just below 1 MiB. */
-  readonly low: { readonly start: bigint; readonly end: bigint };
+  readonly low: {
+    /** First byte. */
+    readonly start: bigint;
+    /** One past the last byte. */
+    readonly end: bigint;
+  };
 } {
   if (!Number.isInteger(size) || size < PVH_ROM_SIZE || size > MAX_ROM_SIZE || size % PVH_ROM_SIZE !== 0) {
     throw new PvhError("out-of-range", `size: expected a multiple of 64 KiB from 64 KiB to 16 MiB, got ${String(size)}`);

@@ -22,7 +22,12 @@ export interface QmpEvent {
   /** Its data. */
   readonly data?: Record<string, unknown>;
   /** When QEMU sent it. */
-  readonly timestamp?: { readonly seconds: number; readonly microseconds: number };
+  readonly timestamp?: {
+    /** Seconds since the epoch. */
+    readonly seconds: number;
+    /** Microseconds within the second. */
+    readonly microseconds: number;
+  };
 }
 
 /**
@@ -37,7 +42,12 @@ export interface QmpEvent {
  * splitQmp('{"return": {}}\r\n{"event": "ST'); // { messages: [{ return: {} }], rest: '{"event": "ST' }
  * ```
  */
-export function splitQmp(buffered: string): { messages: Record<string, unknown>[]; rest: string } {
+export function splitQmp(buffered: string): {
+  /** The complete messages, in order. */
+  messages: Record<string, unknown>[];
+  /** The incomplete last line, to prefix to the next chunk. */
+  rest: string;
+} {
   const messages: Record<string, unknown>[] = [];
   let start = 0;
   for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n", start)) {
