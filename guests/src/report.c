@@ -31,10 +31,13 @@ int uart_present(void) {
 
 /* With FIFOs enabled (16550A), THRE means the 16-byte transmit FIFO is empty: after seeing it,
  * 16 bytes may be written without polling LSR again (half the port exits). */
+/* The wait for THRE is bounded so that a UART that never drains cannot hang the guest, but the
+ * bound is generous: under TCG on a loaded host QEMU's UART waits for its chardev's reader, and a
+ * short bound (100000 polls) lost bytes of the report there. */
 static int tx_room;
 static void uart_putc(char c) {
 	if (tx_room == 0) {
-		for (int i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++) cpu_relax();
+		for (int i = 0; i < 20000000 && !(inb(COM1 + 5) & 0x20); i++) cpu_relax();
 		tx_room = 16;
 	}
 	outb(COM1, (u8)c);

@@ -345,6 +345,17 @@ describe("qemuInvocation: devices", () => {
 });
 
 describe("qemuInvocation: plans it refuses", () => {
+  it("refuses custom regions (device models in this process) with code engine, naming the region, before anything starts", () => {
+    const io = qemuPlan({ customRegions: [{ name: "my-dev", space: "io", base: 0x600, size: 2 }] });
+    const e = errorOf(() => qemuInvocation(io, { accel: "tcg", dir: DIR }));
+    expect(e.code).toBe("engine");
+    expect(e.message).toMatch(/^custom region my-dev: .*I\/O 0x600/);
+    const mmio = qemuPlan({ customRegions: [{ name: "my-mmio", space: "memory", base: 0xd0010000, size: 0x1000 }] });
+    expect(errorOf(() => qemuInvocation(mmio, { accel: "tcg", dir: DIR })).message).toMatch(/^custom region my-mmio: .*memory 0xd0010000/);
+    // positive control: the legacy UART and the transports are QEMU's own devices, not custom regions
+    expect(() => qemuInvocation(qemuPlan({ legacy: true }), { accel: "tcg", dir: DIR })).not.toThrow();
+  });
+
   it("refuses a plan made for KVM_PLATFORM with code engine, naming the platform", () => {
     const e = errorOf(() => qemuInvocation(planMachine({ kernel, platform: KVM_PLATFORM }), { accel: "tcg", dir: DIR }));
     expect(e.code).toBe("engine");

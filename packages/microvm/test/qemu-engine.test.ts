@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildGuests, guestParams, parseReport, qemuAvailable } from "../../../test/guests/harness.ts";
-import { createMachine, isMicrovmError, type Machine, type MachineOptions } from "../src/index.js";
+import { createMachine, createQemuMachine, isMicrovmError, planMachine, type Machine, type MachineOptions } from "../src/index.js";
 import { HALT_FOREVER, tinyKernel } from "./helpers.js";
 
 const qemuMissing = !qemuAvailable();
@@ -132,10 +132,42 @@ describe.skipIf(qemuMissing)(`the QEMU engine's life cycle (TCG)${skipNote}`, ()
     expect((await m.stop()).reason).toBe("host");
   });
 
+  it("QEMU killed from outside: done settles with reason error naming the signal, and nothing is left", async () => {
+    const m = await createMachine({ engine: "qemu", accel: "tcg", kernel: tinyKernel(HALT_FOREVER), cpus: 1 });
+    await new Promise((r) => setTimeout(r, 200));
+    const [pid] = leftovers().processes;
+    expect(pid).toBeDefined();
+    process.kill(pid as number, "SIGKILL");
+    const end = await m.done;
+    expect(end.reason).toBe("error");
+    expect(end.message).toMatch(/^QEMU exited on its own \(signal SIGKILL\)/);
+    // stop() after the end reports the end as it was
+    expect((await m.stop()).reason).toBe("error");
+  });
+
   it("stop() at once after creation ends with reason host, even for a guest that would end by itself", async () => {
     const m = await createMachine(board());
     const [end] = await Promise.all([m.stop(), collect(m.serial())]);
     expect(end.reason).toBe("host");
+  });
+
+  it("refuses what QEMU cannot run before anything exists: a KVM plan, an in-process backend", async () => {
+    const kvmPlan = await failure(createQemuMachine({ kernel: elf64, accel: "tcg" }, planMachine({ kernel: elf64 })));
+    expect(kvmPlan.code).toBe("engine");
+    expect(kvmPlan.message).toMatch(/^platform: /);
+    // a script that would record being started, to show nothing is
+    const marker = join(scripts, "started");
+    const script = join(scripts, "record-start");
+    writeFileSync(script, `#!/bin/sh\ntouch '${marker}'\nexit 1\n`);
+    chmodSync(script, 0o755);
+    const net = await failure(createMachine(board({ qemuBinary: script, devices: [{ kind: "rng" }, { kind: "net" }] })));
+    expect(net.code).toBe("engine");
+    expect(net.message).toMatch(/^device net0: /);
+    expect(existsSync(marker)).toBe(false);
+    // positive control: the same board with QEMU's user network is started (and the script fails it)
+    const started = await failure(createMachine(board({ qemuBinary: script, devices: [{ kind: "rng" }, { kind: "net", backend: { type: "user" } }] })));
+    expect(started.code).toBe("engine");
+    expect(existsSync(marker)).toBe(true);
   });
 
   it("a qemuBinary that does not exist: engine error naming the package qemu-system-x86", async () => {

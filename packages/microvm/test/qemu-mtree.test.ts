@@ -159,6 +159,12 @@ describe.skipIf(qemuMissing)(`QEMU's own info mtree against the plan's listing${
     expect(sections.get("I/O")?.some((l) => l.endsWith("): serial"))).toBe(legacy);
   });
 
+  it.each([128 * MIB + 8192, 3 * GIB + 8192, 2 * MIB, 5 * GIB + 3 * MIB])("memory=%d, a multiple of 8 KiB the invocation accepts: QEMU's listing is the plan's", (memory) => {
+    const p = plan(TCG, { memory });
+    const dump = dumpMtree(p, "tcg");
+    expect(compareMtree(p.listing, dump)).toBeUndefined();
+  });
+
   it("with devices on their transports (blk file, console, rng, user net) and 60 CPUs (the MPTable inside the ROM), QEMU's listing is still the plan's", () => {
     const dir = mkdtempSync(join(tmpdir(), "microvm-mtree-disk-"));
     try {
@@ -207,6 +213,19 @@ describe.skipIf(qemuMissing)(`QEMU's own info mtree against the plan's listing${
       const n = firstDifference(ours, theirs);
       expect(theirs[n - 1]).toBe("    00000000feb00e00-00000000feb00fff (prio 0, i/o): virtio-mmio");
       expect(compareMtree(bad.listing, dump)).toBe(`address space memory, line ${n}: the plan says ${JSON.stringify(ours[n - 1])}, QEMU has ${JSON.stringify(theirs[n - 1])}`);
+    });
+
+    it("a line QEMU has after the plan's last one: 3 GiB planned, 3.5 GiB built (RAM above 4 GiB the plan does not list)", () => {
+      const built = plan(TCG, { memory: 3.5 * GIB });
+      const planned = plan(TCG, { memory: 3 * GIB });
+      const dump = dumpMtree(built, "tcg");
+      const theirs = mtreeSections(dump).get("memory") ?? [];
+      const ours = planLines(planned, "memory");
+      expect(ours).toEqual(theirs.slice(0, -1));
+      expect(compareMtree(planned.listing, dump)).toBe(
+        `address space memory, line ${theirs.length}: the plan says "(nothing)", QEMU has ${JSON.stringify(theirs.at(-1))}`,
+      );
+      expect(theirs.at(-1)).toMatch(/alias ram-above-4g @microvm\.ram 00000000c0000000-00000000dfffffff$/);
     });
 
     it("an I/O difference and a missing address space are reported too", () => {

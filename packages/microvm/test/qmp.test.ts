@@ -5,7 +5,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { isMicrovmError, QmpClient, splitQmp, type QmpEvent } from "../src/index.js";
 
 function codeOf(f: () => unknown): string {
@@ -289,7 +289,7 @@ describe("QmpClient against a fake QMP server", () => {
     await f.nextLine();
     f.peer.write('{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}\r\n');
     await dribble(f.peer, '{"timestamp": {"seconds": 3, "microseconds": 4}, "event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-reset"}}\r\n');
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(log.length).toBe(2));
     expect(log, "the events arrived while the command was still pending").toEqual(["event STOP", "event SHUTDOWN"]);
     f.peer.write('{"return": {"status": "shutdown"}}\r\n');
     await pending;

@@ -126,6 +126,14 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
     throw unsupported("platform", `the plan describes the ${plan.platform.name} platform; plan it with qemuPlatform() to run it`);
   }
   if (plan.memory % 8192n !== 0n) throw unsupported("memory", `QEMU rounds RAM up to 8 KiB; expected a multiple of 8192 bytes, got ${plan.memory}`);
+  // A custom region is a device model in this process: QEMU has nothing at its address.
+  for (const space of [plan.memorySpace, plan.ioSpace]) {
+    for (const r of space.regions()) {
+      if (r.kind === "device" && r.name !== "virtio-mmio" && r.name !== "serial") {
+        throw unsupported(`custom region ${r.name}`, `a device model served in this process (${space.name} 0x${r.base.toString(16)}) cannot be placed in QEMU's machine`);
+      }
+    }
+  }
   const dir = options.dir.replace(/\/+$/, "");
   const at = (name: string): string => `${dir}/${name}`;
   const devices = options.devices ?? [];

@@ -451,8 +451,9 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (t: string) => (stderr = (stderr + t).slice(-4096)));
     const started = child;
+    // "close" rather than "exit": it comes after QEMU's stderr has been read to its end.
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      started.once("exit", (code, signal) => resolve({ code, signal }));
+      started.once("close", (code, signal) => resolve({ code, signal }));
       started.once("error", () => resolve({ code: null, signal: null }));
     });
     const failedStart = exited.then(({ code, signal }) => {
@@ -532,7 +533,7 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
   } catch (e) {
     if (child && child.exitCode === null && child.signalCode === null) {
       const c = child;
-      const gone = new Promise((r) => c.once("exit", r));
+      const gone = new Promise((r) => c.once("close", r));
       c.kill("SIGKILL");
       await gone;
     }

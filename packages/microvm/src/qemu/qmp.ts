@@ -106,14 +106,19 @@ export class QmpClient {
    */
   static async open(socket: Socket, onEvent: (e: QmpEvent) => void): Promise<QmpClient> {
     const c = new QmpClient(socket, onEvent);
-    const greeting = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      c.greeted = resolve;
-      c.pending.push({ resolve: () => undefined, reject, command: "(greeting)" });
-    });
-    c.pending.shift();
-    if (!("QMP" in greeting)) throw new MicrovmError("engine", `QMP: expected a greeting, got ${JSON.stringify(greeting).slice(0, 80)}`);
-    await c.execute("qmp_capabilities");
-    return c;
+    try {
+      const greeting = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        c.greeted = resolve;
+        c.pending.push({ resolve: () => undefined, reject, command: "(greeting)" });
+      });
+      c.pending.shift();
+      if (!("QMP" in greeting)) throw new MicrovmError("engine", `QMP: expected a greeting, got ${JSON.stringify(greeting).slice(0, 80)}`);
+      await c.execute("qmp_capabilities");
+      return c;
+    } catch (e) {
+      socket.destroy(); // a peer that is not QMP, or refuses command mode, is let go
+      throw e;
+    }
   }
 
   private receive(chunk: string): void {
