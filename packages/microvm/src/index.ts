@@ -63,7 +63,7 @@ export type {
   MachineStats,
 } from "./machine-types.js";
 export { KvmMachine, createKvmMachine } from "./kvm-machine.js";
-export { QemuMachine, createQemuMachine, compareMtree, mtreeSections, qemuUnavailableReason } from "./qemu/machine.js";
+export { QemuMachine, createQemuMachine, compareMtree, compareQtree, mtreeSections, qemuUnavailableReason } from "./qemu/machine.js";
 export { formatPlan } from "./format-plan.js";
 export { qemuInvocation, type QemuInvocation, type QemuInvocationOptions, type QemuFile, type QemuSocket } from "./qemu/command.js";
 export { QmpClient, splitQmp, type QmpEvent } from "./qemu/qmp.js";

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGuests, qemuAvailable } from "../../../test/guests/harness.ts";
 import {
   compareMtree,
+  compareQtree,
   createQemuMachine,
   isMicrovmError,
   kvmUnavailableReason,
@@ -36,10 +37,10 @@ const GIB = 1024 * MIB;
  * has a comma, so the invocation's `,,` escaping is exercised (QEMU refuses a loader file it
  * cannot open).
  */
-function dumpMtree(plan: MachinePlan, accel: "tcg" | "kvm", devices: readonly DeviceConfig[] = []): string {
+function dumpMtree(plan: MachinePlan, accel: "tcg" | "kvm", devices: readonly DeviceConfig[] = [], command = "info mtree", virtioVersion?: 1 | 2): string {
   const dir = mkdtempSync(join(tmpdir(), "microvm-mtree-test,"));
   try {
-    const inv = qemuInvocation(plan, { accel, dir, devices });
+    const inv = qemuInvocation(plan, { accel, dir, devices, ...(virtioVersion ? { virtioVersion } : {}) });
     for (const f of inv.files) writeFileSync(join(dir, f.name), f.bytes);
     const args: string[] = [];
     let droppedQmp = 0;
@@ -60,7 +61,7 @@ function dumpMtree(plan: MachinePlan, accel: "tcg" | "kvm", devices: readonly De
     const input = [
       { execute: "qmp_capabilities" },
       { execute: "query-status" },
-      { execute: "human-monitor-command", arguments: { "command-line": "info mtree" } },
+      { execute: "human-monitor-command", arguments: { "command-line": command } },
       { execute: "quit" },
     ]
       .map((c) => JSON.stringify(c))
@@ -260,5 +261,39 @@ describe.skipIf(qemuMissing)(`QEMU's own info mtree against the plan's listing${
       expect(readdirSync(privateTmp).filter((n) => n.startsWith("microvm-qemu-"))).toEqual([]);
       expect(processesMentioning(privateTmp)).toEqual([]);
     });
+  });
+});
+
+describe.skipIf(!qemuAvailable())(`QEMU's info qtree against the plan's transports${qemuAvailable() ? "" : " (skipped: qemu-system-x86_64 not found)"}`, () => {
+  let kernel: Uint8Array;
+  let dir: string;
+  beforeAll(async () => {
+    kernel = new Uint8Array(readFileSync((await buildGuests()).elf64));
+    dir = mkdtempSync(join(tmpdir(), "microvm-qtree-"));
+  }, 300_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const board = (slots: { blk: number; rng: number; con: number; net: number }): { plan: MachinePlan; devices: DeviceConfig[] } => {
+    const image = join(dir, "disk.img");
+    writeFileSync(image, new Uint8Array(1 << 20));
+    const devices: DeviceConfig[] = [
+      { kind: "blk", slot: slots.blk, backend: { type: "file", path: image } },
+      { kind: "rng", slot: slots.rng },
+      { kind: "console", slot: slots.con },
+      { kind: "net", slot: slots.net, backend: { type: "user" } },
+    ];
+    return { plan: planMachine({ kernel, platform: qemuPlatform({ accel: "tcg" }), devices }), devices };
+  };
+
+  it.each([1, 2] as const)("every transport's proxy, bus, device and version agree (virtio-mmio v%i, devices on chosen slots)", (version) => {
+    const { plan, devices } = board({ blk: 6, rng: 0, con: 3, net: 7 });
+    const qtree = dumpMtree(plan, "tcg", devices, "info qtree", version);
+    expect(compareQtree(plan, qtree, version === 1)).toBeUndefined();
+    // negative controls: the other version, devices on other slots, a device the plan lacks
+    expect(compareQtree(plan, qtree, version !== 1)).toMatch(/^transport 0 \(0xfeb00000\): QEMU's force-legacy is (true|false), the plan wants/);
+    const moved = board({ blk: 5, rng: 0, con: 3, net: 7 }).plan;
+    expect(compareQtree(moved, qtree, version === 1)).toBe(`transport 5 (0xfeb00a00): QEMU has no device, the plan has virtio-blk-device "blk0"`);
+    const fewer = planMachine({ kernel, platform: qemuPlatform({ accel: "tcg" }), devices: devices.filter((d) => d.kind !== "net") });
+    expect(compareQtree(fewer, qtree, version === 1)).toMatch(/QEMU has virtio-net-device "net0", the plan has no device/);
   });
 });

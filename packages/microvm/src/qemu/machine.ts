@@ -132,6 +132,70 @@ export function qemuUnavailableReason(binary = "qemu-system-x86_64"): string | u
   return which(binary) ? undefined : `${binary}: not found on PATH (the QEMU engine needs it: Debian package qemu-system-x86)`;
 }
 
+/** virtio device type names of QEMU for the plan's kinds. */
+const QEMU_DEVICE_TYPE: Record<string, string> = { blk: "virtio-blk-device", net: "virtio-net-device", console: "virtio-serial-device", rng: "virtio-rng-device" };
+
+/**
+ * Compares the plan's transports with QEMU's `info qtree`: each transport's proxy at the planned
+ * address sits on bus `virtio-mmio-bus.<index>`, holds the planned device (by type and id) or
+ * nothing, and has the planned virtio-mmio version (`force-legacy`).
+ *
+ * @param plan - the plan
+ * @param qtree - QEMU's `info qtree` output
+ * @param forceLegacy - whether the transports are meant to be legacy (virtio-mmio version 1)
+ * @returns undefined when they agree, else the first difference in words
+ * @example
+ * ```ts
+ * const diff = compareQtree(plan, qtreeText, false);
+ * ```
+ */
+export function compareQtree(plan: MachinePlan, qtree: string, forceLegacy: boolean): string | undefined {
+  interface Proxy {
+    indent: number;
+    base?: bigint;
+    bus?: string;
+    forceLegacy?: boolean;
+    devices: { type: string; id: string }[];
+  }
+  const proxies: Proxy[] = [];
+  let cur: Proxy | undefined;
+  for (const raw of qtree.split(/\r?\n/)) {
+    const indent = raw.length - raw.trimStart().length;
+    const line = raw.trim();
+    if (cur && indent <= cur.indent && line.length > 0) cur = undefined;
+    const dev = /^dev: ([\w.-]+), id "(.*)"$/.exec(line);
+    if (dev && dev[1] === "virtio-mmio") {
+      cur = { indent, devices: [] };
+      proxies.push(cur);
+      continue;
+    }
+    if (!cur) continue;
+    // Only the proxy's own properties (indent + 2) and the devices on its bus (indent + 4); a
+    // virtio-serial device has a bus and a port of its own further in.
+    if (dev && indent === cur.indent + 4) cur.devices.push({ type: dev[1] as string, id: dev[2] as string });
+    if (indent !== cur.indent + 2) continue;
+    const mmio = /^mmio ([0-9a-f]+)\//.exec(line);
+    if (mmio) cur.base = BigInt(`0x${mmio[1]}`);
+    const bus = /^bus: (\S+)$/.exec(line);
+    if (bus) cur.bus = bus[1] as string;
+    const fl = /^force-legacy = (true|false)$/.exec(line);
+    if (fl) cur.forceLegacy = fl[1] === "true";
+  }
+  for (const t of plan.transports) {
+    const p = proxies.find((x) => x.base === t.base);
+    const at = `transport ${t.index} (0x${t.base.toString(16)})`;
+    if (!p) return `${at}: QEMU has no virtio-mmio proxy there`;
+    if (p.bus !== `virtio-mmio-bus.${t.index}`) return `${at}: QEMU's bus there is ${p.bus ?? "(none)"}, not virtio-mmio-bus.${t.index}`;
+    if (p.forceLegacy !== forceLegacy) return `${at}: QEMU's force-legacy is ${String(p.forceLegacy)}, the plan wants ${String(forceLegacy)}`;
+    const want = t.device ? [{ type: QEMU_DEVICE_TYPE[t.device.kind] ?? t.device.kind, id: t.device.id }] : [];
+    if (JSON.stringify(p.devices) !== JSON.stringify(want)) {
+      return `${at}: QEMU has ${p.devices.map((d) => `${d.type} "${d.id}"`).join(", ") || "no device"}, the plan has ${want.map((d) => `${d.type} "${d.id}"`).join(", ") || "no device"}`;
+    }
+  }
+  if (proxies.length !== plan.transports.length) return `QEMU has ${proxies.length} virtio-mmio transports, the plan ${plan.transports.length}`;
+  return undefined;
+}
+
 const START_TIMEOUT_MS = 30_000;
 const QUIT_GRACE_MS = 5_000;
 const live = new Set<{ kill(): void }>();
@@ -475,6 +539,9 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
     const mtree = (await race(qmp.execute("human-monitor-command", { "command-line": "info mtree" }))) as string;
     const diff = compareMtree(plan.listing, mtree);
     if (diff) throw new MicrovmError("platform-mismatch", `${binaryName} builds another machine than the plan (${plan.platform.name}): ${diff}`);
+    const qtree = (await race(qmp.execute("human-monitor-command", { "command-line": "info qtree" }))) as string;
+    const qdiff = compareQtree(plan, qtree, !inv.args.includes("virtio-mmio.force-legacy=false"));
+    if (qdiff) throw new MicrovmError("platform-mismatch", `${binaryName} wires the devices otherwise than the plan (${plan.platform.name}): ${qdiff}`);
 
     let serialQueue: ChunkQueue | undefined;
     let serialSocket: Socket | undefined;
