@@ -166,7 +166,15 @@ static void report_completion(struct vdev *d, int got, u32 irq_before) {
 		info("virtio.%s irq gsi=%u count=%u isr=0x%x", d->name, d->gsi, d->irq_count, d->isr_seen);
 		check(d->irq_count != irq_before, cn(d, "irq"), "interrupt", d->irq_count != irq_before ? "interrupt" : "none");
 	} else {
+		/* The device publishes the used entry first and raises the interrupt (ISR bit 0) after it
+		 * (virtio 1.2 §2.7.14 / §4.2.3.4): a poller that sees the entry can be a moment early, so
+		 * it waits (bounded) for the bit rather than reading it once. */
+		u64 dl = deadline_ms(1000);
 		u32 s = vr(d, R_INT_STATUS);
+		while (!(s & 1) && !expired(dl)) {
+			cpu_relax();
+			s = vr(d, R_INT_STATUS);
+		}
 		checkf((s & 1) == 1, cn(d, "isr"), "0x1", "0x%x", s);
 		vw(d, R_INT_ACK, s);
 	}
