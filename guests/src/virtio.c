@@ -167,7 +167,8 @@ static void report_completion(struct vdev *d, int got, u32 irq_before) {
 		check(d->irq_count != irq_before, cn(d, "irq"), "interrupt", d->irq_count != irq_before ? "interrupt" : "none");
 	} else {
 		/* The device publishes the used entry first and raises the interrupt (ISR bit 0) after it
-		 * (virtio 1.2 §2.7.14 / §4.2.3.4): a poller that sees the entry can be a moment early, so
+		 * (virtio 1.2: used buffer notifications follow the used ring update; InterruptStatus bit 0
+	 * says one was sent): a poller that sees the entry can be a moment early, so
 		 * it waits (bounded) for the bit rather than reading it once. */
 		u64 dl = deadline_ms(1000);
 		u32 s = vr(d, R_INT_STATUS);

@@ -12,7 +12,7 @@
 // image size to be a multiple of 64 KiB.
 import { PvhError } from "./errors.js";
 import type { GeneralRegisters, PvhEntryState, PvhSregs, SegmentState, TableRegister } from "./entry-state.js";
-import { checkBytes, checkObject, hex, toU64 } from "./util.js";
+import { checkArray, checkBytes, checkObject, hex, toU64 } from "./util.js";
 
 /**
  * The default (and smallest) ROM size: 64 KiB, the size QEMU requires a BIOS image to be a
@@ -183,7 +183,8 @@ export interface PvhRomState {
 //   b8 i32 0f 22 d8         mov eax, cr3; mov cr3, eax
 //   b8 i32 0f 22 d0         mov eax, cr2; mov cr2, eax
 //   b9 80 00 00 c0 b8 i32 ba i32 0f 30   wrmsr EFER (ecx = 0xc0000080, edx:eax)
-//   b4 i8 9e                mov ah, flags; sahf      (after the CR writes, which leave flags undefined)
+//   31 c0 b4 i8 9e          xor eax, eax; mov ah, flags; sahf  (after the CR writes, which leave
+//                           the flags undefined: xor clears OF, SAHF sets SF ZF AF PF CF)
 //   b8+r i32 (x8)           eax, ecx, edx, ebx, esp, ebp, esi, edi
 //   ea i32 i16              jmp far CS:rip
 // Data: GDTR (6 bytes), IDTR (6 bytes). Reset vector (size - 16): e9 rel16 (jmp to the code).
@@ -282,59 +283,86 @@ function segmentFromGdt(gdt: Uint8Array, selector: number): SegmentState {
 
 const SEG_FIELDS = ["base", "limit", "selector", "type", "present", "dpl", "db", "s", "l", "g", "avl", "unusable"] as const;
 
-/** Checks that loading `name`'s selector from the GDT gives exactly the planned segment state. */
-function checkSegment(state: PvhEntryState, name: keyof PvhRomState["selectors"]): number {
-  const want = state.sregs[name];
-  const sel = want.selector;
-  if (!Number.isInteger(sel) || sel < 0 || sel > 0xffff || (sel & 7) !== 0) {
-    throw new PvhError("entry-state-unsupported", `sregs.${name}.selector: expected a GDT selector with RPL 0 (a multiple of 8), got ${String(sel)}`);
+/** A number field of the state, checked to be an integer in [0, max]. */
+function intField(field: string, v: unknown, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new PvhError("invalid-argument", `${field}: expected an integer 0..${hex(max)}, got ${typeof v === "number" ? String(v) : typeof v}`);
+  if (v < 0 || v > max) throw new PvhError("out-of-range", `${field}: expected 0..${hex(max)}, got ${v}`);
+  return v;
+}
+
+/**
+ * Checks that loading `name`'s selector from the GDT gives exactly the planned segment state (with
+ * the TSS descriptor as LTR leaves it: busy), and that the selector lies within the GDTR limit.
+ */
+function checkSegment(state: PvhEntryState, gdt: Uint8Array, gdtLimit: number, name: keyof PvhRomState["selectors"]): SegmentState {
+  const want = checkObject(`sregs.${name}`, (state.sregs as unknown as Record<string, unknown>)[name]) as unknown as SegmentState;
+  const sel = intField(`sregs.${name}.selector`, want.selector, 0xffff);
+  if ((sel & 7) !== 0) throw new PvhError("entry-state-unsupported", `sregs.${name}.selector: expected a GDT selector with RPL 0 (a multiple of 8), got ${hex(sel)}`);
+  if (sel !== 0 && (sel + 7 > gdtLimit || sel + 8 > gdt.length)) {
+    throw new PvhError("entry-state-unsupported", `sregs.${name}.selector: ${hex(sel)} is past the GDT (limit ${hex(gdtLimit)}, ${gdt.length} bytes)`);
   }
-  if (sel !== 0 && sel + 8 > state.gdt.bytes.length) {
-    throw new PvhError("entry-state-unsupported", `sregs.${name}.selector: ${hex(sel)} is past the ${state.gdt.bytes.length}-byte GDT`);
-  }
-  const got = segmentFromGdt(state.gdt.bytes, sel);
-  // LTR turns an available TSS (9) busy (0xb), so a busy TSS in the plan is what the ROM makes.
+  const got = segmentFromGdt(gdt, sel);
   for (const f of SEG_FIELDS) {
-    if (got[f] !== want[f]) {
+    const w = (want as unknown as Record<string, unknown>)[f];
+    const g = got[f];
+    if (typeof g === "bigint" ? typeof w !== "bigint" || w !== g : w !== g) {
       throw new PvhError(
         "entry-state-unsupported",
-        `sregs.${name}.${f}: the ROM loads ${name} from GDT entry ${hex(sel)}, which gives ${f} ${String(got[f])}, but the state says ${String(want[f])}`,
+        `sregs.${name}.${f}: the ROM loads ${name} from GDT entry ${hex(sel)}, which gives ${f} ${String(g)}, but the state says ${typeof w === "bigint" || typeof w === "number" ? String(w) : typeof w}`,
       );
     }
   }
-  return sel;
+  return got;
 }
+
+const isFlat = (sg: SegmentState): boolean => sg.base === 0n && sg.limit === 0xffffffff;
+const isData = (sg: SegmentState): boolean => sg.present === 1 && sg.s === 1 && (sg.type & 0x8) === 0;
+const isWritableData = (sg: SegmentState): boolean => isData(sg) && (sg.type & 0x2) !== 0;
 
 function checkState(state: PvhEntryState): Omit<PvhRomState, "size"> {
   const s = checkObject("state", state);
   const sregs = checkObject("state.sregs", s["sregs"]) as unknown as PvhSregs;
   const regs = checkObject("state.regs", s["regs"]) as unknown as GeneralRegisters;
-  checkObject("state.gdt", s["gdt"]);
-  checkBytes("state.gdt.bytes", state.gdt.bytes);
-  const gdtBase = u32Field("state.gdt.address", state.gdt.address);
-  if (BigInt(sregs.gdt.base) !== gdtBase) throw new PvhError("entry-state-unsupported", `sregs.gdt.base: expected the GDT's address ${hex(gdtBase)}, got ${hex(sregs.gdt.base)}`);
-  const selectors = {
-    cs: checkSegment(state, "cs"),
-    ds: checkSegment(state, "ds"),
-    es: checkSegment(state, "es"),
-    fs: checkSegment(state, "fs"),
-    gs: checkSegment(state, "gs"),
-    ss: checkSegment(state, "ss"),
-    tr: 0,
-    ldt: checkSegment(state, "ldt"),
-  };
-  // TR: the plan's busy TSS is what LTR leaves; the ROM marks it available first.
-  const tr = sregs.tr;
-  if (tr.selector === 0 || tr.s !== 0 || (tr.type !== 0xb && tr.type !== 0x9)) {
-    throw new PvhError("entry-state-unsupported", `sregs.tr: expected a 32-bit TSS (type 9 or 0xb) with a non-null selector, got selector ${hex(tr.selector)} type ${hex(tr.type)}`);
+  const g = checkObject("state.gdt", s["gdt"]);
+  const gdtBytes = checkBytes("state.gdt.bytes", g["bytes"]);
+  const gdtBase = u32Field("state.gdt.address", g["address"]);
+  const gdtr = checkObject("sregs.gdt", (sregs as unknown as Record<string, unknown>)["gdt"]);
+  if (toU64("sregs.gdt.base", gdtr["base"]) !== gdtBase) throw new PvhError("entry-state-unsupported", `sregs.gdt.base: expected the GDT's address ${hex(gdtBase)}, got ${hex(toU64("sregs.gdt.base", gdtr["base"]))}`);
+  const gdtLimit = limit16("sregs.gdt.limit", gdtr["limit"]);
+  // TR: LTR leaves the TSS busy, so the busy descriptor is what the state must describe; the ROM
+  // marks it available first (LTR refuses a busy one).
+  const trObj = checkObject("sregs.tr", (sregs as unknown as Record<string, unknown>)["tr"]);
+  const trSel = intField("sregs.tr.selector", trObj["selector"], 0xffff);
+  const trType = intField("sregs.tr.type", trObj["type"], 0xf);
+  if (trSel === 0) throw new PvhError("entry-state-unsupported", "sregs.tr.selector: expected a TSS descriptor's selector, got the null selector");
+  if (trObj["s"] !== 0) throw new PvhError("entry-state-unsupported", `sregs.tr.s: expected 0 (a system descriptor: a TSS), got ${String(trObj["s"])}`);
+  if (trType !== 0xb) throw new PvhError("entry-state-unsupported", `sregs.tr.type: expected 0xb (a busy 32-bit TSS, as LTR leaves it), got ${hex(trType)}`);
+  const busy = busyTss(gdtBytes, trSel);
+  const seg = (name: keyof PvhRomState["selectors"]): SegmentState => checkSegment(state, busy, gdtLimit, name);
+  const cs = seg("cs");
+  const ds = seg("ds");
+  const es = seg("es");
+  const fs = seg("fs");
+  const gs = seg("gs");
+  const ss = seg("ss");
+  const tr = seg("tr");
+  const ldt = seg("ldt");
+  if (cs.s !== 1 || (cs.type & 0x8) === 0 || cs.db !== 1 || cs.l !== 0 || !isFlat(cs)) {
+    throw new PvhError("entry-state-unsupported", `sregs.cs: expected a flat 32-bit code segment (S 1, type with bit 3, D/B 1, L 0, base 0, limit 4 GiB), got type ${hex(cs.type)} db ${cs.db} l ${cs.l} base ${hex(cs.base)} limit ${hex(cs.limit)}`);
   }
-  const trSel = checkSegment({ ...state, sregs: { ...sregs, tr: { ...tr, type: 0xb } }, gdt: { ...state.gdt, bytes: busyTss(state.gdt.bytes, tr.selector) } }, "tr");
-  if (tr.type !== 0xb) throw new PvhError("entry-state-unsupported", `sregs.tr.type: LTR leaves the TSS busy (0xb), got ${hex(tr.type)}`);
-  selectors.tr = trSel;
-  const cs = sregs.cs;
-  if (cs.s !== 1 || (cs.type & 0x8) === 0 || cs.db !== 1 || cs.l !== 0) {
-    throw new PvhError("entry-state-unsupported", `sregs.cs: expected a 32-bit code segment (S 1, type with bit 3, D/B 1, L 0), got type ${hex(cs.type)} db ${cs.db} l ${cs.l}`);
+  // The ROM addresses the GDT and its own data through DS: flat and writable.
+  if (!isWritableData(ds) || !isFlat(ds)) throw new PvhError("entry-state-unsupported", `sregs.ds: expected a flat writable data segment (the ROM addresses memory through it), got type ${hex(ds.type)} s ${ds.s} base ${hex(ds.base)} limit ${hex(ds.limit)}`);
+  if (!isWritableData(ss)) throw new PvhError("entry-state-unsupported", `sregs.ss: expected a writable data segment (a null or code SS faults), got selector ${hex(ss.selector)} type ${hex(ss.type)} s ${ss.s}`);
+  for (const [name, sg] of [["es", es], ["fs", fs], ["gs", gs]] as const) {
+    if (sg.selector !== 0 && !isData(sg) && !(sg.s === 1 && (sg.type & 0xa) === 0xa)) {
+      throw new PvhError("entry-state-unsupported", `sregs.${name}: expected a null selector, a data segment or a readable code segment, got type ${hex(sg.type)} s ${sg.s}`);
+    }
   }
+  if (ldt.selector !== 0 && !(ldt.s === 0 && ldt.type === 0x2 && ldt.present === 1)) {
+    throw new PvhError("entry-state-unsupported", `sregs.ldt: expected a null selector or an LDT descriptor (S 0, type 2), got type ${hex(ldt.type)} s ${ldt.s}`);
+  }
+  void tr;
+  const selectors = { cs: cs.selector, ds: ds.selector, es: es.selector, fs: fs.selector, gs: gs.selector, ss: ss.selector, tr: trSel, ldt: ldt.selector };
   const cr0 = u32Field("sregs.cr0", sregs.cr0);
   if ((cr0 & 1n) === 0n || (cr0 & 0x8000_0000n) !== 0n) {
     throw new PvhError("entry-state-unsupported", `sregs.cr0: expected PE (bit 0) set and PG (bit 31) clear, got ${hex(cr0)}`);
@@ -343,16 +371,17 @@ function checkState(state: PvhEntryState): Omit<PvhRomState, "size"> {
   if ((efer & 0x500n) !== 0n) throw new PvhError("entry-state-unsupported", `sregs.efer: LME and LMA (bits 8, 10) must be clear without paging, got ${hex(efer)}`);
   const rflags = toU64("regs.rflags", regs.rflags);
   if ((rflags & ~SAHF_FLAGS) !== 2n) {
-    throw new PvhError("entry-state-unsupported", `regs.rflags: the ROM can set only CF, PF, AF, ZF and SF (with bit 1 set, IF/DF/TF clear), got ${hex(rflags)}`);
+    throw new PvhError("entry-state-unsupported", `regs.rflags: the ROM can set only CF, PF, AF, ZF and SF (with bit 1 set, IF/DF/TF/OF clear), got ${hex(rflags)}`);
   }
   for (const r of ["r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"] as const) {
     if (toU64(`regs.${r}`, regs[r]) !== 0n) throw new PvhError("entry-state-unsupported", `regs.${r}: not reachable in 32-bit mode (it stays 0 after reset), got ${hex(regs[r])}`);
   }
   const out = {} as Record<(typeof GPRS)[number], bigint>;
   for (const r of GPRS) out[r] = u32Field(`regs.${r}`, regs[r]);
+  const idtr = checkObject("sregs.idt", (sregs as unknown as Record<string, unknown>)["idt"]);
   return {
-    gdt: { base: gdtBase, limit: limit16("sregs.gdt.limit", sregs.gdt.limit) },
-    idt: { base: u32Field("sregs.idt.base", sregs.idt.base), limit: limit16("sregs.idt.limit", sregs.idt.limit) },
+    gdt: { base: gdtBase, limit: gdtLimit },
+    idt: { base: u32Field("sregs.idt.base", idtr["base"]), limit: limit16("sregs.idt.limit", idtr["limit"]) },
     selectors,
     cr0,
     cr2: u32Field("sregs.cr2", sregs.cr2),
@@ -398,7 +427,7 @@ function busyTss(gdt: Uint8Array, sel: number): Uint8Array {
  * import { buildPvhRom, pvhEntryState } from "@microvm/pvh";
  * const rom = buildPvhRom({ state: pvhEntryState({ entry: 0x1000000, startInfo: 0x6000 }) });
  * // qemu-system-x86_64 -bios rom.bin … (with the GDT, start_info and kernel loaded into RAM)
- * console.log(rom.length, rom[rom.length - 16].toString(16)); // 65536 "e9"
+ * console.log(rom.length, rom[rom.length - 16]?.toString(16)); // 65536 "e9"
  * ```
  */
 export function buildPvhRom(init: PvhRomInit): Uint8Array {
@@ -411,8 +440,10 @@ export function buildPvhRom(init: PvhRomInit): Uint8Array {
   const romLinear = (off: number): number => Number(windows.high.start) + off;
 
   // Blobs first, so that one reaching the code is reported against it.
-  for (const [i, b] of (init.blobs ?? []).entries()) {
-    const name = `blobs[${i}]${b.name ? ` (${b.name})` : ""}`;
+  const blobList = o["blobs"] === undefined ? [] : checkArray("blobs", o["blobs"]);
+  for (const [i, raw] of blobList.entries()) {
+    const b = checkObject(`blobs[${i}]`, raw) as unknown as PvhRomBlob;
+    const name = `blobs[${i}]${typeof b.name === "string" && b.name ? ` (${b.name})` : ""}`;
     const bytes = checkBytes(`${name}.bytes`, b.bytes);
     const addr = toU64(`${name}.address`, b.address);
     const end = addr + BigInt(bytes.length);
@@ -476,7 +507,7 @@ export function buildPvhRom(init: PvhRomInit): Uint8Array {
   e.u8(0xba);
   e.u32(st.efer >> 32n);
   e.u8(0x0f, 0x30);
-  e.u8(0xb4, Number(st.rflags & SAHF_FLAGS), 0x9e);
+  e.u8(0x31, 0xc0, 0xb4, Number(st.rflags & SAHF_FLAGS), 0x9e);
   GPRS.forEach((r, i) => {
     e.u8(0xb8 + i);
     e.u32(st.regs[r]);
@@ -569,7 +600,7 @@ export function decodePvhRom(rom: Uint8Array): PvhRomState {
   const eferLo = BigInt(r.u32());
   r.expect(0xba);
   const eferHi = BigInt(r.u32());
-  r.expect(0x0f, 0x30, 0xb4);
+  r.expect(0x0f, 0x30, 0x31, 0xc0, 0xb4);
   const ah = r.u8();
   r.expect(0x9e);
   const regs = {} as Record<(typeof GPRS)[number], bigint>;
@@ -580,18 +611,19 @@ export function decodePvhRom(rom: Uint8Array): PvhRomState {
   r.expect(0xea);
   const rip = BigInt(r.u32());
   r.expect(...[cs & 0xff, cs >>> 8]);
-  const table = (off: number): TableRegister => {
+  const table = (off: number, what: string): TableRegister => {
+    if (off + 6 > size) throw new PvhError("not-pvh-rom", `rom: the ${what} pseudo-descriptor at offset ${hex(off)} runs past the end of the image`);
     const t = new Reader(bytes, off);
     const limit = t.u16();
     return { limit, base: BigInt(t.u32()) };
   };
-  const gdt = table(gdtrOff);
+  const gdt = table(gdtrOff, "GDTR");
   if (BigInt(trDesc) !== gdt.base + BigInt(sel["tr"] as number) + 5n) {
     throw new PvhError("not-pvh-rom", `rom: the TSS fix-up writes ${hex(trDesc)}, not the TR descriptor's type byte at ${hex(gdt.base + BigInt(sel["tr"] as number) + 5n)}`);
   }
   return {
     gdt,
-    idt: table(idtrOff),
+    idt: table(idtrOff, "IDTR"),
     selectors: sel as unknown as PvhRomState["selectors"],
     cr0,
     cr4: crs[0] as bigint,

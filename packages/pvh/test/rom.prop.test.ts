@@ -76,7 +76,10 @@ describe("round trip: decodePvhRom(buildPvhRom(x)) gives back the state", () => 
           // Where the image holds it: both windows end where the image ends.
           const off = size - (wEnd - addr);
           want.set(b.bytes, off);
-          for (let i = off; i < off + b.bytes.length; i++) overlap ||= covered[i]++ > 0;
+          for (let i = off; i < off + b.bytes.length; i++) {
+            overlap ||= covered[i] === 1;
+            covered[i] = 1;
+          }
           const k = b.low ? "low" : "high";
           if (b.bytes.length > 0) {
             seen.blobs[k]++;
@@ -199,7 +202,7 @@ const SEG_FIELDS = ["base", "limit", "selector", "type", "present", "dpl", "db",
 const U32_PATHS = ["regs.rax", "regs.rbx", "regs.rcx", "regs.rdx", "regs.rsi", "regs.rdi", "regs.rsp", "regs.rbp", "regs.rip", "sregs.cr2", "sregs.cr3", "sregs.cr4", "sregs.idt.base"];
 const ZERO_PATHS = ["r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"].map((r) => `regs.${r}`);
 const OTHER_PATHS = ["regs.rflags", "sregs.cr0", "sregs.efer", "sregs.idt.limit", "sregs.gdt.limit", "sregs.gdt.base", "gdt.address"];
-const LEAF_PATHS = [...U32_PATHS, ...ZERO_PATHS, ...OTHER_PATHS, ...SEGS.flatMap((s) => SEG_FIELDS.map((f) => `sregs.${s}.${f}`))];
+const SEG_PATHS = SEGS.flatMap((s) => SEG_FIELDS.map((f) => `sregs.${s}.${f}`));
 
 function get(o: unknown, path: string): unknown {
   return path.split(".").reduce<unknown>((x, k) => (x as Record<string, unknown>)[k], o);
@@ -242,9 +245,31 @@ function predictLeaf(state: PvhEntryState, path: string, v: unknown): Prediction
   return "ok"; // a u32 field
 }
 
+/**
+ * Known bugs in rom.ts (reported), left out so that the rest of the property keeps running: these
+ * values reach BigInt() or a bitwise operator before they are validated, and buildPvhRom throws a
+ * TypeError / RangeError / SyntaxError instead of a PvhError.
+ * - sregs.gdt.base not an integer: `BigInt(sregs.gdt.base)` in checkState.
+ * - sregs.tr.type not an integer: `hex(tr.type)` in the TR message.
+ * - sregs.tr.selector a bigint: `(sel & ~7)` in busyTss, called before the selector is checked.
+ */
+function knownBug(path: string, v: unknown): boolean {
+  const integer = typeof v === "bigint" || Number.isInteger(v);
+  return ((path === "sregs.gdt.base" || path === "sregs.tr.type") && !integer) || (path === "sregs.tr.selector" && typeof v === "bigint");
+}
+
 const NULL_SEG = S.sregs.ldt;
 const junk = fc.constantFrom<unknown>("1", undefined, null, true, {}, 1.5, Number.NaN, Number.POSITIVE_INFINITY, -1, 2 ** 53);
+/** Stand-ins resolved against the field's current value: itself, or itself as the other numeric type. */
+const SAME = Symbol("same");
+const SAME_OTHER_TYPE = Symbol("same, other type");
+function resolve(old: unknown, v: unknown): unknown {
+  if (v === SAME) return old;
+  if (v === SAME_OTHER_TYPE) return typeof old === "bigint" ? Number(old) : typeof old === "number" ? BigInt(old) : old;
+  return v;
+}
 const values: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom<unknown>(SAME, SAME_OTHER_TYPE),
   fc.constantFrom<unknown>(0n, 1n, 2n, 3n, 0x10n, 0x11n, 0xd7n, 0x7fff_ffffn, 0xffff_ffffn, 1n << 32n, 0xffff_ffff_ffff_ffffn, 1n << 64n, -1n),
   fc.constantFrom<unknown>(0, 1, 2, 3, 7, 8, 9, 0xb, 0x10, 0x18, 0x20, 0x67, 0xffff, 0x10000, 0xfffff, 0xffff_ffff, 2 ** 32),
   junk,
@@ -255,7 +280,15 @@ const values: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 const mutation = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant("leaf" as const), path: fc.constantFrom(...LEAF_PATHS), value: values }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant("leaf" as const),
+      // A category first, so that the one-path categories are not drowned by the 96 segment fields.
+      path: fc.oneof(fc.constantFrom(...U32_PATHS), fc.constantFrom(...ZERO_PATHS), fc.constantFrom(...OTHER_PATHS), fc.constantFrom(...SEG_PATHS)),
+      value: values,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("swap" as const), to: fc.constantFrom(...SEGS), from: fc.constantFrom(...SEGS, "null" as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("gdtByte" as const), index: fc.integer({ min: 0, max: 31 }), value: fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constant(0x89)) }) },
   {
@@ -287,14 +320,12 @@ describe("mutations of a valid state: a PvhError with the right code naming the 
         let reflect: ((d: PvhRomState) => void) | undefined;
         switch (mu.kind) {
           case "leaf": {
-            // Known bugs (reported): a non-integer in sregs.gdt.base or sregs.tr.type reaches BigInt()
-            // (in the check, or in hex() for the message) and throws a TypeError/RangeError/SyntaxError
-            // instead of a PvhError. Left out so that the rest of the property keeps running.
-            if ((mu.path === "sregs.gdt.base" || mu.path === "sregs.tr.type") && typeof mu.value !== "bigint" && !Number.isInteger(mu.value)) return;
-            state = set(base, mu.path.split("."), mu.value) as PvhEntryState;
-            pred = predictLeaf(base, mu.path, mu.value);
+            const v = resolve(get(base, mu.path), mu.value);
+            if (knownBug(mu.path, v)) return;
+            state = set(base, mu.path.split("."), v) as PvhEntryState;
+            pred = predictLeaf(base, mu.path, v);
             cat = category(mu.path);
-            if (mu.path === "sregs.gdt.limit") reflect = (d) => expect(d.gdt.limit).toBe(mu.value);
+            if (mu.path === "sregs.gdt.limit") reflect = (d) => expect(d.gdt.limit).toBe(v);
             break;
           }
           case "swap": {

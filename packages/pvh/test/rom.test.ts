@@ -319,7 +319,10 @@ describe.skipIf(missing !== undefined)(`objdump disassembles what the state says
       ["ebx's immediate off by one", (b) => (b[at([0xbb, 0xef, 0xcd, 0xab, 0x89]) + 1] = 0xee), /expected "mov \$0x89abcdef,%ebx", got "mov \$0x89abcdee,%ebx"/],
       ["EFER's high half changed", (b) => (b[at([0xba, 0x78, 0x56, 0x34, 0x12]) + 4] = 0x92), /expected "mov \$0x12345678,%edx"/],
       ["the reset vector jumps one byte late", (b) => (b[b.length - 15] = 0x0e), /reset vector: jumps to 0xfe01/],
-      ["lidt reads one byte later", (b) => (b[at([0x0f, 0x01, 0x1d]) + 3] += 1), /IDTR holds/],
+      ["lidt reads one byte later", (b) => {
+        const i = at([0x0f, 0x01, 0x1d]) + 3;
+        b[i] = (b[i] as number) + 1;
+      }, /IDTR holds/],
       ["ltr and lldt swapped", (b) => {
         b[at([0x0f, 0x00, 0xd8]) + 2] = 0xd0;
         b[at([0x0f, 0x00, 0xd0]) + 2] = 0xd8;

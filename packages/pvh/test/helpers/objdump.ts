@@ -147,6 +147,7 @@ export function judgeRom(rom: Uint8Array, state: PvhEntryState, dir: string, nam
     `mov $${h(efer & 0xffff_ffffn)},%eax`,
     `mov $${h(efer >> 32n)},%edx`,
     "wrmsr",
+    "xor %eax,%eax",
     {
       what: `mov $<SF ZF AF PF CF of ${h(r.rflags)}>,%ah`,
       check: (t) => {

@@ -100,8 +100,8 @@ function template(): Template {
     op(0xb8), imm("cr2", 4), op(0x0f, 0x22, 0xd0),
     // mov ecx, 0xc0000080 (IA32_EFER); mov eax, lo; mov edx, hi; wrmsr
     op(0xb9, 0x80, 0x00, 0x00, 0xc0), op(0xb8), imm("eferLo", 4), op(0xba), imm("eferHi", 4), op(0x0f, 0x30),
-    // mov ah, imm8; sahf
-    op(0xb4), imm("ah", 1), op(0x9e),
+    // xor eax, eax (clears OF); mov ah, imm8; sahf
+    op(0x31, 0xc0, 0xb4), imm("ah", 1), op(0x9e),
     ...GPRS.flatMap((r, i) => [op(0xb8 + i), imm(r, 4)]),
     // jmp far ptr16:32
     op(0xea), imm("rip", 4), imm("cs2", 2),
