@@ -168,7 +168,7 @@ static void report_completion(struct vdev *d, int got, u32 irq_before) {
 	} else {
 		/* The device publishes the used entry first and raises the interrupt (ISR bit 0) after it
 		 * (virtio 1.2: used buffer notifications follow the used ring update; InterruptStatus bit 0
-	 * says one was sent): a poller that sees the entry can be a moment early, so
+		 * says one was sent): a poller that sees the entry can be a moment early, so
 		 * it waits (bounded) for the bit rather than reading it once. */
 		u64 dl = deadline_ms(1000);
 		u32 s = vr(d, R_INT_STATUS);
