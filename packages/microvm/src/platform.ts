@@ -70,6 +70,22 @@ export interface Platform {
 }
 
 /**
+ * The PC interrupt controller and timer ports both platforms have: the 8259 pair, the 8254, the
+ * ELCRs, and QEMU's kvmvapic port (no use without the vapic option ROM; claimed so that the
+ * surface equals the seed's). KVM's in-kernel models are listed with a `kvm-` prefix.
+ */
+function pcPorts(prefix: "kvm-" | ""): RegionInit[] {
+  return [
+    { name: `${prefix}pic`, base: 0x20, size: 2, kind: "kernel" },
+    { name: `${prefix}pit`, base: 0x40, size: 4, kind: "kernel" },
+    { name: "kvmvapic", base: 0x7e, size: 2, kind: "null" },
+    { name: `${prefix}pic`, base: 0xa0, size: 2, kind: "kernel" },
+    { name: `${prefix}elcr`, base: 0x4d0, size: 1, kind: "kernel" },
+    { name: `${prefix}elcr`, base: 0x4d1, size: 1, kind: "kernel" },
+  ];
+}
+
+/**
  * The in-process KVM engine's platform, the seed's machine: transports at 0xd0000000 on GSIs
  * 5.., the in-kernel PIC, PIT and IOAPIC (the IOAPIC present but not listed, as in the seed's
  * listing), KVM's default GSI routing (no IRQ0 override unless the board asks) and, in legacy
@@ -90,15 +106,7 @@ export const KVM_PLATFORM: Platform = {
       { name: "kvm-ioapic", base: layout.ioapicBase, size: 0x1000n, kind: "kernel", listed: false },
       { name: "kvm-apic-msi", base: layout.lapicBase, size: 0x100000n, kind: "kernel", priority: 4096 },
     ],
-    io: [
-      { name: "kvm-pic", base: 0x20, size: 2, kind: "kernel" },
-      { name: "kvm-pit", base: 0x40, size: 4, kind: "kernel" },
-      // QEMU's kvmvapic port: no use without the vapic option ROM, claimed so the surface equals the seed's.
-      { name: "kvmvapic", base: 0x7e, size: 2, kind: "null" },
-      { name: "kvm-pic", base: 0xa0, size: 2, kind: "kernel" },
-      { name: "kvm-elcr", base: 0x4d0, size: 1, kind: "kernel" },
-      { name: "kvm-elcr", base: 0x4d1, size: 1, kind: "kernel" },
-    ],
+    io: pcPorts("kvm-"),
   }),
 };
 
@@ -160,16 +168,7 @@ export function qemuPlatform(options: {
       );
       return {
         memory,
-        io: [
-          { name: "pic", base: 0x20, size: 2, kind: "kernel" },
-          { name: "pit", base: 0x40, size: 4, kind: "kernel" },
-          { name: "kvmvapic", base: 0x7e, size: 2, kind: "null" },
-          { name: "pic", base: 0xa0, size: 2, kind: "kernel" },
-          { name: "elcr", base: 0x4d0, size: 1, kind: "kernel" },
-          { name: "elcr", base: 0x4d1, size: 1, kind: "kernel" },
-          { name: "fwcfg", base: 0x510, size: 2, kind: "kernel" },
-          { name: "fwcfg.dma", base: 0x514, size: 8, kind: "kernel" },
-        ],
+        io: [...pcPorts(""), { name: "fwcfg", base: 0x510, size: 2, kind: "kernel" }, { name: "fwcfg.dma", base: 0x514, size: 8, kind: "kernel" }],
       };
     },
   };

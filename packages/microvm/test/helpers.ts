@@ -1,6 +1,7 @@
 // Test helpers: tiny PVH kernels assembled and linked by gcc/ld, and the test guests.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll } from "vitest";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -173,3 +174,38 @@ fill_page:
 	pop %edi
 	ret
 `;
+
+/** Processes whose command line mentions `needle` (other than this one): a QEMU left behind shows up here. */
+export function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, "latin1").includes(needle)) out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/**
+ * Points TMPDIR at a private directory for the enclosing suite (restored and removed after it), so
+ * that the QEMU engine's temporary directories, and any process naming them, are this suite's to see.
+ *
+ * @returns a getter for the directory (valid from beforeAll on)
+ */
+export function usePrivateTmpdir(prefix: string): () => string {
+  let dir = "";
+  const saved = process.env["TMPDIR"];
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    process.env["TMPDIR"] = dir;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env["TMPDIR"];
+    else process.env["TMPDIR"] = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return () => dir;
+}

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildGuests, guestParams, parseReport, qemuAvailable } from "../../../test/guests/harness.ts";
 import { createMachine, createQemuMachine, isMicrovmError, planMachine, type Machine, type MachineOptions } from "../src/index.js";
-import { HALT_FOREVER, tinyKernel } from "./helpers.js";
+import { HALT_FOREVER, processesMentioning, tinyKernel, usePrivateTmpdir } from "./helpers.js";
 
 const qemuMissing = !qemuAvailable();
 const skipNote = qemuMissing ? " (skipped: qemu-system-x86_64 not found)" : "";
@@ -20,19 +20,6 @@ async function collect(it: AsyncIterable<Uint8Array>): Promise<string> {
   return Buffer.concat(chunks).toString("latin1");
 }
 
-/** Processes whose command line mentions `needle` (other than this one). */
-function processesMentioning(needle: string): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync("/proc")) {
-    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, "latin1").includes(needle)) out.push(Number(p));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
   try {
@@ -47,25 +34,17 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; message: st
 
 describe.skipIf(qemuMissing)(`the QEMU engine's life cycle (TCG)${skipNote}`, () => {
   let elf64: Uint8Array;
-  let privateTmp: string;
   let scripts: string;
-  const savedTmp = process.env["TMPDIR"];
+  const tmp = usePrivateTmpdir("microvm-engine-tmp-");
   beforeAll(async () => {
     elf64 = new Uint8Array(readFileSync((await buildGuests()).elf64));
     scripts = mkdtempSync(join(tmpdir(), "microvm-engine-scripts-"));
-    privateTmp = mkdtempSync(join(tmpdir(), "microvm-engine-tmp-"));
-    process.env["TMPDIR"] = privateTmp;
   });
-  afterAll(() => {
-    if (savedTmp === undefined) delete process.env["TMPDIR"];
-    else process.env["TMPDIR"] = savedTmp;
-    rmSync(privateTmp, { recursive: true, force: true });
-    rmSync(scripts, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(scripts, { recursive: true, force: true }));
 
   const leftovers = (): { dirs: string[]; processes: number[] } => ({
-    dirs: readdirSync(privateTmp).filter((n) => n.startsWith("microvm-qemu-")),
-    processes: processesMentioning(privateTmp),
+    dirs: readdirSync(tmp()).filter((n) => n.startsWith("microvm-qemu-")),
+    processes: processesMentioning(tmp()),
   });
   afterEach(() => {
     expect(leftovers()).toEqual({ dirs: [], processes: [] });
@@ -194,7 +173,7 @@ describe.skipIf(qemuMissing)(`the QEMU engine's life cycle (TCG)${skipNote}`, ()
       // it was started, with the engine's files in a directory of the private TMPDIR, now gone
       const args = readFileSync(log, "utf8").split("\n");
       const bios = args[args.indexOf("-bios") + 1] as string;
-      expect(bios.startsWith(join(privateTmp, "microvm-qemu-"))).toBe(true);
+      expect(bios.startsWith(join(tmp(), "microvm-qemu-"))).toBe(true);
       expect(existsSync(bios)).toBe(false);
       expect(existsSync(join(bios, ".."))).toBe(false);
       expect(leftovers()).toEqual({ dirs: [], processes: [] });

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGuests, qemuAvailable } from "../../../test/guests/harness.ts";
+import { processesMentioning, usePrivateTmpdir } from "./helpers.js";
 import {
   compareMtree,
   compareQtree,
@@ -111,34 +112,13 @@ function renamedApic(base: Platform, name: string): Platform {
   };
 }
 
-/** Processes whose command line mentions `needle` (other than this one). */
-function processesMentioning(needle: string): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync("/proc")) {
-    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, "latin1").includes(needle)) out.push(Number(p));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
 
 describe.skipIf(qemuMissing)(`QEMU's own info mtree against the plan's listing${skipNote}`, () => {
   let kernel: Uint8Array;
-  let privateTmp: string;
-  const savedTmp = process.env["TMPDIR"];
+  // The engine's temporary directories go here, so that what is left over is ours to see.
+  const tmp = usePrivateTmpdir("microvm-mtree-tmp-");
   beforeAll(async () => {
     kernel = new Uint8Array(readFileSync((await buildGuests()).elf64));
-    // The engine's temporary directories go here, so that what is left over is ours to see.
-    privateTmp = mkdtempSync(join(tmpdir(), "microvm-mtree-tmp-"));
-    process.env["TMPDIR"] = privateTmp;
-  });
-  afterAll(() => {
-    if (savedTmp === undefined) delete process.env["TMPDIR"];
-    else process.env["TMPDIR"] = savedTmp;
-    rmSync(privateTmp, { recursive: true, force: true });
   });
 
   const plan = (platform: Platform, c: Omit<MachineConfig, "kernel" | "platform"> = {}): MachinePlan => planMachine({ kernel, platform, ...c });
@@ -246,7 +226,7 @@ describe.skipIf(qemuMissing)(`QEMU's own info mtree against the plan's listing${
     ];
     it.each(badPlatforms)("createQemuMachine refuses a plan with %s: platform-mismatch, no directory, no process left", async (_, platform) => {
       const bad = plan(platform(), { legacy: true, devices: [{ kind: "rng" }, { kind: "console" }] });
-      const before = readdirSync(privateTmp);
+      const before = readdirSync(tmp());
       expect(before.filter((n) => n.startsWith("microvm-qemu-"))).toEqual([]);
       let caught: unknown;
       try {
@@ -258,8 +238,8 @@ describe.skipIf(qemuMissing)(`QEMU's own info mtree against the plan's listing${
       expect(isMicrovmError(caught) && caught.code).toBe("platform-mismatch");
       const dump = dumpMtree(bad, "tcg", [{ kind: "rng" }, { kind: "console" }]);
       expect((caught as Error).message).toContain(compareMtree(bad.listing, dump) as string);
-      expect(readdirSync(privateTmp).filter((n) => n.startsWith("microvm-qemu-"))).toEqual([]);
-      expect(processesMentioning(privateTmp)).toEqual([]);
+      expect(readdirSync(tmp()).filter((n) => n.startsWith("microvm-qemu-"))).toEqual([]);
+      expect(processesMentioning(tmp())).toEqual([]);
     });
   });
 });

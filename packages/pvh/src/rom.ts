@@ -202,13 +202,17 @@ const EFER_MSR = 0xc0000080;
 /** Flags SAHF can set: CF, PF, AF, ZF, SF (and bit 1, always 1). */
 const SAHF_FLAGS = 0xd5n;
 
-class Emitter {
+/** A position in an image, written by Emitter and read by Reader. */
+class Cursor {
   readonly bytes: Uint8Array;
   pos: number;
   constructor(bytes: Uint8Array, pos: number) {
     this.bytes = bytes;
     this.pos = pos;
   }
+}
+
+class Emitter extends Cursor {
   u8(...vs: number[]): void {
     for (const v of vs) this.bytes[this.pos++] = v & 0xff;
   }
@@ -222,13 +226,7 @@ class Emitter {
 }
 
 /** Reads the template back, failing with `not-pvh-rom` at the first byte that differs. */
-class Reader {
-  readonly bytes: Uint8Array;
-  pos: number;
-  constructor(bytes: Uint8Array, pos: number) {
-    this.bytes = bytes;
-    this.pos = pos;
-  }
+class Reader extends Cursor {
   expect(...vs: number[]): void {
     for (const v of vs) {
       const got = this.bytes[this.pos];
