@@ -2,6 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll } from "vitest";
+import { isMicrovmError } from "../src/index.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -208,4 +209,15 @@ export function usePrivateTmpdir(prefix: string): () => string {
     rmSync(dir, { recursive: true, force: true });
   });
   return () => dir;
+}
+
+/** The MicrovmError code `f` throws ("no error" when it returns); any other throw is rethrown. */
+export function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (isMicrovmError(e)) return e.code;
+    throw e;
+  }
+  return "no error";
 }

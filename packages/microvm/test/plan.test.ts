@@ -3,21 +3,12 @@ import { decodeMpTable, findMpTable } from "@microvm/mptable";
 import { decodeStartInfo, decodeMemmap } from "@microvm/pvh";
 import { describe, expect, it } from "vitest";
 import { isMicrovmError, planMachine, type MachinePlan } from "../src/index.js";
-import { TRIPLE_FAULT, tinyKernel } from "./helpers.js";
+import { TRIPLE_FAULT, codeOf, tinyKernel } from "./helpers.js";
 
 const kernel = tinyKernel(TRIPLE_FAULT);
 const seed = readFileSync(new URL("./vectors/seed-mtree-normal.txt", import.meta.url), "utf8").trimEnd().split("\n");
 const trim = (lines: readonly string[]): string[] => lines.map((l) => l.trim());
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (isMicrovmError(e)) return e.code;
-    throw e;
-  }
-  return "no error";
-}
 
 /** Guest RAM as the plan would fill it (first MiB), to read tables back the way a guest does. */
 function lowMemory(plan: MachinePlan): Uint8Array {

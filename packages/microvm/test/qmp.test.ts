@@ -7,16 +7,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { isMicrovmError, QmpClient, splitQmp, type QmpEvent } from "../src/index.js";
+import { codeOf } from "./helpers.js";
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (isMicrovmError(e)) return e.code;
-    throw e;
-  }
-  return "no error";
-}
 
 async function rejection(p: Promise<unknown>): Promise<{ code: string; message: string }> {
   try {
