@@ -210,7 +210,8 @@ export function cases(): BenchCase[] {
         const a = group("ours", rtc);
         const b = group("ref", rtc);
         const ratio = a.length && b.length ? ` (${(median(a) / median(b)).toFixed(2)}x)` : "";
-        return `${rtc ? "with" : "without"} the RTC wait: ours ${a.length} boots, median ${Math.round(median(a))} ms; QEMU ${b.length} boots, median ${Math.round(median(b))} ms${ratio}`;
+        const med = (xs: number[]): string => (xs.length ? `, median ${Math.round(median(xs))} ms` : "");
+        return `${rtc ? "with" : "without"} the RTC wait: ours ${a.length} boots${med(a)}; QEMU ${b.length} boots${med(b)}${ratio}`;
       };
       process.stderr.write(`bench: Linux to init: ${part(false)}; ${part(true)}\n`);
       boots.ours = [];

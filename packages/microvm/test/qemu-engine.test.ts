@@ -87,6 +87,22 @@ describe.skipIf(qemuMissing)(`the QEMU engine's life cycle (TCG)${skipNote}`, ()
     expect(leftovers()).toEqual({ dirs: [], processes: [] });
   });
 
+  it("holds no timer, socket or child once done has settled (an API user's process can exit at once)", async () => {
+    const counts = (): Map<string, number> => {
+      const m = new Map<string, number>();
+      for (const k of process.getActiveResourcesInfo()) m.set(k, (m.get(k) ?? 0) + 1);
+      return m;
+    };
+    // What the machine added and still holds: kinds counted more often than before it started.
+    const added = (before: Map<string, number>): string[] => [...counts()].filter(([k, n]) => n > (before.get(k) ?? 0)).map(([k, n]) => `${k} +${n - (before.get(k) ?? 0)}`);
+    const before = counts();
+    const m = await createMachine(board());
+    expect(added(before), "while it runs it holds a child, sockets and timers").not.toEqual([]);
+    await Promise.all([collect(m.serial()), collect(m.console()), m.done]);
+    await new Promise((r) => setImmediate(r)); // let closed handles leave the list
+    expect(added(before)).toEqual([]);
+  });
+
   it("negative control: the same guest expecting 3 CPUs ends with a FAIL summary", async () => {
     const m = await createMachine(board({ cmdline: `console=ttyS0 ${guestParams({ expectCpus: 3, uart: true })}` }));
     const [serial, end] = await Promise.all([collect(m.serial()), m.done]);

@@ -258,7 +258,9 @@ export class QemuMachine implements Machine {
     const drained = Promise.all(sockets.map((s) => new Promise<void>((r) => (s.destroyed ? r() : s.once("close", () => r())))));
     this.done = parts.exited.then(async ({ code, signal }) => {
       // QEMU's exit closes its end of every socket: wait (briefly) for the last output to arrive.
-      await Promise.race([drained, new Promise((r) => setTimeout(r, 2000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer); // never hold the process open after the end
       for (const s of sockets) s.destroy();
       this.qmp.close();
       this.serialQueue?.end();
@@ -310,6 +312,7 @@ export class QemuMachine implements Machine {
       // QMP gone: the process is ending, or we make it end
     }
     const timer = setTimeout(() => this.child.kill("SIGKILL"), QUIT_GRACE_MS);
+    timer.unref();
     void this.done.finally(() => clearTimeout(timer));
   }
 
