@@ -78,6 +78,26 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
   let exits = 0;
   let reason: VcpuEndReason | undefined;
   let last: VcpuExit | undefined;
+  /** An I/O or MMIO exit not yet completed by re-entering KVM_RUN. */
+  let pending: VcpuExit | undefined;
+  // KVM completes an I/O or MMIO exit (writes an IN's data to the register, advances RIP) only
+  // when userspace re-enters KVM_RUN; for a consistent state before saving it, the API says to
+  // re-enter with immediate_exit set (Documentation/virt/kvm/api.rst, "immediate_exit"). Intel
+  // often completes an OUT before the exit (fast PIO), AMD without next-RIP support does not: so
+  // a run that ends right after such an exit completes it here, on both vendors. A read nobody
+  // answered gets all ones, as an unclaimed read does.
+  const completePending = (): void => {
+    const exit = pending;
+    pending = undefined;
+    if (!exit) return;
+    if ((exit.kind === "io" && exit.direction === "in") || (exit.kind === "mmio" && !exit.isWrite)) {
+      if (!answered) answerRead(exit, undefined);
+    }
+    Atomics.store(run, 1, 1);
+    s.run(fd); // -EINTR once the pending operation is complete
+    Atomics.store(run, 1, 0);
+  };
+  let answered = false;
 
   Atomics.store(ctrl, STARTED, 1);
   Atomics.store(ctrl, STATE, STATE_RUNNING);
@@ -108,14 +128,21 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
       exits++;
       Atomics.store(ctrl, EXITS, exits | 0);
       const exit = decodeExit();
+      pending = undefined;
       switch (exit.kind) {
         case "io":
+          pending = exit;
+          answered = false;
           if (exit.direction === "in") answerRead(exit, io ? io(exit) : undefined);
           else if (io) io(exit);
+          answered = true;
           break;
         case "mmio":
+          pending = exit;
+          answered = false;
           if (!exit.isWrite) answerRead(exit, mmio ? mmio(exit) : undefined);
           else if (mmio) mmio(exit);
+          answered = true;
           break;
         case "hlt":
           if (handler.hlt?.(exit) !== true) {
@@ -137,10 +164,16 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
       }
     }
   } catch (e) {
+    try {
+      completePending(); // a handler threw during an I/O exit: finish the instruction first
+    } catch {
+      // the error being reported is the handler's
+    }
     end();
     post({ type: "error", error: serializeError(e) });
     return;
   }
+  if (reason === "handler") completePending();
   const runTimeNs = Number(process.hrtime.bigint() - t0);
   // For ends that need a post-mortem, snapshot the registers here, on the vCPU's own thread.
   let snapshot: { regs: Regs; sregs: Sregs } | undefined;
