@@ -25,6 +25,7 @@
  * export default defineConfig({ test: { reporters: ["default", "./test/summary-reporter.ts"] } });
  * ```
  */
+import { writeFileSync } from "node:fs";
 import { relative } from "node:path";
 import type {
   Reporter,
@@ -274,7 +275,12 @@ export default class SummaryReporter implements Reporter {
   ): void {
     const root = this.vitest?.config.root ?? process.cwd();
     const namePattern = this.vitest?.config.testNamePattern;
-    const lines = formatSummary(summarize(recordRun(testModules, unhandledErrors, reason, { root, namePattern })));
+    const summary = summarize(recordRun(testModules, unhandledErrors, reason, { root, namePattern }));
+    // MICROVM_SUMMARY_JSON=<file>: the counts also go to a file, for a run that merges several
+    // summaries (the nested-KVM lane, scripts/nested/lane.ts).
+    const out = process.env["MICROVM_SUMMARY_JSON"];
+    if (out) writeFileSync(out, JSON.stringify(summary));
+    const lines = formatSummary(summary);
     const log = (line: string): void => (this.vitest ? this.vitest.logger.log(line) : void process.stdout.write(`${line}\n`));
     log("");
     for (const line of lines) log(line);
