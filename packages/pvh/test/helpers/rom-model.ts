@@ -1,10 +1,12 @@
 // A model of the boot ROM for the tests, written from the instruction encodings (Intel SDM vol. 2)
 // and the layout rom.ts documents, not from rom.ts's code: where each byte of the code region
 // is, whether it is an opcode byte (fixed) or an operand, and what the operands must hold for a
-// given entry state. The tests use it three ways: to predict the exact code bytes of a ROM, to
-// predict what decodePvhRom says about a ROM with one byte flipped, and to generate states.
+// given entry state. The tests use it four ways: to predict the exact code bytes of a ROM, to
+// predict what decodePvhRom says about a ROM with one byte flipped, to generate states, and to
+// predict what buildPvhRom says about a state (predictBuild: GDT descriptors decoded from the
+// SDM's layout, then the rules rom.ts documents).
 import fc from "fast-check";
-import { pvhEntryState, type PvhEntryState, type PvhRomState } from "@microvm/pvh";
+import { pvhEntryState, type PvhEntryState, type PvhErrorCode, type PvhRomState, type SegmentState } from "@microvm/pvh";
 
 export const KIB = 1024;
 export const ROM_UNIT = 64 * KIB;
@@ -211,9 +213,7 @@ export function readLe(b: Uint8Array, at: number, len: number): number | undefin
   return v;
 }
 
-export type FlipPrediction =
-  | { readonly kind: "error"; readonly code: "not-pvh-rom" | "truncated" }
-  | { readonly kind: "ok"; readonly state: PvhRomState };
+export type FlipPrediction = { readonly kind: "error"; readonly code: "not-pvh-rom" } | { readonly kind: "ok"; readonly state: PvhRomState };
 
 /**
  * What decodePvhRom must say about `rom` (built for `d`) once the byte at code-region offset `at`
@@ -246,15 +246,16 @@ export function predictFlip(rom: Uint8Array, d: PvhRomState, at: number, mask: n
       return notRom;
     case "gdtrPtr": {
       // lgdt reads its operand wherever it points in the reset segment (the last 64 KiB).
+      // A pseudo-descriptor that would run past the image's end is not the template's.
       const g = table(nv + (size - 0x10000));
-      if (!g) return { kind: "error", code: "truncated" };
+      if (!g) return notRom;
       return g.base + BigInt(d.selectors.tr) + 5n === BigInt(vals.trByte) ? ok({ gdt: g }) : notRom;
     }
     case "idtrPtr": {
       const off = nv - (0x1_0000_0000 - size);
       if (off < codeAt || off >= size) return notRom;
       const t = table(off);
-      return t ? ok({ idt: t }) : { kind: "error", code: "truncated" };
+      return t ? ok({ idt: t }) : notRom;
     }
     case "ah":
       return ok({ rflags: BigInt((nv & SAHF_MASK) | 2) });
@@ -286,6 +287,289 @@ export function predictFlip(rom: Uint8Array, d: PvhRomState, at: number, mask: n
   }
 }
 
+// ---- GDT descriptors and what loading one gives -------------------------------------------------
+
+/** The segment registers the ROM loads, in the order PvhSregs declares them. */
+export const SEG_REGS = ["cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt"] as const;
+export type SegReg = (typeof SEG_REGS)[number];
+/** SegmentState's fields, in the order the interface declares them. */
+export const SEG_FIELDS = ["base", "limit", "selector", "type", "present", "dpl", "db", "s", "l", "g", "avl", "unusable"] as const;
+
+/** A segment descriptor's fields (Intel SDM vol. 3A §3.4.5, figure 3-8). */
+export interface Descriptor {
+  /** 32 bits. */
+  readonly base: number;
+  /** The raw 20-bit limit (in 4 KiB units when g is 1). */
+  readonly limit20: number;
+  /** 4 bits. */
+  readonly type: number;
+  readonly s: 0 | 1;
+  readonly dpl: number;
+  readonly present: 0 | 1;
+  readonly avl: 0 | 1;
+  readonly l: 0 | 1;
+  readonly db: 0 | 1;
+  readonly g: 0 | 1;
+}
+
+/** Descriptors of the kinds the tests use. */
+export const DESC = {
+  /** Flat 32-bit execute/read code, accessed (0xb). */
+  code: { base: 0, limit20: 0xfffff, type: 0xb, s: 1, dpl: 0, present: 1, avl: 0, l: 0, db: 1, g: 1 },
+  /** Flat read/write data, accessed (3). */
+  data: { base: 0, limit20: 0xfffff, type: 0x3, s: 1, dpl: 0, present: 1, avl: 0, l: 0, db: 1, g: 1 },
+  /** An LDT (system descriptor, type 2) of 32 entries at 0x2000. */
+  ldt: { base: 0x2000, limit20: 0xff, type: 0x2, s: 0, dpl: 0, present: 1, avl: 0, l: 0, db: 0, g: 0 },
+  /** An available 32-bit TSS (type 9), 0x68 bytes at 0x3000. */
+  tss: { base: 0x3000, limit20: 0x67, type: 0x9, s: 0, dpl: 0, present: 1, avl: 0, l: 0, db: 0, g: 0 },
+} as const satisfies Record<string, Descriptor>;
+
+/** The 8 bytes of `d`: limit 15:0, base 23:0, type | S | DPL | P, limit 19:16 | AVL | L | D/B | G, base 31:24. */
+export function encodeDescriptor(d: Descriptor): Uint8Array {
+  return Uint8Array.of(
+    d.limit20 & 0xff,
+    (d.limit20 >>> 8) & 0xff,
+    d.base & 0xff,
+    (d.base >>> 8) & 0xff,
+    (d.base >>> 16) & 0xff,
+    (d.type & 0xf) | (d.s << 4) | ((d.dpl & 3) << 5) | (d.present << 7),
+    ((d.limit20 >>> 16) & 0xf) | (d.avl << 4) | (d.l << 5) | (d.db << 6) | (d.g << 7),
+    (d.base >>> 24) & 0xff,
+  );
+}
+
+/** The descriptor at byte `at` of `gdt` (which must hold 8 bytes there). */
+export function decodeDescriptor(gdt: Uint8Array, at: number): Descriptor {
+  const b = (i: number): number => gdt[at + i] as number;
+  const bit = (v: number, i: number): 0 | 1 => ((v >> i) & 1) as 0 | 1;
+  return {
+    base: (b(2) + b(3) * 0x100 + b(4) * 0x1_0000 + b(7) * 0x100_0000) >>> 0,
+    limit20: b(0) | (b(1) << 8) | ((b(6) & 0xf) << 16),
+    type: b(5) & 0xf,
+    s: bit(b(5), 4),
+    dpl: (b(5) >> 5) & 3,
+    present: bit(b(5), 7),
+    avl: bit(b(6), 4),
+    l: bit(b(6), 5),
+    db: bit(b(6), 6),
+    g: bit(b(6), 7),
+  };
+}
+
+/** A null selector's segment state: unusable, everything else 0 (pvhEntryState's LDTR). */
+export const NULL_SEGMENT: SegmentState = { base: 0n, limit: 0, selector: 0, type: 0, present: 0, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 1 };
+
+/**
+ * The segment register state loading `selector` from `gdt` gives, as KVM describes it: the limit
+ * in bytes (scaled by G), unusable when not present; the null selector gives NULL_SEGMENT.
+ */
+export function segmentState(gdt: Uint8Array, selector: number): SegmentState {
+  if (selector === 0) return NULL_SEGMENT;
+  const d = decodeDescriptor(gdt, selector & ~7);
+  return {
+    base: BigInt(d.base),
+    limit: d.g ? d.limit20 * 0x1000 + 0xfff : d.limit20,
+    selector,
+    type: d.type,
+    present: d.present,
+    dpl: d.dpl,
+    db: d.db,
+    s: d.s,
+    l: d.l,
+    g: d.g,
+    avl: d.avl,
+    unusable: d.present ? 0 : 1,
+  };
+}
+
+/** `gdt` as LTR leaves it: the descriptor at `trSelector` marked busy (type bit 1), when it exists. */
+export function afterLtr(gdt: Uint8Array, trSelector: number): Uint8Array {
+  const out = gdt.slice();
+  const at = (trSelector & ~7) + 5;
+  if (at < out.length) out[at] = (out[at] as number) | 2;
+  return out;
+}
+
+/**
+ * `state` with GDT entry `index` set to `d` (the GDT grown to hold it) and the registers `regs`
+ * pointed at it, each with the state loading it gives (TR's as LTR leaves it: busy). The GDTR
+ * limit becomes `gdtLimit`, by default just large enough for the GDT. A grown GDT that would
+ * cross 4 GiB is moved down to end there (rom.ts does not refuse one that crosses it: reported).
+ */
+export function withDescriptor(state: PvhEntryState, index: number, d: Descriptor, regs: readonly SegReg[], gdtLimit?: number): PvhEntryState {
+  const at = index * 8;
+  const bytes = new Uint8Array(Math.max(state.gdt.bytes.length, at + 8));
+  bytes.set(state.gdt.bytes);
+  bytes.set(encodeDescriptor(d), at);
+  const end = 0x1_0000_0000n;
+  const address = state.gdt.address + BigInt(bytes.length) > end ? end - BigInt(bytes.length) : state.gdt.address;
+  const after = afterLtr(bytes, regs.includes("tr") ? at : state.sregs.tr.selector);
+  const sregs: Record<string, unknown> = { ...state.sregs, gdt: { base: address, limit: gdtLimit ?? Math.max(state.sregs.gdt.limit, bytes.length - 1) } };
+  for (const r of regs) sregs[r] = segmentState(after, at);
+  return { ...state, gdt: { address, bytes }, sregs: sregs as unknown as PvhEntryState["sregs"] };
+}
+
+// ---- what buildPvhRom must say about a state ----------------------------------------------------
+
+/** Why a state is refused (for the tests' outcome counters; the message does not say). */
+export type Rule =
+  | "type" // invalid-argument: a wrong type, or a non-integer where an integer is needed
+  | "range" // out-of-range
+  | "not-object"
+  | "not-bytes"
+  | "above-4g" // a 32-bit register given 33 bits or more
+  | "gdt-base" // sregs.gdt.base is not the GDT's address
+  | "tr-null"
+  | "tr-s"
+  | "tr-type"
+  | "rpl-ti" // a selector with RPL or TI bits
+  | "past-gdt-bytes" // a selector whose descriptor is not in the GDT's bytes
+  | "gdtr-limit" // a selector whose descriptor is in the bytes but past the GDTR limit
+  | "mismatch" // a field the descriptor does not give
+  | "cs-kind"
+  | "ds-not-flat" // DS a writable data segment, but not flat
+  | "ds-kind"
+  | "ss-null"
+  | "ss-kind"
+  | "esfsgs-kind"
+  | "ldt-kind"
+  | "cr0"
+  | "efer"
+  | "rflags"
+  | "r8-r15";
+
+export type BuildPrediction =
+  | { readonly kind: "ok" }
+  | {
+      readonly kind: "error";
+      readonly code: PvhErrorCode;
+      /** The field the message starts with (`${field}: …`). */
+      readonly field: string;
+      readonly rule: Rule;
+    };
+
+class Refused {
+  constructor(readonly p: Extract<BuildPrediction, { kind: "error" }>) {}
+}
+const refuse = (code: PvhErrorCode, field: string, rule: Rule): never => {
+  throw new Refused({ kind: "error", code, field, rule });
+};
+const ESU = "entry-state-unsupported";
+
+function object(field: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== "object" || v === null) refuse("invalid-argument", field, "not-object");
+  return v as Record<string, unknown>;
+}
+/** The package's u64 contract (util.ts toU64): a bigint 0..2^64-1 or a safe non-negative integer. */
+function u64(field: string, v: unknown): bigint {
+  if (typeof v === "bigint") return v >= 0n && v <= 0xffff_ffff_ffff_ffffn ? v : refuse("out-of-range", field, "range");
+  if (typeof v === "number") return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : refuse("out-of-range", field, "range");
+  return refuse("invalid-argument", field, "type");
+}
+/** A register the ROM sets with 32 bits. */
+function reg32(field: string, v: unknown): bigint {
+  const n = u64(field, v);
+  return n < 0x1_0000_0000n ? n : refuse(ESU, field, "above-4g");
+}
+/** An integer-typed field (selector, TR type): a wrong type or a non-integer is invalid-argument. */
+function int(field: string, v: unknown, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v)) refuse("invalid-argument", field, "type");
+  return (v as number) >= 0 && (v as number) <= max ? (v as number) : refuse("out-of-range", field, "range");
+}
+/** A descriptor-table limit: anything but an integer 0..0xffff is out-of-range (whatever its type). */
+function limit16(field: string, v: unknown): number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff ? v : refuse("out-of-range", field, "range");
+}
+
+const isData = (sg: SegmentState): boolean => sg.present === 1 && sg.s === 1 && (sg.type & 8) === 0;
+const isWritableData = (sg: SegmentState): boolean => isData(sg) && (sg.type & 2) !== 0;
+const isFlat = (sg: SegmentState): boolean => sg.base === 0n && sg.limit === 0xffff_ffff;
+
+/**
+ * What buildPvhRom must do with `state` (the size and blobs being valid): build, or refuse with
+ * this code naming this field. The rules are the ones rom.ts documents, checked in its order
+ * (which only decides the outcome when a state breaks more than one):
+ *  1. shape: state, state.sregs, state.regs, state.gdt objects; state.gdt.bytes a Uint8Array;
+ *     state.gdt.address a u32; sregs.gdt an object whose base is that address; sregs.gdt.limit;
+ *  2. TR: an integer selector, an integer type, not the null selector, S 0, type 0xb (busy: the
+ *     state is what LTR leaves, so an available TSS (9) in the state is refused);
+ *  3. every segment register, in declaration order, against the GDT as LTR leaves it: an integer
+ *     selector 0..0xffff, RPL and TI 0, within the GDT's bytes and the GDTR limit, and every field
+ *     what the descriptor gives (bigint base, number fields, strictly);
+ *  4. the kinds: CS flat 32-bit code; DS flat writable data (the ROM addresses memory through
+ *     it); SS writable data; ES/FS/GS null, data or readable code; LDTR null or an LDT (S 0,
+ *     type 2, present);
+ *  5. cr0 (PE set, PG clear), efer (no LME/LMA), rflags (only SAHF's flags, bit 1 set), r8-r15
+ *     zero, the eight 32-bit registers, the IDTR, cr2, cr3, cr4, rip: 32 bits each.
+ */
+export function predictBuild(state: unknown): BuildPrediction {
+  try {
+    checkAll(state);
+    return { kind: "ok" };
+  } catch (e) {
+    if (e instanceof Refused) return e.p;
+    throw e;
+  }
+}
+
+function checkAll(state: unknown): void {
+  const s = object("state", state);
+  const sregs = object("state.sregs", s["sregs"]);
+  const regs = object("state.regs", s["regs"]);
+  const g = object("state.gdt", s["gdt"]);
+  const bytes = g["bytes"];
+  if (!(bytes instanceof Uint8Array)) return refuse("invalid-argument", "state.gdt.bytes", "not-bytes");
+  const gdtBase = reg32("state.gdt.address", g["address"]);
+  const gdtr = object("sregs.gdt", sregs["gdt"]);
+  if (u64("sregs.gdt.base", gdtr["base"]) !== gdtBase) refuse(ESU, "sregs.gdt.base", "gdt-base");
+  const gdtLimit = limit16("sregs.gdt.limit", gdtr["limit"]);
+
+  const tr = object("sregs.tr", sregs["tr"]);
+  const trSel = int("sregs.tr.selector", tr["selector"], 0xffff);
+  const trType = int("sregs.tr.type", tr["type"], 0xf);
+  if (trSel === 0) refuse(ESU, "sregs.tr.selector", "tr-null");
+  if (tr["s"] !== 0) refuse(ESU, "sregs.tr.s", "tr-s");
+  if (trType !== 0xb) refuse(ESU, "sregs.tr.type", "tr-type");
+
+  const after = afterLtr(bytes, trSel);
+  const loaded = {} as Record<SegReg, SegmentState>;
+  for (const name of SEG_REGS) {
+    const want = object(`sregs.${name}`, sregs[name]);
+    const field = `sregs.${name}.selector`;
+    const sel = int(field, want["selector"], 0xffff);
+    if ((sel & 7) !== 0) refuse(ESU, field, "rpl-ti");
+    if (sel !== 0 && sel + 8 > after.length) refuse(ESU, field, "past-gdt-bytes");
+    if (sel !== 0 && sel + 7 > gdtLimit) refuse(ESU, field, "gdtr-limit");
+    const got = segmentState(after, sel);
+    for (const f of SEG_FIELDS) if (want[f] !== got[f]) refuse(ESU, `sregs.${name}.${f}`, "mismatch");
+    loaded[name] = got;
+  }
+  const { cs, ds, ss, ldt } = loaded;
+  if (!(cs.s === 1 && (cs.type & 8) !== 0 && cs.db === 1 && cs.l === 0 && isFlat(cs))) refuse(ESU, "sregs.cs", "cs-kind");
+  if (!isWritableData(ds) || !isFlat(ds)) refuse(ESU, "sregs.ds", isWritableData(ds) ? "ds-not-flat" : "ds-kind");
+  if (!isWritableData(ss)) refuse(ESU, "sregs.ss", ss.selector === 0 ? "ss-null" : "ss-kind");
+  for (const name of ["es", "fs", "gs"] as const) {
+    const sg = loaded[name];
+    // rom.ts takes a readable code segment here without asking for it to be present (reported:
+    // loading a non-present one raises #NP).
+    const readableCode = sg.s === 1 && (sg.type & 0xa) === 0xa;
+    if (sg.selector !== 0 && !isData(sg) && !readableCode) refuse(ESU, `sregs.${name}`, "esfsgs-kind");
+  }
+  if (ldt.selector !== 0 && !(ldt.s === 0 && ldt.type === 2 && ldt.present === 1)) refuse(ESU, "sregs.ldt", "ldt-kind");
+
+  const cr0 = reg32("sregs.cr0", sregs["cr0"]);
+  if ((cr0 & 1n) === 0n || (cr0 & 0x8000_0000n) !== 0n) refuse(ESU, "sregs.cr0", "cr0");
+  if ((u64("sregs.efer", sregs["efer"]) & 0x500n) !== 0n) refuse(ESU, "sregs.efer", "efer");
+  if ((u64("regs.rflags", regs["rflags"]) & ~BigInt(SAHF_MASK)) !== 2n) refuse(ESU, "regs.rflags", "rflags");
+  for (const r of ["r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]) if (u64(`regs.${r}`, regs[r]) !== 0n) refuse(ESU, `regs.${r}`, "r8-r15");
+  for (const r of GPRS) reg32(`regs.${r}`, regs[r]);
+  const idt = object("sregs.idt", sregs["idt"]);
+  reg32("sregs.idt.base", idt["base"]);
+  limit16("sregs.idt.limit", idt["limit"]);
+  for (const cr of ["cr2", "cr3", "cr4"]) reg32(`sregs.${cr}`, sregs[cr]);
+  reg32("regs.rip", regs["rip"]);
+}
+
 // ---- generators -------------------------------------------------------------------------------------
 
 /** A u32 that hits both ends often. */
@@ -310,7 +594,27 @@ export interface StateInputs {
   readonly idtLimit: number;
   /** ROM size in 64 KiB units. */
   readonly units: number;
+  /** Other segment choices the ROM accepts (default: the flat data segment everywhere, no LDT). */
+  readonly segs?: SegChoices | undefined;
 }
+
+/** Segment registers loaded from something other than pvhEntryState's choice, all accepted. */
+export interface SegChoices {
+  /** ES, FS, GS: the flat data segment, the (readable) code segment, or the null selector. */
+  readonly es: "data" | "code" | "null";
+  readonly fs: "data" | "code" | "null";
+  readonly gs: "data" | "code" | "null";
+  /** SS: the flat data segment, or its own writable data segment (not flat: SS need not be). */
+  readonly ss: "data" | "own";
+  /** LDTR: null, or an LDT descriptor. */
+  readonly ldt: "null" | "ldt";
+}
+
+/** SS's own descriptor: writable data, 64 KiB at 0x7000. */
+export const OWN_SS: Descriptor = { ...DESC.data, base: 0x7000, limit20: 0xffff, g: 0 };
+/** GDT entries of the extra descriptors: the LDT at 0x20, SS's own at 0x28. */
+export const LDT_ENTRY = 4;
+export const SS_ENTRY = 5;
 
 const GDT_MAX = 0x1_0000_0000 - 32;
 
@@ -330,6 +634,16 @@ export const stateInputs = (maxUnits: number): fc.Arbitrary<StateInputs> =>
     idtBase: u32,
     idtLimit: fc.oneof(fc.constantFrom(0, 0xffff), fc.integer({ min: 0, max: 0xffff })),
     units: fc.oneof(fc.constantFrom(1, 2, 3, maxUnits), fc.integer({ min: 1, max: maxUnits })),
+    segs: fc.option(
+      fc.record({
+        es: fc.constantFrom("data" as const, "code" as const, "null" as const),
+        fs: fc.constantFrom("data" as const, "code" as const, "null" as const),
+        gs: fc.constantFrom("data" as const, "code" as const, "null" as const),
+        ss: fc.constantFrom("data" as const, "own" as const),
+        ldt: fc.constantFrom("null" as const, "ldt" as const),
+      }),
+      { nil: undefined, freq: 2 },
+    ),
   });
 
 export function flagsOf(flagSet: number): bigint {
@@ -337,7 +651,16 @@ export function flagsOf(flagSet: number): bigint {
 }
 
 export function stateFrom(x: StateInputs): PvhEntryState {
-  const base = pvhEntryState({ entry: x.entry, startInfo: x.startInfo, gdtAddress: x.gdtAddress });
+  const c = x.segs;
+  // A GDT with the extra entries (48 bytes) must still end below 4 GiB.
+  const grown = c !== undefined && (c.ldt === "ldt" || c.ss === "own");
+  let base = pvhEntryState({ entry: x.entry, startInfo: x.startInfo, gdtAddress: grown ? Math.min(x.gdtAddress, 0x1_0000_0000 - 48) : x.gdtAddress });
+  if (c !== undefined) {
+    const pick = (v: "data" | "code" | "null"): SegmentState => (v === "data" ? base.sregs.ds : v === "code" ? base.sregs.cs : NULL_SEGMENT);
+    base = { ...base, sregs: { ...base.sregs, es: pick(c.es), fs: pick(c.fs), gs: pick(c.gs) } };
+    if (c.ldt === "ldt") base = withDescriptor(base, LDT_ENTRY, DESC.ldt, ["ldt"]);
+    if (c.ss === "own") base = withDescriptor(base, SS_ENTRY, OWN_SS, ["ss"]);
+  }
   const g = (v: number): bigint => BigInt(v);
   return {
     ...base,
