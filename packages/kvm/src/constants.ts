@@ -185,3 +185,42 @@ export const DEFAULT_TSS_ADDRESS: bigint = 0xfffbd000n;
  * ```
  */
 export const DEFAULT_IDENTITY_MAP_ADDRESS: bigint = 0xfffbc000n;
+
+/**
+ * @internal The argument structs of the VM ioctls that vm.ts lays out by hand: their sizes, the
+ * offsets of the fields it writes, and the flag and type values it stores (include/uapi/linux/kvm.h,
+ * Linux 6.1). test/abi.test.ts compares every number here with the installed header, through
+ * test/vectors/kvm-abi.c, so vm.ts must take them from here rather than repeat them.
+ */
+export const VM_ABI = {
+  /** `struct kvm_userspace_memory_region` (`KVM_SET_USER_MEMORY_REGION`). */
+  memoryRegion: { size: 32, slot: 0, flags: 4, guestPhysAddr: 8, memorySize: 16, userspaceAddr: 24 },
+  /** `KVM_MEM_READONLY`, a `kvm_userspace_memory_region.flags` bit. */
+  memReadonly: 2,
+  /** The `__u64` that `KVM_SET_IDENTITY_MAP_ADDR` points at. */
+  identityMapAddress: { size: 8 },
+  /** `struct kvm_pit_config` (`KVM_CREATE_PIT2`). */
+  pitConfig: { size: 64, flags: 0 },
+  /** `KVM_PIT_SPEAKER_DUMMY`, a `kvm_pit_config.flags` bit. */
+  pitSpeakerDummy: 1,
+  /** `struct kvm_irq_level` (`KVM_IRQ_LINE`). */
+  irqLevel: { size: 8, irq: 0, level: 4 },
+  /** `struct kvm_msi` (`KVM_SIGNAL_MSI`). */
+  msi: { size: 32, addressLo: 0, addressHi: 4, data: 8 },
+  /** `struct kvm_irq_routing` (`KVM_SET_GSI_ROUTING`): the header before the entries. */
+  irqRouting: { nr: 0, entries: 8 },
+  /** `struct kvm_irq_routing_entry`: the union `u` at 16 holds `irqchip` or `msi`. */
+  irqRoutingEntry: { size: 48, gsi: 0, type: 4, irqchip: 16, pin: 20, msiAddressLo: 16, msiAddressHi: 20, msiData: 24 },
+  /** `KVM_IRQ_ROUTING_IRQCHIP` and `KVM_IRQ_ROUTING_MSI`, `kvm_irq_routing_entry.type`. */
+  routingType: { irqchip: 1, msi: 2 },
+  /** `KVM_IRQCHIP_PIC_MASTER`, `KVM_IRQCHIP_PIC_SLAVE`, `KVM_IRQCHIP_IOAPIC`. */
+  irqchip: { "pic-master": 0, "pic-slave": 1, ioapic: 2 },
+  /** `struct kvm_irqfd` (`KVM_IRQFD`). */
+  irqfd: { size: 32, fd: 0, gsi: 4, flags: 8 },
+  /** `KVM_IRQFD_FLAG_DEASSIGN`. */
+  irqfdDeassign: 1,
+  /** `struct kvm_ioeventfd` (`KVM_IOEVENTFD`). */
+  ioeventfd: { size: 64, datamatch: 0, addr: 8, len: 16, fd: 20, flags: 24 },
+  /** `KVM_IOEVENTFD_FLAG_DATAMATCH`, `_PIO`, `_DEASSIGN` (1 << `kvm_ioeventfd_flag_nr_*`). */
+  ioeventfdFlag: { datamatch: 1, pio: 2, deassign: 4 },
+} as const;

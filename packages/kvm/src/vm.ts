@@ -1,4 +1,4 @@
-import { DEFAULT_IDENTITY_MAP_ADDRESS, DEFAULT_TSS_ADDRESS, IOCTL } from "./constants.js";
+import { DEFAULT_IDENTITY_MAP_ADDRESS, DEFAULT_TSS_ADDRESS, IOCTL, VM_ABI } from "./constants.js";
 import { normalizeCpuid } from "./cpuid.js";
 import { KvmError, ioctlError } from "./errors.js";
 import { EventFd } from "./eventfd.js";
@@ -109,12 +109,9 @@ export interface VcpuOptions {
 
 /** The largest region: its view is one ArrayBuffer, and koffi.view stops at 2^32 bytes. */
 const MAX_REGION = 2 ** 32;
-const KVM_MEM_READONLY = 2; // include/uapi/linux/kvm.h
-const KVM_PIT_SPEAKER_DUMMY = 1; // include/uapi/linux/kvm.h, kvm_pit_config.flags
-const KVM_IRQFD_FLAG_DEASSIGN = 1; // include/uapi/linux/kvm.h
-const IOEVENTFD_DATAMATCH = 1 << 0; // 1 << kvm_ioeventfd_flag_nr_datamatch
-const IOEVENTFD_PIO = 1 << 1; // 1 << kvm_ioeventfd_flag_nr_pio
-const IOEVENTFD_DEASSIGN = 1 << 2; // 1 << kvm_ioeventfd_flag_nr_deassign
+// The structs below are laid out with VM_ABI's sizes, offsets and flags (constants.ts), which
+// test/abi.test.ts checks against the kernel header.
+const { memoryRegion: MR, irqLevel: IL, msi: MSI, irqRouting: RT, irqRoutingEntry: RE, irqfd: IRQFD, ioeventfd: IOEV } = VM_ABI;
 
 /**
  * A VM: guest RAM and memory slots, the in-kernel irqchip and PIT, interrupts (IRQ lines, irqfd),
@@ -240,7 +237,7 @@ export class Vm {
     const s = sys();
     const hostAddress = s.mmap(size, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     try {
-      this.#setRegion(slot, readOnly ? KVM_MEM_READONLY : 0, guestAddress, BigInt(size), hostAddress);
+      this.#setRegion(slot, readOnly ? VM_ABI.memReadonly : 0, guestAddress, BigInt(size), hostAddress);
     } catch (e) {
       s.munmap(hostAddress, size);
       throw e;
@@ -252,15 +249,15 @@ export class Vm {
   }
 
   #setRegion(slot: number, flags: number, gpa: bigint, size: bigint, host: bigint): void {
-    // struct kvm_userspace_memory_region: slot u32 @0, flags u32 @4, guest_phys_addr u64 @8,
-    // memory_size u64 @16, userspace_addr u64 @24 (include/uapi/linux/kvm.h).
-    const b = new Uint8Array(32);
+    // struct kvm_userspace_memory_region: slot u32, flags u32, guest_phys_addr u64,
+    // memory_size u64, userspace_addr u64 (include/uapi/linux/kvm.h).
+    const b = new Uint8Array(MR.size);
     const v = new DataView(b.buffer);
-    v.setUint32(0, slot, true);
-    v.setUint32(4, flags, true);
-    v.setBigUint64(8, gpa, true);
-    v.setBigUint64(16, size, true);
-    v.setBigUint64(24, host, true);
+    v.setUint32(MR.slot, slot, true);
+    v.setUint32(MR.flags, flags, true);
+    v.setBigUint64(MR.guestPhysAddr, gpa, true);
+    v.setBigUint64(MR.memorySize, size, true);
+    v.setBigUint64(MR.userspaceAddr, host, true);
     this.#ioctl("KVM_SET_USER_MEMORY_REGION", b, `slot ${slot} at 0x${gpa.toString(16)}`);
   }
 
@@ -317,7 +314,7 @@ export class Vm {
    */
   setIdentityMapAddress(address: bigint | number = DEFAULT_IDENTITY_MAP_ADDRESS): void {
     this.#check("KVM_SET_IDENTITY_MAP_ADDR");
-    const b = new Uint8Array(8);
+    const b = new Uint8Array(VM_ABI.identityMapAddress.size);
     new DataView(b.buffer).setBigUint64(0, toU64(address, "identityMapAddress"), true);
     this.#ioctl("KVM_SET_IDENTITY_MAP_ADDR", b);
   }
@@ -352,8 +349,8 @@ export class Vm {
    */
   createPit2(options: { readonly speakerDummy?: boolean } = {}): void {
     this.#check("KVM_CREATE_PIT2");
-    const b = new Uint8Array(64);
-    new DataView(b.buffer).setUint32(0, options.speakerDummy === false ? 0 : KVM_PIT_SPEAKER_DUMMY, true);
+    const b = new Uint8Array(VM_ABI.pitConfig.size);
+    new DataView(b.buffer).setUint32(VM_ABI.pitConfig.flags, options.speakerDummy === false ? 0 : VM_ABI.pitSpeakerDummy, true);
     this.#ioctl("KVM_CREATE_PIT2", b);
   }
 
@@ -372,10 +369,10 @@ export class Vm {
    */
   irqLine(irq: number, level: boolean | 0 | 1): void {
     this.#check("KVM_IRQ_LINE");
-    const b = new Uint8Array(8);
+    const b = new Uint8Array(IL.size);
     const v = new DataView(b.buffer);
-    v.setUint32(0, toUint(irq, 32, "irq"), true);
-    v.setUint32(4, level ? 1 : 0, true);
+    v.setUint32(IL.irq, toUint(irq, 32, "irq"), true);
+    v.setUint32(IL.level, level ? 1 : 0, true);
     this.#ioctl("KVM_IRQ_LINE", b, `irq ${irq}`);
   }
 
@@ -393,13 +390,13 @@ export class Vm {
    */
   signalMsi(msi: { readonly address: bigint | number; readonly data: number }): boolean {
     this.#check("KVM_SIGNAL_MSI");
-    // struct kvm_msi: address_lo u32 @0, address_hi u32 @4, data u32 @8, flags u32 @12, devid @16, pad.
-    const b = new Uint8Array(32);
+    // struct kvm_msi: address_lo u32, address_hi u32, data u32, flags u32, devid u32, pad.
+    const b = new Uint8Array(MSI.size);
     const v = new DataView(b.buffer);
     const a = toU64(msi.address, "address");
-    v.setUint32(0, Number(a & 0xffffffffn), true);
-    v.setUint32(4, Number(a >> 32n), true);
-    v.setUint32(8, toUint(msi.data, 32, "data"), true);
+    v.setUint32(MSI.addressLo, Number(a & 0xffffffffn), true);
+    v.setUint32(MSI.addressHi, Number(a >> 32n), true);
+    v.setUint32(MSI.data, toUint(msi.data, 32, "data"), true);
     return this.#ioctl("KVM_SIGNAL_MSI", b) > 0;
   }
 
@@ -416,28 +413,28 @@ export class Vm {
    */
   setGsiRouting(routes: readonly GsiRoute[]): void {
     this.#check("KVM_SET_GSI_ROUTING");
-    // struct kvm_irq_routing: nr u32 @0, flags u32 @4, entries @8; struct kvm_irq_routing_entry
-    // (48 bytes): gsi u32 @0, type u32 @4 (KVM_IRQ_ROUTING_IRQCHIP 1, _MSI 2), flags @8, pad @12,
-    // union @16: irqchip { irqchip u32, pin u32 } or msi { address_lo, address_hi, data, devid }.
-    const b = new Uint8Array(8 + routes.length * 48);
+    // struct kvm_irq_routing: nr u32, flags u32, entries; struct kvm_irq_routing_entry: gsi u32,
+    // type u32 (KVM_IRQ_ROUTING_IRQCHIP or _MSI), flags, pad, then the union u: irqchip
+    // { irqchip u32, pin u32 } or msi { address_lo, address_hi, data, devid }.
+    const b = new Uint8Array(RT.entries + routes.length * RE.size);
     const v = new DataView(b.buffer);
-    v.setUint32(0, routes.length, true);
+    v.setUint32(RT.nr, routes.length, true);
     routes.forEach((r, i) => {
-      const o = 8 + i * 48;
-      v.setUint32(o, toUint(r.gsi, 32, `routes[${i}].gsi`), true);
+      const o = RT.entries + i * RE.size;
+      v.setUint32(o + RE.gsi, toUint(r.gsi, 32, `routes[${i}].gsi`), true);
       if (r.kind === "irqchip") {
-        const chips: Record<string, number> = { "pic-master": 0, "pic-slave": 1, ioapic: 2 };
+        const chips: Record<string, number> = VM_ABI.irqchip;
         const chip = chips[r.chip as string];
         if (chip === undefined) throw new KvmError("INVALID_ARGUMENT", `routes[${i}].chip: expected pic-master, pic-slave or ioapic, got ${String(r.chip)}`);
-        v.setUint32(o + 4, 1, true);
-        v.setUint32(o + 16, chip, true);
-        v.setUint32(o + 20, toUint(r.pin, 32, `routes[${i}].pin`), true);
+        v.setUint32(o + RE.type, VM_ABI.routingType.irqchip, true);
+        v.setUint32(o + RE.irqchip, chip, true);
+        v.setUint32(o + RE.pin, toUint(r.pin, 32, `routes[${i}].pin`), true);
       } else if (r.kind === "msi") {
         const a = toU64(r.address, `routes[${i}].address`);
-        v.setUint32(o + 4, 2, true);
-        v.setUint32(o + 16, Number(a & 0xffffffffn), true);
-        v.setUint32(o + 20, Number(a >> 32n), true);
-        v.setUint32(o + 24, toUint(r.data, 32, `routes[${i}].data`), true);
+        v.setUint32(o + RE.type, VM_ABI.routingType.msi, true);
+        v.setUint32(o + RE.msiAddressLo, Number(a & 0xffffffffn), true);
+        v.setUint32(o + RE.msiAddressHi, Number(a >> 32n), true);
+        v.setUint32(o + RE.msiData, toUint(r.data, 32, `routes[${i}].data`), true);
       } else {
         throw new KvmError("INVALID_ARGUMENT", `routes[${i}].kind: expected "irqchip" or "msi"`);
       }
@@ -484,16 +481,16 @@ export class Vm {
    */
   removeIrqfd(eventfd: EventFd, gsi: number): void {
     this.#check("KVM_IRQFD");
-    this.#ioctl("KVM_IRQFD", this.#irqfdStruct(eventfd.fd, gsi, KVM_IRQFD_FLAG_DEASSIGN), `deassign gsi ${gsi}`);
+    this.#ioctl("KVM_IRQFD", this.#irqfdStruct(eventfd.fd, gsi, VM_ABI.irqfdDeassign), `deassign gsi ${gsi}`);
   }
 
   #irqfdStruct(fd: number, gsi: number, flags: number): Uint8Array {
-    // struct kvm_irqfd: fd u32 @0, gsi u32 @4, flags u32 @8, resamplefd u32 @12, pad[16].
-    const b = new Uint8Array(32);
+    // struct kvm_irqfd: fd u32, gsi u32, flags u32, resamplefd u32, pad[16].
+    const b = new Uint8Array(IRQFD.size);
     const v = new DataView(b.buffer);
-    v.setUint32(0, fd, true);
-    v.setUint32(4, toUint(gsi, 32, "gsi"), true);
-    v.setUint32(8, flags, true);
+    v.setUint32(IRQFD.fd, fd, true);
+    v.setUint32(IRQFD.gsi, toUint(gsi, 32, "gsi"), true);
+    v.setUint32(IRQFD.flags, flags, true);
     return b;
   }
 
@@ -536,7 +533,7 @@ export class Vm {
    */
   removeIoeventfd(eventfd: EventFd, options: Omit<IoeventfdOptions, "eventfd">): void {
     this.#check("KVM_IOEVENTFD");
-    this.#ioctl("KVM_IOEVENTFD", this.#ioeventfdStruct(options, eventfd.fd, IOEVENTFD_DEASSIGN), "deassign");
+    this.#ioctl("KVM_IOEVENTFD", this.#ioeventfdStruct(options, eventfd.fd, VM_ABI.ioeventfdFlag.deassign), "deassign");
   }
 
   #ioeventfdStruct(o: Omit<IoeventfdOptions, "eventfd">, fd: number, extra: number): Uint8Array {
@@ -544,18 +541,18 @@ export class Vm {
     if (![0, 1, 2, 4, 8].includes(o.length)) throw new KvmError("OUT_OF_RANGE", `length: expected 0, 1, 2, 4 or 8, got ${o.length}`);
     const addr = toU64(o.address, "address");
     if (o.space === "pio" && addr > 0xffffn) throw new KvmError("OUT_OF_RANGE", `address: expected a port 0..0xffff, got 0x${addr.toString(16)}`);
-    // struct kvm_ioeventfd: datamatch u64 @0, addr u64 @8, len u32 @16, fd s32 @20, flags u32 @24.
-    const b = new Uint8Array(64);
+    // struct kvm_ioeventfd: datamatch u64, addr u64, len u32, fd s32, flags u32, pad.
+    const b = new Uint8Array(IOEV.size);
     const v = new DataView(b.buffer);
-    let flags = extra | (o.space === "pio" ? IOEVENTFD_PIO : 0);
+    let flags = extra | (o.space === "pio" ? VM_ABI.ioeventfdFlag.pio : 0);
     if (o.datamatch !== undefined) {
-      v.setBigUint64(0, toU64(o.datamatch, "datamatch"), true);
-      flags |= IOEVENTFD_DATAMATCH;
+      v.setBigUint64(IOEV.datamatch, toU64(o.datamatch, "datamatch"), true);
+      flags |= VM_ABI.ioeventfdFlag.datamatch;
     }
-    v.setBigUint64(8, addr, true);
-    v.setUint32(16, o.length, true);
-    v.setInt32(20, fd, true);
-    v.setUint32(24, flags, true);
+    v.setBigUint64(IOEV.addr, addr, true);
+    v.setUint32(IOEV.len, o.length, true);
+    v.setInt32(IOEV.fd, fd, true);
+    v.setUint32(IOEV.flags, flags, true);
     return b;
   }
 

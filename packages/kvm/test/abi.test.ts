@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { IOCTL, KVM_CAP, KVM_EXIT, MP_STATE } from "../src/constants.ts";
+import { IOCTL, KVM_CAP, KVM_EXIT, MP_STATE, VM_ABI } from "../src/constants.ts";
 import { decodeExit } from "../src/exits.ts";
 import { decodeFpu, decodeMsrs, decodeRegs, decodeSregs, encodeCpuid2, encodeMsrs, encodeRegsInto, encodeSregsInto } from "../src/registers.ts";
 
@@ -132,11 +132,67 @@ describe.skipIf(abi === undefined)(`KVM ABI against the kernel headers${abi ? ""
     expect(decodeMsrs(m, 1)).toEqual([{ index: 0x1a0, value: 0x1122334455667788n }]);
   });
 
-  it("GSI routing and MSI layouts match the numbers vm.ts writes", () => {
-    // vm.ts setGsiRouting/signalMsi write these offsets and type numbers.
-    expect([A("routing.entries"), A("sizeof kvm_irq_routing_entry"), A("route.type"), A("route.u"), A("route.pin"), A("route.msi.data")]).toEqual([8, 48, 4, 16, 20, 24]);
-    expect([A("KVM_IRQ_ROUTING_IRQCHIP"), A("KVM_IRQ_ROUTING_MSI"), A("KVM_IRQCHIP_IOAPIC"), A("KVM_IRQCHIP_PIC_SLAVE")]).toEqual([1, 2, 2, 1]);
-    expect([A("sizeof kvm_msi"), A("msi.data")]).toEqual([32, 8]);
+  it("every size, offset and flag vm.ts writes (VM_ABI) equals the header's", () => {
+    // vm.ts lays out the VM ioctl arguments with VM_ABI only, so this compares what it writes.
+    // Each leaf of VM_ABI names its counterpart in kvm-abi.c's output; none may be left out.
+    const header: Record<string, string> = {
+      "memoryRegion.size": "sizeof kvm_userspace_memory_region",
+      "memoryRegion.slot": "memregion.slot",
+      "memoryRegion.flags": "memregion.flags",
+      "memoryRegion.guestPhysAddr": "memregion.guest_phys_addr",
+      "memoryRegion.memorySize": "memregion.memory_size",
+      "memoryRegion.userspaceAddr": "memregion.userspace_addr",
+      memReadonly: "KVM_MEM_READONLY",
+      "identityMapAddress.size": "sizeof __u64",
+      "pitConfig.size": "sizeof kvm_pit_config",
+      "pitConfig.flags": "pit.flags",
+      pitSpeakerDummy: "KVM_PIT_SPEAKER_DUMMY",
+      "irqLevel.size": "sizeof kvm_irq_level",
+      "irqLevel.irq": "irqlevel.irq",
+      "irqLevel.level": "irqlevel.level",
+      "msi.size": "sizeof kvm_msi",
+      "msi.addressLo": "msi.address_lo",
+      "msi.addressHi": "msi.address_hi",
+      "msi.data": "msi.data",
+      "irqRouting.nr": "routing.nr",
+      "irqRouting.entries": "routing.entries",
+      "irqRoutingEntry.size": "sizeof kvm_irq_routing_entry",
+      "irqRoutingEntry.gsi": "route.gsi",
+      "irqRoutingEntry.type": "route.type",
+      "irqRoutingEntry.irqchip": "route.irqchip",
+      "irqRoutingEntry.pin": "route.pin",
+      "irqRoutingEntry.msiAddressLo": "route.msi.address_lo",
+      "irqRoutingEntry.msiAddressHi": "route.msi.address_hi",
+      "irqRoutingEntry.msiData": "route.msi.data",
+      "routingType.irqchip": "KVM_IRQ_ROUTING_IRQCHIP",
+      "routingType.msi": "KVM_IRQ_ROUTING_MSI",
+      "irqchip.pic-master": "KVM_IRQCHIP_PIC_MASTER",
+      "irqchip.pic-slave": "KVM_IRQCHIP_PIC_SLAVE",
+      "irqchip.ioapic": "KVM_IRQCHIP_IOAPIC",
+      "irqfd.size": "sizeof kvm_irqfd",
+      "irqfd.fd": "irqfd.fd",
+      "irqfd.gsi": "irqfd.gsi",
+      "irqfd.flags": "irqfd.flags",
+      irqfdDeassign: "KVM_IRQFD_FLAG_DEASSIGN",
+      "ioeventfd.size": "sizeof kvm_ioeventfd",
+      "ioeventfd.datamatch": "ioeventfd.datamatch",
+      "ioeventfd.addr": "ioeventfd.addr",
+      "ioeventfd.len": "ioeventfd.len",
+      "ioeventfd.fd": "ioeventfd.fd",
+      "ioeventfd.flags": "ioeventfd.flags",
+      "ioeventfdFlag.datamatch": "KVM_IOEVENTFD_FLAG_DATAMATCH",
+      "ioeventfdFlag.pio": "KVM_IOEVENTFD_FLAG_PIO",
+      "ioeventfdFlag.deassign": "KVM_IOEVENTFD_FLAG_DEASSIGN",
+    };
+    const leaves: [string, number][] = [];
+    for (const [k, v] of Object.entries(VM_ABI)) {
+      if (typeof v === "number") leaves.push([k, v]);
+      else for (const [f, n] of Object.entries(v)) leaves.push([`${k}.${f}`, n]);
+    }
+    expect(leaves.map(([k]) => k).sort()).toEqual(Object.keys(header).sort());
+    for (const [k, v] of leaves) expect([k, v]).toEqual([k, A(header[k]!)]);
+    // The union inside kvm_irq_routing_entry starts where irqchip and msi.address_lo are.
+    expect([A("route.u"), A("route.u")]).toEqual([VM_ABI.irqRoutingEntry.irqchip, VM_ABI.irqRoutingEntry.msiAddressLo]);
   });
 
   it("kvm_run exits decode from the header's offsets", () => {

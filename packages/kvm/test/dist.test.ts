@@ -29,7 +29,7 @@ async function runGuest(api: Api): Promise<void> {
   kvm.close();
 }
 
-describe.skipIf(!built)(`built package (skipped when ${dist} has not been built)`, () => {
+describe.skipIf(!built)(`built package${built ? "" : ` (skipped: ${dist} has not been built; run pnpm build)`}`, () => {
   const noKvm = kvmUnavailable !== undefined;
   it("ESM and CJS entries export the same names", async () => {
     const esm = (await import(`${dist}index.js`)) as Api;

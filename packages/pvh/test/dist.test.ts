@@ -23,7 +23,7 @@ function exercise(api: Api): void {
   expect(api.pvhEntryState({ entry: 0x100000, startInfo: 0x6000 }).sregs.cr0).toBe(0x11n);
 }
 
-describe.skipIf(!built)(`built package (skipped when ${dist} has not been built)`, () => {
+describe.skipIf(!built)(`built package${built ? "" : ` (skipped: ${dist} has not been built; run pnpm build)`}`, () => {
   it("ESM entry", async () => {
     exercise((await import(`${dist}index.js`)) as Api);
   });

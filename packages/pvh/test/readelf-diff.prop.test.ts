@@ -1,6 +1,8 @@
 // Differential property: random well-formed ELF images, written by a generator in this file (not
 // by the package), are read by readPvhKernel and by readelf; both must report the same segments
-// and the same Xen notes. fast-check prints the seed on failure.
+// and the same Xen notes. fast-check prints the seed on failure. Lengths are drawn explicitly, a
+// bound half the time (fast-check's default size would stop arrays at about 10 items whatever
+// their maxLength), and counters assert the limits were reached.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -99,24 +101,37 @@ function writeElf(img: Image): Uint8Array {
   return b;
 }
 
+/** A length in [min, max]: one of the two bounds half the time, otherwise uniform. */
+const lengthIn = (min: number, max: number): fc.Arbitrary<number> =>
+  fc.oneof({ weight: 1, arbitrary: fc.constantFrom(min, max) }, { weight: 1, arbitrary: fc.integer({ min, max }) });
+const arrayIn = <T>(arb: fc.Arbitrary<T>, min: number, max: number): fc.Arbitrary<T[]> =>
+  lengthIn(min, max).chain((n) => fc.array(arb, { minLength: n, maxLength: n }));
+const bytesIn = (min: number, max: number): fc.Arbitrary<Uint8Array> =>
+  lengthIn(min, max).chain((n) => fc.uint8Array({ minLength: n, maxLength: n }));
+
+const MAX_DATA = 200;
+const MAX_SEGS = 6;
+const MAX_NOTES = 10;
+const MAX_DESC = 20;
+
 const segArb = fc.record({
   gap: fc.bigInt({ min: 0n, max: 0x10000n }).map((x) => x * 16n),
   vaddr: fc.bigInt({ min: 0n, max: 0xffff_ffffn }),
-  data: fc.uint8Array({ minLength: 1, maxLength: 200 }),
+  data: bytesIn(1, MAX_DATA),
   bss: fc.bigInt({ min: 0n, max: 0x10000n }),
   flags: fc.integer({ min: 0, max: 7 }),
 });
 const noteArb = fc.record({
   owner: fc.constantFrom("Xen", "Foo"),
   type: fc.integer({ min: 1, max: 17 }),
-  desc: fc.uint8Array({ minLength: 1, maxLength: 20 }),
+  desc: bytesIn(1, MAX_DESC),
 });
 const imageArb = fc
   .record({
     cls: fc.constantFrom(32 as const, 64 as const),
     base: fc.bigInt({ min: 0x100000n, max: 0x4000_0000n }).map((x) => x & ~0xfffn),
-    segs: fc.array(segArb, { minLength: 1, maxLength: 6 }),
-    notes: fc.array(noteArb, { maxLength: 10 }),
+    segs: arrayIn(segArb, 1, MAX_SEGS),
+    notes: arrayIn(noteArb, 0, MAX_NOTES),
     pvhAt: fc.nat(),
     entrySeg: fc.nat(),
     entryOff: fc.nat(),
@@ -143,8 +158,19 @@ describe("readPvhKernel agrees with readelf on random well-formed images", () =>
   it("segments and Xen notes", () => {
     const dir = mkdtempSync(join(tmpdir(), "pvh-diff-"));
     let n = 0;
+    const seen = { elf32: 0, elf64: 0, data200: 0, segs6: 0, notes10: 0, desc20: 0, pvhDesc4: 0, pvhDesc8: 0, otherXen: 0, foo: 0 };
     fc.assert(
       fc.property(imageArb, ({ img, entry }) => {
+        seen[img.cls === 32 ? "elf32" : "elf64"]++;
+        if (img.segs.some((s) => s.data.length === MAX_DATA)) seen.data200++;
+        if (img.segs.length === MAX_SEGS) seen.segs6++;
+        if (img.notes.length === MAX_NOTES + 1) seen.notes10++; // the PVH note is added to the generated ones
+        if (img.notes.some((x) => x.desc.length === MAX_DESC)) seen.desc20++;
+        const pvh = img.notes.find((x) => x.owner === "Xen" && x.type === 18);
+        if (pvh?.desc.length === 4) seen.pvhDesc4++;
+        if (pvh?.desc.length === 8) seen.pvhDesc8++;
+        if (img.notes.some((x) => x.owner === "Xen" && x.type !== 18)) seen.otherXen++;
+        if (img.notes.some((x) => x.owner === "Foo")) seen.foo++;
         const bytes = writeElf(img);
         const path = join(dir, `img${n++}.elf`);
         writeFileSync(path, bytes);
@@ -162,5 +188,6 @@ describe("readPvhKernel agrees with readelf on random well-formed images", () =>
       }),
       { numRuns: 60 },
     );
+    for (const [k, v] of Object.entries(seen)) expect(v, `images with ${k}`).toBeGreaterThan(0);
   });
 });

@@ -114,9 +114,15 @@ describe("layout from the C compiler and Xen's start_info.h", () => {
   });
 
   it("the worked example of mptable_pvh.md §2.6 (128 MiB, no initrd)", () => {
-    // Bytes from the reference's hex dump, typed in here.
-    const want = "78c56e330100000000000000000000000000000000000000000002000000000000000000000000000070000000000000040000000000000000";
-    expect(hex(encodeStartInfo({ cmdlinePaddr: 0x20000, memmapPaddr: 0x7000, memmapEntries: 4 }))).toBe(want.slice(0, 112));
+    // The reference's hex dump, typed in line by line (its offsets 0x6000..0x6037: 56 bytes).
+    const want = [
+      "78 c5 6e 33 01 00 00 00 00 00 00 00 00 00 00 00", // magic, version=1, flags=0, nr_modules=0
+      "00 00 00 00 00 00 00 00 00 00 02 00 00 00 00 00", // modlist=0, cmdline=0x20000
+      "00 00 00 00 00 00 00 00 00 70 00 00 00 00 00 00", // rsdp=0, memmap=0x7000
+      "04 00 00 00 00 00 00 00", // memmap_entries=4, reserved=0
+    ].join(" ").replaceAll(" ", "");
+    expect(want.length).toBe(2 * 56);
+    expect(hex(encodeStartInfo({ cmdlinePaddr: 0x20000, memmapPaddr: 0x7000, memmapEntries: 4 }))).toBe(want);
   });
 });
 

@@ -74,6 +74,21 @@ int main(void) {
   OFF(kvm_ioeventfd, flags, "ioeventfd.flags");
   printf("  \"KVM_IOEVENTFD_FLAG_DATAMATCH\": %d,\n  \"KVM_IOEVENTFD_FLAG_PIO\": %d,\n  \"KVM_IOEVENTFD_FLAG_DEASSIGN\": %d,\n",
          KVM_IOEVENTFD_FLAG_DATAMATCH, KVM_IOEVENTFD_FLAG_PIO, KVM_IOEVENTFD_FLAG_DEASSIGN);
+  /* The rest of the VM ioctl arguments vm.ts lays out (its VM_ABI constants). */
+  OFF(kvm_userspace_memory_region, slot, "memregion.slot"); OFF(kvm_userspace_memory_region, flags, "memregion.flags");
+  OFF(kvm_userspace_memory_region, guest_phys_addr, "memregion.guest_phys_addr");
+  OFF(kvm_userspace_memory_region, memory_size, "memregion.memory_size");
+  OFF(kvm_userspace_memory_region, userspace_addr, "memregion.userspace_addr");
+  OFF(kvm_pit_config, flags, "pit.flags"); OFF(kvm_irq_level, irq, "irqlevel.irq"); OFF(kvm_irq_level, level, "irqlevel.level");
+  OFF(kvm_msi, address_lo, "msi.address_lo"); OFF(kvm_msi, address_hi, "msi.address_hi");
+  OFF(kvm_irq_routing, nr, "routing.nr"); OFF(kvm_irq_routing_entry, gsi, "route.gsi");
+  OFF(kvm_irq_routing_entry, u.irqchip.irqchip, "route.irqchip");
+  OFF(kvm_irq_routing_entry, u.msi.address_lo, "route.msi.address_lo");
+  OFF(kvm_irq_routing_entry, u.msi.address_hi, "route.msi.address_hi");
+  OFF(kvm_irqfd, fd, "irqfd.fd"); OFF(kvm_irqfd, gsi, "irqfd.gsi"); OFF(kvm_irqfd, flags, "irqfd.flags");
+  printf("  \"sizeof __u64\": %zu,\n", sizeof(__u64));
+  printf("  \"KVM_MEM_READONLY\": %d, \"KVM_PIT_SPEAKER_DUMMY\": %d, \"KVM_IRQFD_FLAG_DEASSIGN\": %d, \"KVM_IRQCHIP_PIC_MASTER\": %d,\n",
+         (int)KVM_MEM_READONLY, (int)KVM_PIT_SPEAKER_DUMMY, (int)KVM_IRQFD_FLAG_DEASSIGN, (int)KVM_IRQCHIP_PIC_MASTER);
   printf("  \"KVM_EXIT_IO\": %d, \"KVM_EXIT_MMIO\": %d, \"KVM_EXIT_HLT\": %d, \"KVM_EXIT_SHUTDOWN\": %d,\n",
          KVM_EXIT_IO, KVM_EXIT_MMIO, KVM_EXIT_HLT, KVM_EXIT_SHUTDOWN);
   printf("  \"KVM_EXIT_FAIL_ENTRY\": %d, \"KVM_EXIT_INTR\": %d, \"KVM_EXIT_INTERNAL_ERROR\": %d, \"KVM_EXIT_SYSTEM_EVENT\": %d,\n",
