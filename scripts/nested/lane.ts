@@ -80,7 +80,13 @@ writeFileSync(
     `export MICROVM_SUMMARY_JSON=${q(summaryFile)}`,
     ...opt.env.map((kv) => `export ${kv.slice(0, kv.indexOf("="))}=${q(kv.slice(kv.indexOf("=") + 1))}`),
     `cd ${q(root)} || exit 97`,
-    command.map(q).join(" "),
+    // Under TCG, KVM's enabling and disabling of SVM on every CPU, done whenever the first VM is
+    // created or the last one destroyed, now and then never completes (seen as a hang within a
+    // few dozen create/destroy cycles): a VM held open for the whole job keeps it enabled.
+    `python3 -c 'import fcntl, os, time; kvm = os.open("/dev/kvm", os.O_RDWR); vm = fcntl.ioctl(kvm, 0xAE01, 0); time.sleep(1 << 30)' & holder=$!`,
+    `${command.map(q).join(" ")}; status=$?`,
+    "kill $holder 2>/dev/null",
+    "exit $status",
   ].join("\n") + "\n",
 );
 
