@@ -45,6 +45,7 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
   const isr = new Int32Array(data.isr);
 
   let uart: Uart16550 | undefined;
+  const fdOutput = new FdOutput();
   if (data.uart) {
     const u = data.uart;
     const ring = u.ring ? new RingWriter(u.ring) : undefined;
@@ -54,11 +55,7 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
       output: ring
         ? (b) => void ring.write(b)
         : (b) => {
-            try {
-              if (out !== undefined) writeSync(out, b);
-            } catch {
-              // Output nobody can take is dropped; the guest never blocks on its console.
-            }
+            if (out !== undefined) fdOutput.write(out, b);
           },
       // ISA IRQ 4 is edge-triggered (MP spec: ISA conforms to edge, active high): a rising level
       // is delivered as an edge through the irqfd, which is what KVM_IRQ_LINE 1-then-0 gives.
@@ -162,3 +159,39 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
     },
   };
 };
+
+/** How long one stall of an output fd may hold the vCPU before its output is dropped instead. */
+const STALL_BUDGET_MS = 2000;
+
+/**
+ * The UART's output to a file descriptor (a terminal, a pipe, a pty). A reader that is merely slow
+ * holds the guest back, as a UART with flow control does (QEMU's serial waits for its chardev the
+ * same way), so nothing is lost; a reader that takes nothing for {@link STALL_BUDGET_MS} is taken
+ * to be absent, and the output is dropped until the fd takes bytes again, so that an unread pty
+ * never blocks the guest for long.
+ */
+class FdOutput {
+  private dropping = false;
+  private readonly nap = new Int32Array(new SharedArrayBuffer(4));
+
+  write(fd: number, bytes: Uint8Array): void {
+    let off = 0;
+    let stalledSince = 0;
+    while (off < bytes.length) {
+      try {
+        off += writeSync(fd, bytes, off);
+        this.dropping = false;
+        stalledSince = 0;
+      } catch (e) {
+        const full = (e as NodeJS.ErrnoException).code === "EAGAIN";
+        const now = Date.now();
+        if (full && stalledSince === 0) stalledSince = now;
+        if (!full || this.dropping || now - stalledSince >= STALL_BUDGET_MS) {
+          this.dropping = full;
+          return; // dropped: the guest never waits long on an output nobody takes
+        }
+        Atomics.wait(this.nap, 0, 0, 1);
+      }
+    }
+  }
+}

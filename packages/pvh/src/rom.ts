@@ -315,7 +315,14 @@ function checkSegment(state: PvhEntryState, gdt: Uint8Array, gdtLimit: number, n
 
 const isFlat = (sg: SegmentState): boolean => sg.base === 0n && sg.limit === 0xffffffff;
 const isData = (sg: SegmentState): boolean => sg.present === 1 && sg.s === 1 && (sg.type & 0x8) === 0;
-const isWritableData = (sg: SegmentState): boolean => isData(sg) && (sg.type & 0x2) !== 0;
+/** Present, writable, expand-up data (an expand-down "flat" segment has no valid offset). */
+const isWritableData = (sg: SegmentState): boolean => isData(sg) && (sg.type & 0x2) !== 0 && (sg.type & 0x4) === 0;
+/** CR0 bits the ROM may set (Intel SDM vol. 3A §2.5): PE MP EM TS ET NE WP AM NW CD; PG is refused separately. */
+const CR0_BITS = 0x6005_003fn;
+/** CR4 bits every x86-64 CPU has (VME through OSXMMEXCPT, bits 0..10); others may be reserved and fault. */
+const CR4_BITS = 0x7ffn;
+/** EFER bits the ROM may set: SCE (0) and NXE (11); LME/LMA need paging, the rest is reserved. */
+const EFER_BITS = 0x801n;
 
 function checkState(state: PvhEntryState): Omit<PvhRomState, "size"> {
   const s = checkObject("state", state);
@@ -324,6 +331,9 @@ function checkState(state: PvhEntryState): Omit<PvhRomState, "size"> {
   const g = checkObject("state.gdt", s["gdt"]);
   const gdtBytes = checkBytes("state.gdt.bytes", g["bytes"]);
   const gdtBase = u32Field("state.gdt.address", g["address"]);
+  if (gdtBase + BigInt(gdtBytes.length) > FOUR_G) {
+    throw new PvhError("entry-state-unsupported", `state.gdt.address: the GDT [${hex(gdtBase)}, ${hex(gdtBase + BigInt(gdtBytes.length))}) must end at or below 4 GiB (32-bit protected mode)`);
+  }
   const gdtr = checkObject("sregs.gdt", (sregs as unknown as Record<string, unknown>)["gdt"]);
   if (toU64("sregs.gdt.base", gdtr["base"]) !== gdtBase) throw new PvhError("entry-state-unsupported", `sregs.gdt.base: expected the GDT's address ${hex(gdtBase)}, got ${hex(toU64("sregs.gdt.base", gdtr["base"]))}`);
   const gdtLimit = limit16("sregs.gdt.limit", gdtr["limit"]);
@@ -333,6 +343,7 @@ function checkState(state: PvhEntryState): Omit<PvhRomState, "size"> {
   const trSel = intField("sregs.tr.selector", trObj["selector"], 0xffff);
   const trType = intField("sregs.tr.type", trObj["type"], 0xf);
   if (trSel === 0) throw new PvhError("entry-state-unsupported", "sregs.tr.selector: expected a TSS descriptor's selector, got the null selector");
+  if (typeof trObj["s"] !== "number") throw new PvhError("invalid-argument", `sregs.tr.s: expected 0 or 1, got ${typeof trObj["s"]}`);
   if (trObj["s"] !== 0) throw new PvhError("entry-state-unsupported", `sregs.tr.s: expected 0 (a system descriptor: a TSS), got ${String(trObj["s"])}`);
   if (trType !== 0xb) throw new PvhError("entry-state-unsupported", `sregs.tr.type: expected 0xb (a busy 32-bit TSS, as LTR leaves it), got ${hex(trType)}`);
   const busy = busyTss(gdtBytes, trSel);
@@ -345,28 +356,35 @@ function checkState(state: PvhEntryState): Omit<PvhRomState, "size"> {
   const ss = seg("ss");
   const tr = seg("tr");
   const ldt = seg("ldt");
-  if (cs.s !== 1 || (cs.type & 0x8) === 0 || cs.db !== 1 || cs.l !== 0 || !isFlat(cs)) {
-    throw new PvhError("entry-state-unsupported", `sregs.cs: expected a flat 32-bit code segment (S 1, type with bit 3, D/B 1, L 0, base 0, limit 4 GiB), got type ${hex(cs.type)} db ${cs.db} l ${cs.l} base ${hex(cs.base)} limit ${hex(cs.limit)}`);
+  // The far jump runs at CPL 0: the code segment must be present with DPL 0 (SDM vol. 3A §5.8.1).
+  if (cs.present !== 1 || cs.dpl !== 0 || cs.s !== 1 || (cs.type & 0x8) === 0 || cs.db !== 1 || cs.l !== 0 || !isFlat(cs)) {
+    throw new PvhError("entry-state-unsupported", `sregs.cs: expected a present flat 32-bit code segment with DPL 0 (S 1, type with bit 3, D/B 1, L 0, base 0, limit 4 GiB), got present ${cs.present} dpl ${cs.dpl} type ${hex(cs.type)} db ${cs.db} l ${cs.l} base ${hex(cs.base)} limit ${hex(cs.limit)}`);
   }
   // The ROM addresses the GDT and its own data through DS: flat and writable.
   if (!isWritableData(ds) || !isFlat(ds)) throw new PvhError("entry-state-unsupported", `sregs.ds: expected a flat writable data segment (the ROM addresses memory through it), got type ${hex(ds.type)} s ${ds.s} base ${hex(ds.base)} limit ${hex(ds.limit)}`);
-  if (!isWritableData(ss)) throw new PvhError("entry-state-unsupported", `sregs.ss: expected a writable data segment (a null or code SS faults), got selector ${hex(ss.selector)} type ${hex(ss.type)} s ${ss.s}`);
+  // MOV SS needs a writable data segment whose DPL equals the CPL, 0 (SDM vol. 3A §5.7).
+  if (!isWritableData(ss) || ss.dpl !== 0) throw new PvhError("entry-state-unsupported", `sregs.ss: expected a present writable expand-up data segment with DPL 0 (a null, code or other SS faults), got selector ${hex(ss.selector)} type ${hex(ss.type)} s ${ss.s} dpl ${ss.dpl} present ${ss.present}`);
   for (const [name, sg] of [["es", es], ["fs", fs], ["gs", gs]] as const) {
-    if (sg.selector !== 0 && !isData(sg) && !(sg.s === 1 && (sg.type & 0xa) === 0xa)) {
-      throw new PvhError("entry-state-unsupported", `sregs.${name}: expected a null selector, a data segment or a readable code segment, got type ${hex(sg.type)} s ${sg.s}`);
+    if (sg.selector !== 0 && !(sg.present === 1 && (isData(sg) || (sg.s === 1 && (sg.type & 0xa) === 0xa)))) {
+      throw new PvhError("entry-state-unsupported", `sregs.${name}: expected a null selector, a present data segment or a present readable code segment, got type ${hex(sg.type)} s ${sg.s} present ${sg.present}`);
     }
   }
+  if (tr.present !== 1) throw new PvhError("entry-state-unsupported", "sregs.tr.present: LTR needs a present TSS descriptor");
   if (ldt.selector !== 0 && !(ldt.s === 0 && ldt.type === 0x2 && ldt.present === 1)) {
     throw new PvhError("entry-state-unsupported", `sregs.ldt: expected a null selector or an LDT descriptor (S 0, type 2), got type ${hex(ldt.type)} s ${ldt.s}`);
   }
-  void tr;
   const selectors = { cs: cs.selector, ds: ds.selector, es: es.selector, fs: fs.selector, gs: gs.selector, ss: ss.selector, tr: trSel, ldt: ldt.selector };
   const cr0 = u32Field("sregs.cr0", sregs.cr0);
   if ((cr0 & 1n) === 0n || (cr0 & 0x8000_0000n) !== 0n) {
     throw new PvhError("entry-state-unsupported", `sregs.cr0: expected PE (bit 0) set and PG (bit 31) clear, got ${hex(cr0)}`);
   }
+  if ((cr0 & ~CR0_BITS) !== 0n) throw new PvhError("entry-state-unsupported", `sregs.cr0: reserved bits ${hex(cr0 & ~CR0_BITS)} set (MOV to CR0 faults), got ${hex(cr0)}`);
+  if ((cr0 & 0x2000_0000n) !== 0n && (cr0 & 0x4000_0000n) === 0n) throw new PvhError("entry-state-unsupported", `sregs.cr0: NW (bit 29) without CD (bit 30) faults, got ${hex(cr0)}`);
+  const cr4 = u32Field("sregs.cr4", sregs.cr4);
+  if ((cr4 & ~CR4_BITS) !== 0n) throw new PvhError("entry-state-unsupported", `sregs.cr4: the ROM sets only bits 0..10 (bits ${hex(cr4 & ~CR4_BITS)} may be reserved on the CPU and fault), got ${hex(cr4)}`);
   const efer = toU64("sregs.efer", sregs.efer);
   if ((efer & 0x500n) !== 0n) throw new PvhError("entry-state-unsupported", `sregs.efer: LME and LMA (bits 8, 10) must be clear without paging, got ${hex(efer)}`);
+  if ((efer & ~EFER_BITS) !== 0n) throw new PvhError("entry-state-unsupported", `sregs.efer: the ROM sets only SCE (bit 0) and NXE (bit 11), got ${hex(efer)}`);
   const rflags = toU64("regs.rflags", regs.rflags);
   if ((rflags & ~SAHF_FLAGS) !== 2n) {
     throw new PvhError("entry-state-unsupported", `regs.rflags: the ROM can set only CF, PF, AF, ZF and SF (with bit 1 set, IF/DF/TF/OF clear), got ${hex(rflags)}`);
@@ -384,7 +402,7 @@ function checkState(state: PvhEntryState): Omit<PvhRomState, "size"> {
     cr0,
     cr2: u32Field("sregs.cr2", sregs.cr2),
     cr3: u32Field("sregs.cr3", sregs.cr3),
-    cr4: u32Field("sregs.cr4", sregs.cr4),
+    cr4,
     efer,
     regs: out,
     rflags,
@@ -393,8 +411,7 @@ function checkState(state: PvhEntryState): Omit<PvhRomState, "size"> {
 }
 
 function limit16(field: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffff) throw new PvhError("out-of-range", `${field}: expected 0..0xffff, got ${String(v)}`);
-  return v;
+  return intField(field, v, 0xffff);
 }
 
 /** A copy of the GDT with the TSS descriptor at `sel` marked busy (what LTR leaves). */
