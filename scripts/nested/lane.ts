@@ -141,10 +141,12 @@ qemu.stdout?.on("data", (d: Buffer) => {
     tail.push(line);
     if (tail.length > 40) tail.shift();
     if (!opt.quiet) process.stdout.write(`[nested] ${line}\n`);
-    if (line.startsWith("lane-ready:")) ready = true;
-    const e = /^lane-exit: (\d+)/.exec(line);
+    // The job may leave a terminal escape (vitest's cursor) at the start of the init's line.
+    const plain = line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+    if (plain.startsWith("lane-ready:")) ready = true;
+    const e = /^lane-exit: (\d+)$/.exec(plain);
     if (e) exitCode = Number(e[1]);
-    const le = /^lane-error: (.*)/.exec(line);
+    const le = /^lane-error: (.*)/.exec(plain);
     if (le) laneError = le[1];
   }
 });

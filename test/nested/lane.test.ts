@@ -43,10 +43,9 @@ describe.skipIf(why !== undefined)(`the nested-KVM lane${why ? ` (skipped: ${why
   }, 16 * 60_000);
 
   it("a guest the lane cannot start fails loudly, with the reason, not as a skip", () => {
-    const r = lane("--smp", "0");
+    const r = lane("--mem-mib", "16"); // too little RAM for the kernel: it never gets to /init
     expect(r.status, r.out).toBe(2);
     expect(r.out).toMatch(/\[nested\] lane FAILED after \d+ s: the guest never got its \/dev\/kvm/);
-    expect(r.out).toMatch(/\[nested\] qemu: .*/);
     expect(r.out).not.toMatch(/skipped/);
   }, 5 * 60_000);
 });
