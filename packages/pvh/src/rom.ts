@@ -375,10 +375,12 @@ function checkState(state: PvhEntryState): Omit<PvhRomState, "size"> {
   }
   const selectors = { cs: cs.selector, ds: ds.selector, es: es.selector, fs: fs.selector, gs: gs.selector, ss: ss.selector, tr: trSel, ldt: ldt.selector };
   const cr0 = u32Field("sregs.cr0", sregs.cr0);
-  if ((cr0 & 1n) === 0n || (cr0 & 0x8000_0000n) !== 0n) {
-    throw new PvhError("entry-state-unsupported", `sregs.cr0: expected PE (bit 0) set and PG (bit 31) clear, got ${hex(cr0)}`);
+  // ET (bit 4) is hard-wired to 1 on every CPU since the P6 (SDM vol. 3A §2.5): a state without it
+  // is not one the CPU can be in.
+  if ((cr0 & 1n) === 0n || (cr0 & 0x10n) === 0n || (cr0 & 0x8000_0000n) !== 0n) {
+    throw new PvhError("entry-state-unsupported", `sregs.cr0: expected PE (bit 0) and ET (bit 4) set and PG (bit 31) clear, got ${hex(cr0)}`);
   }
-  if ((cr0 & ~CR0_BITS) !== 0n) throw new PvhError("entry-state-unsupported", `sregs.cr0: reserved bits ${hex(cr0 & ~CR0_BITS)} set (MOV to CR0 faults), got ${hex(cr0)}`);
+  if ((cr0 & ~CR0_BITS) !== 0n) throw new PvhError("entry-state-unsupported", `sregs.cr0: bits ${hex(cr0 & ~CR0_BITS)} are reserved (they fault, or read back other than written), got ${hex(cr0)}`);
   if ((cr0 & 0x2000_0000n) !== 0n && (cr0 & 0x4000_0000n) === 0n) throw new PvhError("entry-state-unsupported", `sregs.cr0: NW (bit 29) without CD (bit 30) faults, got ${hex(cr0)}`);
   const cr4 = u32Field("sregs.cr4", sregs.cr4);
   if ((cr4 & ~CR4_BITS) !== 0n) throw new PvhError("entry-state-unsupported", `sregs.cr4: the ROM sets only bits 0..10 (bits ${hex(cr4 & ~CR4_BITS)} may be reserved on the CPU and fault), got ${hex(cr4)}`);
@@ -434,9 +436,13 @@ function busyTss(gdt: Uint8Array, sel: number): Uint8Array {
  *
  * @param init - the entry state, the ROM size and blobs to carry
  * @returns the ROM image (`size` bytes), unused bytes 0xff as in an erased flash part
- * @throws {@link PvhError} `entry-state-unsupported` when the state is not what loading the GDT's
- *   descriptors gives or needs 64-bit registers; `out-of-range` for a bad size; `rom-layout` for a
- *   blob outside the ROM's windows or over its code
+ * @throws {@link PvhError} `entry-state-unsupported` when the state is not one the ROM can reach:
+ *   segment state other than loading the GDT's descriptors gives, a CS/SS/DS/ES/FS/GS/TR/LDTR
+ *   descriptor of the wrong kind, privilege or presence, a GDT ending above 4 GiB, CR0 without PE
+ *   and ET or with PG, NW without CD or reserved bits, CR4 beyond bits 0..10, EFER beyond SCE and
+ *   NXE, flags other than CF/PF/AF/ZF/SF, 64-bit registers; `invalid-argument` / `out-of-range`
+ *   for malformed fields and sizes; `rom-layout` for a blob outside the ROM's windows or over its
+ *   code
  * @example
  * ```ts
  * import { buildPvhRom, pvhEntryState } from "@microvm/pvh";

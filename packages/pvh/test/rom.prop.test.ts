@@ -12,8 +12,13 @@ import {
   type BuildPrediction,
   busyState,
   CODE,
+  CR0,
+  cr0Values,
+  cr4Values,
   DESC,
   type Descriptor,
+  EFER,
+  eferValues,
   expectedDecode,
   flagsOf,
   KIB,
@@ -69,7 +74,7 @@ describe("round trip: decodePvhRom(buildPvhRom(x)) gives back the state", () => 
       sizes: { "64K": 0, "128K": 0, "> 128K": 0, "1M": 0 },
       flags: new Set<bigint>(),
       blobs: { low: 0, high: 0, lowTouch: 0, highTouch: 0, lowStart: 0, highStart: 0, lowInBigRom: 0, overlapping: 0, many: 0 },
-      extremes: { ripMax: 0, gdtTop: 0, gdtZero: 0, eferHigh: 0, idtMax: 0 },
+      extremes: { ripMax: 0, gdtTop: 0, gdtZero: 0, idtMax: 0, eferBoth: 0, cr4All: 0, cr0CdNw: 0 },
       // Segment choices other than pvhEntryState's, all accepted.
       segs: { esCode: 0, fsNull: 0, gsCode: 0, ownSs: 0, ldt: 0 },
     };
@@ -120,7 +125,9 @@ describe("round trip: decodePvhRom(buildPvhRom(x)) gives back the state", () => 
         if (state.regs.rip === 0xffff_ffffn) seen.extremes.ripMax++;
         if (state.gdt.address === BigInt(FOUR_G - 32)) seen.extremes.gdtTop++;
         if (state.gdt.address === 0n) seen.extremes.gdtZero++;
-        if (state.sregs.efer >> 32n !== 0n) seen.extremes.eferHigh++;
+        if (state.sregs.efer === (EFER.SCE | EFER.NXE)) seen.extremes.eferBoth++;
+        if (state.sregs.cr4 === 0x7ffn) seen.extremes.cr4All++;
+        if ((state.sregs.cr0 & BigInt(CR0.NW | CR0.CD)) === BigInt(CR0.NW | CR0.CD)) seen.extremes.cr0CdNw++;
         if (state.sregs.idt.limit === 0xffff) seen.extremes.idtMax++;
         if (x.segs?.es === "code") seen.segs.esCode++;
         if (x.segs?.fs === "null") seen.segs.fsNull++;
@@ -219,9 +226,9 @@ const S = pvhEntryState({ entry: 0x100_0000, startInfo: 0x6000 });
 const SEG_PATHS = SEG_REGS.filter((r) => r !== "tr").flatMap((r) => SEG_FIELDS.filter((f) => f !== "selector").map((f) => `sregs.${r}.${f}`));
 const TR_PATHS = SEG_FIELDS.filter((f) => f !== "selector" && f !== "type").map((f) => `sregs.tr.${f}`);
 const SELECTOR_PATHS = SEG_REGS.map((r) => `sregs.${r}.selector`);
-const U32_PATHS = ["regs.rax", "regs.rbx", "regs.rcx", "regs.rdx", "regs.rsi", "regs.rdi", "regs.rsp", "regs.rbp", "regs.rip", "sregs.cr2", "sregs.cr3", "sregs.cr4", "sregs.idt.base"];
+const U32_PATHS = ["regs.rax", "regs.rbx", "regs.rcx", "regs.rdx", "regs.rsi", "regs.rdi", "regs.rsp", "regs.rbp", "regs.rip", "sregs.cr2", "sregs.cr3", "sregs.idt.base"];
 const ZERO_PATHS = ["r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"].map((r) => `regs.${r}`);
-const OTHER_PATHS = ["regs.rflags", "sregs.cr0", "sregs.efer", "sregs.idt.limit", "sregs.gdt.limit", "sregs.gdt.base", "gdt.address"];
+const OTHER_PATHS = ["regs.rflags", "sregs.cr0", "sregs.cr4", "sregs.efer", "sregs.idt.limit", "sregs.gdt.limit", "sregs.gdt.base", "gdt.address"];
 /** Whole objects that must be objects. */
 const OBJECT_PATHS = ["sregs.gdt", "sregs.idt", ...SEG_REGS.map((r) => `sregs.${r}`)];
 
@@ -272,10 +279,22 @@ const values: fc.Arbitrary<unknown> = fc.oneof(
 const SELECTOR_VALUES = fc.constantFrom<unknown>(0, 1, 3, 4, 7, 8, 0xb, 0xc, 0x10, 0x13, 0x14, 0x18, 0x1b, 0x20, 0x28, 0x30, 0x38, 0xfff8, 0xffff, 0x10000, -8, 8n, 0x10n, 8.5);
 const LIMIT_VALUES = fc.oneof(fc.integer({ min: 0, max: 0x40 }), fc.constantFrom<unknown>(0xffff, 0x10000, -1, 31n, 1.5, "31"));
 const TR_TYPE_VALUES = fc.oneof(fc.integer({ min: 0, max: 15 }), fc.constantFrom<unknown>(0xb, 9, 16, -1, 0xbn, 11.5, "11"));
+const TR_S_VALUES = fc.constantFrom<unknown>(0, 1, 0.5, -1, Number.NaN, "0", 0n, 1n, undefined, null);
+/** GDT addresses around 4 GiB: a 32-byte GDT ends there, crosses it by a byte or more, or starts at it (above 32 bits); the address itself. */
+const GDT_ADDRESS_VALUES = fc.constantFrom<unknown>(SAME, SAME_OTHER_TYPE, FOUR_G - 32, BigInt(FOUR_G - 32), FOUR_G - 31, BigInt(FOUR_G - 31), FOUR_G - 8, FOUR_G - 1, BigInt(FOUR_G - 1), FOUR_G, 1n << 32n);
 function valuesFor(path: string): fc.Arbitrary<unknown> {
   if (path.endsWith(".selector")) return fc.oneof(SELECTOR_VALUES, values);
   if (path === "sregs.gdt.limit" || path === "sregs.idt.limit") return fc.oneof(LIMIT_VALUES, values);
   if (path === "sregs.tr.type") return fc.oneof(TR_TYPE_VALUES, values);
+  // The control registers: values drawn from the allowed bits (with a bit outside them now and
+  // then) half the time, junk (a wrong type, a non-integer, a negative) a quarter of the time.
+  const own = (a: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> => fc.oneof({ weight: 2, arbitrary: a }, { weight: 1, arbitrary: values }, { weight: 1, arbitrary: junk });
+  if (path === "sregs.cr0") return own(cr0Values);
+  if (path === "sregs.cr4") return own(cr4Values);
+  if (path === "sregs.efer") return own(eferValues);
+  if (path === "gdt.address") return own(GDT_ADDRESS_VALUES);
+  // TR's S: 0 (taken), another number (refused), or not a number (invalid-argument).
+  if (path === "sregs.tr.s") return fc.oneof(TR_S_VALUES, values);
   return values;
 }
 
@@ -295,18 +314,42 @@ const DESC_FIELDS: { readonly [K in keyof Descriptor]: fc.Arbitrary<number> } = 
 const anyDescriptor: fc.Arbitrary<Descriptor> = fc.record({ ...DESC_FIELDS, s: bit, dpl: fc.integer({ min: 0, max: 3 }), present: bit, avl: bit, l: bit, db: bit, g: bit }) as fc.Arbitrary<Descriptor>;
 /** The kind a register is normally loaded with. */
 const NATURAL: Record<SegReg, Descriptor> = { cs: DESC.code, ds: DESC.data, es: DESC.data, fs: DESC.data, gs: DESC.data, ss: DESC.data, tr: DESC.tss, ldt: DESC.ldt };
+/** Descriptors whose states QEMU runs showed the ROM cannot reach wherever they matter (DPL 3, not present, expand-down). */
+const UNREACHABLE: readonly Descriptor[] = [
+  { ...DESC.code, dpl: 3 },
+  { ...DESC.code, present: 0 },
+  { ...DESC.data, dpl: 3 },
+  { ...DESC.data, present: 0 },
+  { ...DESC.data, type: 7 },
+  { ...DESC.tss, present: 0 },
+];
+/** The tweak descChoice applies: one field changed. */
+const tweak = fc.constantFrom(...(Object.keys(DESC_FIELDS) as (keyof Descriptor)[])).chain((k) => DESC_FIELDS[k].map((v) => [k, v] as const));
 const descChoice = fc.record({
   template: fc.oneof(
     { weight: 3, arbitrary: fc.constant("natural" as const) },
     { weight: 4, arbitrary: fc.constantFrom(DESC.code, DESC.data, DESC.ldt, DESC.tss, { ...DESC.tss, type: 0xb }) },
+    { weight: 2, arbitrary: fc.constantFrom(...UNREACHABLE) },
     { weight: 1, arbitrary: anyDescriptor },
   ),
   // One field changed, three times out of four.
-  tweak: fc.option(
-    fc.constantFrom(...(Object.keys(DESC_FIELDS) as (keyof Descriptor)[])).chain((k) => DESC_FIELDS[k].map((v) => [k, v] as const)),
-    { nil: undefined, freq: 4 },
-  ),
+  tweak: fc.option(tweak, { nil: undefined, freq: 4 }),
 });
+/**
+ * The descriptors QEMU runs showed unreachable, each in a new entry for the register it matters
+ * for (a field changed one time in four), so that every such refusal is reached often.
+ */
+const UNREACHABLE_FOR: readonly (readonly [SegReg, Descriptor])[] = [
+  ["cs", { ...DESC.code, dpl: 3 }],
+  ["cs", { ...DESC.code, present: 0 }],
+  ["ss", { ...DESC.data, dpl: 3 }],
+  ["ss", { ...DESC.data, type: 7 }],
+  ["ds", { ...DESC.data, type: 7 }],
+  ["es", { ...DESC.code, present: 0 }],
+  ["fs", { ...DESC.data, present: 0 }],
+  ["gs", { ...DESC.code, type: 0xf, present: 0 }],
+  ["tr", { ...DESC.tss, present: 0 }],
+];
 type DescChoice = typeof descChoice extends fc.Arbitrary<infer T> ? T : never;
 function descriptorOf(c: DescChoice, to: SegReg): Descriptor {
   const d = c.template === "natural" ? NATURAL[to] : c.template;
@@ -327,6 +370,7 @@ const mutation = fc.oneof(
         fc.constantFrom(...TR_PATHS),
         fc.constantFrom(...SELECTOR_PATHS),
         fc.constant("sregs.tr.type"),
+        fc.constant("sregs.tr.s"), // counted with the TR fields; a category of its own to reach S's three outcomes
         fc.constantFrom(...OBJECT_PATHS),
       )
       .chain((path) => valuesFor(path).map((value) => ({ kind: "leaf" as const, path, value }))),
@@ -347,6 +391,18 @@ const mutation = fc.oneof(
       desc: descChoice,
       fit: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
     }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(...UNREACHABLE_FOR).chain(([to, d]) =>
+      fc.record({
+        kind: fc.constant("desc" as const),
+        entry: fc.constant("new" as const),
+        to: fc.constant(to),
+        desc: fc.record({ template: fc.constant<DescChoice["template"]>(d), tweak: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: tweak }) }),
+        fit: fc.constant(true),
+      }),
+    ),
   },
   {
     weight: 1,
@@ -445,26 +501,39 @@ describe("mutations of a valid state: a PvhError with the right code naming the 
           expect(r.code).toBe(pred.code);
           expect(r.message.startsWith(`${pred.field}: `), `"${r.message}" should start with "${pred.field}: "`).toBe(true);
           expect(blame(pred.field), `the oracle names ${pred.field} for ${JSON.stringify(mu, (_, v: unknown) => (typeof v === "bigint" ? `${v}n` : typeof v === "symbol" ? String(v) : v))}`).toBe(true);
-          count(cat, pred.code, pred.rule);
+          // Which register and DPL, for the rules whose counters ask for one.
+          const detail =
+            pred.rule === "cs-dpl" || pred.rule === "ss-dpl"
+              ? [`${pred.rule} ${state.sregs[pred.rule === "cs-dpl" ? "cs" : "ss"].dpl}`]
+              : pred.rule === "esfsgs-not-present" || pred.rule === "esfsgs-kind"
+                ? [`${pred.rule} ${pred.field}`]
+                : [];
+          count(cat, pred.code, pred.rule, ...detail);
         }
       }),
-      { numRuns: 6000 },
+      { numRuns: 8000 },
     );
     const ESU = "entry-state-unsupported";
     const must: Record<string, string[]> = {
       u32: ["ok", ESU, "above-4g", "out-of-range", "invalid-argument"],
       "r8-r15": ["ok", "r8-r15", "out-of-range", "invalid-argument"],
       "regs.rflags": ["ok", "rflags"],
-      "sregs.cr0": ["ok", "cr0", "above-4g"],
-      "sregs.efer": ["ok", "efer", "out-of-range", "invalid-argument"],
-      "sregs.idt.limit": ["ok", "out-of-range"],
+      // PE clear or PG set, a reserved bit, NW without CD.
+      "sregs.cr0": ["ok", "cr0", "cr0-reserved", "cr0-nw", "above-4g", "out-of-range", "invalid-argument"],
+      // A bit above 10 (bit 31 among them).
+      "sregs.cr4": ["ok", "cr4", "above-4g", "out-of-range", "invalid-argument"],
+      "sregs.efer": ["ok", "efer", "efer-reserved", "out-of-range", "invalid-argument"],
+      // A limit of the wrong type or not an integer (invalid-argument), or outside 0..0xffff.
+      "sregs.idt.limit": ["ok", "out-of-range", "invalid-argument", "type", "range"],
       // Too small a limit leaves CS, DS or TR outside it.
-      "sregs.gdt.limit": ["ok", "out-of-range", "gdtr-limit"],
+      "sregs.gdt.limit": ["ok", "out-of-range", "invalid-argument", "type", "range", "gdtr-limit"],
       "sregs.gdt.base": ["ok", "gdt-base", "out-of-range", "invalid-argument"],
-      "gdt.address": ["ok", "gdt-base", "above-4g", "out-of-range", "invalid-argument"],
+      // A GDT that crosses 4 GiB.
+      "gdt.address": ["ok", "gdt-4g", "gdt-base", "above-4g", "out-of-range", "invalid-argument"],
       // Any other value than the descriptor's (a number base, a bigint flag included).
       segment: ["ok", "mismatch"],
-      tr: ["ok", "tr-s", "mismatch"],
+      // S not a number: invalid-argument.
+      tr: ["ok", "tr-s", "mismatch", "invalid-argument"],
       selector: ["ok", "mismatch", "rpl-ti", "past-gdt-bytes", "out-of-range", "invalid-argument"],
       // 9, the available TSS, among them.
       "sregs.tr.type": ["ok", "tr-type", "out-of-range", "invalid-argument"],
@@ -473,7 +542,31 @@ describe("mutations of a valid state: a PvhError with the right code naming the 
       // or null in ES/FS/GS and the null LDTR are taken.
       swap: ["ok", "ok es", "ok fs", "ok gs", "ok ldt", "cs-kind", "ds-kind", "ss-null", "ss-kind", "esfsgs-kind", "ldt-kind", "tr-null", "tr-s"],
       "gdt.bytes": ["ok", "mismatch"],
-      desc: ["ok", ...SEG_REGS.map((r) => `ok ${r}`), "cs-kind", "ds-kind", "ds-not-flat", "ss-kind", "esfsgs-kind", "ldt-kind", "tr-s", "tr-type", "gdtr-limit"],
+      // Besides the kinds: CS DPL 3 and not present, DS and SS expand-down, SS DPL 3, ES/FS/GS
+      // not present (ES among them), TR not present: the states QEMU runs showed unreachable.
+      desc: [
+        "ok",
+        ...SEG_REGS.map((r) => `ok ${r}`),
+        "cs-kind",
+        "cs-dpl",
+        "cs-dpl 3",
+        "cs-not-present",
+        "ds-kind",
+        "ds-not-flat",
+        "ds-expand-down",
+        "ss-kind",
+        "ss-dpl",
+        "ss-dpl 3",
+        "ss-expand-down",
+        "esfsgs-kind",
+        "esfsgs-not-present",
+        "esfsgs-not-present sregs.es",
+        "tr-not-present",
+        "ldt-kind",
+        "tr-s",
+        "tr-type",
+        "gdtr-limit",
+      ],
       size: ["ok", "out-of-range"],
     };
     // ROM_PROP_COUNTS=<file> appends the counts, to check the generator's margins over many seeds.
