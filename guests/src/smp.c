@@ -92,7 +92,10 @@ void check_smp(void) {
 			icr_send(apic, 0x4600 | (u32)(tramp >> 12)); /* STARTUP */
 			delay_us(200);
 		}
-		u64 dl = deadline_ms(2000);
+		/* Generous: under nested emulation (the nested-KVM lane: KVM inside QEMU's TCG) four vCPUs
+		 * share two emulated CPUs and an AP took longer than 2 s to come up. A missing AP costs
+		 * this wait once; a present one answers in microseconds to milliseconds. */
+		u64 dl = deadline_ms(10000);
 		while (!ap_seen_flag && !expired(dl)) cpu_relax();
 		if (ap_seen_flag) {
 			started++;

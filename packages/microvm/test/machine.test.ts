@@ -408,9 +408,12 @@ ${TRIPLE_FAULT}`);
       expect(s.tasks, JSON.stringify(snaps)).toBeLessThanOrEqual(first.tasks);
       expect(s.big, JSON.stringify(snaps)).toBeLessThanOrEqual(first.big); // no guest RAM survives
       expect(s.kvm, JSON.stringify(snaps)).toBe(0); // no vCPU's kvm_run area survives
-      // Everything else but V8's heap pages: a leak of one mapping per machine adds 50 a batch.
-      expect(s.maps - first.maps, JSON.stringify(snaps)).toBeLessThan(50);
     }
+    // Everything else but V8's heap pages: a leak of one mapping per machine adds 50 a batch, 150
+    // by the end. The runtime's warm-up may add a passing spike in one batch (seen: +80 in the
+    // nested lane, gone by the next batch), so the bound is on the last snapshot.
+    const last = snaps[snaps.length - 1]!;
+    expect(last.maps - first.maps, JSON.stringify(snaps)).toBeLessThan(50);
     // The runtime maps a little more once while it warms up (seen: +22 to +26, in any one of the
     // batches); a leak adds the same amount every batch. So at most one batch may add 10 or more.
     const steps = [1, 2, 3].map((b) => snaps[b]!.maps - snaps[b - 1]!.maps);
