@@ -37,6 +37,15 @@ function run(file: string, code: string): string {
 }
 
 describe("packed packages installed with npm", () => {
+  it.each(packageNames)("@microvm/%s's tarball carries its LICENSE and a README that is more than a placeholder", (n) => {
+    const files = execFileSync("tar", ["-tzf", tarballs.get(`@microvm/${n}`) as string], { encoding: "utf8" }).split("\n");
+    expect(files).toContain("package/LICENSE");
+    expect(files).toContain("package/README.md");
+    const readme = execFileSync("tar", ["-xzOf", tarballs.get(`@microvm/${n}`) as string, "package/README.md"], { encoding: "utf8" });
+    expect(readme).not.toMatch(/work in progress/i);
+    expect(readme.length).toBeGreaterThan(500);
+  });
+
   it.each(packageNames)("@microvm/%s imports as ESM and requires as CJS with the same exports", (n) => {
     const esm = run(`esm-${n}.mjs`, `import * as m from "@microvm/${n}"; console.log(JSON.stringify(Object.keys(m).sort()));`);
     const cjs = run(`cjs-${n}.cjs`, `const m = require("@microvm/${n}"); console.log(JSON.stringify(Object.keys(m).sort()));`);
