@@ -170,6 +170,15 @@ describe("parseCommandLine: the seed's flags", () => {
     }
   });
 
+  it("-device …,id= is accepted as QEMU users write it, checked as QEMU checks ids, and unique", () => {
+    const c = config(["-M", "microvm", "-kernel", "k", "-device", "virtio-rng-device,id=rng-a", "-device", "virtio-serial-device,id=con", "-device", "virtconsole,chardev=c0", "-chardev", "pty,id=c0"]);
+    expect(c.devices).toEqual([{ kind: "rng", id: "rng-a" }, { kind: "console", id: "con", chardev: "c0" }]);
+    expect(() => config(["-M", "microvm", "-kernel", "k", "-device", "virtio-rng-device,id=x", "-device", "virtio-rng-device,id=x"])).toThrow(/-device: id x is used twice/);
+    expect(() => config(["-M", "microvm", "-kernel", "k", "-device", "virtio-rng-device,id=1x"])).toThrow(/id "1x": expected a letter/);
+    // the id reaches the plan: the transport carries it
+    expect(config(["-M", "microvm", "-kernel", "k", "-device", "virtio-rng-device"]).devices).toEqual([{ kind: "rng" }]);
+  });
+
   it("QEMU keyval syntax: ,, is a comma, --flags work, readonly and ifname are read", () => {
     const c = config(["--M", "microvm", "--kernel", "k", "-drive", "id=d,file=a,,b.img,format=raw,if=none,readonly=on", "-netdev", "tap,id=n,script=no,downscript=no,ifname=tap7"]);
     expect(c.drives).toEqual([{ id: "d", file: "a,b.img", readOnly: true }]);

@@ -38,12 +38,13 @@ export interface NetdevConfig {
   readonly ifname?: string;
 }
 
-/** A virtio device from `-device`, in command-line order (which is transport order). */
-export type DeviceSpec =
+/** A virtio device from `-device`, in command-line order (which is transport order), with its `id=` if given. */
+export type DeviceSpec = (
   | { readonly kind: "console"; /** the virtconsole's chardev, if one was attached */ readonly chardev?: string }
   | { readonly kind: "blk"; readonly drive: string }
   | { readonly kind: "net"; readonly netdev: string }
-  | { readonly kind: "rng" };
+  | { readonly kind: "rng" }
+) & { /** `id=`: the device's name (QEMU's `-device …,id=`). */ readonly id?: string };
 
 /** What a `microvm` command line asks for. */
 export interface CliConfig {
@@ -192,6 +193,11 @@ function id(flag: string, m: Map<string, string>): string {
   // QEMU ids start with a letter and hold letters, digits, '-', '.', '_' (util/id.c id_wellformed).
   if (!ID_RE.test(v)) throw bad(`${flag}: id ${JSON.stringify(v)}: expected a letter, then letters, digits, '-', '.' or '_'`);
   return v;
+}
+
+/** An optional `id=` (QEMU's well-formed id rule), unique among the devices. */
+function optId(flag: string, m: Map<string, string>): { id?: string } {
+  return m.has("id") ? { id: id(flag, m) } : {};
 }
 
 /**
@@ -430,10 +436,11 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         const pairsD = parseKeyval(v, "driver");
         const driver = pairsD[0]?.[0] === "driver" ? pairsD[0][1] : "";
         switch (driver) {
-          case "virtio-serial-device":
-            keys(f, pairsD, ["driver"]);
-            devices.push({ kind: "console" });
+          case "virtio-serial-device": {
+            const m = keys(f, pairsD, ["driver", "id"]);
+            devices.push({ kind: "console", ...optId(f, m) });
             break;
+          }
           case "virtconsole": {
             const m = keys(f, pairsD, ["driver", "chardev"]);
             const chardev = need(`${f} virtconsole`, m, "chardev");
@@ -446,27 +453,28 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
             const owner = consoleOwner.get(chardev);
             if (owner) throw bad(`${f} virtconsole: chardev ${chardev} is already used by ${owner}`);
             consoleOwner.set(chardev, "a virtconsole");
-            devices[bus] = { kind: "console", chardev };
+            devices[bus] = { ...busDev, kind: "console", chardev };
             break;
           }
           case "virtio-blk-device": {
-            const m = keys(f, pairsD, ["driver", "drive"]);
+            const m = keys(f, pairsD, ["driver", "drive", "id"]);
             const drive = need(`${f} virtio-blk-device`, m, "drive");
             used("drive", usedDrives, drive, f);
-            devices.push({ kind: "blk", drive });
+            devices.push({ kind: "blk", drive, ...optId(f, m) });
             break;
           }
           case "virtio-net-device": {
-            const m = keys(f, pairsD, ["driver", "netdev"]);
+            const m = keys(f, pairsD, ["driver", "netdev", "id"]);
             const netdev = need(`${f} virtio-net-device`, m, "netdev");
             used("netdev", usedNetdevs, netdev, f);
-            devices.push({ kind: "net", netdev });
+            devices.push({ kind: "net", netdev, ...optId(f, m) });
             break;
           }
-          case "virtio-rng-device":
-            keys(f, pairsD, ["driver"]);
-            devices.push({ kind: "rng" });
+          case "virtio-rng-device": {
+            const m = keys(f, pairsD, ["driver", "id"]);
+            devices.push({ kind: "rng", ...optId(f, m) });
             break;
+          }
           default:
             throw bad(`${f}: device ${JSON.stringify(driver || v)} is not supported; supported: ${drivers.join(", ")}`);
         }
@@ -481,6 +489,9 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   }
 
   if (machine === undefined) throw bad("-M microvm is required (the only machine microvm offers)");
+  const deviceIds = devices.flatMap((d) => (d.id !== undefined ? [d.id] : []));
+  const dup = deviceIds.find((x, i) => deviceIds.indexOf(x) !== i);
+  if (dup !== undefined) throw bad(`-device: id ${dup} is used twice`);
   // References resolve against the whole command line, as QEMU resolves them at machine creation.
   for (const d of devices) {
     if (d.kind === "blk" && !drives.some((x) => x.id === d.drive)) throw bad(`-device virtio-blk-device: drive ${d.drive} not found (no -drive id=${d.drive})`);

@@ -75,7 +75,12 @@ function placeholderDevices(config: CliConfig): DeviceConfig[] {
       case "rng":
         return { kind: "rng", backend: { type: "system" } };
     }
-  });
+  }).map((d, i) => withId(config.devices[i]?.id, d));
+}
+
+/** A device with the `id=` the command line gave it, if any. */
+function withId(id: string | undefined, d: DeviceConfig): DeviceConfig {
+  return id === undefined ? d : { ...d, id };
 }
 
 /** Quotes a word for a POSIX shell when it needs it. */
@@ -147,7 +152,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     ...(initrd ? { initrd } : {}),
   };
   // The engine is decided, and the plan made once, before anything is opened or created.
-  const chosen = planFor({ ...board, engine: config.engine, ...(config.accel ? { accel: config.accel } : {}), devices: config.devices.map((d) => ({ kind: d.kind }) as never) });
+  const chosen = planFor({ ...board, engine: config.engine, ...(config.accel ? { accel: config.accel } : {}), devices: config.devices.map((d) => ({ kind: d.kind, ...(d.id !== undefined ? { id: d.id } : {}) }) as never) });
   const { plan, engine, accel } = chosen;
   if (config.infoMtree) {
     io.out(`${plan.listing.join("\n")}\n`);
@@ -220,7 +225,8 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     }
   }
 
-  const devices: DeviceConfig[] = config.devices.map((d): DeviceConfig => {
+  const devices: DeviceConfig[] = config.devices.map((d): DeviceConfig => withId(d.id, deviceOf(d)));
+  function deviceOf(d: CliConfig["devices"][number]): DeviceConfig {
     switch (d.kind) {
       case "blk": {
         const img = drives.get(d.drive) as { fd: number; size: number; readOnly: boolean; file: string };
@@ -238,7 +244,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
         return { kind: "console", backend: { type: "fd", fd: c.out, ...(c.input !== undefined ? { inputFd: c.input } : {}) } };
       }
     }
-  });
+  }
 
   // The terminal: raw while the guest owns it, restored on every way out.
   let signalled: { name: string; signo: number } | undefined;
