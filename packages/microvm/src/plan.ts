@@ -276,6 +276,11 @@ export interface MachinePlan {
 
 const MIB = 1024n * 1024n;
 
+/** A Linux bzImage: "HdrS" at offset 0x202 (Documentation/arch/x86/boot.rst, the real-mode header). */
+function isBzImage(b: Uint8Array): boolean {
+  return b.length > 0x206 && b[0x202] === 0x48 && b[0x203] === 0x64 && b[0x204] === 0x72 && b[0x205] === 0x53;
+}
+
 function int(field: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v)) throw new MicrovmError("invalid-argument", `${field}: expected an integer ${min}..${max}, got ${String(v)}`);
   if (v < min || v > max) throw new MicrovmError("out-of-range", `${field}: expected ${min}..${max}, got ${v}`);
@@ -441,8 +446,14 @@ export function planMachine(config: MachineConfig): MachinePlan {
       occupied: [{ name: "MPTable", start: mpAddress, size: mpBytes.length }],
     });
   } catch (e) {
-    if (isPvhError(e)) throw new MicrovmError("kernel", `kernel: ${e.message}`, { cause: e });
-    throw e;
+    if (!isPvhError(e)) throw e;
+    // The image's own faults are the kernel's; a placement that does not fit (the command line,
+    // the initrd) is named by the loader's message itself.
+    if (e.code === "cmdline-too-long") throw new MicrovmError("out-of-range", `${e.message} (the board's virtio_mmio.device= entries included)`, { cause: e });
+    if (e.code === "placements-overlap") throw new MicrovmError("overlap", e.message, { cause: e });
+    if (e.code === "outside-ram" || e.code === "address-limit") throw new MicrovmError("out-of-range", e.message, { cause: e });
+    const hint = isBzImage(config.kernel) ? " (this is a bzImage: boot the ELF vmlinux inside it, which Linux's scripts/extract-vmlinux extracts)" : "";
+    throw new MicrovmError("kernel", `kernel: ${e.message}${hint}`, { cause: e });
   }
 
   const { memory: memorySpace, io: ioSpace } = buildSpaces(platform, layout, ram, legacy, transports, config.customRegions ?? []);

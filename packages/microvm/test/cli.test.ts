@@ -170,6 +170,12 @@ describe("parseCommandLine: the seed's flags", () => {
     }
   });
 
+  it("errors name the flag, the field and the range, in the user's words", () => {
+    expect(() => config(["-M", "microvm", "-kernel", "k", "-m", "0"])).toThrow(/^-m: "0": expected a size from 2 MiB to 64 TiB/);
+    // the device type is the implied first element: no internal key name in the list of options
+    expect(() => config(["-M", "microvm", "-kernel", "k", "-device", "virtio-rng-device,foo=1"])).toThrow(/^-device: unsupported option 'foo'; supported: id$/);
+  });
+
   it("-device …,id= is accepted as QEMU users write it, checked as QEMU checks ids, and unique", () => {
     const c = config(["-M", "microvm", "-kernel", "k", "-device", "virtio-rng-device,id=rng-a", "-device", "virtio-serial-device,id=con", "-device", "virtconsole,chardev=c0", "-chardev", "pty,id=c0"]);
     expect(c.devices).toEqual([{ kind: "rng", id: "rng-a" }, { kind: "console", id: "con", chardev: "c0" }]);
@@ -272,7 +278,21 @@ describe("microvm (the process): flags that need no guest", () => {
     const k = join(dir, "nonote.elf");
     writeFileSync(k, tinyKernel(TRIPLE_FAULT, { note: false }));
     const r = await cli(["-M", "microvm", "-kernel", k]);
-    expectOneLineError(r, /kernel: .*(PHYS32_ENTRY|note)/i);
+    expectOneLineError(r, /kernel \S+: .*(PHYS32_ENTRY|note)/i); // the file is named
+  });
+
+  it("a bzImage given as -kernel: the file is named, with the hint to boot the vmlinux inside it; an ELF of garbage gets no such hint", async () => {
+    const bz = new Uint8Array(4096);
+    bz.set([0x4d, 0x5a], 0); // "MZ"
+    bz.set([0x48, 0x64, 0x72, 0x53], 0x202); // "HdrS": the x86 boot protocol's real-mode header
+    const k = join(dir, "bzImage");
+    writeFileSync(k, bz);
+    expectOneLineError(await cli(["-M", "microvm", "-kernel", k]), new RegExp(`kernel ${k.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: .*magic.*bzImage.*vmlinux`));
+    const junk = join(dir, "junk.bin");
+    writeFileSync(junk, new Uint8Array(4096).fill(0x90));
+    const r = await cli(["-M", "microvm", "-kernel", junk]);
+    expectOneLineError(r, /kernel \S+junk\.bin: .*magic/);
+    expect(r.stderr).not.toMatch(/bzImage/);
   });
 
   it("--info-mtree prints the seed's exposed surface for the seed's normal machine, and legacy adds the UART and reset port", async () => {

@@ -129,7 +129,7 @@ describe("planMachine: boards", () => {
     ["slot 8", { kernel, devices: [{ kind: "rng", slot: 8 }] }, "out-of-range"],
     ["a kernel that is not ELF", { kernel: new Uint8Array(100) }, "kernel"],
     ["a kernel without the PVH note", { kernel: tinyKernel(TRIPLE_FAULT, { note: false }) }, "kernel"],
-    ["a command line of 2048 bytes", { kernel, cmdline: "x".repeat(2048) }, "kernel"],
+    ["a command line of 2048 bytes (blamed on the command line, not the kernel)", { kernel, cmdline: "x".repeat(2048) }, "out-of-range"],
   ])("refuses %s", (_n, config, code) => {
     expect(codeOf(() => planMachine(config))).toBe(code);
   });

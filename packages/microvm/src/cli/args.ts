@@ -220,7 +220,7 @@ export function parseMemorySize(text: string): number {
   const unit = (m[2] ?? "m").toLowerCase();
   const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit] as number;
   const bytes = Math.ceil((Number(m[1]) * mult) / 8192) * 8192;
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw bad(`-m: ${JSON.stringify(text)} is not a usable size`);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw bad(`-m: ${JSON.stringify(text)}: expected a size from 2 MiB to 64 TiB, such as 512m or 2G`);
   return bytes;
 }
 
@@ -433,16 +433,18 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       }
       case "device": {
         const drivers = ["virtio-serial-device", "virtconsole", "virtio-blk-device", "virtio-net-device", "virtio-rng-device"];
-        const pairsD = parseKeyval(v, "driver");
-        const driver = pairsD[0]?.[0] === "driver" ? pairsD[0][1] : "";
+        // The implied first element is the device type; "_driver" keeps that internal name out of
+        // the lists of supported options in messages.
+        const pairsD = parseKeyval(v, "_driver");
+        const driver = pairsD[0]?.[0] === "_driver" ? pairsD[0][1] : "";
         switch (driver) {
           case "virtio-serial-device": {
-            const m = keys(f, pairsD, ["driver", "id"]);
+            const m = keys(f, pairsD, ["_driver", "id"]);
             devices.push({ kind: "console", ...optId(f, m) });
             break;
           }
           case "virtconsole": {
-            const m = keys(f, pairsD, ["driver", "chardev"]);
+            const m = keys(f, pairsD, ["_driver", "chardev"]);
             const chardev = need(`${f} virtconsole`, m, "chardev");
             // The port goes on the last virtio-serial-device (QEMU: the most recent virtio-serial bus).
             let bus = -1;
@@ -457,21 +459,21 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
             break;
           }
           case "virtio-blk-device": {
-            const m = keys(f, pairsD, ["driver", "drive", "id"]);
+            const m = keys(f, pairsD, ["_driver", "drive", "id"]);
             const drive = need(`${f} virtio-blk-device`, m, "drive");
             used("drive", usedDrives, drive, f);
             devices.push({ kind: "blk", drive, ...optId(f, m) });
             break;
           }
           case "virtio-net-device": {
-            const m = keys(f, pairsD, ["driver", "netdev", "id"]);
+            const m = keys(f, pairsD, ["_driver", "netdev", "id"]);
             const netdev = need(`${f} virtio-net-device`, m, "netdev");
             used("netdev", usedNetdevs, netdev, f);
             devices.push({ kind: "net", netdev, ...optId(f, m) });
             break;
           }
           case "virtio-rng-device": {
-            const m = keys(f, pairsD, ["driver", "id"]);
+            const m = keys(f, pairsD, ["_driver", "id"]);
             devices.push({ kind: "rng", ...optId(f, m) });
             break;
           }

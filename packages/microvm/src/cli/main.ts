@@ -78,6 +78,16 @@ function placeholderDevices(config: CliConfig): DeviceConfig[] {
   }).map((d, i) => withId(config.devices[i]?.id, d));
 }
 
+/** Runs `f`, naming the kernel file in a kernel error (the plan only sees the bytes). */
+function withKernelPath<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isMicrovmError(e) && e.code === "kernel") throw new MicrovmError("kernel", e.message.replace(/^kernel: /, `kernel ${path}: `), { cause: e });
+    throw e;
+  }
+}
+
 /** A device with the `id=` the command line gave it, if any. */
 function withId(id: string | undefined, d: DeviceConfig): DeviceConfig {
   return id === undefined ? d : { ...d, id };
@@ -152,7 +162,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     ...(initrd ? { initrd } : {}),
   };
   // The engine is decided, and the plan made once, before anything is opened or created.
-  const chosen = planFor({ ...board, engine: config.engine, ...(config.accel ? { accel: config.accel } : {}), devices: config.devices.map((d) => ({ kind: d.kind, ...(d.id !== undefined ? { id: d.id } : {}) }) as never) });
+  const chosen = withKernelPath(config.kernel as string, () => planFor({ ...board, engine: config.engine, ...(config.accel ? { accel: config.accel } : {}), devices: config.devices.map((d) => ({ kind: d.kind, ...(d.id !== undefined ? { id: d.id } : {}) }) as never) }));
   const { plan, engine, accel } = chosen;
   if (config.infoMtree) {
     io.out(`${plan.listing.join("\n")}\n`);

@@ -125,7 +125,7 @@ export function openImage(path: string, readOnly: boolean): OpenImage {
     fd = openSync(path, readOnly ? constants.O_RDONLY : constants.O_RDWR);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new MicrovmError("not-found", `drive ${path}: cannot open ${readOnly ? "for reading" : "for reading and writing"}: ${err.code === "ENOENT" ? "no such file" : err.code === "EACCES" ? "permission denied" : err.message}`, { cause: e });
+    throw new MicrovmError("not-found", `drive ${path}: cannot open ${readOnly ? "for reading" : "for reading and writing"}: ${err.code === "ENOENT" ? "no such file" : err.code === "EACCES" ? "permission denied" : err.code === "EISDIR" ? "is a directory (expected a raw image file)" : err.message}`, { cause: e });
   }
   try {
     const st = fstatSync(fd);
