@@ -23,6 +23,7 @@ export {
 } from "./address-space.js";
 export {
   planMachine,
+  planSurface,
   type MachineConfig,
   type MachinePlan,
   type TransportPlan,

@@ -319,7 +319,7 @@ function buildSpaces(
 }
 
 /** The board's layout: the platform's, with the board's overrides where the platform allows them. */
-function boardLayout(platform: Platform, config: MachineConfig): MachineLayout {
+function boardLayout(platform: Platform, config: Omit<MachineConfig, "kernel">): MachineLayout {
   const overrides = config.layout ?? {};
   if (typeof overrides !== "object" || overrides === null) throw new MicrovmError("invalid-argument", "layout: expected an object of layout fields");
   for (const [k, v] of Object.entries(overrides)) {
@@ -336,24 +336,24 @@ function boardLayout(platform: Platform, config: MachineConfig): MachineLayout {
 }
 
 /**
- * Plans a machine: decides the memory map, where the MPTable and the PVH structures go, which
- * transport and GSI each device gets and what the command line says, without touching KVM.
- * The result is plain data to inspect or test; {@link createMachine} runs it.
+ * What a board looks like from outside, without a kernel: its platform and layout, RAM, the
+ * transports with their devices and GSIs, the address spaces and the exposed-surface listing
+ * (QEMU's `info mtree` format). {@link planMachine} starts from it; the CLI's `--info-mtree`
+ * prints its listing with no `-kernel`.
  *
- * @param config - the board
- * @returns the plan
- * @throws MicrovmError `invalid-argument` / `out-of-range` for a bad field, `kernel` for an image
- *   the PVH loader rejects, `too-many-devices`, `overlap` for a custom region or placement clash
+ * @param config - the board; `kernel`, `initrd` and `cmdline` are not looked at
+ * @returns the surface
+ * @throws MicrovmError as {@link planMachine} for every field but the kernel's
  * @example
  * ```ts
- * import { readFileSync } from "node:fs";
- * const plan = planMachine({ kernel: readFileSync("guest.elf"), cpus: 2, devices: [{ kind: "blk" }] });
- * plan.cmdline; // "… virtio_mmio.device=512@0xd0000000:5"
+ * console.log(planSurface({ legacy: true }).listing.join("\n"));
  * ```
  */
-export function planMachine(config: MachineConfig): MachinePlan {
+export function planSurface(config: Omit<MachineConfig, "kernel">): Pick<MachinePlan, "platform" | "layout" | "cpus" | "memory" | "legacy" | "ram" | "transports" | "memorySpace" | "ioSpace" | "listing"> & {
+  /** Whether ISA IRQ0 is routed to IOAPIC pin 2. */
+  readonly irq0Override: boolean;
+} {
   if (typeof config !== "object" || config === null) throw new MicrovmError("invalid-argument", "config: expected an object");
-  if (!(config.kernel instanceof Uint8Array)) throw new MicrovmError("invalid-argument", "kernel: expected the ELF image as a Uint8Array");
   const cpus = int("cpus", config.cpus ?? 1, 1, 254);
   const memRaw = config.memory ?? 128 * 1024 * 1024;
   if (typeof memRaw !== "number" && typeof memRaw !== "bigint") throw new MicrovmError("invalid-argument", `memory: expected a byte count, got ${typeof memRaw}`);
@@ -372,7 +372,6 @@ export function planMachine(config: MachineConfig): MachinePlan {
   const low = memory < layout.lowRamEnd ? memory : layout.lowRamEnd;
   const ram = [{ start: 0n, size: low }];
   if (memory > low) ram.push({ start: layout.highRamStart, size: memory - low });
-  const e820 = buildE820({ ram, reserved: RESERVED_LOW });
 
   // Transports and devices.
   const devices = config.devices ?? [];
@@ -411,6 +410,34 @@ export function planMachine(config: MachineConfig): MachinePlan {
       ...(device ? { device } : {}),
     });
   }
+
+  const { memory: memorySpace, io: ioSpace } = buildSpaces(platform, layout, ram, legacy, transports, config.customRegions ?? []);
+  const listing = [...memorySpace.listing(), "", ...ioSpace.listing()];
+  return { platform, layout, cpus, memory, legacy, ram, transports, memorySpace, ioSpace, listing, irq0Override };
+}
+
+/**
+ * Plans a machine: decides the memory map, where the MPTable and the PVH structures go, which
+ * transport and GSI each device gets and what the command line says, without touching KVM.
+ * The result is plain data to inspect or test; {@link createMachine} runs it.
+ *
+ * @param config - the board
+ * @returns the plan
+ * @throws MicrovmError `invalid-argument` / `out-of-range` for a bad field, `kernel` for an image
+ *   the PVH loader rejects, `too-many-devices`, `overlap` for a custom region or placement clash
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * const plan = planMachine({ kernel: readFileSync("guest.elf"), cpus: 2, devices: [{ kind: "blk" }] });
+ * plan.cmdline; // "… virtio_mmio.device=512@0xd0000000:5"
+ * ```
+ */
+export function planMachine(config: MachineConfig): MachinePlan {
+  if (typeof config !== "object" || config === null) throw new MicrovmError("invalid-argument", "config: expected an object");
+  if (!(config.kernel instanceof Uint8Array)) throw new MicrovmError("invalid-argument", "kernel: expected the ELF image as a Uint8Array");
+  const surface = planSurface(config);
+  const { platform, layout, cpus, memory, legacy, ram, transports, memorySpace, ioSpace, listing, irq0Override } = surface;
+  const e820 = buildE820({ ram, reserved: RESERVED_LOW });
 
   // Command line: one entry per transport with a device, in hex with 0x (a leading 0 alone would
   // be read as octal by Linux's memparse), as QEMU microvm_fix_kernel_cmdline writes them.
@@ -456,8 +483,6 @@ export function planMachine(config: MachineConfig): MachinePlan {
     throw new MicrovmError("kernel", `kernel: ${e.message}${hint}`, { cause: e });
   }
 
-  const { memory: memorySpace, io: ioSpace } = buildSpaces(platform, layout, ram, legacy, transports, config.customRegions ?? []);
-  const listing = [...memorySpace.listing(), "", ...ioSpace.listing()];
   return {
     platform,
     layout,

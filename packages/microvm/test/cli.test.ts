@@ -281,6 +281,21 @@ describe("microvm (the process): flags that need no guest", () => {
     expectOneLineError(r, /kernel \S+: .*(PHYS32_ENTRY|note)/i); // the file is named
   });
 
+  it("--info-mtree needs no kernel: the surface without -kernel is the one with it, on either engine", async () => {
+    const k = join(dir, "tf-noarg.elf");
+    writeFileSync(k, tinyKernel(TRIPLE_FAULT));
+    for (const extra of [[], ["-M", "microvm,legacy", "-device", "virtio-rng-device,id=r"], ["-accel", "tcg", "-m", "4G"]]) {
+      const base = extra.includes("-M") ? [] : ["-M", "microvm"];
+      const without = await cli([...base, ...extra, "--info-mtree"]);
+      expect(without.code, without.stderr).toBe(0);
+      const withKernel = await cli([...base, ...extra, "--info-mtree", "-kernel", k]);
+      expect(without.stdout).toBe(withKernel.stdout);
+    }
+    expect((await cli(["-M", "microvm", "--info-mtree"])).stdout.trimEnd().split("\n")).toEqual(seed);
+    // a run still needs its kernel
+    expectOneLineError(await cli(["-M", "microvm"]), /-kernel is required/);
+  });
+
   it("a bzImage given as -kernel: the file is named, with the hint to boot the vmlinux inside it; an ELF of garbage gets no such hint", async () => {
     const bz = new Uint8Array(4096);
     bz.set([0x4d, 0x5a], 0); // "MZ"

@@ -510,7 +510,6 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   if (devices.length > 8) throw bad(`-device: ${devices.length} virtio devices; the microvm has 8 virtio-mmio transports`);
   if (engine === "kvm" && accel === "tcg") throw bad("--engine kvm: contradicts -accel tcg (TCG is QEMU's CPU emulator: use --engine qemu or leave --engine out)");
   if (!kernel && !infoMtree) throw bad("-kernel is required (microvm has no firmware: it boots a PVH kernel directly)");
-  if (!kernel) throw bad("--info-mtree needs -kernel (the plan is made for a kernel)");
 
   return {
     action: "run",
@@ -518,7 +517,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       legacy,
       memory,
       cpus,
-      kernel,
+      ...(kernel !== undefined ? { kernel } : {}),
       append,
       ...(initrd !== undefined ? { initrd } : {}),
       nodefaults,

@@ -150,7 +150,21 @@ export async function runCli(
 }
 
 async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Promise<number> {
-  const kernel = readInput("kernel", config.kernel as string);
+  if (config.kernel === undefined) {
+    // --info-mtree alone: the surface depends on the board and the engine, not on a kernel.
+    const [{ resolveEngine }, { planSurface }, { KVM_PLATFORM, qemuPlatform }] = await Promise.all([import("../machine.js"), import("../plan.js"), import("../platform.js")]);
+    const r = resolveEngine({ engine: config.engine, ...(config.accel ? { accel: config.accel } : {}) });
+    const surface = planSurface({
+      memory: config.memory,
+      cpus: config.cpus,
+      legacy: config.legacy,
+      platform: r.engine === "kvm" ? KVM_PLATFORM : qemuPlatform({ accel: r.accel }),
+      devices: config.devices.map((d) => ({ kind: d.kind, ...(d.id !== undefined ? { id: d.id } : {}) })),
+    });
+    io.out(`${surface.listing.join("\n")}\n`);
+    return 0;
+  }
+  const kernel = readInput("kernel", config.kernel);
   const initrd = config.initrd !== undefined ? readInput("initrd", config.initrd) : undefined;
   const { planFor, kvmUnavailableReason } = await import("../machine.js");
   const board = {
@@ -162,7 +176,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     ...(initrd ? { initrd } : {}),
   };
   // The engine is decided, and the plan made once, before anything is opened or created.
-  const chosen = withKernelPath(config.kernel as string, () => planFor({ ...board, engine: config.engine, ...(config.accel ? { accel: config.accel } : {}), devices: config.devices.map((d) => ({ kind: d.kind, ...(d.id !== undefined ? { id: d.id } : {}) }) as never) }));
+  const chosen = withKernelPath(config.kernel, () => planFor({ ...board, engine: config.engine, ...(config.accel ? { accel: config.accel } : {}), devices: config.devices.map((d) => ({ kind: d.kind, ...(d.id !== undefined ? { id: d.id } : {}) }) as never) }));
   const { plan, engine, accel } = chosen;
   if (config.infoMtree) {
     io.out(`${plan.listing.join("\n")}\n`);
