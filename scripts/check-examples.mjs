@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Fails when an export of a package has no `@example` in its TSDoc (CONVENTIONS.md: every export
+// Fails when an export of a package has no `@example` in its TSDoc (the project's rule: every export
 // has TSDoc with an example). Reads the JSON model typedoc writes (`pnpm run docs` writes
 // docs/api/api.json). Usage: node scripts/check-examples.mjs [docs/api/api.json] [package…]
 import { readFileSync } from "node:fs";

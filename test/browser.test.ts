@@ -1,7 +1,7 @@
 // The codec packages run outside Node: each one's example (test/browser/<name>.example.ts) is
 // bundled by esbuild for the browser platform against the package's built ESM output (a Node
 // built-in import fails the bundle), then run in a fresh V8 context whose only globals are the
-// ones ARCHITECTURE.md §1 allows (TextEncoder, TextDecoder, crypto.getRandomValues) and console.
+// ones docs/architecture.md §1 allows (TextEncoder, TextDecoder, crypto.getRandomValues) and console.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { runInNewContext } from "node:vm";

@@ -46,6 +46,19 @@ describe("packed packages installed with npm", () => {
     expect(readme.length).toBeGreaterThan(500);
   });
 
+  it.each(packageNames)("@microvm/%s's tarball points at no file outside itself (no design notes or repository docs it does not carry)", (n) => {
+    const tgz = tarballs.get(`@microvm/${n}`) as string;
+    const files = execFileSync("tar", ["-tzf", tgz], { encoding: "utf8" }).split("\n").filter((f) => /\.(js|cjs|mjs|ts|cts|md|json)$/.test(f));
+    const dangling = /ARCHITECTURE\.md|CONVENTIONS\.md|mptable_pvh|shared\/reference|docs\/(architecture|engines|testing|machine|cli|linux|performance|test-guests|contributing)\.md/;
+    const hits: string[] = [];
+    for (const f of files) {
+      const text = execFileSync("tar", ["-xzOf", tgz, f], { encoding: "utf8", maxBuffer: 64 << 20 });
+      const m = dangling.exec(text);
+      if (m) hits.push(`${f}: ${m[0]}`);
+    }
+    expect(hits).toEqual([]);
+  });
+
   it.each(packageNames)("@microvm/%s imports as ESM and requires as CJS with the same exports", (n) => {
     const esm = run(`esm-${n}.mjs`, `import * as m from "@microvm/${n}"; console.log(JSON.stringify(Object.keys(m).sort()));`);
     const cjs = run(`cjs-${n}.cjs`, `const m = require("@microvm/${n}"); console.log(JSON.stringify(Object.keys(m).sort()));`);

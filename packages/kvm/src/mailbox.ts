@@ -41,8 +41,8 @@ const RESULT = 4; // BigUint64 slot 4 (bytes 32..39)
 const BYTES = 40;
 
 /**
- * A synchronous mailbox from vCPU threads to the thread that owns a device (ARCHITECTURE.md §3:
- * rare accesses such as virtio register reads and writes are forwarded, the caller waits for the
+ * A synchronous mailbox from vCPU threads to the thread that owns a device (the board's
+ * threading: rare accesses such as virtio register reads and writes are forwarded, the caller waits for the
  * answer). The caller writes the request into a SharedArrayBuffer, rings an eventfd that the I/O
  * thread's `epoll_wait` watches, and sleeps in `Atomics.wait` until the answer is there. Callers
  * on several vCPU threads take turns through a lock in the same block.

@@ -2,7 +2,7 @@
  * The board's I/O-thread module, loaded by `@microvm/kvm` on the I/O thread: it owns the virtio
  * transports and their devices and backends. It serves queue notifications from ioeventfds,
  * register accesses forwarded by vCPU threads through the MMIO mailbox, and sends interrupts
- * through irqfds. Nothing here waits on a timer or polls (ARCHITECTURE.md §3).
+ * through irqfds. Nothing here waits on a timer or polls.
  */
 import { readSync, writeSync } from "node:fs";
 import { pathToFileURL } from "node:url";

@@ -45,8 +45,8 @@ export interface MachineLayout {
 }
 
 /**
- * The fixed layout of the microvm machine (QEMU hw/i386/microvm.c of 2019, the seed; see
- * docs/architecture.md). Every value can be overridden per board through
+ * The fixed layout of the microvm machine (QEMU hw/i386/microvm.c of 2019, the seed).
+ * Every value can be overridden per board through
  * {@link MachineConfig.layout}.
  *
  * @example

@@ -4,7 +4,7 @@
  * latch, LCR, IER, IIR/FCR with a 16-byte receive FIFO, MCR with loopback, LSR, MSR and scratch.
  *
  * Its whole state lives in a SharedArrayBuffer guarded by a lock, so that any vCPU thread can
- * serve the guest's port accesses directly (ARCHITECTURE.md §3) while the host pushes input from
+ * serve the guest's port accesses directly while the host pushes input from
  * another thread. Transmission is instantaneous: THR is always empty again right after a write.
  */
 

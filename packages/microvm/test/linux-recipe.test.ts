@@ -283,7 +283,7 @@ describe.skipIf(compareSkip !== undefined)(
     it("QEMU 7.2 -M microvm with the same kernel, initramfs and devices (the reference)", async () => {
       const disk = join(dir, "qemu.img");
       copyFileSync(a.disk, disk);
-      // ARCHITECTURE.md §4: QEMU's microvm as the reference peer (qboot, acpi=off so that QEMU puts
+      // docs/architecture.md §4: QEMU's microvm as the reference peer (qboot, acpi=off so that QEMU puts
       // the virtio_mmio.device= entries on the command line itself); blk and net, as in ours.
       const args = qemuArgs({ kernel: a.vmlinux, initrd: a.initramfs, smp: 2, memMib: 512, append: CMDLINE, disk, net: true });
       // QEMU prints "emulation failure" and pauses the guest when KVM cannot emulate an instruction
@@ -306,7 +306,7 @@ describe.skipIf(compareSkip !== undefined)(
       const want = MILESTONES.map(([n]) => n).filter((n) => ref.seen.has(n));
       expect(want.filter((n) => !ours.seen.has(n)), `ours stopped early; serial tail:\n${ours.text.slice(-2000)}\nstderr:\n${ours.stderr.slice(-1000)}`).toEqual([]);
       // The same kernel on the same CPU model: the banner lines are identical, and so is the usable
-      // RAM (reserved ranges and device addresses legitimately differ, ARCHITECTURE.md §4).
+      // RAM (reserved ranges and device addresses legitimately differ, docs/architecture.md §4).
       expect(linesOf(ours.text, /Linux version/)).toEqual(linesOf(ref.text, /Linux version/));
       expect(linesOf(ours.text, /BIOS-e820: .* usable/)).toEqual(linesOf(ref.text, /BIOS-e820: .* usable/));
       expect(linesOf(ours.text, /Processor #\d+/).length).toBe(2);

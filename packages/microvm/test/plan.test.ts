@@ -27,7 +27,7 @@ describe("planMachine: the seed's machine", () => {
     expect(plan.listing).toEqual(seed);
   });
 
-  it("has RAM from 0 and the E820 map of ARCHITECTURE.md §2", () => {
+  it("has RAM from 0 and the E820 map of docs/architecture.md §2", () => {
     expect(plan.ram).toEqual([{ start: 0n, size: 128n << 20n }]);
     expect(plan.e820.map((e) => [e.addr, e.addr + e.size, e.type])).toEqual([
       [0n, 0x9fc00n, 1],

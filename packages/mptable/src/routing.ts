@@ -20,7 +20,7 @@ export interface IrqRoutingOptions {
   /**
    * Route ISA IRQ0 (the PIT) to INTIN2 and leave IRQ2 out, as PC firmware (qboot, SeaBIOS) and
    * Linux's default MP configuration do. Default false: KVM's default GSI routing sends GSI 0 to
-   * pin 0, so an override in the table needs a matching GSI route (ARCHITECTURE.md §2).
+   * pin 0, so an override in the table needs a matching GSI route.
    */
   readonly irq0Override?: boolean;
 }

@@ -173,7 +173,7 @@ describe("boundaries", () => {
     expect(codeOf(() => encodeMpTable({ address: 0x9fc00, cpus: 254 }))).toBe(ok); // below 1 MiB is all we require
     expect(mpTableSize({ address: 0x9fc00, cpus: 40 })).toBeLessThanOrEqual(1024);
     expect(mpTableSize({ address: 0x9fc00, cpus: 41 })).toBeGreaterThan(1024);
-    // With Firecracker's 24 routes, 37 CPUs fit (ARCHITECTURE.md §2).
+    // With Firecracker's 24 routes, 37 CPUs fit (docs/architecture.md §2).
     const fc = (cpus: number): number => mpTableSize({ address: 0x9fc00, cpus, ioInterrupts: identityIrqRouting({ ioApicId: cpus, irqs: 24 }) });
     expect(fc(37)).toBe(1024);
     expect(fc(38)).toBeGreaterThan(1024);

@@ -20,7 +20,7 @@ export interface GuestRangeInit {
 }
 
 /**
- * The 32-bit MMIO gap of microvm's machine, `[0xc0000000, 4 GiB)` (ARCHITECTURE.md §2): RAM runs
+ * The 32-bit MMIO gap of microvm's machine, `[0xc0000000, 4 GiB)`: RAM runs
  * up to 3 GiB, the IOAPIC, LAPIC and virtio-mmio windows live in the gap.
  *
  * @example

@@ -1,7 +1,7 @@
 // Reads a PVH-bootable ELF kernel: header, program headers, PT_LOAD segments and the notes of every
 // PT_NOTE segment. Field offsets are those of the System V gABI ("ELF Header", "Program Header",
 // "Note Section"); the PVH rules come from xen-project/xen docs/misc/pvh.pandoc and Linux's
-// arch/x86/platform/pvh/head.S. See ../../shared/reference/mptable_pvh.md §2.3 and §2.7.
+// arch/x86/platform/pvh/head.S. 
 import { type GuestRangeInit } from "./e820.js";
 import { PvhError } from "./errors.js";
 import { checkArray, checkBytes, checkObject, hex, toU64, view } from "./util.js";

@@ -2,7 +2,7 @@
 // docs/misc/pvh.pandoc ("Initial state", repeated in torvalds/linux arch/x86/platform/pvh/head.S):
 // ebx = start_info, cr0.PE set with the other writable bits clear, cr4 = 0, flat 32-bit CS, flat
 // DS/ES, a 32-bit TSS in TR, eflags with VM, IF and TF clear. SS is flat and writable too, because
-// newer Linux uses start_info as its first stack (mptable_pvh.md §2.2). The values match
+// newer Linux uses start_info as its first stack (Linux arch/x86/platform/pvh/head.S). The values match
 // Firecracker's (firecracker-microvm/firecracker src/vmm/src/arch/x86_64/regs.rs and gdt.rs).
 import { PvhError } from "./errors.js";
 import { checkObject, hex, toU64 } from "./util.js";

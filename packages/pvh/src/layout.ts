@@ -1,4 +1,4 @@
-// Placement of the PVH boot structures. Defaults are microvm's (ARCHITECTURE.md §2), the same as
+// Placement of the PVH boot structures. Defaults are microvm's, the same as
 // Firecracker's layout.rs: PVH_INFO_START 0x6000, MODLIST_START 0x6040, MEMMAP_START 0x7000,
 // CMDLINE_START 0x20000 (CMDLINE_MAX_SIZE 2048), BOOT_GDT_OFFSET 0x500.
 import type { PvhKernel } from "./elf.js";
@@ -23,7 +23,7 @@ import { checkArray, checkBytes, checkObject, hex, toU64, toUint } from "./util.
 export const MAX_CMDLINE_BYTES: 2048 = 2048;
 
 /**
- * Default guest-physical addresses of the boot structures (ARCHITECTURE.md §2).
+ * Default guest-physical addresses of the boot structures.
  *
  * @example
  * ```ts
@@ -222,7 +222,7 @@ function overlapping(spans: readonly Span[]): [Span, Span] | undefined {
  * there is an initrd), the memory map, the command line and the initrd, each as an
  * `(address, bytes)` {@link Placement}, plus the entry vCPU state. It writes no memory.
  *
- * Rules (ARCHITECTURE.md §2; mptable_pvh.md §2.2): start_info, module list and memory map end
+ * Rules (Linux arch/x86/platform/pvh/head.S): start_info, module list and memory map end
  * at or below 1 GiB (Linux reads them through its early 1 GiB mapping); the command line, the initrd
  * and the GDT end at or below 4 GiB (32-bit fields and 32-bit mode); every placement lies inside one
  * RAM entry of `memmap`; no two placements overlap each other or an `occupied` region.

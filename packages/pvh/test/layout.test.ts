@@ -23,7 +23,7 @@ const e = (addr: bigint, size: bigint, type: number): { addr: bigint; size: bigi
 
 describe("buildE820", () => {
   it("microvm's machine: 5 GiB of RAM, the two legacy reserved ranges, the gap left out", () => {
-    // Expected map written out by hand from ARCHITECTURE.md §2.
+    // Expected map written out by hand from docs/architecture.md §2.
     expect(
       buildE820({
         ram: [{ start: 0, size: 0x1_4000_0000 }],
@@ -73,7 +73,7 @@ describe("buildE820", () => {
 
 describe("pvhEntryState", () => {
   it("GDT descriptors equal Firecracker's pinned values", () => {
-    // src/vmm/src/arch/x86_64/regs.rs tests (mptable_pvh.md §2.5): code 0xcf_9b00_0000_ffff,
+    // src/vmm/src/arch/x86_64/regs.rs tests : code 0xcf_9b00_0000_ffff,
     // data 0xcf_9300_0000_ffff, TSS 0x00_8b00_0000_0067. (The same section also spells the TSS value
     // "0x0000008b00000067", with the access byte in the base field: a typo; the access byte is byte 5,
     // Intel SDM vol. 3 §3.4.5, as in the pinned test value.)

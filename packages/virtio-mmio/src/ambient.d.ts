@@ -1,4 +1,4 @@
-// The two web APIs a codec package may use (docs/contributing.md); declared here because the
+// The two web APIs a codec package may use (the project's rule for codecs); declared here because the
 // package typechecks with lib es2022 and "types": [].
 declare class TextEncoder {
   encode(input?: string): Uint8Array;

@@ -1,6 +1,5 @@
 /**
- * Guest-physical memory: the one abstraction through which the SDK reads and writes guest RAM
- * (ARCHITECTURE.md §1).
+ * Guest-physical memory: the one abstraction through which the SDK reads and writes guest RAM.
  * @module
  */
 import { VirtioError } from "./errors.js";
@@ -116,8 +115,7 @@ function hex(a: number): string {
  *
  * Addresses are accepted as `bigint` (the SDK's type for guest-physical addresses) or as a
  * non-negative integer `number`. Regions are fixed at construction, sorted and may not overlap;
- * they may be backed by `SharedArrayBuffer`s so several threads see the same RAM (ARCHITECTURE.md
- * §3). Every access outside every region throws a {@link VirtioError} with code `out-of-bounds`;
+ * they may be backed by `SharedArrayBuffer`s so several threads see the same RAM. Every access outside every region throws a {@link VirtioError} with code `out-of-bounds`;
  * nothing is read or written in that case.
  *
  * The class may be subclassed; for instrumentation, pass {@link GuestMemoryOptions.onAccess}.

@@ -1,6 +1,5 @@
 /**
- * A SharedArrayBuffer mailbox for forwarding register accesses to the thread that owns a device
- * (ARCHITECTURE.md §3).
+ * A SharedArrayBuffer mailbox for forwarding register accesses to the thread that owns a device.
  * @module
  */
 import { VirtioError } from "./errors.js";

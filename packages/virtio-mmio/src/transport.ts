@@ -199,7 +199,7 @@ function emptyCounts(): Record<HostileCheck, number> {
  * - Nothing the guest does makes a method throw: device errors are caught and become
  *   DEVICE_NEEDS_RESET (`device-error`).
  *
- * **Threading** (ARCHITECTURE.md §3): a transport and its device belong to one thread, the
+ * **Threading**: a transport and its device belong to one thread, the
  * device's I/O thread. A vCPU thread that takes an MMIO exit forwards `(offset, width, value)`
  * through a SharedArrayBuffer mailbox ({@link RegisterMailbox}) and waits with `Atomics.wait`; the owner calls
  * {@link MmioTransport.read} or {@link MmioTransport.write} and posts the result back. Register
