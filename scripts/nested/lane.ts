@@ -77,6 +77,8 @@ writeFileSync(
   [
     // The console is a tty: CI=1 and TERM=dumb keep vitest from redrawing its progress on it.
     "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root CI=1 TERM=dumb MICROVM_NESTED=1",
+    // The guest's own temporary files (sockets too) stay in the guest: a tmpfs the init mounted.
+    "export TMPDIR=/dev/shm",
     `export MICROVM_SUMMARY_JSON=${q(summaryFile)}`,
     ...opt.env.map((kv) => `export ${kv.slice(0, kv.indexOf("="))}=${q(kv.slice(kv.indexOf("=") + 1))}`),
     `cd ${q(root)} || exit 97`,
