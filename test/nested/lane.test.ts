@@ -31,14 +31,14 @@ describe.skipIf(why !== undefined)(`the nested-KVM lane${why ? ` (skipped: ${why
     const before = jobsLeft();
     const r = lane();
     expect(r.status, r.out).toBe(0);
-    expect(r.out).toMatch(/^tests: 1 passed, 0 failed, 0 skipped$/m);
+    expect(r.out, r.out).toMatch(/^tests: 1 passed, 0 failed, 0 skipped$/m);
     expect(jobsLeft()).toEqual(before); // the job's directory is gone
   }, 16 * 60_000);
 
   it("negative control: a deliberately broken exit handler turns the nested run red", () => {
     const r = lane("--env", "MICROVM_LANE_BREAK=1");
     expect(r.status, r.out).toBe(1);
-    expect(r.out).toMatch(/^tests: 0 passed, 1 failed, 0 skipped$/m);
+    expect(r.out, r.out).toMatch(/^tests: 0 passed, 1 failed, 0 skipped$/m);
     expect(r.out).toMatch(/\[nested\] .*kvm\.probe\.ts/);
   }, 16 * 60_000);
 
