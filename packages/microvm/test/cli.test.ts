@@ -215,7 +215,8 @@ function startAny(args: string[], o: { env?: Record<string, string>; onStdout?: 
     o.onStdout?.(stdout, child);
   });
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  // A bound on each process; inside the nested-KVM lane (MICROVM_NESTED=1) every run is far slower.
+  const timer = setTimeout(() => child.kill("SIGKILL"), process.env["MICROVM_NESTED"] === "1" ? 600_000 : 30_000);
   const done = new Promise<Run>((resolve) => child.on("close", (code, signal) => {
     clearTimeout(timer);
     resolve({ code, signal, stdout, stderr });
