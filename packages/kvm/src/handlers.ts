@@ -88,6 +88,18 @@ export type VcpuHandlerFactory = (ctx: VcpuContext) => VcpuHandler | Promise<Vcp
 export interface WatchOptions {
   /** The fd is an eventfd: read (and reset) its counter before calling back, and pass the count. Default false. */
   readonly eventfd?: boolean;
+  /**
+   * Call back when the fd is readable (`EPOLLIN`). Default true; false waits for output room only
+   * (with `writable`), e.g. while the reader of a socket is paused.
+   */
+  readonly readable?: boolean;
+  /**
+   * Also call back when the fd is writable (`EPOLLOUT`, level-triggered), e.g. while a socket has
+   * output queued; the callback's `events` says which (`EPOLLIN` 0x1, `EPOLLOUT` 0x4; `EPOLLERR`
+   * 0x8 and `EPOLLHUP` 0x10 come whatever was asked). To change what is waited for, `unwatch` the
+   * fd and `watch` it again. Default false.
+   */
+  readonly writable?: boolean;
 }
 
 /**
@@ -109,8 +121,10 @@ export interface IoContext {
   /** The `data` given to {@link Vm.startIoThread}. */
   readonly data: unknown;
   /**
-   * Adds an fd to the epoll set (level-triggered `EPOLLIN`): `callback` runs on this thread each
-   * time it is readable. For a non-eventfd the callback must read it, or it fires again.
+   * Adds an fd to the epoll set (level-triggered; `EPOLLIN` unless {@link WatchOptions.readable}
+   * is false, `EPOLLOUT` with {@link WatchOptions.writable}): `callback` runs on this thread each
+   * time it is readable (or writable). For a non-eventfd the callback must read it, or it fires
+   * again.
    */
   watch(fd: number, callback: (events: number, count: bigint) => void, options?: WatchOptions): void;
   /** Removes an fd from the epoll set. */

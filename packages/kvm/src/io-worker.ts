@@ -10,7 +10,7 @@ import { EventFd } from "./eventfd.js";
 import type { IoContext, IoHandler, IoHandlerFactory } from "./handlers.js";
 import { viewRam } from "./memory.js";
 import { serializeError, STATE, STATE_ENDED, STATE_RUNNING, TID, type IoWorkerData } from "./protocol.js";
-import { EINTR, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLLIN, sys } from "./sys.js";
+import { EINTR, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLLIN, EPOLLOUT, sys } from "./sys.js";
 import { KvmError, syscallError } from "./errors.js";
 
 const port = parentPort!;
@@ -23,11 +23,11 @@ interface Watch {
 }
 
 
-function epollEvent(fd: number): Uint8Array {
+function epollEvent(fd: number, events: number = EPOLLIN): Uint8Array {
   // struct epoll_event is packed on x86_64: events u32 @0, data u64 @4 (include/uapi/linux/eventpoll.h).
   const b = new Uint8Array(12);
   const v = new DataView(b.buffer);
-  v.setUint32(0, EPOLLIN, true);
+  v.setUint32(0, events, true);
   v.setUint32(4, fd, true);
   return b;
 }
@@ -59,7 +59,7 @@ async function runJob(wd: IoWorkerData): Promise<void> {
     watch(fd, callback, options) {
       if (!Number.isInteger(fd) || fd < 0) throw new KvmError("INVALID_ARGUMENT", `watch: fd: expected a non-negative integer, got ${fd}`);
       if (fd === wd.wakeFd || watches.has(fd)) throw new KvmError("INVALID_ARGUMENT", `watch: fd ${fd} is already watched`);
-      s.epollCtl(epfd, EPOLL_CTL_ADD, fd, epollEvent(fd));
+      s.epollCtl(epfd, EPOLL_CTL_ADD, fd, epollEvent(fd, (options?.readable === false ? 0 : EPOLLIN) | (options?.writable ? EPOLLOUT : 0)));
       watches.set(fd, { callback, eventfd: options?.eventfd ? EventFd.fromFd(fd) : undefined });
     },
     unwatch(fd) {

@@ -81,6 +81,8 @@ export const EPOLL_CTL_ADD: number = 1;
 export const EPOLL_CTL_DEL: number = 2;
 /** `EPOLLIN`. */
 export const EPOLLIN: number = 0x001;
+/** `EPOLLOUT`. */
+export const EPOLLOUT: number = 0x004;
 /** `EPOLL_CLOEXEC` equals `O_CLOEXEC`. */
 export const EPOLL_CLOEXEC: number = 0o2000000;
 /** errno values used for control flow (include/uapi/asm-generic/errno-base.h). */

@@ -213,6 +213,22 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPU and I/O threads on 
     efd.close();
   });
 
+  it("an I/O thread can wait for output room (EPOLLOUT) and then for input only", async () => {
+    const { vm } = newVm(kvm, 0x10000);
+    const efd = EventFd.create();
+    const state = new SharedArrayBuffer(16);
+    const s = new Int32Array(state);
+    efd.signal(1); // readable and writable from the start
+    const io = await vm.startIoThread({ handler: fixture("io-writable.ts"), data: { fd: efd.fd, state } });
+    await waitFor(() => Atomics.load(s, 0) !== 0);
+    expect(Atomics.load(s, 0)).toBe(0x4); // EPOLLOUT alone: input was not asked for
+    await waitFor(() => Atomics.load(s, 2) >= 1);
+    expect(Atomics.load(s, 1)).toBe(0x1); // watched again without `writable`: EPOLLIN only
+    await vm.close();
+    await expect(io.done).resolves.toBeUndefined();
+    efd.close();
+  });
+
   it("100 VM create/run/destroy cycles leave no fds, mappings or threads behind", async () => {
     const cycle = async (): Promise<void> => {
       const { vm, ram } = newVm(kvm, 0x10000);

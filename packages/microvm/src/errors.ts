@@ -14,6 +14,8 @@
  *   or refusing its command line) or failed to start.
  * - `platform-mismatch`: the engine builds another machine than the plan describes (QEMU's own
  *   `info mtree` differs from the plan's listing).
+ * - `backend`: a device backend's helper program (passt for `user` networking) is missing,
+ *   refused its arguments (a forwarded port already taken), or did not start.
  *
  * @example
  * ```ts
@@ -31,7 +33,8 @@ export type MicrovmErrorCode =
   | "guest"
   | "state"
   | "engine"
-  | "platform-mismatch";
+  | "platform-mismatch"
+  | "backend";
 
 const CODES: ReadonlySet<string> = new Set<MicrovmErrorCode>([
   "invalid-argument",
@@ -45,6 +48,7 @@ const CODES: ReadonlySet<string> = new Set<MicrovmErrorCode>([
   "state",
   "engine",
   "platform-mismatch",
+  "backend",
 ]);
 
 /**

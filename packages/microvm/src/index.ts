@@ -47,6 +47,8 @@ export type {
   RngBackendSpec,
   ModuleBackendSpec,
 } from "./protocol.js";
+export { checkHostForwards, parseHostfwd, type HostForward } from "./host-forward.js";
+export { passtUnavailableReason, passtArguments, parsePasstReport, type PasstReport } from "./node/passt.js";
 export { createMachine, planFor, resolveEngine, kvmUnavailableReason } from "./machine.js";
 export type {
   Machine,

@@ -28,6 +28,7 @@ import { ArpResponder, parseMac } from "./arp-responder.js";
 import { FileBlockBackend } from "./file-block-backend.js";
 import { systemEntropy } from "./node/entropy.js";
 import { FdBlockBackend } from "./node/fd-block-backend.js";
+import { StreamBackend } from "./node/stream-backend.js";
 import { TapBackend } from "./node/tap-backend.js";
 import { COUNTER, MAILBOX, type IoHandlerData, type ModuleBackendSpec, type TransportSetup } from "./protocol.js";
 import { RingWriter } from "./ring.js";
@@ -112,8 +113,17 @@ async function makeDevice(t: TransportSetup, closers: (() => void)[], consoles: 
         closers.push(() => ctx.unwatch(fd));
         return new NetDevice(tap, d.mac ? { mac: parseMac(d.mac) } : {});
       }
-      // Refused before the machine starts (kvm-machine.ts): QEMU's slirp has no in-process counterpart.
-      if (d.backend.type === "user") throw new Error("net backend user: QEMU engine only");
+      if (d.backend.type === "stream") {
+        const fd = d.backend.fd;
+        const net: StreamBackend = new StreamBackend(fd, (w) => {
+          ctx.unwatch(fd);
+          if (w.readable || w.writable) ctx.watch(fd, (ev) => net.ready(ev), w);
+        });
+        closers.push(() => ctx.unwatch(fd));
+        return new NetDevice(net, d.mac ? { mac: parseMac(d.mac) } : {});
+      }
+      // kvm-machine.ts turns `user` into passt on a `stream` socket before the I/O thread starts.
+      if (d.backend.type === "user") throw new Error("net backend user: expected a stream socket to passt");
       const backend: FrameBackend =
         d.backend.type === "arp-responder"
           ? new ArpResponder({ ...(d.backend.ips ? { ips: d.backend.ips } : {}), ...(d.backend.mac ? { mac: d.backend.mac } : {}) })

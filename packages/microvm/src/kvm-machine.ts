@@ -2,6 +2,7 @@
  * The in-process engine: a plan built on `/dev/kvm` by `@microvm/kvm`, with the device models on
  * this process's I/O thread and the vCPUs on worker threads.
  */
+import { closeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { EventFd, Kvm, defaultGsiRouting, isKvmError, type GsiRoute, type Regs, type Vcpu, type VcpuRunResult, type VcpuThread, type IoThread, type Vm } from "@microvm/kvm";
 import { GuestMemory } from "@microvm/virtio-mmio";
@@ -11,6 +12,7 @@ import type { MachinePlan } from "./plan.js";
 import { COUNTER, MAILBOX, type IoHandlerData, type TransportSetup, type VcpuHandlerData } from "./protocol.js";
 import { RingReader, createRing } from "./ring.js";
 import { Uart16550 } from "./uart16550.js";
+import { PasstGroup, passtNeeded, socketPair, userNetDevices } from "./node/user-net.js";
 
 const here = import.meta.url;
 const fromSource = here.endsWith(".ts");
@@ -52,7 +54,8 @@ export class KvmMachine implements Machine {
   private readonly serialReader: RingReader | undefined;
   private readonly consoleReaders: Map<string, { reader: RingReader; transport: number }>;
   private readonly uart: Uart16550 | undefined;
-  private readonly owned: EventFd[];
+  private readonly owned: { close(): void }[];
+  private readonly passts: PasstGroup;
   private stopping = false;
   private finish!: (end: MachineEnd) => void;
 
@@ -68,9 +71,11 @@ export class KvmMachine implements Machine {
     serialRing: SharedArrayBuffer | undefined;
     consoles: Map<string, { ring: SharedArrayBuffer; transport: number }>;
     uart: Uart16550 | undefined;
-    owned: EventFd[];
+    owned: { close(): void }[];
+    passts: PasstGroup;
   }) {
     this.owned = parts.owned;
+    this.passts = parts.passts;
     this.plan = parts.plan;
     this.kvm = parts.kvm;
     this.vm = parts.vm;
@@ -93,9 +98,12 @@ export class KvmMachine implements Machine {
       () => ({ io: "the I/O thread ended" }),
       (e: unknown) => ({ io: `the I/O thread failed: ${e instanceof Error ? e.message : String(e)}` }),
     );
+    // A helper (passt) exiting while the machine runs takes the guest's network away: an error end.
+    const helperEnd = this.passts.members.length > 0 ? [this.passts.firstExit().then((why) => ({ io: why }))] : [];
     const first = await Promise.race([
       ...this.threads.map((t, i) => t.done.then((r) => ({ r, i }), (e: unknown) => ({ r: undefined, i, e }))),
       ioEnd,
+      ...helperEnd,
     ]);
     const end: Omit<MachineEnd, "vcpus"> =
       "io" in first ? { reason: "error", message: first.io } : this.describeEnd(first.r, first.i, (first as { e?: unknown }).e);
@@ -103,6 +111,7 @@ export class KvmMachine implements Machine {
     await this.io.stop().catch(() => undefined);
     await this.vm.close().catch(() => undefined);
     for (const e of this.owned) e.close();
+    await this.passts.stop();
     this.kvm.close();
     const vcpus = all.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     this.finish({ ...end, vcpus });
@@ -300,11 +309,9 @@ function lapicLints(vcpu: Vcpu): void {
  */
 export async function createKvmMachine(options: MachineOptions, plan: MachinePlan): Promise<KvmMachine> {
   const devices = options.devices ?? [];
-  devices.forEach((d, i) => {
-    if (d.kind === "net" && d.backend?.type === "user") {
-      throw new MicrovmError("engine", `devices[${i}] (net): backend user is QEMU's slirp and exists only on the QEMU engine (use a tap, the ARP responder or a module here)`);
-    }
-  });
+  // Every check before any side effect: a `user` network needs passt on this engine.
+  const users = userNetDevices(devices);
+  if (users.devices.length > 0 && users.passtMissing) throw passtNeeded(users.passtMissing);
   let kvm: Kvm;
   try {
     kvm = Kvm.open(options.kvmDevice ?? process.env["MICROVM_KVM_DEVICE"]);
@@ -312,8 +319,22 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
     throw new MicrovmError("kvm", isKvmError(e) ? e.message : String(e), { cause: e });
   }
   const vm = kvm.createVm();
-  const owned: EventFd[] = [];
+  const owned: { close(): void }[] = [];
+  const passts = new PasstGroup();
   try {
+    // passt for each `user` net device, on one end of a socket pair; the I/O thread gets the other.
+    const streams = new Map<number, number>();
+    for (const u of users.devices) {
+      const [ours, theirs] = socketPair();
+      owned.push({ close: () => closeSync(ours) });
+      try {
+        const id = plan.transports.find((t) => t.device?.configIndex === u.index)?.device?.id ?? `devices[${u.index}]`;
+        await passts.start(id, u.backend, theirs);
+      } finally {
+        closeSync(theirs);
+      }
+      streams.set(u.index, ours);
+    }
     vm.setTssAddress(plan.layout.tssAddress);
     vm.setIdentityMapAddress(plan.layout.identityMapAddress);
     vm.createIrqchip();
@@ -343,7 +364,11 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
           device = { kind: "blk", backend: d.backend };
           break;
         case "net":
-          device = { kind: "net", backend: d.backend ?? { type: "arp-responder" }, ...(d.mac ? { mac: d.mac } : {}) };
+          device = {
+            kind: "net",
+            backend: d.backend?.type === "user" ? { type: "stream", fd: streams.get(t.device.configIndex) as number } : (d.backend ?? { type: "arp-responder" }),
+            ...(d.mac ? { mac: d.mac } : {}),
+          };
           break;
         case "console": {
           const backend = d.backend ?? { type: "stream" };
@@ -422,10 +447,11 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
     }
     const io = (started[0] as PromiseFulfilledResult<IoThread>).value;
     const threads = started.slice(1).map((r) => (r as PromiseFulfilledResult<VcpuThread>).value);
-    return new KvmMachine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart, owned: [mailboxFd] });
+    return new KvmMachine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart, owned, passts });
   } catch (e) {
     await vm.close().catch(() => undefined);
     for (const o of owned) o.close();
+    await passts.stop();
     kvm.close();
     if (isKvmError(e)) throw new MicrovmError("kvm", e.message, { cause: e });
     throw e;

@@ -3,6 +3,7 @@
  * io-handler.ts on the I/O thread). Everything here is structured-clonable; SharedArrayBuffers are
  * shared between the threads, fds are process-wide numbers.
  */
+import type { HostForward } from "./host-forward.js";
 
 /**
  * A blk backend, described so that the I/O thread can build it.
@@ -76,12 +77,32 @@ export type NetBackendSpec =
     }
   | {
       /**
-       * QEMU's user-mode network (`-netdev user`, slirp: the guest gets 10.0.2.15, the gateway
-       * 10.0.2.2 answers ARP and reaches the host). The QEMU engine only; the KVM engine refuses it.
+       * User-mode networking without root: the machine starts passt (Debian package `passt`) for
+       * the device and stops it when the machine ends. The guest gets an address, a gateway and DNS
+       * by DHCP; connections to the gateway reach the host's loopback; `hostfwd` forwards host
+       * ports into the guest. On the QEMU engine without passt, QEMU's own `-netdev user` (slirp:
+       * guest 10.0.2.15, gateway 10.0.2.2) takes its place, said in one line; the KVM engine needs
+       * passt. See docs/networking.md.
        */
       readonly type: "user";
+      /** Host ports forwarded into the guest. */
+      readonly hostfwd?: readonly HostForward[];
+      /** The passt program (default `passt` on PATH). */
+      readonly passt?: string;
+    }
+  | {
+      /**
+       * A connected stream socket (non-blocking) to a peer that speaks the length-prefixed frame
+       * stream of QEMU's `-netdev stream` and passt (each frame after its 4-byte big-endian
+       * length), e.g. a passt started by the caller with `--fd`. The machine uses it and does not
+       * close it.
+       */
+      readonly type: "stream";
+      /** The socket's fd. */
+      readonly fd: number;
     }
   | ModuleBackendSpec;
+
 
 /**
  * A console backend.

@@ -87,7 +87,7 @@ describe("parseCommandLine: the seed's flags", () => {
     expect(c).toMatchObject({ legacy: false, memory: 512 * 2 ** 20, cpus: 2, kernel: "vmlinux", append: "console=hvc0 root=/dev/vda", nodefaults: true, noUserConfig: true, serial: "none" });
     expect(c.chardevs).toEqual([{ id: "virtiocon0", backend: "pty" }]);
     expect(c.drives).toEqual([{ id: "test", file: "test.img", readOnly: false }]);
-    expect(c.netdevs).toEqual([{ id: "tap0" }]);
+    expect(c.netdevs).toEqual([{ type: "tap", id: "tap0" }]);
     expect(c.devices).toEqual([{ kind: "console", chardev: "virtiocon0" }, { kind: "blk", drive: "test" }, { kind: "net", netdev: "tap0" }]);
   });
 
@@ -188,7 +188,7 @@ describe("parseCommandLine: the seed's flags", () => {
   it("QEMU keyval syntax: ,, is a comma, --flags work, readonly and ifname are read", () => {
     const c = config(["--M", "microvm", "--kernel", "k", "-drive", "id=d,file=a,,b.img,format=raw,if=none,readonly=on", "-netdev", "tap,id=n,script=no,downscript=no,ifname=tap7"]);
     expect(c.drives).toEqual([{ id: "d", file: "a,b.img", readOnly: true }]);
-    expect(c.netdevs).toEqual([{ id: "n", ifname: "tap7" }]);
+    expect(c.netdevs).toEqual([{ type: "tap", id: "n", ifname: "tap7" }]);
   });
 
   it("--help and --version win over everything else", () => {

@@ -7,20 +7,22 @@
  * Stable codes carried by {@link VirtioError}. `invalid-argument` is a TypeError-like code (wrong
  * kind of value), `out-of-range` a RangeError-like code (a number outside its allowed range),
  * `out-of-bounds` an access outside every guest-memory region, `not-contiguous` a byte range that
- * is inside guest memory but spans two regions where one view was asked for.
+ * is inside guest memory but spans two regions where one view was asked for, `truncated` a byte
+ * stream that ended inside a unit (e.g. a stream frame).
  *
  * @example
  * ```ts
  * const code: VirtioErrorCode = "out-of-bounds";
  * ```
  */
-export type VirtioErrorCode = "invalid-argument" | "out-of-range" | "out-of-bounds" | "not-contiguous";
+export type VirtioErrorCode = "invalid-argument" | "out-of-range" | "out-of-bounds" | "not-contiguous" | "truncated";
 
 const CODES: ReadonlySet<string> = new Set<VirtioErrorCode>([
   "invalid-argument",
   "out-of-range",
   "out-of-bounds",
   "not-contiguous",
+  "truncated",
 ]);
 
 /**

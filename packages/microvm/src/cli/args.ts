@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { MicrovmError } from "../errors.js";
+import { checkHostForwards, parseHostfwd, type HostForward } from "../host-forward.js";
 
 /** A `-chardev`. */
 export interface ChardevConfig {
@@ -30,13 +31,25 @@ export interface DriveConfig {
   readonly readOnly: boolean;
 }
 
-/** A `-netdev tap`. */
-export interface NetdevConfig {
-  /** Its id. */
-  readonly id: string;
-  /** `ifname=`: an existing tap to attach to; absent: a temporary tap is created. */
-  readonly ifname?: string;
-}
+/** A `-netdev tap` or `-netdev user`. */
+export type NetdevConfig =
+  | {
+      /** A tap device. */
+      readonly type: "tap";
+      /** Its id. */
+      readonly id: string;
+      /** `ifname=`: an existing tap to attach to; absent: a temporary tap is created. */
+      readonly ifname?: string;
+    }
+  | {
+      /** User-mode networking (passt; QEMU's slirp on the QEMU engine without passt). */
+      readonly type: "user";
+      /** Its id. */
+      readonly id: string;
+      /** `hostfwd=` entries, in order. */
+      readonly hostfwd: readonly HostForward[];
+    };
+
 
 /** A virtio device from `-device`, in command-line order (which is transport order), with its `id=` if given. */
 export type DeviceSpec = (
@@ -108,6 +121,7 @@ export const SUPPORTED_FLAGS: readonly (readonly [flag: string, arg: string, wha
   ["-drive", "id=ID,file=FILE,format=raw,if=none[,readonly=on]", "a raw image, locked as QEMU locks it"],
   ["-device", "virtio-blk-device,drive=ID", "a virtio block device on a drive"],
   ["-netdev", "tap,id=ID,script=no,downscript=no[,ifname=NAME]", "a tap device (an existing one by name, else a new temporary one)"],
+  ["-netdev", "user,id=ID[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-:PORT]…", "user-mode networking without root (passt), host ports forwarded into the guest"],
   ["-device", "virtio-net-device,netdev=ID", "a virtio network device on a netdev"],
   ["-device", "virtio-rng-device", "a virtio entropy device fed from the host's /dev/urandom"],
   ["-serial", "stdio", "the legacy UART on this terminal (needs -M microvm,legacy)"],
@@ -419,16 +433,27 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         break;
       }
       case "netdev": {
-        const m = keys(f, parseKeyval(v, "type"), ["type", "id", "script", "downscript", "ifname"]);
-        const type = need(f, m, "type");
-        if (type !== "tap") throw bad(`${f}: type ${JSON.stringify(type)} is not supported; supported: tap`);
+        const pairs = parseKeyval(v, "type");
+        const type = pairs[0]?.[0] === "type" ? pairs[0][1] : undefined;
+        if (type === "user") {
+          // hostfwd may repeat (QEMU takes a list); every other key once.
+          const m = keys(f, pairs.filter(([k]) => k !== "hostfwd"), ["type", "id"]);
+          const nid = id(f, m);
+          if (netdevs.some((n) => n.id === nid)) throw bad(`${f}: duplicate netdev id ${nid}`);
+          const hostfwd = pairs.filter(([k]) => k === "hostfwd").map(([, x]) => parseHostfwd(x, f));
+          checkHostForwards(hostfwd, `${f} hostfwd`);
+          netdevs.push({ type: "user", id: nid, hostfwd });
+          break;
+        }
+        const m = keys(f, pairs, ["type", "id", "script", "downscript", "ifname"]);
+        if (type !== "tap") throw bad(`${f}: type ${JSON.stringify(type ?? "")} is not supported; supported: tap, user`);
         const nid = id(f, m);
         for (const s of ["script", "downscript"]) {
           if (m.get(s) !== "no") throw bad(`${f}: ${s}=no is required (microvm runs no network scripts; configure the tap beforehand)`);
         }
         if (netdevs.some((n) => n.id === nid)) throw bad(`${f}: duplicate netdev id ${nid}`);
         const ifname = m.get("ifname");
-        netdevs.push({ id: nid, ...(ifname !== undefined ? { ifname } : {}) });
+        netdevs.push({ type: "tap", id: nid, ...(ifname !== undefined ? { ifname } : {}) });
         break;
       }
       case "device": {

@@ -14,6 +14,7 @@ import { isatty } from "node:tty";
 import { isMicrovmError, MicrovmError } from "../errors.js";
 import type { DeviceConfig, Machine, MachineOptions } from "../machine-types.js";
 import { helpText, parseCommandLine, type CliConfig } from "./args.js";
+import type { HostForward } from "../host-forward.js";
 
 /** What {@link runCli} needs from its process; tests pass their own. */
 export interface CliIo {
@@ -68,8 +69,10 @@ function placeholderDevices(config: CliConfig): DeviceConfig[] {
         const drive = config.drives.find((x) => x.id === d.drive);
         return { kind: "blk", backend: { type: "file", path: drive?.file ?? "", readOnly: drive?.readOnly ?? false } };
       }
-      case "net":
-        return { kind: "net", backend: { type: "tap", fd: -1 } };
+      case "net": {
+        const n = config.netdevs.find((x) => x.id === d.netdev);
+        return { kind: "net", backend: n?.type === "user" ? { type: "user", hostfwd: n.hostfwd } : { type: "tap", fd: -1 } };
+      }
       case "console":
         return { kind: "console", backend: { type: "fd", fd: 1 } };
       case "rng":
@@ -188,9 +191,18 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     io.out(`${formatPlan(plan).join("\n")}\n`);
     if (engine === "qemu") {
       const { qemuInvocation } = await import("../qemu/command.js");
-      const inv = qemuInvocation(plan, { accel, dir: "$TMPDIR/microvm-qemu-XXXXXX", devices: placeholderDevices(config) });
+      const devices = placeholderDevices(config);
+      const hasUser = config.netdevs.some((n) => n.type === "user");
+      const { passtUnavailableReason, passtArguments } = await import("../node/passt.js");
+      const userNet = hasUser && passtUnavailableReason() !== undefined ? "slirp" : "passt";
+      const inv = qemuInvocation(plan, { accel, dir: "$TMPDIR/microvm-qemu-XXXXXX", devices, userNet });
       io.out(`qemu: ${[inv.binary, ...inv.args].map(shellQuote).join(" ")}\n`);
-      if (inv.fds.length > 0) io.out(`qemu fds: ${inv.fds.map((_, i) => `fd ${3 + i} is netdev ${config.netdevs[i]?.id ?? i}'s tap`).join(", ")}\n`);
+      const tapIds = config.devices.flatMap((d) => (d.kind === "net" && config.netdevs.find((n) => n.id === d.netdev)?.type === "tap" ? [d.netdev] : []));
+      if (inv.fds.length > 0) io.out(`qemu fds: ${inv.fds.map((_, i) => `fd ${3 + i} is netdev ${tapIds[i] ?? i}'s tap`).join(", ")}\n`);
+      for (const st of inv.streams) {
+        const b = devices[st.index]?.kind === "net" ? (devices[st.index] as { backend?: { hostfwd?: readonly HostForward[] } }).backend : undefined;
+        io.out(`qemu fd ${st.fd} is device ${st.device}'s socket to: passt ${passtArguments(b?.hostfwd ?? [], 3).map(shellQuote).join(" ")}\n`);
+      }
     }
     return 0;
   }
@@ -221,6 +233,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
   }
   const taps = new Map<string, number>();
   for (const n of config.netdevs) {
+    if (n.type !== "tap") continue; // user: the machine starts passt
     const tap = openTap(n.ifname, n.id);
     cleanups.push(() => tap.close());
     taps.set(n.id, tap.fd);
@@ -257,8 +270,11 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
         if (engine === "qemu") return { kind: "blk", backend: { type: "file", path: img.file, readOnly: img.readOnly } };
         return { kind: "blk", backend: { type: "fd", fd: img.fd, size: img.size, readOnly: img.readOnly, id: d.drive } };
       }
-      case "net":
+      case "net": {
+        const n = config.netdevs.find((x) => x.id === d.netdev);
+        if (n?.type === "user") return { kind: "net", backend: { type: "user", hostfwd: n.hostfwd } };
         return { kind: "net", backend: { type: "tap", fd: taps.get(d.netdev) as number } };
+      }
       case "rng":
         return { kind: "rng", backend: { type: "system" } };
       case "console": {

@@ -1,7 +1,7 @@
 /**
  * The few libc calls the CLI's Node backends need that Node itself lacks: `ioctl` (tap and pty
- * set-up), `fcntl` with a `struct flock` (OFD image locks) and the termios pair (raw mode on a
- * terminal). Bound through koffi, lazily, on first use, so that the CLI's `--help` and `--version`
+ * set-up), `fcntl` with a `struct flock` (OFD image locks), the termios pair (raw mode on a
+ * terminal) and `socketpair` (a stream to a helper such as passt, as raw fds). Bound through koffi, lazily, on first use, so that the CLI's `--help` and `--version`
  * never load the native module. Numbers are the x86_64 Linux ABI; each cites its header.
  *
  * @internal
@@ -25,6 +25,8 @@ export interface Libc {
   tcgetattr(fd: number, termios: Uint8Array): number;
   /** `tcsetattr(fd, when, const struct termios *)`. */
   tcsetattr(fd: number, when: number, termios: Uint8Array): number;
+  /** `socketpair(domain, type, protocol, int sv[2])`. */
+  socketpair(domain: number, type: number, protocol: number, sv: Int32Array): number;
 }
 
 let bound: Libc | undefined;
@@ -56,6 +58,7 @@ export function libc(): Libc {
   const fcntlV = lib.func("int fcntl(int fd, int cmd, long arg)");
   const tcget = lib.func("int tcgetattr(int fd, void *t)");
   const tcset = lib.func("int tcsetattr(int fd, int when, void *t)");
+  const spair = lib.func("int socketpair(int domain, int type, int protocol, void *sv)");
   const r = (v: unknown): number => {
     const n = v as number;
     return n < 0 ? -koffi.errno() : n;
@@ -67,6 +70,7 @@ export function libc(): Libc {
     fcntlVal: (fd, cmd, arg) => r(fcntlV(fd, cmd, arg)),
     tcgetattr: (fd, t) => r(tcget(fd, t)),
     tcsetattr: (fd, when, t) => r(tcset(fd, when, t)),
+    socketpair: (d, t, p, sv) => r(spair(d, t, p, sv)),
   };
   return bound;
 }

@@ -15,6 +15,7 @@ import { buildPvhRom, type PvhRomBlob } from "@microvm/pvh";
 import { MicrovmError } from "../errors.js";
 import type { DeviceConfig } from "../machine-types.js";
 import type { MachinePlan } from "../plan.js";
+import type { HostForward } from "../host-forward.js";
 import { QEMU_BIOS_SIZE } from "../platform.js";
 
 /**
@@ -72,6 +73,28 @@ export interface QemuInvocation {
   readonly sockets: readonly QemuSocket[];
   /** File descriptors QEMU inherits: `fds[i]` becomes fd `3 + i` in QEMU. */
   readonly fds: readonly number[];
+  /**
+   * Net devices on a stream socket to passt (backend `user` with `userNet: "passt"`): the engine
+   * starts passt on one end and passes the other to QEMU as fd `fd`, after `fds`, in this order.
+   */
+  readonly streams: readonly QemuStream[];
+}
+
+/**
+ * A net device whose `-netdev stream` socket QEMU inherits (see {@link QemuInvocation.streams}).
+ *
+ * @example
+ * ```ts
+ * const s: QemuStream = { device: "net0", index: 0, fd: 3 };
+ * ```
+ */
+export interface QemuStream {
+  /** The device id. */
+  readonly device: string;
+  /** Its index in the board's devices. */
+  readonly index: number;
+  /** The fd number QEMU is told (3 + fds.length + its position). */
+  readonly fd: number;
 }
 
 /**
@@ -93,6 +116,11 @@ export interface QemuInvocationOptions {
   readonly virtioVersion?: 1 | 2;
   /** The program; default `qemu-system-x86_64`. */
   readonly binary?: string;
+  /**
+   * What serves `user` net devices: `passt` (default; a `-netdev stream` socket, see
+   * {@link QemuInvocation.streams}) or `slirp` (QEMU's own `-netdev user`, where passt is missing).
+   */
+  readonly userNet?: "passt" | "slirp";
 }
 
 /** QEMU's option syntax: a comma inside a value is doubled (util/qemu-option.c). */
@@ -140,6 +168,7 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
   const files: QemuFile[] = [];
   const sockets: QemuSocket[] = [];
   const fds: number[] = [];
+  const streams: QemuStream[] = [];
   const args: string[] = [];
   const push = (...a: string[]): void => void args.push(...a);
 
@@ -210,12 +239,21 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
       case "net": {
         const b = (d as { backend?: { type: string; fd?: number }; mac?: string } | undefined)?.backend;
         const mac = (d as { mac?: string } | undefined)?.mac;
-        if (b?.type === "user") push("-netdev", `user,id=${id}-net`);
-        else if (b?.type === "tap" && typeof b.fd === "number") {
+        if (b?.type === "user" && (options.userNet ?? "passt") === "slirp") {
+          // QEMU's hostfwd syntax (net/slirp.c slirp_hostfwd): [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport.
+          const fwd = ((b as { hostfwd?: readonly HostForward[] }).hostfwd ?? []).map((f) => `,hostfwd=${f.protocol}:${f.hostAddress ?? ""}:${f.hostPort}-:${f.guestPort}`);
+          push("-netdev", `user,id=${id}-net${fwd.join("")}`);
+        } else if (b?.type === "user") {
+          streams.push({ device: id, index: t.device.configIndex, fd: -1 });
+          push("-netdev", `stream,id=${id}-net,server=off,addr.type=fd,addr.str=@STREAM${streams.length - 1}@`);
+        } else if (b?.type === "stream" && typeof b.fd === "number") {
+          fds.push(b.fd);
+          push("-netdev", `stream,id=${id}-net,server=off,addr.type=fd,addr.str=${2 + fds.length}`);
+        } else if (b?.type === "tap" && typeof b.fd === "number") {
           fds.push(b.fd);
           push("-netdev", `tap,id=${id}-net,fd=${2 + fds.length},vhost=off`);
         } else {
-          throw unsupported(`device ${id}`, `a net backend of type ${b?.type ?? "arp-responder (the default)"} is served in this process, which QEMU cannot reach (use a tap, or user)`);
+          throw unsupported(`device ${id}`, `a net backend of type ${b?.type ?? "arp-responder (the default)"} is served in this process, which QEMU cannot reach (use a tap, user or stream)`);
         }
         push("-device", `virtio-net-device,netdev=${id}-net,${bus},id=${id}${mac ? `,mac=${mac}` : ""}`);
         break;
@@ -239,5 +277,8 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
   }
   if (versions.size > 1) throw unsupported("virtio versions", "QEMU sets the virtio-mmio version of all transports at once (virtio-mmio.force-legacy); the devices ask for both 1 and 2");
   if (!versions.has(1)) push("-global", "virtio-mmio.force-legacy=false");
-  return { binary: options.binary ?? "qemu-system-x86_64", args, files, sockets, fds };
+  // The passt sockets come after the inherited fds, whose count is known only now.
+  const numbered = streams.map((st, k) => ({ ...st, fd: 3 + fds.length + k }));
+  const final = args.map((a) => a.replace(/@STREAM(\d+)@/, (_, k: string) => String(numbered[Number(k)]?.fd)));
+  return { binary: options.binary ?? "qemu-system-x86_64", args: final, files, sockets, fds, streams: numbered };
 }

@@ -7,14 +7,17 @@
  * connected the sockets); `cont`. The end: a SHUTDOWN event (its reason), `query-status`, `quit`,
  * the process reaped. Every exit path removes the directory and leaves no process behind.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, fstatSync, mkdtempSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { createServer, Socket, type Server } from "node:net";
+import type { ChildProcess } from "node:child_process";
+import { fstatSync, mkdtempSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { connect, createServer, Socket, type Server } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { isatty, ReadStream } from "node:tty";
 import type { GuestMemory } from "@microvm/virtio-mmio";
 import { MicrovmError } from "../errors.js";
+import { spawnBound, which } from "../node/child.js";
+import { PasstGroup, userNetDevices } from "../node/user-net.js";
+import type { NetBackendSpec } from "../protocol.js";
 import type { Machine, MachineEnd, MachineOptions, MachineStats } from "../machine-types.js";
 import type { MachinePlan } from "../plan.js";
 import { qemuInvocation, type QemuInvocation } from "./command.js";
@@ -45,15 +48,6 @@ class ChunkQueue {
       this.wake = undefined;
     }
   }
-}
-
-/** Finds a program on PATH. */
-function which(program: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (program.includes("/")) return existsSync(program) ? program : undefined;
-  for (const d of (env["PATH"] ?? "").split(delimiter)) {
-    if (d && existsSync(join(d, program))) return join(d, program);
-  }
-  return undefined;
 }
 
 /**
@@ -198,8 +192,6 @@ export function compareQtree(plan: MachinePlan, qtree: string, forceLegacy: bool
 
 const START_TIMEOUT_MS = 30_000;
 const QUIT_GRACE_MS = 5_000;
-const live = new Set<{ kill(): void }>();
-let exitHook = false;
 
 /**
  * A machine running in QEMU. {@link createMachine} makes one (engine `qemu`, or `auto` where
@@ -244,6 +236,7 @@ export class QemuMachine implements Machine {
     consoles: Map<string, { socket: Socket; queue?: ChunkQueue }>;
     commandLine: readonly string[];
     release: () => void;
+    passts: PasstGroup;
   }) {
     this.plan = parts.plan;
     this.child = parts.child;
@@ -256,6 +249,15 @@ export class QemuMachine implements Machine {
     for (const e of parts.events) this.onEvent(e);
     const sockets = [parts.serialSocket, ...[...parts.consoles.values()].map((c) => c.socket)].filter((s): s is Socket => s !== undefined);
     const drained = Promise.all(sockets.map((s) => new Promise<void>((r) => (s.destroyed ? r() : s.once("close", () => r())))));
+    // A passt exiting while QEMU runs takes the guest's network away: an error end. Once QEMU has
+    // exited or is quitting, passt's exit is the consequence (its socket closed), not the cause.
+    if (parts.passts.members.length > 0) {
+      void parts.passts.firstExit().then((why) => {
+        if (this.quitting || this.child.exitCode !== null || this.child.signalCode !== null) return;
+        this.end ??= { reason: "error", message: why };
+        void this.quit();
+      });
+    }
     this.done = parts.exited.then(async ({ code, signal }) => {
       // QEMU's exit closes its end of every socket: wait (briefly) for the last output to arrive.
       let timer: NodeJS.Timeout | undefined;
@@ -266,6 +268,7 @@ export class QemuMachine implements Machine {
       this.serialQueue?.end();
       for (const c of this.consoles.values()) c.queue?.end();
       parts.release();
+      await parts.passts.stop();
       const end = this.end ?? {
         reason: "error" as const,
         message: `QEMU exited on its own (${signal ? `signal ${signal}` : `status ${String(code)}`})${parts.stderr() ? `: ${parts.stderr()}` : ""}`,
@@ -469,35 +472,31 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
   const accel = options.accel ?? "tcg";
   const binaryName = options.qemuBinary ?? "qemu-system-x86_64";
   // Everything QEMU cannot express is refused here, before any file or process exists.
-  const probe: QemuInvocation = qemuInvocation(plan, { accel, dir: "/nonexistent", devices: options.devices ?? [], ...(options.virtioVersion ? { virtioVersion: options.virtioVersion } : {}) });
+  const users = userNetDevices(options.devices ?? []);
+  const userNet = users.passtMissing ? "slirp" : "passt";
+  const probe: QemuInvocation = qemuInvocation(plan, { accel, dir: "/nonexistent", devices: options.devices ?? [], userNet, ...(options.virtioVersion ? { virtioVersion: options.virtioVersion } : {}) });
   void probe;
+  if (users.devices.length > 0 && users.passtMissing) {
+    (options.log ?? ((l: string) => void process.stderr.write(`${l}\n`)))(`microvm: ${users.passtMissing}; user networking falls back to QEMU's own (slirp: guest 10.0.2.15, gateway 10.0.2.2)`);
+  }
   const binary = which(binaryName);
   if (!binary) throw new MicrovmError("engine", qemuUnavailableReason(binaryName) as string);
 
   const dir = mkdtempSync(join(tmpdir(), "microvm-qemu-"));
+  const passts = new PasstGroup();
   const servers: Server[] = [];
   let child: ChildProcess | undefined;
   const stopInputs: (() => void)[] = [];
   let released = false;
-  const killer = { kill: (): void => void child?.kill("SIGKILL") };
   const release = (): void => {
     if (released) return;
     released = true;
     for (const s of stopInputs) s();
     for (const s of servers) s.close();
     rmSync(dir, { recursive: true, force: true });
-    live.delete(killer);
   };
-  live.add(killer);
-  if (!exitHook) {
-    exitHook = true;
-    // This process ending (normally or by an uncaught error) takes its QEMUs with it.
-    process.on("exit", () => {
-      for (const k of live) k.kill();
-    });
-  }
   try {
-    const inv = qemuInvocation(plan, { accel, dir, devices: options.devices ?? [], binary, ...(options.virtioVersion ? { virtioVersion: options.virtioVersion } : {}) });
+    const inv = qemuInvocation(plan, { accel, dir, devices: options.devices ?? [], binary, userNet, ...(options.virtioVersion ? { virtioVersion: options.virtioVersion } : {}) });
     for (const f of inv.files) writeFileSync(join(dir, f.name), f.bytes, { mode: 0o600 });
     const connections = new Map<string, Promise<Socket>>();
     for (const s of inv.sockets) {
@@ -510,11 +509,24 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
       });
     }
 
-    // The child dies with this process: setpriv (util-linux) sets PR_SET_PDEATHSIG before exec.
-    const setpriv = which("setpriv");
-    const argv = setpriv ? [setpriv, "--pdeathsig", "KILL", "--", binary, ...inv.args] : [binary, ...inv.args];
+    // passt for each `user` net device, on one end of a connected socket; QEMU inherits the other.
+    const qemuEnds: Socket[] = [];
+    try {
+      for (const st of inv.streams) {
+        const [theirs, ours] = await socketPairInDir(join(dir, `passt-${st.index}.sock`));
+        qemuEnds.push(ours);
+        try {
+          await passts.start(st.device, (options.devices?.[st.index] as { backend: Extract<NetBackendSpec, { type: "user" }> }).backend, theirs);
+        } finally {
+          theirs.destroy();
+        }
+      }
+      // The child dies with this process (node/child.ts).
+      child = spawnBound(binary, inv.args, ["ignore", "ignore", "pipe", ...inv.fds, ...qemuEnds]);
+    } finally {
+      for (const e of qemuEnds) e.destroy(); // QEMU has its own copy
+    }
     let stderr = "";
-    child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "ignore", "pipe", ...inv.fds] });
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (t: string) => (stderr = (stderr + t).slice(-4096)));
     const started = child;
@@ -599,6 +611,7 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
       consoles,
       commandLine: [binary, ...inv.args],
       release,
+      passts,
     });
   } catch (e) {
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -608,6 +621,36 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
       await gone;
     }
     release();
+    await passts.stop();
     throw e;
+  }
+}
+
+/**
+ * A connected pair of unix stream sockets made with Node alone (the QEMU engine loads no native
+ * module): a listener on `path` (in the engine's private directory) accepts one connection from
+ * this process, and is closed and unlinked at once. The accepted end does not read, so nothing is
+ * taken from the stream before the sockets are handed to their programs.
+ *
+ * @returns [accepted end, connecting end]
+ */
+async function socketPairInDir(path: string): Promise<[Socket, Socket]> {
+  const server = createServer({ pauseOnConnect: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => resolve());
+    });
+    const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
+    const client = connect(path);
+    client.pause();
+    await new Promise<void>((resolve, reject) => {
+      client.once("connect", () => resolve());
+      client.once("error", reject);
+    });
+    return [await accepted, client];
+  } finally {
+    server.close();
+    rmSync(path, { force: true });
   }
 }
