@@ -55,7 +55,7 @@ export {
   type ByteSink,
   type EntropySource,
 } from "./backends.js";
-export { encodeStreamFrame, StreamFrameDecoder, STREAM_FRAME_HEADER, STREAM_FRAME_MAX, type StreamFrameDecoderOptions } from "./stream-frames.js";
+export { encodeStreamFrame, writeStreamFrame, StreamFrameDecoder, STREAM_FRAME_HEADER, STREAM_FRAME_MAX, type StreamFrameDecoderOptions } from "./stream-frames.js";
 export { DeviceBase } from "./devices/device-base.js";
 export { BlkDevice, type BlkDeviceOptions } from "./devices/blk.js";
 export { NetDevice, type NetDeviceOptions } from "./devices/net.js";

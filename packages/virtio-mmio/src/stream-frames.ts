@@ -30,9 +30,39 @@ export const STREAM_FRAME_MAX = 69632;
  */
 export function encodeStreamFrame(frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(STREAM_FRAME_HEADER + frame.length);
-  new DataView(out.buffer).setUint32(0, frame.length, false);
-  out.set(frame, STREAM_FRAME_HEADER);
+  writeStreamFrame(frame, out, 0);
   return out;
+}
+
+/**
+ * Writes one frame with its length in front into `out` at `offset` (no allocation: for batching
+ * frames into one buffer).
+ *
+ * @param frame - the Ethernet frame
+ * @param out - the destination
+ * @param offset - where the length prefix goes
+ * @returns the bytes written, 4 + the frame's length
+ * @throws VirtioError `out-of-range` when `out` has no room for it at `offset`
+ * @example
+ * ```ts
+ * const buf = new Uint8Array(2048);
+ * let at = 0;
+ * at += writeStreamFrame(frameA, buf, at);
+ * at += writeStreamFrame(frameB, buf, at);
+ * ```
+ */
+export function writeStreamFrame(frame: Uint8Array, out: Uint8Array, offset: number): number {
+  const n = STREAM_FRAME_HEADER + frame.length;
+  if (!Number.isInteger(offset) || offset < 0 || offset + n > out.length) {
+    throw new VirtioError("out-of-range", `offset: a ${n}-byte stream frame does not fit at ${String(offset)} in ${out.length} bytes`);
+  }
+  const len = frame.length;
+  out[offset] = len >>> 24;
+  out[offset + 1] = (len >>> 16) & 0xff;
+  out[offset + 2] = (len >>> 8) & 0xff;
+  out[offset + 3] = len & 0xff;
+  out.set(frame, offset + STREAM_FRAME_HEADER);
+  return n;
 }
 
 /**

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeStreamFrame, isVirtioError, StreamFrameDecoder, STREAM_FRAME_HEADER, STREAM_FRAME_MAX } from "../src/index.js";
+import { encodeStreamFrame, isVirtioError, StreamFrameDecoder, STREAM_FRAME_HEADER, STREAM_FRAME_MAX, writeStreamFrame } from "../src/index.js";
 
 /** Cuts `bytes` at the given offsets (sorted, deduplicated, clamped). */
 function cut(bytes: Uint8Array, at: readonly number[]): Uint8Array[] {
@@ -30,6 +30,19 @@ describe("stream frames", () => {
     const big = encodeStreamFrame(new Uint8Array(0x1_02_03));
     expect([...big.subarray(0, 4)]).toEqual([0, 1, 2, 3]);
     expect(big.length).toBe(0x1_02_03 + STREAM_FRAME_HEADER);
+  });
+
+  it("writes frames back to back into one buffer, and refuses one that does not fit", () => {
+    const buf = new Uint8Array(12).fill(0xee);
+    expect(writeStreamFrame(new Uint8Array([1, 2]), buf, 0)).toBe(6);
+    expect(writeStreamFrame(new Uint8Array([3, 4]), buf, 6)).toBe(6);
+    expect([...buf]).toEqual([0, 0, 0, 2, 1, 2, 0, 0, 0, 2, 3, 4]);
+    const big = new Uint8Array(0x1_02_03 + 4);
+    writeStreamFrame(new Uint8Array(0x1_02_03), big, 0);
+    expect([...big.subarray(0, 4)]).toEqual([0, 1, 2, 3]);
+    expect(() => writeStreamFrame(new Uint8Array(3), buf, 6)).toThrow("offset: a 7-byte stream frame does not fit at 6 in 12 bytes");
+    expect(() => writeStreamFrame(new Uint8Array(0), buf, -1)).toThrow("does not fit at -1");
+    expect(writeStreamFrame(new Uint8Array(2), buf, 6)).toBe(6); // exactly to the end
   });
 
   it("decodes any sequence of frames whatever the chunking (property, sizes to 1600 bytes and 40 frames)", () => {
