@@ -8,89 +8,15 @@
 // not send is not what the guest reports (the tokens are random per run).
 // With passt missing, the QEMU engine falls back to QEMU's own slirp: the same exchange works
 // there, with slirp's addresses, and the fallback is said in one line.
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createMachine, passtUnavailableReason, type HostForward, type Machine, type MachineOptions } from "../src/index.js";
 import { qemuAvailable } from "../../../test/guests/harness.ts";
+import { netInitramfs, recipe } from "./linux-net-guest.ts";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const BUILD = join(ROOT, "scripts", "linux", "build-kernel.sh");
 const LIMIT_MS = 120_000;
-
-function recipe(): { vmlinux: string; initramfs: string } | undefined {
-  const r = spawnSync("bash", [BUILD, "--print"], { encoding: "utf8" });
-  if (r.status !== 0) return undefined;
-  const kv = Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("=", 2) as [string, string]));
-  return kv["vmlinux"] && kv["initramfs"] ? { vmlinux: kv["vmlinux"], initramfs: kv["initramfs"] } : undefined;
-}
-
-/** A newc cpio archive (the kernel's initramfs format, Documentation/driver-api/early-userspace/buffer-format.rst). */
-export function newcArchive(entries: readonly { name: string; mode: number; data?: string }[]): Uint8Array {
-  const parts: Buffer[] = [];
-  const pad4 = (n: number): Buffer => Buffer.alloc((4 - (n % 4)) % 4);
-  let ino = 0x4000;
-  for (const e of [...entries, { name: "TRAILER!!!", mode: 0 }]) {
-    const data = Buffer.from((e as { data?: string }).data ?? "", "utf8");
-    const name = Buffer.from(`${e.name}\0`, "utf8");
-    const fields = [ino++, e.mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, name.length, 0];
-    const header = Buffer.from(`070701${fields.map((f) => f.toString(16).padStart(8, "0")).join("")}`, "ascii");
-    parts.push(header, name, pad4(header.length + name.length), data, pad4(data.length));
-  }
-  return new Uint8Array(Buffer.concat(parts));
-}
-
-const INIT_NET = `#!/bin/sh
-# /init-net: DHCP, one TCP exchange out through the gateway, one served through a forwarded port.
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1="*) echo "\${w#*=}";; esac; done; }
-port=$(arg mvnet.port); listen=$(arg mvnet.listen); token=$(arg mvnet.token)
-ip link set lo up
-ip link set eth0 up
-if busybox udhcpc -i eth0 -n -q -t 5 -T 2 -s /etc/mvnet-dhcp >/dev/null 2>&1; then
-  gw=$(cat /tmp/gw)
-  echo "mvnet: dhcp ok ip=$(cat /tmp/ip) gw=$gw"
-else
-  echo "mvnet: dhcp fail"
-  sync; reboot -f
-fi
-if [ -n "$port" ]; then
-  # stdin stays open until the host has answered and closed: the host closes first.
-  (echo "guest-hello-$token"; busybox sleep 4) | busybox nc "$gw" "$port" > /tmp/out 2>/dev/null
-  echo "mvnet: out got=$(cat /tmp/out)"
-fi
-if [ -n "$listen" ]; then
-  (echo "guest-served-$token"; busybox sleep 4) | busybox nc -l -p "$listen" > /tmp/in 2>/dev/null &
-  nc=$!
-  (busybox sleep 15; kill $nc 2>/dev/null) &
-  busybox sleep 1
-  echo "mvnet: listening port=$listen"
-  wait $nc
-  echo "mvnet: in got=$(cat /tmp/in)"
-fi
-echo "mvnet: done"
-sync
-reboot -f
-`;
-
-const DHCP_SCRIPT = `#!/bin/sh
-# udhcpc's event script (busybox networking/udhcp/dhcpc.c: ip, mask, router, interface in the environment).
-case "$1" in
-  bound|renew)
-    ip addr add "$ip/\${mask:-24}" dev "$interface"
-    for r in $router; do ip route add default via "$r" dev "$interface"; echo "$r" > /tmp/gw; break; done
-    echo "$ip" > /tmp/ip
-    ;;
-esac
-exit 0
-`;
 
 const built = recipe();
 const noRecipe = built ? undefined : "the recipe's kernel is not built here: run scripts/linux/build-kernel.sh (./run ci builds it)";
@@ -170,14 +96,7 @@ interface NetRun {
 async function run(o: { engine: "kvm" | "qemu"; hostfwd: boolean; outbound: boolean; passt?: string }): Promise<NetRun & { token: string }> {
   const token = randomBytes(6).toString("hex");
   const r = built as { vmlinux: string; initramfs: string };
-  const base = readFileSync(r.initramfs);
-  const extra = newcArchive([
-    { name: "etc", mode: 0o40755 },
-    { name: "tmp", mode: 0o41777 },
-    { name: "init-net", mode: 0o100755, data: INIT_NET },
-    { name: "etc/mvnet-dhcp", mode: 0o100755, data: DHCP_SCRIPT },
-  ]);
-  const initrd = new Uint8Array(Buffer.concat([base, Buffer.alloc((4 - (base.length % 4)) % 4), extra]));
+  const initrd = netInitramfs(r.initramfs);
   const server = o.outbound ? await hostServer(`host-hello-${token}`) : undefined;
   const guestPort = 8080;
   const hostPort = await freePort();
