@@ -8,13 +8,25 @@
  */
 import { VirtioError } from "./errors.js";
 
-/** Bytes of the length prefix in front of each frame. */
+/**
+ * Bytes of the length prefix in front of each frame.
+ *
+ * @example
+ * ```ts
+ * const wire = new Uint8Array(STREAM_FRAME_HEADER + frame.length);
+ * ```
+ */
 export const STREAM_FRAME_HEADER = 4;
 
 /**
  * The largest frame a decoder takes by default: QEMU's receive buffer for stream netdevs,
  * `NET_BUFSIZE` = 4096 + 65536 bytes (include/net/net.h). A peer announcing more is broken or
  * hostile: QEMU drops the connection, and so does a {@link StreamFrameDecoder}.
+ *
+ * @example
+ * ```ts
+ * const dec = new StreamFrameDecoder({ maxFrame: STREAM_FRAME_MAX });
+ * ```
  */
 export const STREAM_FRAME_MAX = 69632;
 

@@ -58,7 +58,14 @@ export function passtArguments(forwards: readonly HostForward[], fd: number): st
   return args;
 }
 
-/** What passt says it gives the guest (from its start-up report). */
+/**
+ * What passt says it gives the guest (from its start-up report).
+ *
+ * @example
+ * ```ts
+ * const r: PasstReport = { guestAddress: "192.0.2.2", gateway: "192.0.2.1" };
+ * ```
+ */
 export interface PasstReport {
   /** The IPv4 address its DHCP server assigns. */
   readonly guestAddress?: string;
@@ -78,6 +85,8 @@ export interface PasstReport {
  * ```
  */
 export function parsePasstReport(text: string): PasstReport {
+  // Where no syslog is reachable, passt's "Failed to send N bytes to syslog" lines interleave the
+  // report (one before every line of it): drop them first, or they would end the DHCP block.
   const dhcp = text.split("DHCP:")[1]?.split(/\n\S/)[0] ?? "";
   const assign = /assign:\s*(\S+)/.exec(dhcp)?.[1];
   const router = /router:\s*(\S+)/.exec(dhcp)?.[1];
