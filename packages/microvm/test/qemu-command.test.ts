@@ -277,12 +277,38 @@ describe("qemuInvocation: devices", () => {
     expect(valuesOf(inv, "-global")).toContain("virtio-mmio.force-legacy=false");
   });
 
-  it("gives a net device with backend user QEMU's slirp (-netdev user), inheriting no fd", () => {
-    const devices: DeviceConfig[] = [{ kind: "net", slot: 5, backend: { type: "user" }, mac: "52:54:00:00:00:01" }];
+  it("gives a net device with backend user a -netdev stream on an inherited socket to passt, after the taps' fds", () => {
+    const devices: DeviceConfig[] = [
+      { kind: "net", slot: 5, backend: { type: "user", hostfwd: [{ protocol: "tcp", hostPort: 2222, guestPort: 22 }] }, mac: "52:54:00:00:00:01" },
+      { kind: "net", backend: { type: "tap", fd: 17 } },
+      { kind: "net", backend: { type: "user" } },
+    ];
     const inv = qemuInvocation(qemuPlan({ devices }), { accel: "tcg", dir: DIR, devices });
-    expect(valuesOf(inv, "-netdev")).toEqual(["user,id=net0-net"]);
+    // The tap is fd 3; the two passt sockets follow it, in transport order (net0 is on slot 5).
+    expect(inv.fds).toEqual([17]);
+    expect(inv.streams.map((s) => [s.device, s.index, s.fd])).toEqual([
+      ["net2", 2, 4],
+      ["net0", 0, 5],
+    ]);
+    expect(valuesOf(inv, "-netdev").sort()).toEqual([
+      "stream,id=net0-net,server=off,addr.type=fd,addr.str=5",
+      "stream,id=net2-net,server=off,addr.type=fd,addr.str=4",
+      "tap,id=net1-net,fd=3,vhost=off",
+    ]);
     expect(valuesOf(inv, "-device")).toContain("virtio-net-device,netdev=net0-net,bus=virtio-mmio-bus.5,id=net0,mac=52:54:00:00:00:01");
+  });
+
+  it("with userNet slirp, gives a user device QEMU's own -netdev user with its forwards, inheriting nothing", () => {
+    const devices: DeviceConfig[] = [
+      {
+        kind: "net",
+        backend: { type: "user", hostfwd: [{ protocol: "tcp", hostAddress: "127.0.0.1", hostPort: 2222, guestPort: 22 }, { protocol: "udp", hostPort: 5353, guestPort: 53 }] },
+      },
+    ];
+    const inv = qemuInvocation(qemuPlan({ devices }), { accel: "tcg", dir: DIR, devices, userNet: "slirp" });
+    expect(valuesOf(inv, "-netdev")).toEqual(["user,id=net0-net,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-:53"]);
     expect(inv.fds).toEqual([]);
+    expect(inv.streams).toEqual([]);
   });
 
   it("any placement of devices on slots gives each its transport's bus (property)", () => {
