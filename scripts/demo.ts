@@ -117,7 +117,7 @@ try {
       image ? { kind: "blk", backend: { type: "file", path: image } } : { kind: "blk", backend: { type: "memory", buffer: disk } },
       { kind: "console", backend: { type: "stream" } },
       { kind: "rng", backend: { type: "crypto" } },
-      onQemu ? { kind: "net", backend: { type: "user" } } : { kind: "net", backend: { type: "arp-responder", ips: ["10.0.2.2"], mac: "52:55:0a:00:02:02" } },
+      onQemu ? { kind: "net", backend: { type: "user", provider: "slirp" } } : { kind: "net", backend: { type: "arp-responder", ips: ["10.0.2.2"], mac: "52:55:0a:00:02:02" } },
     ],
   });
 } catch (e) {

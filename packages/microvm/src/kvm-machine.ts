@@ -311,6 +311,8 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
   const devices = options.devices ?? [];
   // Every check before any side effect: a `user` network needs passt on this engine.
   const users = userNetDevices(devices);
+  const slirp = users.devices.find((u) => u.backend.provider === "slirp");
+  if (slirp) throw new MicrovmError("engine", `devices[${slirp.index}] (net): backend user with provider slirp is QEMU's own user network and exists only on the QEMU engine (use provider passt here)`);
   if (users.devices.length > 0 && users.passtMissing) throw passtNeeded(users.passtMissing);
   let kvm: Kvm;
   try {

@@ -85,6 +85,12 @@ export type NetBackendSpec =
        * passt. See docs/networking.md.
        */
       readonly type: "user";
+      /**
+       * Who serves it: `passt` (default; on the QEMU engine QEMU's slirp where passt is missing) or
+       * `slirp` (QEMU's own user network, QEMU engine only: guest 10.0.2.15, gateway 10.0.2.2 with
+       * MAC 52:55:0a:00:02:02).
+       */
+      readonly provider?: "passt" | "slirp";
       /** Host ports forwarded into the guest. */
       readonly hostfwd?: readonly HostForward[];
       /** The passt program (default `passt` on PATH). */

@@ -77,7 +77,7 @@ async function runOurs(o: {
   const devices: DeviceConfig[] =
     engine === "kvm"
       ? [{ kind: "blk", backend: { type: "memory", buffer: disk } }, { kind: "console" }, { kind: "rng" }, { kind: "net" }]
-      : [{ kind: "blk", backend: { type: "file", path: image } }, { kind: "console" }, { kind: "rng" }, { kind: "net", backend: { type: "user" } }];
+      : [{ kind: "blk", backend: { type: "file", path: image } }, { kind: "console" }, { kind: "rng" }, { kind: "net", backend: { type: "user", provider: "slirp" } }];
   const m = await createMachine({
     ...engineOptions(engine),
     ...(o.irq0Override !== undefined ? { irq0Override: o.irq0Override } : {}),

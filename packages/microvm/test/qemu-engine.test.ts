@@ -162,7 +162,7 @@ describe.skipIf(qemuMissing)(`the QEMU engine's life cycle (TCG)${skipNote}`, ()
     expect(net.message).toMatch(/^device net0: /);
     expect(existsSync(marker)).toBe(false);
     // positive control: the same board with QEMU's user network is started (and the script fails it)
-    const started = await failure(createMachine(board({ qemuBinary: script, devices: [{ kind: "rng" }, { kind: "net", backend: { type: "user" } }] })));
+    const started = await failure(createMachine(board({ qemuBinary: script, devices: [{ kind: "rng" }, { kind: "net", backend: { type: "user", provider: "slirp" } }] })));
     expect(started.code).toBe("engine");
     expect(existsSync(marker)).toBe(true);
   });

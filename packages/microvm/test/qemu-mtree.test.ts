@@ -151,7 +151,7 @@ describe.skipIf(qemuMissing)(`QEMU's own info mtree against the plan's listing${
     try {
       const disk = join(dir, "disk.img");
       writeFileSync(disk, new Uint8Array(1 << 20));
-      const devices: DeviceConfig[] = [{ kind: "blk", slot: 3, backend: { type: "file", path: disk } }, { kind: "console" }, { kind: "rng", slot: 7 }, { kind: "net", backend: { type: "user" } }];
+      const devices: DeviceConfig[] = [{ kind: "blk", slot: 3, backend: { type: "file", path: disk } }, { kind: "console" }, { kind: "rng", slot: 7 }, { kind: "net", backend: { type: "user", provider: "slirp" } }];
       const p = plan(TCG, { legacy: true, cpus: 60, devices });
       expect(p.mptable.address).toBe(0xf0000);
       const dump = dumpMtree(p, "tcg", devices);
@@ -260,7 +260,7 @@ describe.skipIf(!qemuAvailable())(`QEMU's info qtree against the plan's transpor
       { kind: "blk", slot: slots.blk, backend: { type: "file", path: image } },
       { kind: "rng", slot: slots.rng },
       { kind: "console", slot: slots.con },
-      { kind: "net", slot: slots.net, backend: { type: "user" } },
+      { kind: "net", slot: slots.net, backend: { type: "user", provider: "slirp" } },
     ];
     return { plan: planMachine({ kernel, platform: qemuPlatform({ accel: "tcg" }), devices }), devices };
   };

@@ -17,7 +17,7 @@ import { passtUnavailableReason, startPasst, type Passt } from "./passt.js";
 
 type UserSpec = Extract<NetBackendSpec, { type: "user" }>;
 
-/** A net device with a `user` backend, by its index in the board's device list. */
+/** A net device with a `user` backend (either provider), by its index in the board's device list. */
 export interface UserNetDevice {
   /** Its index in `devices`. */
   readonly index: number;
@@ -37,9 +37,11 @@ export function userNetDevices(devices: readonly DeviceConfig[]): { readonly dev
   devices.forEach((d, index) => {
     if (d.kind !== "net" || d.backend?.type !== "user") return;
     checkHostForwards(d.backend.hostfwd ?? [], `devices[${index}].backend.hostfwd`);
+    const provider = d.backend.provider ?? "passt";
+    if (provider !== "passt" && provider !== "slirp") throw new MicrovmError("invalid-argument", `devices[${index}].backend.provider: expected passt or slirp, got ${String(provider)}`);
     out.push({ index, backend: d.backend });
   });
-  const binaries = [...new Set(out.map((d) => d.backend.passt ?? "passt"))];
+  const binaries = [...new Set(out.filter((d) => d.backend.provider !== "slirp").map((d) => d.backend.passt ?? "passt"))];
   const passtMissing = binaries.map((b) => passtUnavailableReason(b)).find((r) => r !== undefined);
   return { devices: out, passtMissing };
 }

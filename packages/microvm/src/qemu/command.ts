@@ -117,8 +117,9 @@ export interface QemuInvocationOptions {
   /** The program; default `qemu-system-x86_64`. */
   readonly binary?: string;
   /**
-   * What serves `user` net devices: `passt` (default; a `-netdev stream` socket, see
-   * {@link QemuInvocation.streams}) or `slirp` (QEMU's own `-netdev user`, where passt is missing).
+   * What serves `user` net devices whose provider is passt: `passt` (default; a `-netdev stream`
+   * socket, see {@link QemuInvocation.streams}) or `slirp` (QEMU's own `-netdev user`, where passt
+   * is missing). Devices with provider `slirp` always get QEMU's own.
    */
   readonly userNet?: "passt" | "slirp";
 }
@@ -239,7 +240,7 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
       case "net": {
         const b = (d as { backend?: { type: string; fd?: number }; mac?: string } | undefined)?.backend;
         const mac = (d as { mac?: string } | undefined)?.mac;
-        if (b?.type === "user" && (options.userNet ?? "passt") === "slirp") {
+        if (b?.type === "user" && ((b as { provider?: string }).provider === "slirp" || (options.userNet ?? "passt") === "slirp")) {
           // QEMU's hostfwd syntax (net/slirp.c slirp_hostfwd): [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport.
           const fwd = ((b as { hostfwd?: readonly HostForward[] }).hostfwd ?? []).map((f) => `,hostfwd=${f.protocol}:${f.hostAddress ?? ""}:${f.hostPort}-:${f.guestPort}`);
           push("-netdev", `user,id=${id}-net${fwd.join("")}`);

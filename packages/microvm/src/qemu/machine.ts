@@ -476,7 +476,7 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
   const userNet = users.passtMissing ? "slirp" : "passt";
   const probe: QemuInvocation = qemuInvocation(plan, { accel, dir: "/nonexistent", devices: options.devices ?? [], userNet, ...(options.virtioVersion ? { virtioVersion: options.virtioVersion } : {}) });
   void probe;
-  if (users.devices.length > 0 && users.passtMissing) {
+  if (users.devices.some((u) => u.backend.provider !== "slirp") && users.passtMissing) {
     (options.log ?? ((l: string) => void process.stderr.write(`${l}\n`)))(`microvm: ${users.passtMissing}; user networking falls back to QEMU's own (slirp: guest 10.0.2.15, gateway 10.0.2.2)`);
   }
   const binary = which(binaryName);
