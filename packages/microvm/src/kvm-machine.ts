@@ -279,6 +279,27 @@ function kvmRoutes(routes: MachinePlan["gsiRoutes"]): GsiRoute[] {
   return out;
 }
 
+/** The largest RAM slot @microvm/kvm maps (`Vm.addRam`: 4 GiB). */
+export const MAX_RAM_SLOT: bigint = 1n << 32n;
+
+/**
+ * Splits a RAM region into adjacent pieces of at most {@link MAX_RAM_SLOT} bytes, one KVM memory
+ * slot each.
+ *
+ * @param start - the region's guest address
+ * @param size - its size in bytes
+ * @returns the pieces, in address order
+ * @example
+ * ```ts
+ * ramSlots(0x1_0000_0000n, 5n << 30n); // [{ start: 0x1_0000_0000n, size: 4 GiB }, { start: 0x2_0000_0000n, size: 1 GiB }]
+ * ```
+ */
+export function ramSlots(start: bigint, size: bigint): { readonly start: bigint; readonly size: bigint }[] {
+  const out: { start: bigint; size: bigint }[] = [];
+  for (let at = 0n; at < size; at += MAX_RAM_SLOT) out.push({ start: start + at, size: size - at < MAX_RAM_SLOT ? size - at : MAX_RAM_SLOT });
+  return out;
+}
+
 function lapicLints(vcpu: Vcpu): void {
   // LVT LINT0 (0x350) = ExtINT (delivery mode 7), LINT1 (0x360) = NMI (4), as the MPTable's local
   // interrupt entries say (Intel SDM vol. 3A §10.5.1; Firecracker interrupts.rs set_lint).
@@ -342,7 +363,9 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
     vm.createIrqchip();
     vm.createPit2();
     vm.setGsiRouting(kvmRoutes(plan.gsiRoutes));
-    const regions = plan.ram.map((r) => vm.addRam({ guestAddress: r.start, size: Number(r.size) }));
+    // One KVM slot holds at most 4 GiB here (@microvm/kvm's zero-copy view of a slot stops there):
+    // larger RAM regions go in as several adjacent slots. Untouched guest pages cost no host RAM.
+    const regions = plan.ram.flatMap((r) => ramSlots(r.start, r.size).map((c) => vm.addRam({ guestAddress: c.start, size: Number(c.size) })));
     const memory = new GuestMemory(regions.map((r) => ({ guestAddress: r.guestAddress, bytes: r.bytes })));
     for (const p of plan.boot.placements) memory.write(p.address, p.bytes); // fresh RAM is zero: BSS needs nothing
     memory.write(plan.mptable.address, plan.mptable.bytes);

@@ -16,6 +16,7 @@ import {
   buildGuests,
   compareReports,
   failedChecks,
+  findCheck,
   guestParams,
   makeFixture,
   parseReport,
@@ -30,6 +31,7 @@ import {
 } from "../../../test/guests/harness.ts";
 import { copyFileSync } from "node:fs";
 import { createMachine, type DeviceConfig, type MachineEnd, type MachineOptions } from "../src/index.js";
+import { ramSlots } from "../src/kvm-machine.js";
 
 type Engine = "kvm" | "qemu";
 /** The engine options of a run: the QEMU engine always with TCG here, so it runs on every host. */
@@ -227,6 +229,31 @@ describe.skipIf(kvmMissing !== undefined)(`microvm on KVM: what only the in-proc
   beforeAll(async () => {
     guests = await buildGuests();
   }, 300_000);
+
+  it("an 8 GiB board: RAM above 4 GiB in KVM slots of at most 4 GiB, all of it the guest's; sparse (untouched RAM costs no host memory)", async () => {
+    expect(ramSlots(0x1_0000_0000n, 5n << 30n).map((c) => [c.start, c.size])).toEqual([
+      [0x1_0000_0000n, 4n << 30n],
+      [0x2_0000_0000n, 1n << 30n],
+    ]);
+    expect(ramSlots(0n, 4n << 30n)).toEqual([{ start: 0n, size: 4n << 30n }]);
+    const rss0 = process.memoryUsage().rss;
+    const m = await createMachine({ kernel: readFileSync(guests.elf64), engine: "kvm", cpus: 1, legacy: true, memory: 8 * 1024 ** 3, cmdline: "microvm.mem_mib=8192" });
+    const ram = m.plan.ram.reduce((n, r) => n + r.size, 0n);
+    // The last byte of the top slot is RAM the host reaches through the machine's memory view.
+    const hi = m.plan.ram[m.plan.ram.length - 1] as { start: bigint; size: bigint };
+    m.memory?.write(hi.start + hi.size - 1n, new Uint8Array([0xa5]));
+    const back = new Uint8Array(1);
+    m.memory?.read(hi.start + hi.size - 1n, back);
+    const [serial, end] = await Promise.all([collect(m.serial()), m.done]);
+    const report = parseReport(serial);
+    expect(end.reason, explain(report, end)).toBe("triple-fault");
+    expect(findCheck(report, "start_info.memmap.ram_total")?.got).toBe("8192MiB");
+    expect(failedChecks(report), explain(report, end)).toEqual([]);
+    expect(ram).toBe(8n << 30n);
+    expect(hi.start + hi.size).toBe((1n << 32n) + (8n << 30n) - (m.plan.ram[0] as { size: bigint }).size);
+    expect(back[0]).toBe(0xa5);
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(512 * 1024 * 1024);
+  }, 120_000);
 
   it("ends with reason reset when the guest writes 0xFE to port 0x64 (legacy mode)", async () => {
     const fx = makeFixture();
