@@ -38,7 +38,7 @@ export {
 export { Uart16550, UART_REG, UART_STATE_BYTES, type UartSinks } from "./uart16550.js";
 export { createRing, RingReader, RingView, RingWriter } from "./ring.js";
 export { ArpResponder, parseMac, type ArpResponderOptions } from "./arp-responder.js";
-export { FileBlockBackend, type FileBlockBackendOptions } from "./file-block-backend.js";
+export { FileBlockBackend, type FileBlockBackendOptions } from "./node/file-block-backend.js";
 export { FdBlockBackend, type FdBlockBackendOptions } from "./node/fd-block-backend.js";
 export type {
   BlkBackendSpec,

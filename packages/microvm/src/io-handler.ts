@@ -25,7 +25,7 @@ import {
   type VirtioDevice,
 } from "@microvm/virtio-mmio";
 import { ArpResponder, parseMac } from "./arp-responder.js";
-import { FileBlockBackend } from "./file-block-backend.js";
+import { FileBlockBackend } from "./node/file-block-backend.js";
 import { systemEntropy } from "./node/entropy.js";
 import { FdBlockBackend } from "./node/fd-block-backend.js";
 import { StreamBackend } from "./node/stream-backend.js";

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
-import { MicrovmError } from "./errors.js";
-import { FdBlockBackend } from "./node/fd-block-backend.js";
+import { MicrovmError } from "../errors.js";
+import { FdBlockBackend } from "./fd-block-backend.js";
 
 /**
  * Options of {@link FileBlockBackend}.
