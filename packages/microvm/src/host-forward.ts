@@ -73,7 +73,14 @@ export function checkHostForwards(forwards: readonly HostForward[], field: strin
  */
 export function parseHostfwd(value: string, flag: string): HostForward {
   const what = `${flag}: hostfwd=${value}`;
-  const m = /^(?:(tcp|udp)?:)?([^:]*):([^-]*)-([^:]*):(.*)$/.exec(value);
+  // QEMU's form has three fields before the '-' (protocol, host address, host port): name a
+  // protocol other than tcp or udp rather than misread it as the host address.
+  const first = /^([^:]*):[^:]*:[^-]*-/.exec(value)?.[1];
+  if (first !== undefined && first !== "" && first !== "tcp" && first !== "udp") {
+    throw new MicrovmError("invalid-argument", `${what}: protocol ${JSON.stringify(first)}: expected tcp or udp`);
+  }
+  // Three fields before the '-', as QEMU requires (the protocol may be empty: tcp).
+  const m = /^(tcp|udp)?:([^:]*):([^-]*)-([^:]*):(.*)$/.exec(value);
   if (!m) throw new MicrovmError("invalid-argument", `${what}: expected [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport, e.g. tcp::2222-:22`);
   const [, proto, hostAddress, hostPort, guestAddress, guestPort] = m as unknown as [string, string | undefined, string, string, string, string];
   if (guestAddress !== "") throw new MicrovmError("invalid-argument", `${what}: a guest address is not supported (passt forwards to the guest's one address); write -:${guestPort}`);

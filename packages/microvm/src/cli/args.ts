@@ -437,7 +437,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         const type = pairs[0]?.[0] === "type" ? pairs[0][1] : undefined;
         if (type === "user") {
           // hostfwd may repeat (QEMU takes a list); every other key once.
-          const m = keys(f, pairs.filter(([k]) => k !== "hostfwd"), ["type", "id"]);
+          const m = keys(f, pairs.filter(([k]) => k !== "hostfwd"), ["type", "id", "hostfwd"]);
           const nid = id(f, m);
           if (netdevs.some((n) => n.id === nid)) throw bad(`${f}: duplicate netdev id ${nid}`);
           const hostfwd = pairs.filter(([k]) => k === "hostfwd").map(([, x]) => parseHostfwd(x, f));

@@ -87,7 +87,7 @@ export interface PasstReport {
 export function parsePasstReport(text: string): PasstReport {
   // Where no syslog is reachable, passt's "Failed to send N bytes to syslog" lines interleave the
   // report (one before every line of it): drop them first, or they would end the DHCP block.
-  const dhcp = text.split("DHCP:")[1]?.split(/\n\S/)[0] ?? "";
+  const dhcp = cleanLog(text).split("DHCP:")[1]?.split(/\n\S/)[0] ?? "";
   const assign = /assign:\s*(\S+)/.exec(dhcp)?.[1];
   const router = /router:\s*(\S+)/.exec(dhcp)?.[1];
   return { ...(assign ? { guestAddress: assign } : {}), ...(router ? { gateway: router } : {}) };
