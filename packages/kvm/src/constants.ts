@@ -187,10 +187,11 @@ export const DEFAULT_TSS_ADDRESS: bigint = 0xfffbd000n;
 export const DEFAULT_IDENTITY_MAP_ADDRESS: bigint = 0xfffbc000n;
 
 /**
- * @internal The argument structs of the VM ioctls that vm.ts lays out by hand: their sizes, the
- * offsets of the fields it writes, and the flag and type values it stores (include/uapi/linux/kvm.h,
- * Linux 6.1). test/abi.test.ts compares every number here with the installed header, through
- * test/vectors/kvm-abi.c, so vm.ts must take them from here rather than repeat them.
+ * @internal The argument structs of the VM ioctls that the encoders of structs.ts lay out: their
+ * sizes, the offsets of the fields they write, and the flag and type values they store
+ * (include/uapi/linux/kvm.h, Linux 6.1). test/abi.test.ts compares every number here with the
+ * installed header, through test/vectors/kvm-abi.c, and every encoder's output with a struct built
+ * from the header's offsets, so the encoders must take them from here rather than repeat them.
  */
 export const VM_ABI = {
   /** `struct kvm_userspace_memory_region` (`KVM_SET_USER_MEMORY_REGION`). */

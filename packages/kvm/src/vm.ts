@@ -1,4 +1,4 @@
-import { DEFAULT_IDENTITY_MAP_ADDRESS, DEFAULT_TSS_ADDRESS, IOCTL, VM_ABI } from "./constants.js";
+import { DEFAULT_IDENTITY_MAP_ADDRESS, DEFAULT_TSS_ADDRESS, IOCTL } from "./constants.js";
 import { normalizeCpuid } from "./cpuid.js";
 import { KvmError, ioctlError } from "./errors.js";
 import { EventFd } from "./eventfd.js";
@@ -6,6 +6,19 @@ import { IoThread, type IoThreadOptions } from "./io-thread.js";
 import type { Kvm } from "./kvm.js";
 import { describeRam, type RamDescriptor, type RamRegion } from "./memory.js";
 import { toU64, toUint, type CpuidEntry } from "./registers.js";
+// The ioctl argument structs are laid out by the pure encoders of structs.ts, which
+// test/abi.test.ts checks byte for byte against the kernel header.
+import {
+  encodeIdentityMapAddress,
+  encodeIoeventfd,
+  encodeIrqLevel,
+  encodeIrqRouting,
+  encodeIrqfd,
+  encodeMemoryRegion,
+  encodeMsi,
+  encodePitConfig,
+  type GsiRoute,
+} from "./structs.js";
 import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_RW, sys } from "./sys.js";
 import { Vcpu } from "./vcpu.js";
 import { VcpuThread, type VcpuThreadOptions } from "./vcpu-thread.js";
@@ -43,28 +56,7 @@ export interface IoeventfdOptions {
   /** The eventfd to signal; a new one (owned by the VM) when omitted. */ readonly eventfd?: EventFd;
 }
 
-/**
- * One GSI route (`struct kvm_irq_routing_entry`): the GSI goes to a pin of an in-kernel interrupt
- * controller, or is delivered as an MSI.
- *
- * @example
- * ```ts
- * const toPin2: GsiRoute = { gsi: 0, kind: "irqchip", chip: "ioapic", pin: 2 }; // QEMU's IRQ0 override
- * ```
- */
-export type GsiRoute =
-  | {
-      /** The GSI. */ readonly gsi: number;
-      /** Discriminant: a controller pin. */ readonly kind: "irqchip";
-      /** Which controller (`KVM_IRQCHIP_PIC_MASTER` 0, `PIC_SLAVE` 1, `IOAPIC` 2). */ readonly chip: "pic-master" | "pic-slave" | "ioapic";
-      /** The pin. */ readonly pin: number;
-    }
-  | {
-      /** The GSI. */ readonly gsi: number;
-      /** Discriminant: an MSI. */ readonly kind: "msi";
-      /** MSI address (0xfee00000 | destination << 12 for x86). */ readonly address: bigint | number;
-      /** MSI data (the vector in bits 7:0). */ readonly data: number;
-    };
+export type { GsiRoute } from "./structs.js";
 
 /**
  * KVM's default GSI routing with an in-kernel irqchip (arch/x86/kvm/irq_comm.c, `default_routing`):
@@ -109,9 +101,6 @@ export interface VcpuOptions {
 
 /** The largest region: its view is one ArrayBuffer, and koffi.view stops at 2^32 bytes. */
 const MAX_REGION = 2 ** 32;
-// The structs below are laid out with VM_ABI's sizes, offsets and flags (constants.ts), which
-// test/abi.test.ts checks against the kernel header.
-const { memoryRegion: MR, irqLevel: IL, msi: MSI, irqRouting: RT, irqRoutingEntry: RE, irqfd: IRQFD, ioeventfd: IOEV } = VM_ABI;
 
 /**
  * A VM: guest RAM and memory slots, the in-kernel irqchip and PIT, interrupts (IRQ lines, irqfd),
@@ -237,7 +226,7 @@ export class Vm {
     const s = sys();
     const hostAddress = s.mmap(size, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     try {
-      this.#setRegion(slot, readOnly ? VM_ABI.memReadonly : 0, guestAddress, BigInt(size), hostAddress);
+      this.#setRegion(slot, readOnly, guestAddress, BigInt(size), hostAddress);
     } catch (e) {
       s.munmap(hostAddress, size);
       throw e;
@@ -248,16 +237,8 @@ export class Vm {
     return region;
   }
 
-  #setRegion(slot: number, flags: number, gpa: bigint, size: bigint, host: bigint): void {
-    // struct kvm_userspace_memory_region: slot u32, flags u32, guest_phys_addr u64,
-    // memory_size u64, userspace_addr u64 (include/uapi/linux/kvm.h).
-    const b = new Uint8Array(MR.size);
-    const v = new DataView(b.buffer);
-    v.setUint32(MR.slot, slot, true);
-    v.setUint32(MR.flags, flags, true);
-    v.setBigUint64(MR.guestPhysAddr, gpa, true);
-    v.setBigUint64(MR.memorySize, size, true);
-    v.setBigUint64(MR.userspaceAddr, host, true);
+  #setRegion(slot: number, readOnly: boolean, gpa: bigint, size: bigint, host: bigint): void {
+    const b = encodeMemoryRegion({ slot, readOnly, guestPhysAddr: gpa, memorySize: size, userspaceAddr: host });
     this.#ioctl("KVM_SET_USER_MEMORY_REGION", b, `slot ${slot} at 0x${gpa.toString(16)}`);
   }
 
@@ -277,7 +258,7 @@ export class Vm {
     const i = this.#ram.findIndex((r) => r.slot === region.slot && r.hostAddress === region.hostAddress);
     const r = this.#ram[i];
     if (!r) throw new KvmError("OUT_OF_RANGE", `region: slot ${region.slot} is not a RAM region of this VM`);
-    this.#setRegion(r.slot, 0, r.guestAddress, 0n, r.hostAddress);
+    this.#setRegion(r.slot, false, r.guestAddress, 0n, r.hostAddress);
     this.#ram.splice(i, 1);
     sys().munmap(r.hostAddress, r.size);
   }
@@ -314,9 +295,7 @@ export class Vm {
    */
   setIdentityMapAddress(address: bigint | number = DEFAULT_IDENTITY_MAP_ADDRESS): void {
     this.#check("KVM_SET_IDENTITY_MAP_ADDR");
-    const b = new Uint8Array(VM_ABI.identityMapAddress.size);
-    new DataView(b.buffer).setBigUint64(0, toU64(address, "identityMapAddress"), true);
-    this.#ioctl("KVM_SET_IDENTITY_MAP_ADDR", b);
+    this.#ioctl("KVM_SET_IDENTITY_MAP_ADDR", encodeIdentityMapAddress(address));
   }
 
   /**
@@ -349,9 +328,7 @@ export class Vm {
    */
   createPit2(options: { readonly speakerDummy?: boolean } = {}): void {
     this.#check("KVM_CREATE_PIT2");
-    const b = new Uint8Array(VM_ABI.pitConfig.size);
-    new DataView(b.buffer).setUint32(VM_ABI.pitConfig.flags, options.speakerDummy === false ? 0 : VM_ABI.pitSpeakerDummy, true);
-    this.#ioctl("KVM_CREATE_PIT2", b);
+    this.#ioctl("KVM_CREATE_PIT2", encodePitConfig({ speakerDummy: options.speakerDummy !== false }));
   }
 
   /**
@@ -369,11 +346,7 @@ export class Vm {
    */
   irqLine(irq: number, level: boolean | 0 | 1): void {
     this.#check("KVM_IRQ_LINE");
-    const b = new Uint8Array(IL.size);
-    const v = new DataView(b.buffer);
-    v.setUint32(IL.irq, toUint(irq, 32, "irq"), true);
-    v.setUint32(IL.level, level ? 1 : 0, true);
-    this.#ioctl("KVM_IRQ_LINE", b, `irq ${irq}`);
+    this.#ioctl("KVM_IRQ_LINE", encodeIrqLevel({ irq, level }), `irq ${irq}`);
   }
 
   /**
@@ -390,14 +363,7 @@ export class Vm {
    */
   signalMsi(msi: { readonly address: bigint | number; readonly data: number }): boolean {
     this.#check("KVM_SIGNAL_MSI");
-    // struct kvm_msi: address_lo u32, address_hi u32, data u32, flags u32, devid u32, pad.
-    const b = new Uint8Array(MSI.size);
-    const v = new DataView(b.buffer);
-    const a = toU64(msi.address, "address");
-    v.setUint32(MSI.addressLo, Number(a & 0xffffffffn), true);
-    v.setUint32(MSI.addressHi, Number(a >> 32n), true);
-    v.setUint32(MSI.data, toUint(msi.data, 32, "data"), true);
-    return this.#ioctl("KVM_SIGNAL_MSI", b) > 0;
+    return this.#ioctl("KVM_SIGNAL_MSI", encodeMsi(msi)) > 0;
   }
 
   /**
@@ -413,32 +379,7 @@ export class Vm {
    */
   setGsiRouting(routes: readonly GsiRoute[]): void {
     this.#check("KVM_SET_GSI_ROUTING");
-    // struct kvm_irq_routing: nr u32, flags u32, entries; struct kvm_irq_routing_entry: gsi u32,
-    // type u32 (KVM_IRQ_ROUTING_IRQCHIP or _MSI), flags, pad, then the union u: irqchip
-    // { irqchip u32, pin u32 } or msi { address_lo, address_hi, data, devid }.
-    const b = new Uint8Array(RT.entries + routes.length * RE.size);
-    const v = new DataView(b.buffer);
-    v.setUint32(RT.nr, routes.length, true);
-    routes.forEach((r, i) => {
-      const o = RT.entries + i * RE.size;
-      v.setUint32(o + RE.gsi, toUint(r.gsi, 32, `routes[${i}].gsi`), true);
-      if (r.kind === "irqchip") {
-        const chips: Record<string, number> = VM_ABI.irqchip;
-        const chip = chips[r.chip as string];
-        if (chip === undefined) throw new KvmError("INVALID_ARGUMENT", `routes[${i}].chip: expected pic-master, pic-slave or ioapic, got ${String(r.chip)}`);
-        v.setUint32(o + RE.type, VM_ABI.routingType.irqchip, true);
-        v.setUint32(o + RE.irqchip, chip, true);
-        v.setUint32(o + RE.pin, toUint(r.pin, 32, `routes[${i}].pin`), true);
-      } else if (r.kind === "msi") {
-        const a = toU64(r.address, `routes[${i}].address`);
-        v.setUint32(o + RE.type, VM_ABI.routingType.msi, true);
-        v.setUint32(o + RE.msiAddressLo, Number(a & 0xffffffffn), true);
-        v.setUint32(o + RE.msiAddressHi, Number(a >> 32n), true);
-        v.setUint32(o + RE.msiData, toUint(r.data, 32, `routes[${i}].data`), true);
-      } else {
-        throw new KvmError("INVALID_ARGUMENT", `routes[${i}].kind: expected "irqchip" or "msi"`);
-      }
-    });
+    const b = encodeIrqRouting(routes);
     this.#ioctl("KVM_SET_GSI_ROUTING", b, `${routes.length} routes`);
   }
 
@@ -460,7 +401,7 @@ export class Vm {
     this.#check("KVM_IRQFD");
     const efd = eventfd ?? this.#ownEventfd();
     try {
-      this.#ioctl("KVM_IRQFD", this.#irqfdStruct(efd.fd, gsi, 0), `gsi ${gsi}`);
+      this.#ioctl("KVM_IRQFD", encodeIrqfd({ fd: efd.fd, gsi }), `gsi ${gsi}`);
     } catch (e) {
       if (!eventfd) this.#dropEventfd(efd);
       throw e;
@@ -481,17 +422,7 @@ export class Vm {
    */
   removeIrqfd(eventfd: EventFd, gsi: number): void {
     this.#check("KVM_IRQFD");
-    this.#ioctl("KVM_IRQFD", this.#irqfdStruct(eventfd.fd, gsi, VM_ABI.irqfdDeassign), `deassign gsi ${gsi}`);
-  }
-
-  #irqfdStruct(fd: number, gsi: number, flags: number): Uint8Array {
-    // struct kvm_irqfd: fd u32, gsi u32, flags u32, resamplefd u32, pad[16].
-    const b = new Uint8Array(IRQFD.size);
-    const v = new DataView(b.buffer);
-    v.setUint32(IRQFD.fd, fd, true);
-    v.setUint32(IRQFD.gsi, toUint(gsi, 32, "gsi"), true);
-    v.setUint32(IRQFD.flags, flags, true);
-    return b;
+    this.#ioctl("KVM_IRQFD", encodeIrqfd({ fd: eventfd.fd, gsi, deassign: true }), `deassign gsi ${gsi}`);
   }
 
   /**
@@ -512,7 +443,7 @@ export class Vm {
     this.#check("KVM_IOEVENTFD");
     const efd = options.eventfd ?? this.#ownEventfd();
     try {
-      this.#ioctl("KVM_IOEVENTFD", this.#ioeventfdStruct(options, efd.fd, 0), `${options.space} 0x${BigInt(options.address).toString(16)}`);
+      this.#ioctl("KVM_IOEVENTFD", this.#ioeventfdStruct(options, efd.fd, false), `${options.space} 0x${BigInt(options.address).toString(16)}`);
     } catch (e) {
       if (!options.eventfd) this.#dropEventfd(efd);
       throw e;
@@ -533,27 +464,11 @@ export class Vm {
    */
   removeIoeventfd(eventfd: EventFd, options: Omit<IoeventfdOptions, "eventfd">): void {
     this.#check("KVM_IOEVENTFD");
-    this.#ioctl("KVM_IOEVENTFD", this.#ioeventfdStruct(options, eventfd.fd, VM_ABI.ioeventfdFlag.deassign), "deassign");
+    this.#ioctl("KVM_IOEVENTFD", this.#ioeventfdStruct(options, eventfd.fd, true), "deassign");
   }
 
-  #ioeventfdStruct(o: Omit<IoeventfdOptions, "eventfd">, fd: number, extra: number): Uint8Array {
-    if (o.space !== "pio" && o.space !== "mmio") throw new KvmError("INVALID_ARGUMENT", `space: expected "pio" or "mmio", got ${String(o.space)}`);
-    if (![0, 1, 2, 4, 8].includes(o.length)) throw new KvmError("OUT_OF_RANGE", `length: expected 0, 1, 2, 4 or 8, got ${o.length}`);
-    const addr = toU64(o.address, "address");
-    if (o.space === "pio" && addr > 0xffffn) throw new KvmError("OUT_OF_RANGE", `address: expected a port 0..0xffff, got 0x${addr.toString(16)}`);
-    // struct kvm_ioeventfd: datamatch u64, addr u64, len u32, fd s32, flags u32, pad.
-    const b = new Uint8Array(IOEV.size);
-    const v = new DataView(b.buffer);
-    let flags = extra | (o.space === "pio" ? VM_ABI.ioeventfdFlag.pio : 0);
-    if (o.datamatch !== undefined) {
-      v.setBigUint64(IOEV.datamatch, toU64(o.datamatch, "datamatch"), true);
-      flags |= VM_ABI.ioeventfdFlag.datamatch;
-    }
-    v.setBigUint64(IOEV.addr, addr, true);
-    v.setUint32(IOEV.len, o.length, true);
-    v.setInt32(IOEV.fd, fd, true);
-    v.setUint32(IOEV.flags, flags, true);
-    return b;
+  #ioeventfdStruct(o: Omit<IoeventfdOptions, "eventfd">, fd: number, deassign: boolean): Uint8Array {
+    return encodeIoeventfd({ space: o.space, address: o.address, length: o.length, datamatch: o.datamatch, fd, deassign });
   }
 
   #ownEventfd(): EventFd {

@@ -74,7 +74,10 @@ int main(void) {
   OFF(kvm_ioeventfd, flags, "ioeventfd.flags");
   printf("  \"KVM_IOEVENTFD_FLAG_DATAMATCH\": %d,\n  \"KVM_IOEVENTFD_FLAG_PIO\": %d,\n  \"KVM_IOEVENTFD_FLAG_DEASSIGN\": %d,\n",
          KVM_IOEVENTFD_FLAG_DATAMATCH, KVM_IOEVENTFD_FLAG_PIO, KVM_IOEVENTFD_FLAG_DEASSIGN);
-  /* The rest of the VM ioctl arguments vm.ts lays out (its VM_ABI constants). */
+  /* The rest of the VM ioctl arguments the encoders of src/structs.ts lay out (VM_ABI). */
+  SIZE(kvm_irq_routing); OFF(kvm_irq_routing, flags, "routing.flags");
+  OFF(kvm_irq_routing_entry, flags, "route.flags"); OFF(kvm_msi, flags, "msi.flags"); OFF(kvm_msi, devid, "msi.devid");
+  OFF(kvm_irqfd, resamplefd, "irqfd.resamplefd");
   OFF(kvm_userspace_memory_region, slot, "memregion.slot"); OFF(kvm_userspace_memory_region, flags, "memregion.flags");
   OFF(kvm_userspace_memory_region, guest_phys_addr, "memregion.guest_phys_addr");
   OFF(kvm_userspace_memory_region, memory_size, "memregion.memory_size");
