@@ -571,7 +571,13 @@ ${TRIPLE_FAULT}`));
     // microvm first (a guest that halts forever): QEMU must refuse with its own lock error.
     const m = start(["-M", "microvm", "-kernel", halt, "-drive", `id=d,file=${img.path},format=raw,if=none`, "-device", "virtio-blk-device,drive=d"]);
     try {
-      await new Promise((r) => setTimeout(r, 1500));
+      // Wait until microvm holds its OFD locks (a fixed sleep is too short on a slow, emulated CPU).
+      const inode = statSync(img.path).ino;
+      const t0 = Date.now();
+      while (!readFileSync("/proc/locks", "utf8").split("\n").some((l) => l.includes("OFDLCK") && l.includes(`:${inode} `))) {
+        if (Date.now() - t0 > 60_000) throw new Error("microvm never locked the image");
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const qr = spawnSync("qemu-system-x86_64", qemuArgs.filter((a) => a !== "-S").concat(["-no-reboot"]), { encoding: "utf8", timeout: 20_000 });
       expect(qr.status).not.toBe(0);
       expect(qr.stderr).toMatch(/Failed to get "write" lock/);
@@ -611,7 +617,7 @@ while True:
         os.write(master, b"xyq"); sent = True  # no Enter: only a raw terminal passes these on
     if p.poll() is not None:
         break
-    if time.time() - t0 > 40:
+    if time.time() - t0 > float(os.environ.get("HARNESS_LIMIT_S", "40")):
         p.kill()
 time.sleep(0.05)
 try:
@@ -623,7 +629,13 @@ after = termios.tcgetattr(slave)
 print(json.dumps({"rc": p.returncode, "raw": raw_seen, "restored": before == after, "echo": bool(after[3] & termios.ECHO), "out": out.decode("latin1")}))
 `;
     const underPty = (mode: "run" | "ctrlc" | "type", args: string[]): { rc: number; raw: boolean; restored: boolean; echo: boolean; out: string } => {
-      const r = spawnSync("python3", ["-c", HARNESS, mode, process.execPath, CLI, ...args], { encoding: "utf8", timeout: 60_000, env: { ...process.env, HOME: "/nonexistent" } });
+      // Inside the nested-KVM lane (MICROVM_NESTED=1) a run takes minutes, not seconds.
+      const nested = process.env["MICROVM_NESTED"] === "1";
+      const r = spawnSync("python3", ["-c", HARNESS, mode, process.execPath, CLI, ...args], {
+        encoding: "utf8",
+        timeout: nested ? 660_000 : 60_000,
+        env: { ...process.env, HOME: "/nonexistent", HARNESS_LIMIT_S: nested ? "600" : "40" },
+      });
       if (r.status !== 0) throw new Error(`harness failed: ${r.stderr}`);
       return JSON.parse(r.stdout) as { rc: number; raw: boolean; restored: boolean; echo: boolean; out: string };
     };
