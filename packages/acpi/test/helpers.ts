@@ -1,0 +1,36 @@
+// Test-only helpers, written independently of the package's code.
+import { isAcpiError } from "../src/index.js";
+
+/** 8-bit sum of b[from..to). */
+export function sum8(b: Uint8Array, from = 0, to = b.length): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s += b[i]!;
+  return s & 0xff;
+}
+
+/** Re-balances the SDT checksum (byte 9) of a table whose length field is right. */
+export function fixChecksum(b: Uint8Array): Uint8Array {
+  const len = Math.min(b.length, new DataView(b.buffer, b.byteOffset + 4, 4).getUint32(0, true));
+  b[9] = 0;
+  b[9] = (256 - sum8(b, 0, len)) & 0xff;
+  return b;
+}
+
+/** The AcpiError code thrown by `f`, or "no error"; anything else thrown is rethrown. */
+export function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (isAcpiError(e)) return e.code;
+    throw e;
+  }
+  return "no error";
+}
+
+/** Hex bytes from a string like "10 4c 12". */
+export function hexBytes(s: string): Uint8Array {
+  return Uint8Array.from(s.trim().split(/\s+/).filter(Boolean).map((x) => parseInt(x, 16)));
+}
+
+/** A microvm-like generic address: 8-bit MMIO register. */
+export const mmio8 = (address: bigint) => ({ space: "memory" as const, bitWidth: 8, bitOffset: 0, accessSize: "byte" as const, address });
