@@ -62,6 +62,11 @@ describe.each(codecPackages)("@microvm/%s in a browser-like context", (name) => 
       expect(out).toContain("error out-of-bounds");
     }
     if (name === "pvh") expect(out.join("\n")).toMatch(/^entry 0x100000 memmap \d+ cmdline 0x20000$/m);
+    if (name === "acpi") {
+      expect(out.filter((l) => / length \d+ revision \d+$/.test(l)).map((l) => l.split(" ")[0])).toEqual(["XSDT", "FACP", "APIC", "DSDT"]);
+      expect(out).toContain("aml objects 1");
+      expect(out).toContain("error out-of-range");
+    }
   });
 
 });

@@ -10,4 +10,6 @@ export const PACKAGES = {
     sources: ["packages/virtio-mmio/src/split-queue.ts", "packages/virtio-mmio/src/transport.ts", "packages/virtio-mmio/src/devices"],
     goal: 85,
   },
+  // A codec like mptable; its goal is mptable's (not yet run: docs/testing.md).
+  acpi: { sources: ["packages/acpi/src"], goal: 90 },
 };
