@@ -60,7 +60,7 @@ function topologyLeaf(fn: number, index: number, id: number, count: number): Cpu
  * @param entries - The CPUID table to start from.
  * @param options - This vCPU's id and the VM's vCPU count.
  * @returns A new table for `KVM_SET_CPUID2`.
- * @throws {@link KvmError} `OUT_OF_RANGE` when `vcpuCount` is not 1..4096 or `vcpuId` not below it.
+ * @throws {@link KvmError} `out-of-range` when `vcpuCount` is not 1..4096 or `vcpuId` not below it.
  * @example
  * ```ts
  * const cpuid = normalizeCpuid(kvm.supportedCpuid(), { vcpuId: 1, vcpuCount: 2 });
@@ -70,10 +70,10 @@ function topologyLeaf(fn: number, index: number, id: number, count: number): Cpu
 export function normalizeCpuid(entries: readonly CpuidEntry[], options: CpuidNormalizeOptions): CpuidEntry[] {
   const { vcpuId, vcpuCount } = options;
   if (!Number.isInteger(vcpuCount) || vcpuCount < 1 || vcpuCount > 4096) {
-    throw new KvmError("OUT_OF_RANGE", `vcpuCount: expected 1..4096, got ${vcpuCount}`);
+    throw new KvmError("out-of-range", `vcpuCount: expected 1..4096, got ${vcpuCount}`);
   }
   if (!Number.isInteger(vcpuId) || vcpuId < 0 || vcpuId >= vcpuCount) {
-    throw new KvmError("OUT_OF_RANGE", `vcpuId: expected 0..${vcpuCount - 1}, got ${vcpuId}`);
+    throw new KvmError("out-of-range", `vcpuId: expected 0..${vcpuCount - 1}, got ${vcpuId}`);
   }
   const maxBasic = entries.find((e) => e.function === 0)?.eax ?? 0;
   const out: CpuidEntry[] = [];

@@ -3,47 +3,47 @@ import { constants as osConstants } from "node:os";
 /**
  * The stable error codes of {@link KvmError}.
  *
- * - `DEVICE_MISSING`: `/dev/kvm` does not exist (no KVM module, or a container without the device).
- * - `PERMISSION_DENIED`: `/dev/kvm` exists but this user may not open it (not in the `kvm` group).
- * - `API_VERSION`: `KVM_GET_API_VERSION` did not return 12.
- * - `UNSUPPORTED`: a required capability (`KVM_CHECK_EXTENSION`) is missing.
- * - `IOCTL_FAILED`: an ioctl returned -1; the message names the ioctl and the errno.
- * - `SYSCALL_FAILED`: another system call (`mmap`, `eventfd`, `epoll_*`, ...) failed.
- * - `INVALID_ARGUMENT`: an argument has the wrong type (the TypeError-like code).
- * - `OUT_OF_RANGE`: an argument is outside its range (the RangeError-like code).
- * - `CLOSED`: the object (system handle, VM, vCPU, eventfd, thread) was already closed.
- * - `VCPU_BUSY`: a vCPU ioctl was asked from the main thread while the vCPU's worker may sit in
+ * - `device-missing`: `/dev/kvm` does not exist (no KVM module, or a container without the device).
+ * - `permission-denied`: `/dev/kvm` exists but this user may not open it (not in the `kvm` group).
+ * - `api-version`: `KVM_GET_API_VERSION` did not return 12.
+ * - `unsupported`: a required capability (`KVM_CHECK_EXTENSION`) is missing.
+ * - `ioctl-failed`: an ioctl returned -1; the message names the ioctl and the errno.
+ * - `syscall-failed`: another system call (`mmap`, `eventfd`, `epoll_*`, ...) failed.
+ * - `invalid-argument`: an argument has the wrong type (the TypeError-like code).
+ * - `out-of-range`: an argument is outside its range (the RangeError-like code).
+ * - `closed`: the object (system handle, VM, vCPU, eventfd, thread) was already closed.
+ * - `vcpu-busy`: a vCPU ioctl was asked from the main thread while the vCPU's worker may sit in
  *   `KVM_RUN` (it would block on the vCPU mutex); pause the thread first.
- * - `MSR_PARTIAL`: `KVM_GET_MSRS`/`KVM_SET_MSRS` processed fewer MSRs than asked.
- * - `THREAD_FAILED`: a vCPU or I/O worker failed to start, or its handler module threw.
- * - `SIGNAL_IN_USE`: the kick signal already has a handler that is not ours.
+ * - `msr-partial`: `KVM_GET_MSRS`/`KVM_SET_MSRS` processed fewer MSRs than asked.
+ * - `thread-failed`: a vCPU or I/O worker failed to start, or its handler module threw.
+ * - `signal-in-use`: the kick signal already has a handler that is not ours.
  *
  * @example
  * ```ts
- * const code: KvmErrorCode = "PERMISSION_DENIED";
+ * const code: KvmErrorCode = "permission-denied";
  * ```
  */
 export type KvmErrorCode =
-  | "DEVICE_MISSING"
-  | "PERMISSION_DENIED"
-  | "API_VERSION"
-  | "UNSUPPORTED"
-  | "IOCTL_FAILED"
-  | "SYSCALL_FAILED"
-  | "INVALID_ARGUMENT"
-  | "OUT_OF_RANGE"
-  | "CLOSED"
-  | "VCPU_BUSY"
-  | "MSR_PARTIAL"
-  | "THREAD_FAILED"
-  | "SIGNAL_IN_USE";
+  | "device-missing"
+  | "permission-denied"
+  | "api-version"
+  | "unsupported"
+  | "ioctl-failed"
+  | "syscall-failed"
+  | "invalid-argument"
+  | "out-of-range"
+  | "closed"
+  | "vcpu-busy"
+  | "msr-partial"
+  | "thread-failed"
+  | "signal-in-use";
 
 /**
  * Options of the {@link KvmError} constructor.
  *
  * @example
  * ```ts
- * new KvmError("IOCTL_FAILED", "KVM_RUN failed: EFAULT (errno 14)", { syscall: "KVM_RUN", errno: 14 });
+ * new KvmError("ioctl-failed", "KVM_RUN failed: EFAULT (errno 14)", { syscall: "KVM_RUN", errno: 14 });
  * ```
  */
 export interface KvmErrorOptions {
@@ -83,7 +83,7 @@ export function errnoName(errno: number): string {
  * try {
  *   Kvm.open();
  * } catch (e) {
- *   if (isKvmError(e) && e.code === "PERMISSION_DENIED") console.error(e.message);
+ *   if (isKvmError(e) && e.code === "permission-denied") console.error(e.message);
  * }
  * ```
  */
@@ -103,7 +103,7 @@ export class KvmError extends Error {
    * @param options - The failing syscall, its errno and a cause.
    * @example
    * ```ts
-   * throw new KvmError("OUT_OF_RANGE", "slot: expected 0..32763, got 40000");
+   * throw new KvmError("out-of-range", "slot: expected 0..32763, got 40000");
    * ```
    */
   constructor(code: KvmErrorCode, message: string, options: KvmErrorOptions = {}) {
@@ -116,19 +116,19 @@ export class KvmError extends Error {
 }
 
 const codes: ReadonlySet<string> = new Set<KvmErrorCode>([
-  "DEVICE_MISSING",
-  "PERMISSION_DENIED",
-  "API_VERSION",
-  "UNSUPPORTED",
-  "IOCTL_FAILED",
-  "SYSCALL_FAILED",
-  "INVALID_ARGUMENT",
-  "OUT_OF_RANGE",
-  "CLOSED",
-  "VCPU_BUSY",
-  "MSR_PARTIAL",
-  "THREAD_FAILED",
-  "SIGNAL_IN_USE",
+  "device-missing",
+  "permission-denied",
+  "api-version",
+  "unsupported",
+  "ioctl-failed",
+  "syscall-failed",
+  "invalid-argument",
+  "out-of-range",
+  "closed",
+  "vcpu-busy",
+  "msr-partial",
+  "thread-failed",
+  "signal-in-use",
 ]);
 
 /**
@@ -139,7 +139,7 @@ const codes: ReadonlySet<string> = new Set<KvmErrorCode>([
  * @returns `true` when `e` is a KvmError with a known code.
  * @example
  * ```ts
- * if (isKvmError(e) && e.code === "DEVICE_MISSING") console.log("no /dev/kvm here");
+ * if (isKvmError(e) && e.code === "device-missing") console.log("no /dev/kvm here");
  * ```
  */
 export function isKvmError(e: unknown): e is KvmError {
@@ -150,7 +150,7 @@ export function isKvmError(e: unknown): e is KvmError {
 
 /** @internal Builds the error for a failed ioctl: `KVM_RUN failed: EINTR (errno 4)`. */
 export function ioctlError(name: string, errno: number, what = ""): KvmError {
-  return new KvmError("IOCTL_FAILED", `${name}${what ? ` (${what})` : ""} failed: ${errnoName(errno)} (errno ${errno})`, {
+  return new KvmError("ioctl-failed", `${name}${what ? ` (${what})` : ""} failed: ${errnoName(errno)} (errno ${errno})`, {
     syscall: name,
     errno,
   });
@@ -158,7 +158,7 @@ export function ioctlError(name: string, errno: number, what = ""): KvmError {
 
 /** @internal Builds the error for a failed system call. */
 export function syscallError(name: string, errno: number, what = ""): KvmError {
-  return new KvmError("SYSCALL_FAILED", `${name}${what ? ` (${what})` : ""} failed: ${errnoName(errno)} (errno ${errno})`, {
+  return new KvmError("syscall-failed", `${name}${what ? ` (${what})` : ""} failed: ${errnoName(errno)} (errno ${errno})`, {
     syscall: name,
     errno,
   });

@@ -43,7 +43,7 @@ export class EventFd {
    *
    * @param options - See {@link EventFdOptions}.
    * @returns The new eventfd, owned by the caller.
-   * @throws {@link KvmError} `SYSCALL_FAILED` if eventfd(2) fails.
+   * @throws {@link KvmError} `syscall-failed` if eventfd(2) fails.
    * @example
    * ```ts
    * const efd = EventFd.create({ nonBlocking: true });
@@ -60,14 +60,14 @@ export class EventFd {
    *
    * @param fd - The fd number.
    * @returns A non-owning wrapper.
-   * @throws {@link KvmError} `INVALID_ARGUMENT` when `fd` is not a non-negative integer.
+   * @throws {@link KvmError} `invalid-argument` when `fd` is not a non-negative integer.
    * @example
    * ```ts
    * const efd = EventFd.fromFd(workerData.fd);
    * ```
    */
   static fromFd(fd: number): EventFd {
-    if (!Number.isInteger(fd) || fd < 0) throw new KvmError("INVALID_ARGUMENT", `fd: expected a non-negative integer, got ${fd}`);
+    if (!Number.isInteger(fd) || fd < 0) throw new KvmError("invalid-argument", `fd: expected a non-negative integer, got ${fd}`);
     return new EventFd(fd, false);
   }
 
@@ -75,14 +75,14 @@ export class EventFd {
    * Adds `n` to the counter (write(2) of 8 bytes), waking whoever waits on it.
    *
    * @param n - The amount, 1 by default.
-   * @throws {@link KvmError} `SYSCALL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `syscall-failed`, `closed`.
    * @example
    * ```ts
    * efd.signal();
    * ```
    */
   signal(n: number | bigint = 1): void {
-    if (this.#closed) throw new KvmError("CLOSED", `eventfd ${this.fd} is closed`);
+    if (this.#closed) throw new KvmError("closed", `eventfd ${this.fd} is closed`);
     const b = new Uint8Array(8);
     new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
     for (;;) {
@@ -98,14 +98,14 @@ export class EventFd {
    * counter this returns 0n.
    *
    * @returns The counter's value before the reset.
-   * @throws {@link KvmError} `SYSCALL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `syscall-failed`, `closed`.
    * @example
    * ```ts
    * const hits = efd.read();
    * ```
    */
   read(): bigint {
-    if (this.#closed) throw new KvmError("CLOSED", `eventfd ${this.fd} is closed`);
+    if (this.#closed) throw new KvmError("closed", `eventfd ${this.fd} is closed`);
     for (;;) {
       const r = sys().read(this.fd, this.#buf, 8);
       if (r === -EINTR) continue;
@@ -118,7 +118,7 @@ export class EventFd {
   /**
    * Closes the fd if this object owns it. Idempotent.
    *
-   * @throws {@link KvmError} `SYSCALL_FAILED` if close(2) fails.
+   * @throws {@link KvmError} `syscall-failed` if close(2) fails.
    * @example
    * ```ts
    * efd.close();

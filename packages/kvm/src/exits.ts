@@ -269,7 +269,7 @@ function decode(u8: Uint8Array, v: DataView, view: (off: number, len: number) =>
  *
  * @param exit - An `io` exit with direction `in`, or an `mmio` read; other exits are ignored.
  * @param answer - See {@link ReadAnswer}.
- * @throws {@link KvmError} `INVALID_ARGUMENT` when the answer is not a number, bigint or Uint8Array.
+ * @throws {@link KvmError} `invalid-argument` when the answer is not a number, bigint or Uint8Array.
  * @example
  * ```ts
  * const exit = vcpu.run();
@@ -306,6 +306,6 @@ export function answerRead(exit: VcpuExit, answer: ReadAnswer): void {
     data.fill(0);
     data.set(answer.subarray(0, data.length));
   } else {
-    throw new KvmError("INVALID_ARGUMENT", `read answer: expected a number, bigint or Uint8Array, got ${typeof answer}`);
+    throw new KvmError("invalid-argument", `read answer: expected a number, bigint or Uint8Array, got ${typeof answer}`);
   }
 }

@@ -42,7 +42,7 @@ export interface IoThreadOptions {
 export class IoThread {
   /** The worker's OS thread id (for `/proc/self/task/<tid>/stat`). */
   readonly tid: number;
-  /** Settles when the worker has exited; rejects with `THREAD_FAILED` if the module threw. */
+  /** Settles when the worker has exited; rejects with `thread-failed` if the module threw. */
   readonly done: Promise<void>;
   readonly #port: MessagePort;
   readonly #wake: EventFd;
@@ -62,7 +62,7 @@ export class IoThread {
    * @param ram - RAM descriptors to view in the worker.
    * @param options - Module and data.
    * @returns The thread once its module is loaded and it waits in epoll.
-   * @throws {@link KvmError} `THREAD_FAILED` if the worker or module fails to start.
+   * @throws {@link KvmError} `thread-failed` if the worker or module fails to start.
    * @example
    * ```ts
    * const io = await IoThread.start(vm.ramDescriptors(), { handler: url });
@@ -90,13 +90,13 @@ export class IoThread {
         else resolve();
       };
       const onMessage = (m: { type: "done" } | { type: "error"; error: SerializedError }): void => {
-        finish(m.type === "error" ? new KvmError("THREAD_FAILED", `I/O thread: ${m.error.name}: ${m.error.message}`) : undefined, true);
+        finish(m.type === "error" ? new KvmError("thread-failed", `I/O thread: ${m.error.name}: ${m.error.message}`) : undefined, true);
       };
       const onError = (e: unknown): void => {
-        finish(new KvmError("THREAD_FAILED", `I/O thread: ${e instanceof Error ? e.message : String(e)}`, { cause: e }), false);
+        finish(new KvmError("thread-failed", `I/O thread: ${e instanceof Error ? e.message : String(e)}`, { cause: e }), false);
       };
       const onExit = (code: number): void => {
-        finish(new KvmError("THREAD_FAILED", `I/O thread exited with code ${code}`), false);
+        finish(new KvmError("thread-failed", `I/O thread exited with code ${code}`), false);
       };
       worker.on("message", onMessage);
       worker.on("error", onError);
@@ -112,7 +112,7 @@ export class IoThread {
     }
     if (Atomics.load(ctrl, STATE) !== STATE_RUNNING) {
       await done;
-      throw new KvmError("THREAD_FAILED", "I/O thread ended before it started");
+      throw new KvmError("thread-failed", "I/O thread ended before it started");
     }
     return new IoThread(Atomics.load(ctrl, TID), port1, wake, ctrl, done);
   }
@@ -122,14 +122,14 @@ export class IoThread {
    * wake-up eventfd).
    *
    * @param message - Any structured-cloneable value.
-   * @throws {@link KvmError} `CLOSED` once the thread has ended.
+   * @throws {@link KvmError} `closed` once the thread has ended.
    * @example
    * ```ts
    * io.send({ watch: tapFd });
    * ```
    */
   send(message: unknown): void {
-    if (Atomics.load(this.#ctrl, STATE) === STATE_ENDED) throw new KvmError("CLOSED", "send: the I/O thread has ended");
+    if (Atomics.load(this.#ctrl, STATE) === STATE_ENDED) throw new KvmError("closed", "send: the I/O thread has ended");
     this.#port.postMessage({ type: "message", data: message });
     this.#wake.signal();
   }
@@ -138,7 +138,7 @@ export class IoThread {
    * Stops the thread (after its current callback) and waits for the worker to exit.
    *
    * @returns Resolves when the worker has exited.
-   * @throws {@link KvmError} `THREAD_FAILED` if the module had thrown.
+   * @throws {@link KvmError} `thread-failed` if the module had thrown.
    * @example
    * ```ts
    * await io.stop();

@@ -57,8 +57,8 @@ async function runJob(wd: IoWorkerData): Promise<void> {
     memory: wd.ram.map(viewRam),
     data: wd.data,
     watch(fd, callback, options) {
-      if (!Number.isInteger(fd) || fd < 0) throw new KvmError("INVALID_ARGUMENT", `watch: fd: expected a non-negative integer, got ${fd}`);
-      if (fd === wd.wakeFd || watches.has(fd)) throw new KvmError("INVALID_ARGUMENT", `watch: fd ${fd} is already watched`);
+      if (!Number.isInteger(fd) || fd < 0) throw new KvmError("invalid-argument", `watch: fd: expected a non-negative integer, got ${fd}`);
+      if (fd === wd.wakeFd || watches.has(fd)) throw new KvmError("invalid-argument", `watch: fd ${fd} is already watched`);
       s.epollCtl(epfd, EPOLL_CTL_ADD, fd, epollEvent(fd, (options?.readable === false ? 0 : EPOLLIN) | (options?.writable ? EPOLLOUT : 0)));
       watches.set(fd, { callback, eventfd: options?.eventfd ? EventFd.fromFd(fd) : undefined });
     },

@@ -7,12 +7,12 @@ import { Vm } from "./vm.js";
 /** @internal The error for a failed open of the KVM device, by errno. */
 export function openError(path: string, errno: number): KvmError {
   if (errno === ENOENT) {
-    return new KvmError("DEVICE_MISSING", `open ${path} failed: ENOENT (errno 2): the KVM device does not exist; load kvm_intel or kvm_amd, enable virtualization (or nested virtualization), or pass the device into the container`, { syscall: "open", errno });
+    return new KvmError("device-missing", `open ${path} failed: ENOENT (errno 2): the KVM device does not exist; load kvm_intel or kvm_amd, enable virtualization (or nested virtualization), or pass the device into the container`, { syscall: "open", errno });
   }
   if (errno === EACCES || errno === EPERM) {
-    return new KvmError("PERMISSION_DENIED", `open ${path} failed: ${errnoName(errno)} (errno ${errno}): no permission; add this user to the \`kvm\` group (usermod -aG kvm $USER) and log in again, or run as root`, { syscall: "open", errno });
+    return new KvmError("permission-denied", `open ${path} failed: ${errnoName(errno)} (errno ${errno}): no permission; add this user to the \`kvm\` group (usermod -aG kvm $USER) and log in again, or run as root`, { syscall: "open", errno });
   }
-  return new KvmError("SYSCALL_FAILED", `open ${path} failed: ${errnoName(errno)} (errno ${errno})`, { syscall: "open", errno });
+  return new KvmError("syscall-failed", `open ${path} failed: ${errnoName(errno)} (errno ${errno})`, { syscall: "open", errno });
 }
 
 /**
@@ -55,9 +55,9 @@ export class Kvm {
    *
    * @param path - The device, `/dev/kvm` by default.
    * @returns The system handle.
-   * @throws {@link KvmError} `DEVICE_MISSING` when the device does not exist, `PERMISSION_DENIED`
-   * when this user may not open it (add the user to the `kvm` group), `API_VERSION` when the
-   * kernel speaks another API, `UNSUPPORTED` on a non-Linux or non-x86_64 host.
+   * @throws {@link KvmError} `device-missing` when the device does not exist, `permission-denied`
+   * when this user may not open it (add the user to the `kvm` group), `api-version` when the
+   * kernel speaks another API, `unsupported` on a non-Linux or non-x86_64 host.
    * @example
    * ```ts
    * const kvm = Kvm.open();
@@ -71,7 +71,7 @@ export class Kvm {
     if (v !== KVM_API_VERSION) {
       s.close(fd);
       if (v < 0) throw ioctlError("KVM_GET_API_VERSION", -v);
-      throw new KvmError("API_VERSION", `KVM_GET_API_VERSION: expected ${KVM_API_VERSION}, got ${v}`, { syscall: "KVM_GET_API_VERSION" });
+      throw new KvmError("api-version", `KVM_GET_API_VERSION: expected ${KVM_API_VERSION}, got ${v}`, { syscall: "KVM_GET_API_VERSION" });
     }
     return new Kvm(fd, v);
   }
@@ -98,7 +98,7 @@ export class Kvm {
   }
 
   #check(op: string): void {
-    if (this.#closed) throw new KvmError("CLOSED", `${op}: the KVM handle is closed`);
+    if (this.#closed) throw new KvmError("closed", `${op}: the KVM handle is closed`);
   }
 
   /**
@@ -107,7 +107,7 @@ export class Kvm {
    *
    * @param cap - A `KVM_CAP_*` number, see {@link KVM_CAP}.
    * @returns The capability's value.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`.
    * @example
    * ```ts
    * if (!kvm.checkExtension(KVM_CAP.IMMEDIATE_EXIT)) throw new Error("too old");
@@ -124,7 +124,7 @@ export class Kvm {
    * The size of a vCPU's `kvm_run` mapping (`KVM_GET_VCPU_MMAP_SIZE`).
    *
    * @returns Bytes (12288 on current x86 kernels).
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`.
    * @example
    * ```ts
    * kvm.vcpuMmapSize(); // 12288
@@ -145,7 +145,7 @@ export class Kvm {
    * {@link normalizeCpuid}.
    *
    * @returns A fresh copy of the entries.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`.
    * @example
    * ```ts
    * const leaf0 = kvm.supportedCpuid().find((e) => e.function === 0);
@@ -172,7 +172,7 @@ export class Kvm {
    * The MSRs KVM can save and restore (`KVM_GET_MSR_INDEX_LIST`).
    *
    * @returns MSR indices.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`.
    * @example
    * ```ts
    * kvm.msrIndexList().includes(0x10); // IA32_TSC
@@ -198,7 +198,7 @@ export class Kvm {
    * Creates a VM (`KVM_CREATE_VM`, machine type 0).
    *
    * @returns The VM. Close it with {@link Vm.close}.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`.
    * @example
    * ```ts
    * const vm = kvm.createVm();
@@ -214,7 +214,7 @@ export class Kvm {
   /**
    * Closes `/dev/kvm`. VMs created from it stay valid (they hold their own fds). Idempotent.
    *
-   * @throws {@link KvmError} `SYSCALL_FAILED` if close(2) fails.
+   * @throws {@link KvmError} `syscall-failed` if close(2) fails.
    * @example
    * ```ts
    * kvm.close();

@@ -81,7 +81,7 @@ export class DeviceMailbox {
    * Creates a mailbox (a 40-byte SharedArrayBuffer and a doorbell eventfd owned by the caller).
    *
    * @returns The mailbox; close it after the threads that use it have stopped.
-   * @throws {@link KvmError} `SYSCALL_FAILED` if the eventfd cannot be created.
+   * @throws {@link KvmError} `syscall-failed` if the eventfd cannot be created.
    * @example
    * ```ts
    * const mailbox = DeviceMailbox.create();
@@ -97,7 +97,7 @@ export class DeviceMailbox {
    *
    * @param desc - {@link DeviceMailbox.descriptor}.
    * @returns A mailbox object for this thread.
-   * @throws {@link KvmError} `INVALID_ARGUMENT` for a malformed descriptor.
+   * @throws {@link KvmError} `invalid-argument` for a malformed descriptor.
    * @example
    * ```ts
    * const mb = DeviceMailbox.attach(ctx.data.mailbox);
@@ -105,7 +105,7 @@ export class DeviceMailbox {
    */
   static attach(desc: MailboxDescriptor): DeviceMailbox {
     if (!(desc?.buffer instanceof SharedArrayBuffer) || desc.buffer.byteLength < BYTES) {
-      throw new KvmError("INVALID_ARGUMENT", "mailbox: expected { buffer: SharedArrayBuffer(40), fd }");
+      throw new KvmError("invalid-argument", "mailbox: expected { buffer: SharedArrayBuffer(40), fd }");
     }
     return new DeviceMailbox(desc, EventFd.fromFd(desc.fd));
   }
@@ -116,7 +116,7 @@ export class DeviceMailbox {
    *
    * @param request - The access.
    * @returns The server's answer (0n when it gave none).
-   * @throws {@link KvmError} `CLOSED` once the serving side has stopped.
+   * @throws {@link KvmError} `closed` once the serving side has stopped.
    * @example
    * ```ts
    * const v = mb.call({ op: 0, address: 0xd0000000n, value: 0n, size: 4 });
@@ -126,7 +126,7 @@ export class DeviceMailbox {
     const i = this.#i32;
     while (Atomics.compareExchange(i, LOCK, 0, 1) !== 0) Atomics.wait(i, LOCK, 1, 50);
     try {
-      if (Atomics.load(i, STATE) === 3) throw new KvmError("CLOSED", "mailbox: the serving thread has stopped");
+      if (Atomics.load(i, STATE) === 3) throw new KvmError("closed", "mailbox: the serving thread has stopped");
       Atomics.store(i, OP, request.op);
       Atomics.store(i, SIZE, request.size);
       this.#u64[ADDR] = request.address;
@@ -136,7 +136,7 @@ export class DeviceMailbox {
       for (;;) {
         const st = Atomics.load(i, STATE);
         if (st === 2) break;
-        if (st === 3) throw new KvmError("CLOSED", "mailbox: the serving thread stopped before answering");
+        if (st === 3) throw new KvmError("closed", "mailbox: the serving thread stopped before answering");
         Atomics.wait(i, STATE, st, 1000);
       }
       const result = this.#u64[RESULT] ?? 0n;
@@ -151,13 +151,13 @@ export class DeviceMailbox {
   /**
    * Serves a mailbox on the I/O thread: watches its doorbell and answers each request with
    * `handler`'s return value (a number or bigint; nothing answers 0). When the I/O thread stops,
-   * pending and later calls fail with `CLOSED` instead of waiting forever.
+   * pending and later calls fail with `closed` instead of waiting forever.
    *
    * @param ctx - The I/O handler's context.
    * @param desc - {@link DeviceMailbox.descriptor}.
    * @param handler - Computes the answer, on the I/O thread.
    * @returns A function that stops serving (and closes the mailbox for callers).
-   * @throws {@link KvmError} `INVALID_ARGUMENT` for a malformed descriptor.
+   * @throws {@link KvmError} `invalid-argument` for a malformed descriptor.
    * @example
    * ```ts
    * export const createIoHandler: IoHandlerFactory = (ctx) => {
@@ -196,7 +196,7 @@ export class DeviceMailbox {
   /**
    * Closes the doorbell eventfd if this object created it ({@link DeviceMailbox.create}).
    *
-   * @throws {@link KvmError} `SYSCALL_FAILED` if close(2) fails.
+   * @throws {@link KvmError} `syscall-failed` if close(2) fails.
    * @example
    * ```ts
    * mailbox.close();

@@ -43,7 +43,7 @@ export interface RamRegion extends RamDescriptor {
  *
  * @param desc - A region or its descriptor, e.g. from {@link Vm.ramDescriptors}.
  * @returns The region with `buffer` and `bytes` on this thread.
- * @throws {@link KvmError} `INVALID_ARGUMENT` for a malformed descriptor.
+ * @throws {@link KvmError} `invalid-argument` for a malformed descriptor.
  * @example
  * ```ts
  * // in a worker
@@ -53,7 +53,7 @@ export interface RamRegion extends RamDescriptor {
  */
 export function viewRam(desc: RamDescriptor): RamRegion {
   if (typeof desc !== "object" || desc === null || typeof desc.hostAddress !== "bigint" || !Number.isInteger(desc.size)) {
-    throw new KvmError("INVALID_ARGUMENT", "ram descriptor: expected { slot, guestAddress, size, hostAddress: bigint }");
+    throw new KvmError("invalid-argument", "ram descriptor: expected { slot, guestAddress, size, hostAddress: bigint }");
   }
   const buffer = sys().view(desc.hostAddress, desc.size);
   return {

@@ -247,18 +247,18 @@ export interface MsrEntry {
 
 function u64(v: bigint | number, field: string): bigint {
   if (typeof v === "number") {
-    if (!Number.isSafeInteger(v) || v < 0) throw new KvmError("OUT_OF_RANGE", `${field}: expected 0..2^53-1 as a number (or a bigint), got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 0) throw new KvmError("out-of-range", `${field}: expected 0..2^53-1 as a number (or a bigint), got ${v}`);
     return BigInt(v);
   }
-  if (typeof v !== "bigint") throw new KvmError("INVALID_ARGUMENT", `${field}: expected a bigint or number, got ${typeof v}`);
-  if (v < 0n || v > 0xffffffffffffffffn) throw new KvmError("OUT_OF_RANGE", `${field}: expected 0..2^64-1, got ${v}`);
+  if (typeof v !== "bigint") throw new KvmError("invalid-argument", `${field}: expected a bigint or number, got ${typeof v}`);
+  if (v < 0n || v > 0xffffffffffffffffn) throw new KvmError("out-of-range", `${field}: expected 0..2^64-1, got ${v}`);
   return v;
 }
 
 function uint(v: number, bits: 8 | 16 | 32, field: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v)) throw new KvmError("INVALID_ARGUMENT", `${field}: expected an integer, got ${String(v)}`);
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new KvmError("invalid-argument", `${field}: expected an integer, got ${String(v)}`);
   const max = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-  if (v < 0 || v > max) throw new KvmError("OUT_OF_RANGE", `${field}: expected 0..${max}, got ${v}`);
+  if (v < 0 || v > max) throw new KvmError("out-of-range", `${field}: expected 0..${max}, got ${v}`);
   return v;
 }
 
@@ -292,7 +292,7 @@ export function encodeRegsInto(input: RegsInput, b: Uint8Array): void {
   const v = dv(b);
   for (const [k, val] of Object.entries(input)) {
     const i = REG_NAMES.indexOf(k as keyof Regs);
-    if (i < 0) throw new KvmError("INVALID_ARGUMENT", `regs: unknown register ${k}`);
+    if (i < 0) throw new KvmError("invalid-argument", `regs: unknown register ${k}`);
     if (val === undefined) continue;
     v.setBigUint64(i * 8, u64(val as bigint | number, `regs.${k}`), true);
   }
@@ -374,7 +374,7 @@ export function encodeSregsInto(s: SregsInput, b: Uint8Array): void {
     if (x !== undefined) v.setBigUint64(off, u64(x, `sregs.${name}`), true);
   }
   if (s.interruptBitmap) {
-    if (s.interruptBitmap.length !== 4) throw new KvmError("OUT_OF_RANGE", `sregs.interruptBitmap: expected 4 u64s, got ${s.interruptBitmap.length}`);
+    if (s.interruptBitmap.length !== 4) throw new KvmError("out-of-range", `sregs.interruptBitmap: expected 4 u64s, got ${s.interruptBitmap.length}`);
     s.interruptBitmap.forEach((x, i) => v.setBigUint64(280 + i * 8, u64(x, `sregs.interruptBitmap[${i}]`), true));
   }
 }
@@ -399,7 +399,7 @@ export function decodeFpu(b: Uint8Array): Fpu {
 export function encodeFpuInto(f: FpuInput, b: Uint8Array): void {
   const v = dv(b);
   if (f.fpr !== undefined) {
-    if (f.fpr.length !== 128) throw new KvmError("OUT_OF_RANGE", `fpu.fpr: expected 128 bytes, got ${f.fpr.length}`);
+    if (f.fpr.length !== 128) throw new KvmError("out-of-range", `fpu.fpr: expected 128 bytes, got ${f.fpr.length}`);
     b.set(f.fpr, 0);
   }
   if (f.fcw !== undefined) v.setUint16(128, uint(f.fcw, 16, "fpu.fcw"), true);
@@ -409,7 +409,7 @@ export function encodeFpuInto(f: FpuInput, b: Uint8Array): void {
   if (f.lastIp !== undefined) v.setBigUint64(136, u64(f.lastIp, "fpu.lastIp"), true);
   if (f.lastDp !== undefined) v.setBigUint64(144, u64(f.lastDp, "fpu.lastDp"), true);
   if (f.xmm !== undefined) {
-    if (f.xmm.length !== 256) throw new KvmError("OUT_OF_RANGE", `fpu.xmm: expected 256 bytes, got ${f.xmm.length}`);
+    if (f.xmm.length !== 256) throw new KvmError("out-of-range", `fpu.xmm: expected 256 bytes, got ${f.xmm.length}`);
     b.set(f.xmm, 152);
   }
   if (f.mxcsr !== undefined) v.setUint32(408, uint(f.mxcsr, 32, "fpu.mxcsr"), true);

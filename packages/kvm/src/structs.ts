@@ -7,7 +7,7 @@
  * through test/vectors/kvm-abi.c.
  *
  * Each encoder checks the values it writes against the field's range and throws a
- * {@link KvmError} naming the field and the limit (`OUT_OF_RANGE`, or `INVALID_ARGUMENT` for a
+ * {@link KvmError} naming the field and the limit (`out-of-range`, or `invalid-argument` for a
  * wrong type or an unknown enum value). The rules that are {@link Vm}'s own (page alignment, the
  * 4 GiB region limit, used slots) stay in vm.ts.
  */
@@ -20,7 +20,7 @@ const { memoryRegion: MR, pitConfig: PIT, irqLevel: IL, msi: MSI, irqRouting: RT
 /** Checks a file descriptor: an integer 0..2^31-1 (both `__u32 fd` and `__s32 fd` take it as is). */
 function fdValue(v: number, field: string): number {
   toUint(v, 32, field);
-  if (v > 0x7fffffff) throw new KvmError("OUT_OF_RANGE", `${field}: expected a file descriptor 0..2147483647, got ${v}`);
+  if (v > 0x7fffffff) throw new KvmError("out-of-range", `${field}: expected a file descriptor 0..2147483647, got ${v}`);
   return v;
 }
 
@@ -52,8 +52,8 @@ export interface MemoryRegionFields {
  *
  * @param region - Slot, read-only flag, guest address, size and host address.
  * @returns The struct's bytes.
- * @throws {@link KvmError} `OUT_OF_RANGE` for a slot over 2^32-1 or an address or size over
- * 2^64-1, `INVALID_ARGUMENT` for a non-integer.
+ * @throws {@link KvmError} `out-of-range` for a slot over 2^32-1 or an address or size over
+ * 2^64-1, `invalid-argument` for a non-integer.
  * @example
  * ```ts
  * const add = encodeMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: 0x10000, userspaceAddr: host });
@@ -75,7 +75,7 @@ export function encodeMemoryRegion(region: MemoryRegionFields): Uint8Array {
  *
  * @param address - The guest-physical address of the identity-map page.
  * @returns The u64's bytes.
- * @throws {@link KvmError} `OUT_OF_RANGE` over 2^64-1 (or 2^53-1 as a number), `INVALID_ARGUMENT`
+ * @throws {@link KvmError} `out-of-range` over 2^64-1 (or 2^53-1 as a number), `invalid-argument`
  * for another type; the message names `identityMapAddress`.
  * @example
  * ```ts
@@ -109,7 +109,7 @@ export function encodePitConfig(config: { readonly speakerDummy: boolean }): Uin
  *
  * @param line - The GSI (`irq`, u32) and its level (high for true or 1).
  * @returns The struct's bytes.
- * @throws {@link KvmError} `OUT_OF_RANGE` for an `irq` over 2^32-1, `INVALID_ARGUMENT` for a
+ * @throws {@link KvmError} `out-of-range` for an `irq` over 2^32-1, `invalid-argument` for a
  * non-integer.
  * @example
  * ```ts
@@ -130,8 +130,8 @@ export function encodeIrqLevel(line: { readonly irq: number; readonly level: boo
  *
  * @param msi - The MSI address (u64) and data (u32).
  * @returns The struct's bytes.
- * @throws {@link KvmError} `OUT_OF_RANGE` for an `address` over 2^64-1 or `data` over 2^32-1,
- * `INVALID_ARGUMENT` for a wrong type.
+ * @throws {@link KvmError} `out-of-range` for an `address` over 2^64-1 or `data` over 2^32-1,
+ * `invalid-argument` for a wrong type.
  * @example
  * ```ts
  * const msi = encodeMsi({ address: 0xfee00000, data: 0x31 }); // vector 0x31 to APIC 0
@@ -177,8 +177,8 @@ export type GsiRoute =
  *
  * @param routes - Every route, in order.
  * @returns The struct's bytes: the 8-byte header and `routes.length` entries.
- * @throws {@link KvmError} `OUT_OF_RANGE` for a `gsi`, `pin` or `data` over 2^32-1 or an `address`
- * over 2^64-1, `INVALID_ARGUMENT` for an unknown `kind` or `chip`; the message names the route,
+ * @throws {@link KvmError} `out-of-range` for a `gsi`, `pin` or `data` over 2^32-1 or an `address`
+ * over 2^64-1, `invalid-argument` for an unknown `kind` or `chip`; the message names the route,
  * e.g. `routes[3].pin`.
  * @example
  * ```ts
@@ -198,7 +198,7 @@ export function encodeIrqRouting(routes: readonly GsiRoute[]): Uint8Array {
     if (r.kind === "irqchip") {
       const name = r.chip as string;
       const chip = Object.hasOwn(chips, name) ? chips[name] : undefined;
-      if (chip === undefined) throw new KvmError("INVALID_ARGUMENT", `routes[${i}].chip: expected pic-master, pic-slave or ioapic, got ${String(r.chip)}`);
+      if (chip === undefined) throw new KvmError("invalid-argument", `routes[${i}].chip: expected pic-master, pic-slave or ioapic, got ${String(r.chip)}`);
       v.setUint32(o + RE.type, VM_ABI.routingType.irqchip, true);
       v.setUint32(o + RE.irqchip, chip, true);
       v.setUint32(o + RE.pin, toUint(r.pin, 32, `routes[${i}].pin`), true);
@@ -209,7 +209,7 @@ export function encodeIrqRouting(routes: readonly GsiRoute[]): Uint8Array {
       v.setUint32(o + RE.msiAddressHi, Number(a >> 32n), true);
       v.setUint32(o + RE.msiData, toUint(r.data, 32, `routes[${i}].data`), true);
     } else {
-      throw new KvmError("INVALID_ARGUMENT", `routes[${i}].kind: expected "irqchip" or "msi"`);
+      throw new KvmError("invalid-argument", `routes[${i}].kind: expected "irqchip" or "msi"`);
     }
   });
   return b;
@@ -221,8 +221,8 @@ export function encodeIrqRouting(routes: readonly GsiRoute[]): Uint8Array {
  *
  * @param irqfd - The eventfd, the GSI, and whether to unbind.
  * @returns The struct's bytes.
- * @throws {@link KvmError} `OUT_OF_RANGE` for an `fd` over 2^31-1 or a `gsi` over 2^32-1,
- * `INVALID_ARGUMENT` for a non-integer.
+ * @throws {@link KvmError} `out-of-range` for an `fd` over 2^31-1 or a `gsi` over 2^32-1,
+ * `invalid-argument` for a non-integer.
  * @example
  * ```ts
  * const bind = encodeIrqfd({ fd: efd.fd, gsi: 5 });
@@ -260,8 +260,8 @@ export interface IoeventfdFields {
  *
  * @param ioeventfd - Space, address, length, optional datamatch, eventfd, unregister.
  * @returns The struct's bytes.
- * @throws {@link KvmError} `INVALID_ARGUMENT` for a `space` other than `pio` or `mmio`,
- * `OUT_OF_RANGE` for a `length` other than 0, 1, 2, 4 or 8, a port over 0xffff, an `address` or
+ * @throws {@link KvmError} `invalid-argument` for a `space` other than `pio` or `mmio`,
+ * `out-of-range` for a `length` other than 0, 1, 2, 4 or 8, a port over 0xffff, an `address` or
  * `datamatch` over 2^64-1 or an `fd` over 2^31-1.
  * @example
  * ```ts
@@ -272,10 +272,10 @@ export interface IoeventfdFields {
  */
 export function encodeIoeventfd(ioeventfd: IoeventfdFields): Uint8Array {
   const o = ioeventfd;
-  if (o.space !== "pio" && o.space !== "mmio") throw new KvmError("INVALID_ARGUMENT", `space: expected "pio" or "mmio", got ${String(o.space)}`);
-  if (![0, 1, 2, 4, 8].includes(o.length)) throw new KvmError("OUT_OF_RANGE", `length: expected 0, 1, 2, 4 or 8, got ${o.length}`);
+  if (o.space !== "pio" && o.space !== "mmio") throw new KvmError("invalid-argument", `space: expected "pio" or "mmio", got ${String(o.space)}`);
+  if (![0, 1, 2, 4, 8].includes(o.length)) throw new KvmError("out-of-range", `length: expected 0, 1, 2, 4 or 8, got ${o.length}`);
   const addr = toU64(o.address, "address");
-  if (o.space === "pio" && addr > 0xffffn) throw new KvmError("OUT_OF_RANGE", `address: expected a port 0..0xffff, got 0x${addr.toString(16)}`);
+  if (o.space === "pio" && addr > 0xffffn) throw new KvmError("out-of-range", `address: expected a port 0..0xffff, got 0x${addr.toString(16)}`);
   const [b, v] = struct(IOEV.size);
   const F = VM_ABI.ioeventfdFlag;
   let flags = (o.deassign === true ? F.deassign : 0) | (o.space === "pio" ? F.pio : 0);

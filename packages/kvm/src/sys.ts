@@ -113,7 +113,7 @@ export function sys(): Sys {
 
 function bind(): Sys {
   if (process.platform !== "linux" || process.arch !== "x64") {
-    throw new KvmError("UNSUPPORTED", `@microvm/kvm needs Linux on x86_64, this is ${process.platform}/${process.arch}`);
+    throw new KvmError("unsupported", `@microvm/kvm needs Linux on x86_64, this is ${process.platform}/${process.arch}`);
   }
   // Loaded on first use, not at import time, so that importing the package (e.g. for its types,
   // constants or isKvmError) works where koffi's native module cannot load.
@@ -121,7 +121,7 @@ function bind(): Sys {
   try {
     koffi = createRequire(import.meta.url)("koffi") as Koffi;
   } catch (e) {
-    throw new KvmError("UNSUPPORTED", `koffi could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new KvmError("unsupported", `koffi could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   const libc = koffi.load("libc.so.6");
   const open = libc.func("int open(const char *path, int flags)");
@@ -175,7 +175,7 @@ function bind(): Sys {
     },
     view: (addr, len) => {
       // koffi aborts the process for views of 2^32 bytes or more; refuse them instead.
-      if (len > 2 ** 32) throw new KvmError("OUT_OF_RANGE", `view: expected at most 4 GiB, got ${len} bytes`);
+      if (len > 2 ** 32) throw new KvmError("out-of-range", `view: expected at most 4 GiB, got ${len} bytes`);
       return koffi.view(addr, len);
     },
     eventfd: (initval, flags) => {
@@ -222,7 +222,7 @@ function bind(): Sys {
       // what matters is that the signal is *handled* (so it interrupts KVM_RUN with EINTR) and
       // that no JavaScript runs in signal context. getpid is async-signal-safe.
       if (oldHandler !== 0n && oldHandler !== handler) {
-        throw new KvmError("SIGNAL_IN_USE", `signal ${sig} already has a handler (0x${oldHandler.toString(16)}); the vCPU kick needs it`);
+        throw new KvmError("signal-in-use", `signal ${sig} already has a handler (0x${oldHandler.toString(16)}); the vCPU kick needs it`);
       }
       const act = new Uint8Array(152);
       new DataView(act.buffer).setBigUint64(0, handler, true);

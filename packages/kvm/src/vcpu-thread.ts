@@ -94,7 +94,7 @@ function kickSig(): number {
 }
 
 function toKvmError(e: SerializedError, what: string): KvmError {
-  const err = new KvmError("THREAD_FAILED", `${what}: ${e.name}: ${e.message}`);
+  const err = new KvmError("thread-failed", `${what}: ${e.name}: ${e.message}`);
   if (e.stack) err.stack = `${err.name}: ${err.message}\n--- on the worker ---\n${e.stack}`;
   return err;
 }
@@ -124,7 +124,7 @@ export class VcpuThread {
   readonly vcpu: Vcpu;
   /** The worker's OS thread id (for `/proc/self/task/<tid>`). */
   readonly tid: number;
-  /** Settles when the worker has ended: resolves with the result, or rejects with `THREAD_FAILED`. */
+  /** Settles when the worker has ended: resolves with the result, or rejects with `thread-failed`. */
   readonly done: Promise<VcpuRunResult>;
   readonly #ctrl: Int32Array;
 
@@ -143,7 +143,7 @@ export class VcpuThread {
    * @param ram - The VM's RAM descriptors, viewed in the worker.
    * @param options - Handler module and data.
    * @returns The thread, once its run loop has started.
-   * @throws {@link KvmError} `THREAD_FAILED` when the worker or handler fails to start.
+   * @throws {@link KvmError} `thread-failed` when the worker or handler fails to start.
    * @example
    * ```ts
    * const t = await VcpuThread.start(vcpu, vm.ramDescriptors(), { handler: url });
@@ -191,10 +191,10 @@ export class VcpuThread {
         }
       };
       const onError = (e: unknown): void => {
-        finish({ err: new KvmError("THREAD_FAILED", `vCPU ${vcpu.id} thread: ${e instanceof Error ? e.message : String(e)}`, { cause: e }) });
+        finish({ err: new KvmError("thread-failed", `vCPU ${vcpu.id} thread: ${e instanceof Error ? e.message : String(e)}`, { cause: e }) });
       };
       const onExit = (code: number): void => {
-        finish({ err: new KvmError("THREAD_FAILED", `vCPU ${vcpu.id} thread exited with code ${code} and no result`) });
+        finish({ err: new KvmError("thread-failed", `vCPU ${vcpu.id} thread exited with code ${code} and no result`) });
       };
       worker.on("message", onMessage);
       worker.on("error", onError);
@@ -300,7 +300,7 @@ export class VcpuThread {
    * return, and waits for the worker to exit. The vCPU itself stays open (the VM closes it).
    *
    * @returns The run result (reason `host`, unless the run had already ended otherwise).
-   * @throws {@link KvmError} `THREAD_FAILED` if the thread had failed.
+   * @throws {@link KvmError} `thread-failed` if the thread had failed.
    * @example
    * ```ts
    * const { reason } = await t.stop(); // "host"

@@ -52,7 +52,7 @@ export interface VcpuDescriptor {
  *
  * Every vCPU ioctl takes the vCPU's mutex in the kernel, so a call from another thread while the
  * vCPU sits in `KVM_RUN` blocks until it exits. The main-thread object therefore refuses calls
- * (`VCPU_BUSY`) while a {@link VcpuThread} runs it; pause the thread first, or use the
+ * (`vcpu-busy`) while a {@link VcpuThread} runs it; pause the thread first, or use the
  * {@link VcpuContext.vcpu} handed to handlers on the vCPU's own thread.
  *
  * @example
@@ -95,7 +95,7 @@ export class Vcpu {
    *
    * @param desc - From {@link Vcpu.descriptor}.
    * @returns A vCPU object usable on this thread.
-   * @throws {@link KvmError} `UNSUPPORTED` on a platform without the syscall layer.
+   * @throws {@link KvmError} `unsupported` on a platform without the syscall layer.
    * @example
    * ```ts
    * const vcpu = Vcpu.attach(workerData.vcpu);
@@ -153,9 +153,9 @@ export class Vcpu {
   }
 
   #check(op: string): void {
-    if (this.#closed) throw new KvmError("CLOSED", `${op}: vCPU ${this.id} is closed`);
+    if (this.#closed) throw new KvmError("closed", `${op}: vCPU ${this.id} is closed`);
     const busy = this.#guard?.();
-    if (busy) throw new KvmError("VCPU_BUSY", `${op}: vCPU ${this.id} ${busy}; pause its thread first`);
+    if (busy) throw new KvmError("vcpu-busy", `${op}: vCPU ${this.id} ${busy}; pause its thread first`);
   }
 
   #ioctl(name: keyof typeof IOCTL, arg: Uint8Array | null): number {
@@ -168,7 +168,7 @@ export class Vcpu {
    * Reads the general registers (`KVM_GET_REGS`).
    *
    * @returns The registers.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * console.log(vcpu.getRegs().rip.toString(16));
@@ -186,7 +186,7 @@ export class Vcpu {
    * first with `KVM_GET_REGS` unless all eighteen are given).
    *
    * @param regs - Registers to set, as bigint or number.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `INVALID_ARGUMENT`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed`, `out-of-range`, `invalid-argument`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * vcpu.setRegs({ rip: 0x1000, rflags: 2 });
@@ -204,7 +204,7 @@ export class Vcpu {
    * Reads the special registers (`KVM_GET_SREGS`): segments, descriptor tables, control registers, EFER.
    *
    * @returns The special registers.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * const { cr0, cs } = vcpu.getSregs();
@@ -221,7 +221,7 @@ export class Vcpu {
    * Writes special registers (`KVM_SET_SREGS`), read-modify-write: fields not given keep their value.
    *
    * @param sregs - The fields to change; segments may be partial.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed`, `out-of-range`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * // Real mode at 0:0x1000
@@ -240,7 +240,7 @@ export class Vcpu {
    * Reads the FPU state (`KVM_GET_FPU`).
    *
    * @returns x87 and SSE state.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * vcpu.getFpu().mxcsr; // 0x1f80 after reset
@@ -257,7 +257,7 @@ export class Vcpu {
    * Writes the FPU state (`KVM_SET_FPU`), read-modify-write.
    *
    * @param fpu - The fields to change.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed`, `out-of-range`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * vcpu.setFpu({ fcw: 0x37f, mxcsr: 0x1f80 }); // Firecracker's setup_fpu
@@ -276,7 +276,7 @@ export class Vcpu {
    * registers as little-endian u32 at their MMIO offsets (LVT LINT0 at 0x350, LINT1 at 0x360).
    *
    * @returns A copy of the page.
-   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. `ENXIO` without an irqchip), `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed` (e.g. `ENXIO` without an irqchip), `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * const lapic = vcpu.getLapic();
@@ -294,7 +294,7 @@ export class Vcpu {
    * Writes the local APIC's register page (`KVM_SET_LAPIC`).
    *
    * @param page - 1024 bytes, usually from {@link Vcpu.getLapic}, modified.
-   * @throws {@link KvmError} `OUT_OF_RANGE` for a wrong length, `IOCTL_FAILED`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `out-of-range` for a wrong length, `ioctl-failed`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * const p = vcpu.getLapic();
@@ -305,7 +305,7 @@ export class Vcpu {
    */
   setLapic(page: Uint8Array): void {
     this.#check("KVM_SET_LAPIC");
-    if (page.length !== LAPIC_SIZE) throw new KvmError("OUT_OF_RANGE", `lapic: expected ${LAPIC_SIZE} bytes, got ${page.length}`);
+    if (page.length !== LAPIC_SIZE) throw new KvmError("out-of-range", `lapic: expected ${LAPIC_SIZE} bytes, got ${page.length}`);
     this.#ioctl("KVM_SET_LAPIC", page.slice());
   }
 
@@ -313,7 +313,7 @@ export class Vcpu {
    * Sets the vCPU's CPUID table (`KVM_SET_CPUID2`). Use {@link normalizeCpuid} to build it.
    *
    * @param entries - The entries.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed`, `out-of-range`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * vcpu.setCpuid(normalizeCpuid(kvm.supportedCpuid(), { vcpuId: 0, vcpuCount: 1 }));
@@ -328,7 +328,7 @@ export class Vcpu {
    * Reads back the vCPU's CPUID table (`KVM_GET_CPUID2`).
    *
    * @returns The entries.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * const leaf1 = vcpu.getCpuid().find((e) => e.function === 1);
@@ -352,7 +352,7 @@ export class Vcpu {
    *
    * @param indices - MSR indices, e.g. `[0x10, 0x1a0]`.
    * @returns The MSRs in the same order.
-   * @throws {@link KvmError} `MSR_PARTIAL`, `IOCTL_FAILED`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `msr-partial`, `ioctl-failed`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * const [tsc] = vcpu.getMsrs([0x10]);
@@ -363,7 +363,7 @@ export class Vcpu {
     const b = encodeMsrs(indices.map((index) => ({ index })));
     const n = this.#ioctl("KVM_GET_MSRS", b);
     if (n !== indices.length) {
-      throw new KvmError("MSR_PARTIAL", `KVM_GET_MSRS (vCPU ${this.id}): read ${n} of ${indices.length} MSRs; MSR 0x${(indices[n] ?? 0).toString(16)} failed`, { syscall: "KVM_GET_MSRS" });
+      throw new KvmError("msr-partial", `KVM_GET_MSRS (vCPU ${this.id}): read ${n} of ${indices.length} MSRs; MSR 0x${(indices[n] ?? 0).toString(16)} failed`, { syscall: "KVM_GET_MSRS" });
     }
     return decodeMsrs(b, n);
   }
@@ -373,7 +373,7 @@ export class Vcpu {
    * is named in the error (Firecracker treats a short count the same way, `msr.rs` `set_msrs`).
    *
    * @param entries - Index/value pairs.
-   * @throws {@link KvmError} `MSR_PARTIAL`, `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `msr-partial`, `ioctl-failed`, `out-of-range`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * vcpu.setMsrs([{ index: 0x1a0, value: 1n }]); // IA32_MISC_ENABLE.FAST_STRING
@@ -383,7 +383,7 @@ export class Vcpu {
     this.#check("KVM_SET_MSRS");
     const n = this.#ioctl("KVM_SET_MSRS", encodeMsrs(entries));
     if (n !== entries.length) {
-      throw new KvmError("MSR_PARTIAL", `KVM_SET_MSRS (vCPU ${this.id}): wrote ${n} of ${entries.length} MSRs; MSR 0x${(entries[n]?.index ?? 0).toString(16)} was refused`, { syscall: "KVM_SET_MSRS" });
+      throw new KvmError("msr-partial", `KVM_SET_MSRS (vCPU ${this.id}): wrote ${n} of ${entries.length} MSRs; MSR 0x${(entries[n]?.index ?? 0).toString(16)} was refused`, { syscall: "KVM_SET_MSRS" });
     }
   }
 
@@ -391,7 +391,7 @@ export class Vcpu {
    * Reads the MP state (`KVM_GET_MP_STATE`), one of {@link MP_STATE}.
    *
    * @returns The state number.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * vcpu.getMpState() === MP_STATE.UNINITIALIZED; // an AP waiting for INIT/SIPI
@@ -408,7 +408,7 @@ export class Vcpu {
    * Sets the MP state (`KVM_SET_MP_STATE`).
    *
    * @param state - One of {@link MP_STATE}.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed`, `out-of-range`, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * vcpu.setMpState(MP_STATE.RUNNABLE);
@@ -428,7 +428,7 @@ export class Vcpu {
    * `interrupted` exit and clear `immediate_exit`.
    *
    * @returns The decoded exit.
-   * @throws {@link KvmError} `IOCTL_FAILED` for any other error, `CLOSED`, `VCPU_BUSY`.
+   * @throws {@link KvmError} `ioctl-failed` for any other error, `closed`, `vcpu-busy`.
    * @example
    * ```ts
    * for (;;) {
@@ -454,7 +454,7 @@ export class Vcpu {
    * Unmaps `kvm_run` and closes the fd (only on the thread that created the vCPU; attached copies
    * just forget it). Idempotent. {@link Vm.close} calls it for every vCPU.
    *
-   * @throws {@link KvmError} `SYSCALL_FAILED` if `munmap` or `close` fails.
+   * @throws {@link KvmError} `syscall-failed` if `munmap` or `close` fails.
    * @example
    * ```ts
    * vcpu.close();

@@ -141,7 +141,7 @@ export class Vm {
   }
 
   #check(op: string): void {
-    if (this.#closed) throw new KvmError("CLOSED", `${op}: the VM is closed`);
+    if (this.#closed) throw new KvmError("closed", `${op}: the VM is closed`);
   }
 
   #ioctl(name: keyof typeof IOCTL, arg: Uint8Array | null, what = ""): number {
@@ -193,9 +193,9 @@ export class Vm {
    *
    * @param options - Address, size, slot, read-only.
    * @returns The region, with a zero-copy view on this thread.
-   * @throws {@link KvmError} `OUT_OF_RANGE` for a misaligned address or size, a region over
+   * @throws {@link KvmError} `out-of-range` for a misaligned address or size, a region over
    * 4 GiB (the largest zero-copy view; use several slots) or a used slot,
-   * `SYSCALL_FAILED` if mmap fails, `IOCTL_FAILED` if KVM refuses (e.g. overlap: `EEXIST`), `CLOSED`.
+   * `syscall-failed` if mmap fails, `ioctl-failed` if KVM refuses (e.g. overlap: `EEXIST`), `closed`.
    * @example
    * ```ts
    * const low = vm.addRam({ guestAddress: 0, size: 0xc000_0000 });
@@ -206,13 +206,13 @@ export class Vm {
     const guestAddress = toU64(options.guestAddress, "guestAddress");
     const size = options.size;
     if (!Number.isSafeInteger(size) || size <= 0 || size % 4096 !== 0) {
-      throw new KvmError("OUT_OF_RANGE", `size: expected a positive multiple of 4096, got ${size}`);
+      throw new KvmError("out-of-range", `size: expected a positive multiple of 4096, got ${size}`);
     }
     if (size > MAX_REGION) {
       // One zero-copy view per region; koffi.view (V8 external ArrayBuffers) stops at 4 GiB.
-      throw new KvmError("OUT_OF_RANGE", `size: expected at most 4 GiB per region (split larger RAM into several slots), got ${size}`);
+      throw new KvmError("out-of-range", `size: expected at most 4 GiB per region (split larger RAM into several slots), got ${size}`);
     }
-    if (guestAddress % 4096n !== 0n) throw new KvmError("OUT_OF_RANGE", `guestAddress: expected a multiple of 4096, got 0x${guestAddress.toString(16)}`);
+    if (guestAddress % 4096n !== 0n) throw new KvmError("out-of-range", `guestAddress: expected a multiple of 4096, got 0x${guestAddress.toString(16)}`);
     const used = new Set(this.#ram.map((r) => r.slot));
     let slot = options.slot;
     if (slot === undefined) {
@@ -220,7 +220,7 @@ export class Vm {
       while (used.has(slot)) slot++;
     } else {
       toUint(slot, 16, "slot");
-      if (used.has(slot)) throw new KvmError("OUT_OF_RANGE", `slot: ${slot} is already used`);
+      if (used.has(slot)) throw new KvmError("out-of-range", `slot: ${slot} is already used`);
     }
     const readOnly = options.readOnly === true;
     const s = sys();
@@ -247,7 +247,7 @@ export class Vm {
    * Only while no vCPU thread runs.
    *
    * @param region - A region returned by {@link Vm.addRam}.
-   * @throws {@link KvmError} `OUT_OF_RANGE` for an unknown region, `IOCTL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `out-of-range` for an unknown region, `ioctl-failed`, `closed`.
    * @example
    * ```ts
    * vm.removeRam(region);
@@ -257,7 +257,7 @@ export class Vm {
     this.#check("removeRam");
     const i = this.#ram.findIndex((r) => r.slot === region.slot && r.hostAddress === region.hostAddress);
     const r = this.#ram[i];
-    if (!r) throw new KvmError("OUT_OF_RANGE", `region: slot ${region.slot} is not a RAM region of this VM`);
+    if (!r) throw new KvmError("out-of-range", `region: slot ${region.slot} is not a RAM region of this VM`);
     this.#setRegion(r.slot, false, r.guestAddress, 0n, r.hostAddress);
     this.#ram.splice(i, 1);
     sys().munmap(r.hostAddress, r.size);
@@ -268,7 +268,7 @@ export class Vm {
    * outside every slot and MMIO range.
    *
    * @param address - Default 0xfffbd000 (Firecracker's).
-   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `out-of-range`, `closed`.
    * @example
    * ```ts
    * vm.setTssAddress(0xfffbd000);
@@ -277,7 +277,7 @@ export class Vm {
   setTssAddress(address: bigint | number = DEFAULT_TSS_ADDRESS): void {
     this.#check("KVM_SET_TSS_ADDR");
     const a = toU64(address, "tssAddress");
-    if (a > 0xffffd000n) throw new KvmError("OUT_OF_RANGE", `tssAddress: expected below 4 GiB - 3 pages, got 0x${a.toString(16)}`);
+    if (a > 0xffffd000n) throw new KvmError("out-of-range", `tssAddress: expected below 4 GiB - 3 pages, got 0x${a.toString(16)}`);
     const r = sys().ioctlVal(this.fd, IOCTL.KVM_SET_TSS_ADDR, Number(a));
     if (r < 0) throw ioctlError("KVM_SET_TSS_ADDR", -r);
   }
@@ -287,7 +287,7 @@ export class Vm {
    * (`KVM_SET_IDENTITY_MAP_ADDR`, takes a pointer to a u64). Only before the first vCPU.
    *
    * @param address - Default 0xfffbc000 (KVM's default).
-   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. `EINVAL` after a vCPU exists), `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed` (e.g. `EINVAL` after a vCPU exists), `closed`.
    * @example
    * ```ts
    * vm.setIdentityMapAddress(0xfffbc000);
@@ -303,7 +303,7 @@ export class Vm {
    * LAPIC per vCPU; GSIs 0-15 go to PIC and IOAPIC, 16-23 to the IOAPIC. Only before the first
    * vCPU. With it, HLT is handled in the kernel and never exits to userspace.
    *
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`.
    * @example
    * ```ts
    * vm.createIrqchip();
@@ -320,7 +320,7 @@ export class Vm {
    *
    * @param options - `speakerDummy` (default true): emulate port 0x61 in the kernel too, as
    * Firecracker does, so the speaker port does not exit to userspace.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`.
    * @example
    * ```ts
    * vm.createPit2();
@@ -337,7 +337,7 @@ export class Vm {
    *
    * @param irq - The GSI.
    * @param level - High (true/1) or low.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `out-of-range`, `closed`.
    * @example
    * ```ts
    * vm.irqLine(4, true);
@@ -355,7 +355,7 @@ export class Vm {
    *
    * @param msi - Address and data.
    * @returns `true` if delivered, `false` if the guest blocked it (e.g. masked).
-   * @throws {@link KvmError} `IOCTL_FAILED`, `OUT_OF_RANGE`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `out-of-range`, `closed`.
    * @example
    * ```ts
    * vm.signalMsi({ address: 0xfee00000, data: 0x31 }); // vector 0x31 to APIC 0
@@ -371,7 +371,7 @@ export class Vm {
    * replaced: start from {@link defaultGsiRouting}.
    *
    * @param routes - Every route.
-   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. `EINVAL` for a bad pin), `OUT_OF_RANGE`, `INVALID_ARGUMENT`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed` (e.g. `EINVAL` for a bad pin), `out-of-range`, `invalid-argument`, `closed`.
    * @example
    * ```ts
    * vm.setGsiRouting([...defaultGsiRouting(), { gsi: 24, kind: "msi", address: 0xfee00000, data: 0x40 }]);
@@ -390,7 +390,7 @@ export class Vm {
    * @param gsi - The GSI (an IOAPIC pin with the default routing).
    * @param eventfd - The eventfd; a new one (closed by {@link Vm.close}) when omitted.
    * @returns The eventfd.
-   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. without an irqchip), `OUT_OF_RANGE`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed` (e.g. without an irqchip), `out-of-range`, `closed`.
    * @example
    * ```ts
    * const irq = vm.irqfd(5);
@@ -414,7 +414,7 @@ export class Vm {
    *
    * @param eventfd - The eventfd given to {@link Vm.irqfd}.
    * @param gsi - The same GSI.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`.
    * @example
    * ```ts
    * vm.removeIrqfd(irq, 5);
@@ -432,7 +432,7 @@ export class Vm {
    *
    * @param options - Space, address, length, datamatch, eventfd.
    * @returns The eventfd.
-   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. `EEXIST` for a duplicate), `OUT_OF_RANGE`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed` (e.g. `EEXIST` for a duplicate), `out-of-range`, `closed`.
    * @example
    * ```ts
    * // virtio-mmio QueueNotify of transport 0
@@ -456,7 +456,7 @@ export class Vm {
    *
    * @param eventfd - The eventfd returned by {@link Vm.ioeventfd}.
    * @param options - The options it was registered with.
-   * @throws {@link KvmError} `IOCTL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed`, `closed`.
    * @example
    * ```ts
    * vm.removeIoeventfd(kick, { space: "mmio", address: 0xd0000050, length: 4 });
@@ -492,7 +492,7 @@ export class Vm {
    * @param id - The vCPU id, which is also its APIC id.
    * @param options - CPUID and the VM's vCPU count.
    * @returns The vCPU.
-   * @throws {@link KvmError} `IOCTL_FAILED` (e.g. `EEXIST` for a duplicate id), `SYSCALL_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `ioctl-failed` (e.g. `EEXIST` for a duplicate id), `syscall-failed`, `closed`.
    * @example
    * ```ts
    * const cpus = [0, 1].map((id) => vm.createVcpu(id, { vcpuCount: 2 }));
@@ -530,8 +530,8 @@ export class Vm {
    * @param vcpu - A vCPU of this VM.
    * @param options - The handler module and its data.
    * @returns The running thread.
-   * @throws {@link KvmError} `THREAD_FAILED` if the worker or handler module fails to start,
-   * `VCPU_BUSY` if the vCPU already has a thread, `CLOSED`.
+   * @throws {@link KvmError} `thread-failed` if the worker or handler module fails to start,
+   * `vcpu-busy` if the vCPU already has a thread, `closed`.
    * @example
    * ```ts
    * const t = await vm.startVcpu(vcpu, { handler: new URL("./devices.js", import.meta.url) });
@@ -540,9 +540,9 @@ export class Vm {
    */
   async startVcpu(vcpu: Vcpu, options: VcpuThreadOptions): Promise<VcpuThread> {
     this.#check("startVcpu");
-    if (!this.#vcpus.includes(vcpu)) throw new KvmError("INVALID_ARGUMENT", `vcpu: vCPU ${vcpu.id} does not belong to this VM`);
+    if (!this.#vcpus.includes(vcpu)) throw new KvmError("invalid-argument", `vcpu: vCPU ${vcpu.id} does not belong to this VM`);
     for (const t of this.#threads) {
-      if (t instanceof VcpuThread && t.vcpu === vcpu) throw new KvmError("VCPU_BUSY", `startVcpu: vCPU ${vcpu.id} already has a thread`);
+      if (t instanceof VcpuThread && t.vcpu === vcpu) throw new KvmError("vcpu-busy", `startVcpu: vCPU ${vcpu.id} already has a thread`);
     }
     const t = await VcpuThread.start(vcpu, this.ramDescriptors(), options);
     this.#threads.add(t);
@@ -560,7 +560,7 @@ export class Vm {
    *
    * @param options - The device module and its data.
    * @returns The running thread.
-   * @throws {@link KvmError} `THREAD_FAILED`, `CLOSED`.
+   * @throws {@link KvmError} `thread-failed`, `closed`.
    * @example
    * ```ts
    * const io = await vm.startIoThread({ handler: new URL("./virtio.js", import.meta.url), data: { kick: kick.fd } });
@@ -582,7 +582,7 @@ export class Vm {
    * every vCPU fd (unmapping `kvm_run`), the eventfds it created, the VM fd, and unmaps every RAM
    * region. Idempotent.
    *
-   * @throws {@link KvmError} `SYSCALL_FAILED` if a close or munmap fails.
+   * @throws {@link KvmError} `syscall-failed` if a close or munmap fails.
    * @example
    * ```ts
    * await vm.close();

@@ -23,7 +23,7 @@ async function bundle(entry: string): Promise<string> {
   try {
     esbuild = await import("esbuild");
   } catch (e) {
-    throw new KvmError("THREAD_FAILED", `${entry}: a TypeScript module needs esbuild to run in a worker; install it or pass a .js module`, { cause: e });
+    throw new KvmError("thread-failed", `${entry}: a TypeScript module needs esbuild to run in a worker; install it or pass a .js module`, { cause: e });
   }
   const res = await esbuild.build({
     entryPoints: [entry],
@@ -72,7 +72,7 @@ export function handlerModule(spec: string | URL): Promise<string> {
   if (spec instanceof URL) url = spec;
   else if (typeof spec === "string" && spec.startsWith("file:")) url = new URL(spec);
   else if (typeof spec === "string" && spec.startsWith("/")) url = pathToFileURL(spec);
-  else throw new KvmError("INVALID_ARGUMENT", `handler: expected an absolute path or a file: URL, got ${String(spec)}`);
+  else throw new KvmError("invalid-argument", `handler: expected an absolute path or a file: URL, got ${String(spec)}`);
   if (/\.[cm]?ts$/.test(url.pathname)) return cachedBundle(fileURLToPath(url));
   return Promise.resolve(url.href);
 }

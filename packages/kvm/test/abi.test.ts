@@ -406,40 +406,40 @@ describe("struct encoders: argument checks (no gcc needed)", () => {
 
   it("name the field and the limit", () => {
     const host = 0x7f00_0000_0000n;
-    expect(() => encodeMemoryRegion({ slot: 2 ** 32, guestPhysAddr: 0, memorySize: 0, userspaceAddr: host })).toThrow(err("OUT_OF_RANGE", /^slot: expected 0\.\.4294967295, got 4294967296$/));
-    expect(() => encodeMemoryRegion({ slot: 0, guestPhysAddr: 2n ** 64n, memorySize: 0, userspaceAddr: host })).toThrow(err("OUT_OF_RANGE", /^guestPhysAddr: expected 0\.\.2\^64-1/));
-    expect(() => encodeMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: -1, userspaceAddr: host })).toThrow(err("OUT_OF_RANGE", /^memorySize: expected 0\.\.2\^53-1/));
-    expect(() => encodeIdentityMapAddress(-1n)).toThrow(err("OUT_OF_RANGE", /^identityMapAddress: expected 0\.\.2\^64-1, got -1$/));
-    expect(() => encodeIrqLevel({ irq: 1.5, level: true })).toThrow(err("INVALID_ARGUMENT", /^irq: expected an integer, got 1\.5$/));
-    expect(() => encodeMsi({ address: 0xfee00000, data: 2 ** 32 })).toThrow(err("OUT_OF_RANGE", /^data: expected 0\.\.4294967295/));
-    expect(() => encodeMsi({ address: 2n ** 64n, data: 0 })).toThrow(err("OUT_OF_RANGE", /^address: expected 0\.\.2\^64-1/));
-    expect(() => encodeIrqfd({ fd: 2 ** 31, gsi: 0 })).toThrow(err("OUT_OF_RANGE", /^fd: expected a file descriptor 0\.\.2147483647, got 2147483648$/));
-    expect(() => encodeIrqfd({ fd: 3, gsi: -1 })).toThrow(err("OUT_OF_RANGE", /^gsi: expected 0\.\.4294967295, got -1$/));
+    expect(() => encodeMemoryRegion({ slot: 2 ** 32, guestPhysAddr: 0, memorySize: 0, userspaceAddr: host })).toThrow(err("out-of-range", /^slot: expected 0\.\.4294967295, got 4294967296$/));
+    expect(() => encodeMemoryRegion({ slot: 0, guestPhysAddr: 2n ** 64n, memorySize: 0, userspaceAddr: host })).toThrow(err("out-of-range", /^guestPhysAddr: expected 0\.\.2\^64-1/));
+    expect(() => encodeMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: -1, userspaceAddr: host })).toThrow(err("out-of-range", /^memorySize: expected 0\.\.2\^53-1/));
+    expect(() => encodeIdentityMapAddress(-1n)).toThrow(err("out-of-range", /^identityMapAddress: expected 0\.\.2\^64-1, got -1$/));
+    expect(() => encodeIrqLevel({ irq: 1.5, level: true })).toThrow(err("invalid-argument", /^irq: expected an integer, got 1\.5$/));
+    expect(() => encodeMsi({ address: 0xfee00000, data: 2 ** 32 })).toThrow(err("out-of-range", /^data: expected 0\.\.4294967295/));
+    expect(() => encodeMsi({ address: 2n ** 64n, data: 0 })).toThrow(err("out-of-range", /^address: expected 0\.\.2\^64-1/));
+    expect(() => encodeIrqfd({ fd: 2 ** 31, gsi: 0 })).toThrow(err("out-of-range", /^fd: expected a file descriptor 0\.\.2147483647, got 2147483648$/));
+    expect(() => encodeIrqfd({ fd: 3, gsi: -1 })).toThrow(err("out-of-range", /^gsi: expected 0\.\.4294967295, got -1$/));
   });
 
   it("GSI routes: the route's index in every message, unknown chips and kinds refused", () => {
     const ok: GsiRoute = { gsi: 0, kind: "irqchip", chip: "ioapic", pin: 2 };
-    expect(() => encodeIrqRouting([ok, { gsi: 1, kind: "irqchip", chip: "ioapic", pin: 2 ** 32 }])).toThrow(err("OUT_OF_RANGE", /^routes\[1\]\.pin: expected 0\.\.4294967295/));
-    expect(() => encodeIrqRouting([ok, ok, { gsi: -1, kind: "msi", address: 0, data: 0 }])).toThrow(err("OUT_OF_RANGE", /^routes\[2\]\.gsi: expected 0\.\.4294967295/));
-    expect(() => encodeIrqRouting([{ gsi: 0, kind: "msi", address: 2n ** 64n, data: 0 }])).toThrow(err("OUT_OF_RANGE", /^routes\[0\]\.address: expected 0\.\.2\^64-1/));
-    expect(() => encodeIrqRouting([{ gsi: 0, kind: "msi", address: 0, data: 1.5 }])).toThrow(err("INVALID_ARGUMENT", /^routes\[0\]\.data: expected an integer/));
+    expect(() => encodeIrqRouting([ok, { gsi: 1, kind: "irqchip", chip: "ioapic", pin: 2 ** 32 }])).toThrow(err("out-of-range", /^routes\[1\]\.pin: expected 0\.\.4294967295/));
+    expect(() => encodeIrqRouting([ok, ok, { gsi: -1, kind: "msi", address: 0, data: 0 }])).toThrow(err("out-of-range", /^routes\[2\]\.gsi: expected 0\.\.4294967295/));
+    expect(() => encodeIrqRouting([{ gsi: 0, kind: "msi", address: 2n ** 64n, data: 0 }])).toThrow(err("out-of-range", /^routes\[0\]\.address: expected 0\.\.2\^64-1/));
+    expect(() => encodeIrqRouting([{ gsi: 0, kind: "msi", address: 0, data: 1.5 }])).toThrow(err("invalid-argument", /^routes\[0\]\.data: expected an integer/));
     // An inherited property name is not a controller.
     for (const chip of ["pic", "toString", "constructor", "__proto__"]) {
       const bad = { gsi: 0, kind: "irqchip", chip, pin: 0 } as unknown as GsiRoute;
-      expect(() => encodeIrqRouting([bad])).toThrow(err("INVALID_ARGUMENT", new RegExp(`^routes\\[0\\]\\.chip: expected pic-master, pic-slave or ioapic, got ${chip}$`)));
+      expect(() => encodeIrqRouting([bad])).toThrow(err("invalid-argument", new RegExp(`^routes\\[0\\]\\.chip: expected pic-master, pic-slave or ioapic, got ${chip}$`)));
     }
     const kind = { gsi: 0, kind: "ioapic" } as unknown as GsiRoute;
-    expect(() => encodeIrqRouting([kind])).toThrow(err("INVALID_ARGUMENT", /^routes\[0\]\.kind: expected "irqchip" or "msi"$/));
+    expect(() => encodeIrqRouting([kind])).toThrow(err("invalid-argument", /^routes\[0\]\.kind: expected "irqchip" or "msi"$/));
   });
 
   it("ioeventfd: space, length, port range and datamatch", () => {
     const o = { space: "pio", address: 0x80, length: 1, fd: 3 } as const;
-    expect(() => encodeIoeventfd({ ...o, space: "io" as "pio" })).toThrow(err("INVALID_ARGUMENT", /^space: expected "pio" or "mmio", got io$/));
-    expect(() => encodeIoeventfd({ ...o, length: 3 as 1 })).toThrow(err("OUT_OF_RANGE", /^length: expected 0, 1, 2, 4 or 8, got 3$/));
-    expect(() => encodeIoeventfd({ ...o, address: 0x10000 })).toThrow(err("OUT_OF_RANGE", /^address: expected a port 0\.\.0xffff, got 0x10000$/));
+    expect(() => encodeIoeventfd({ ...o, space: "io" as "pio" })).toThrow(err("invalid-argument", /^space: expected "pio" or "mmio", got io$/));
+    expect(() => encodeIoeventfd({ ...o, length: 3 as 1 })).toThrow(err("out-of-range", /^length: expected 0, 1, 2, 4 or 8, got 3$/));
+    expect(() => encodeIoeventfd({ ...o, address: 0x10000 })).toThrow(err("out-of-range", /^address: expected a port 0\.\.0xffff, got 0x10000$/));
     expect(encodeIoeventfd({ ...o, space: "mmio", address: 0x10000 }).length).toBe(64); // only ports are limited
-    expect(() => encodeIoeventfd({ ...o, datamatch: -1 })).toThrow(err("OUT_OF_RANGE", /^datamatch: expected 0\.\.2\^53-1/));
-    expect(() => encodeIoeventfd({ ...o, fd: -1 })).toThrow(err("OUT_OF_RANGE", /^fd: expected 0\.\.4294967295, got -1$/));
+    expect(() => encodeIoeventfd({ ...o, datamatch: -1 })).toThrow(err("out-of-range", /^datamatch: expected 0\.\.2\^53-1/));
+    expect(() => encodeIoeventfd({ ...o, fd: -1 })).toThrow(err("out-of-range", /^fd: expected 0\.\.4294967295, got -1$/));
   });
 
   it("structs.ts is pure (no syscalls, no Node APIs) and vm.ts builds no struct itself", () => {

@@ -47,7 +47,7 @@ describe.skipIf(!built)(`built package${built ? "" : ` (skipped: ${dist} has not
   it("an error from the ESM copy is recognised by the CJS copy's guard (name + code, not instanceof)", async () => {
     const esm = (await import(`${dist}index.js`)) as Api;
     const cjs = createRequire(import.meta.url)(`${dist}index.cjs`) as Api;
-    const e = new esm.KvmError("OUT_OF_RANGE", "slot: expected 0..65535, got 70000");
+    const e = new esm.KvmError("out-of-range", "slot: expected 0..65535, got 70000");
     expect(cjs.isKvmError(e)).toBe(true);
     expect(e instanceof cjs.KvmError).toBe(false);
   });

@@ -45,7 +45,7 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPU and I/O threads on 
     await new Promise((r) => setTimeout(r, 100));
     expect(t.state).toBe("running");
     // The vCPU thread sits in KVM_RUN: vCPU ioctls from here would block on its mutex, so they are refused.
-    expect(() => vcpu.getRegs()).toThrow(expect.objectContaining({ code: "VCPU_BUSY" }));
+    expect(() => vcpu.getRegs()).toThrow(expect.objectContaining({ code: "vcpu-busy" }));
     const result = await t.stop();
     expect(result.reason).toBe("host");
     expect(result.exits).toBe(0);
@@ -112,7 +112,7 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPU and I/O threads on 
     await expect(t.done).resolves.toMatchObject({ reason: "host", exits: 0 });
   });
 
-  it("a handler that throws ends the run with THREAD_FAILED, and the vCPU is usable again", async () => {
+  it("a handler that throws ends the run with thread-failed, and the vCPU is usable again", async () => {
     const { vm, ram } = newVm(kvm, 0x10000);
     ram.set([0xb0, 0x01, 0xe6, 0x66, 0xf4], 0x1000); // mov al, 1; out 0x66, al; hlt
     const vcpu = vm.createVcpu(0);
@@ -120,13 +120,13 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPU and I/O threads on 
     const t = await vm.startVcpu(vcpu, { handler: fixture("recorder.ts"), data: { log: newLog(), throwPort: 0x66 } });
     const err: unknown = await t.done.catch((e: unknown) => e);
     expect(isKvmError(err)).toBe(true);
-    expect(err).toMatchObject({ code: "THREAD_FAILED" });
+    expect(err).toMatchObject({ code: "thread-failed" });
     expect((err as Error).message).toMatch(/handler threw at port 0x66/);
     expect(vcpu.getRegs().rip).toBe(0x1004n); // the out completed; the guard is gone
     await vm.close();
   });
 
-  it("a handler module that fails to load rejects the start with THREAD_FAILED", async () => {
+  it("a handler module that fails to load rejects the start with thread-failed", async () => {
     const { vm, ram } = newVm(kvm, 0x10000);
     ram.set([0xf4], 0x1000);
     const vcpu = vm.createVcpu(0);
@@ -196,7 +196,7 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPU and I/O threads on 
     expect([Atomics.load(s, 0), Atomics.load(s, 1), Atomics.load(s, 2)]).toEqual([100, 100, 4950]);
     expect(Math.max(...new Int32Array(log))).toBe(99);
     await vm.close();
-    expect(() => DeviceMailbox.attach(mailbox.descriptor).call({ op: 0, address: 0n, value: 0n, size: 4 })).toThrow(expect.objectContaining({ code: "CLOSED" }));
+    expect(() => DeviceMailbox.attach(mailbox.descriptor).call({ op: 0, address: 0n, value: 0n, size: 4 })).toThrow(expect.objectContaining({ code: "closed" }));
     mailbox.close();
   });
 

@@ -7,10 +7,10 @@ import { kvmTitle, kvmUnavailable } from "./helpers.ts";
 
 describe("KvmError", () => {
   it("is recognised by name and code, not by class", () => {
-    const e = new KvmError("OUT_OF_RANGE", "slot: expected 0..65535, got 70000");
+    const e = new KvmError("out-of-range", "slot: expected 0..65535, got 70000");
     expect(isKvmError(e)).toBe(true);
     expect(e.name).toBe("KvmError");
-    expect(isKvmError({ name: "KvmError", code: "CLOSED", message: "x" })).toBe(true); // another copy's error
+    expect(isKvmError({ name: "KvmError", code: "closed", message: "x" })).toBe(true); // another copy's error
     expect(isKvmError({ name: "KvmError", code: "NOPE" })).toBe(false);
     expect(isKvmError(new Error("x"))).toBe(false);
     expect(isKvmError(null)).toBe(false);
@@ -22,7 +22,7 @@ describe("KvmError", () => {
     expect(errnoName(99999)).toBe("errno 99999");
   });
 
-  it("a missing device is DEVICE_MISSING, naming the path and errno", () => {
+  it("a missing device is device-missing, naming the path and errno", () => {
     let err: unknown;
     try {
       Kvm.open("/dev/does-not-exist-kvm");
@@ -30,20 +30,20 @@ describe("KvmError", () => {
       err = e;
     }
     expect(isKvmError(err)).toBe(true);
-    expect(err).toMatchObject({ code: "DEVICE_MISSING", syscall: "open", errno: 2 });
+    expect(err).toMatchObject({ code: "device-missing", syscall: "open", errno: 2 });
     expect((err as Error).message).toMatch(/\/dev\/does-not-exist-kvm.*ENOENT/);
     expect(Kvm.unavailableReason("/dev/does-not-exist-kvm")).toMatch(/ENOENT/);
   });
 
-  it("EACCES/EPERM on open is PERMISSION_DENIED, naming the kvm group", () => {
+  it("EACCES/EPERM on open is permission-denied, naming the kvm group", () => {
     // Tests run as root, which bypasses the device's permissions, so the classification is checked directly.
     for (const errno of [13, 1]) {
       const err = openError("/dev/kvm", errno);
       expect(isKvmError(err)).toBe(true);
-      expect(err).toMatchObject({ code: "PERMISSION_DENIED", syscall: "open", errno });
+      expect(err).toMatchObject({ code: "permission-denied", syscall: "open", errno });
       expect(err.message).toMatch(/`kvm` group/);
     }
-    expect(openError("/dev/kvm", 6).code).toBe("SYSCALL_FAILED"); // ENXIO: module loaded without hardware support
+    expect(openError("/dev/kvm", 6).code).toBe("syscall-failed"); // ENXIO: module loaded without hardware support
   });
 
   it("a non-KVM file that opens fails the API version check and is closed again", () => {
@@ -96,7 +96,7 @@ describe("normalizeCpuid", () => {
   });
 
   it("rejects counts and ids out of range", () => {
-    expect(() => normalizeCpuid(base, { vcpuId: 0, vcpuCount: 0 })).toThrow(expect.objectContaining({ code: "OUT_OF_RANGE" }));
+    expect(() => normalizeCpuid(base, { vcpuId: 0, vcpuCount: 0 })).toThrow(expect.objectContaining({ code: "out-of-range" }));
     expect(() => normalizeCpuid(base, { vcpuId: 4, vcpuCount: 4 })).toThrow(/vcpuId: expected 0..3, got 4/);
     expect(() => normalizeCpuid(base, { vcpuId: 0, vcpuCount: 4097 })).toThrow(/vcpuCount/);
   });
@@ -134,7 +134,7 @@ describe("answerRead", () => {
     const w: IoExit = { ...io(1), direction: "out", data: new Uint8Array([7]) };
     answerRead(w, 0);
     expect([...w.data]).toEqual([7]);
-    expect(() => answerRead(io(1), "x" as unknown as number)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    expect(() => answerRead(io(1), "x" as unknown as number)).toThrow(expect.objectContaining({ code: "invalid-argument" }));
   });
 });
 
@@ -149,22 +149,22 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("argument checks on /dev/
     const vm = kvm.createVm();
     vm.setTssAddress();
     vm.setIdentityMapAddress();
-    expect(() => vm.setTssAddress(0xffffe000)).toThrow(expect.objectContaining({ code: "OUT_OF_RANGE" }));
+    expect(() => vm.setTssAddress(0xffffe000)).toThrow(expect.objectContaining({ code: "out-of-range" }));
     expect(() => vm.addRam({ guestAddress: 0, size: 1000 })).toThrow(/size: expected a positive multiple of 4096, got 1000/);
     expect(() => vm.addRam({ guestAddress: 2 ** 32, size: 2 ** 32 + 4096 })).toThrow(/at most 4 GiB per region/);
     const high = vm.addRam({ guestAddress: 2 ** 32, size: 2 ** 32 }); // MAP_NORESERVE: only touched pages cost memory
     high.bytes[2 ** 32 - 1] = 0xaa;
     expect(high.buffer.byteLength).toBe(2 ** 32);
-    expect(() => vm.addRam({ guestAddress: 0x123, size: 4096 })).toThrow(expect.objectContaining({ code: "OUT_OF_RANGE" }));
+    expect(() => vm.addRam({ guestAddress: 0x123, size: 4096 })).toThrow(expect.objectContaining({ code: "out-of-range" }));
     const ram = vm.addRam({ guestAddress: 0, size: 0x10000 });
-    expect(() => vm.addRam({ guestAddress: 0x8000, size: 0x10000 })).toThrow(expect.objectContaining({ code: "IOCTL_FAILED", syscall: "KVM_SET_USER_MEMORY_REGION", errno: 17 }));
+    expect(() => vm.addRam({ guestAddress: 0x8000, size: 0x10000 })).toThrow(expect.objectContaining({ code: "ioctl-failed", syscall: "KVM_SET_USER_MEMORY_REGION", errno: 17 }));
     expect(() => vm.ioeventfd({ space: "pio", address: 0x10000, length: 1 })).toThrow(/port 0..0xffff/);
     const vcpu = vm.createVcpu(0);
     // VM-level set-up must come before the first vCPU (api.rst, KVM_SET_IDENTITY_MAP_ADDR).
     expect(() => vm.setIdentityMapAddress()).toThrow(expect.objectContaining({ syscall: "KVM_SET_IDENTITY_MAP_ADDR" }));
     expect(() => vm.createVcpu(0)).toThrow(/KVM_CREATE_VCPU \(id 0\) failed: EEXIST/);
-    expect(() => vcpu.setRegs({ rip: -1 })).toThrow(expect.objectContaining({ code: "OUT_OF_RANGE" }));
-    expect(() => vcpu.setMsrs([{ index: 0xdeadbeef, value: 1n }])).toThrow(expect.objectContaining({ code: "MSR_PARTIAL" }));
+    expect(() => vcpu.setRegs({ rip: -1 })).toThrow(expect.objectContaining({ code: "out-of-range" }));
+    expect(() => vcpu.setMsrs([{ index: 0xdeadbeef, value: 1n }])).toThrow(expect.objectContaining({ code: "msr-partial" }));
     vcpu.setMsrs([{ index: 0x1a0, value: 1n }]);
     expect(vcpu.getMsrs([0x1a0])[0]!.value & 1n).toBe(1n);
     vcpu.setFpu({ fcw: 0x27f, lastIp: 0x1234n }); // (mxcsr does not travel through KVM_*_FPU, see Fpu.mxcsr)
@@ -173,8 +173,8 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("argument checks on /dev/
     expect(leaf1.ebx >>> 24).toBe(0);
     expect(ram.bytes.length).toBe(0x10000);
     await vm.close();
-    expect(() => vm.createVcpu(1)).toThrow(expect.objectContaining({ code: "CLOSED" }));
-    expect(() => vcpu.getRegs()).toThrow(expect.objectContaining({ code: "CLOSED" }));
+    expect(() => vm.createVcpu(1)).toThrow(expect.objectContaining({ code: "closed" }));
+    expect(() => vcpu.getRegs()).toThrow(expect.objectContaining({ code: "closed" }));
     kvm.close();
   });
 });
