@@ -211,13 +211,18 @@ export function usePrivateTmpdir(prefix: string): () => string {
   return () => dir;
 }
 
-/** The MicrovmError code `f` throws ("no error" when it returns); any other throw is rethrown. */
-export function codeOf(f: () => unknown): string {
+/** The MicrovmError (code and message) `f` throws; "no error" when it returns; any other throw is rethrown. */
+export function errorOf(f: () => unknown): { code: string; message: string } {
   try {
     f();
   } catch (e) {
-    if (isMicrovmError(e)) return e.code;
+    if (isMicrovmError(e)) return { code: e.code, message: e.message };
     throw e;
   }
-  return "no error";
+  return { code: "no error", message: "" };
+}
+
+/** The MicrovmError code `f` throws ("no error" when it returns); any other throw is rethrown. */
+export function codeOf(f: () => unknown): string {
+  return errorOf(f).code;
 }

@@ -5,6 +5,7 @@ import { buildPvhRom, decodePvhRom, pvhEntryState } from "@microvm/pvh";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildGuests } from "../../../test/guests/harness.ts";
+import { errorOf } from "./helpers.js";
 import {
   isMicrovmError,
   KVM_PLATFORM,
@@ -27,15 +28,6 @@ const TCG = qemuPlatform({ accel: "tcg" });
 const DIR = "/run/microvm-test";
 const qemuPlan = (c: Omit<MachineConfig, "kernel" | "platform"> = {}): MachinePlan => planMachine({ kernel, platform: TCG, ...c });
 
-function errorOf(f: () => unknown): { code: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    if (isMicrovmError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  return { code: "no error", message: "" };
-}
 
 /** QEMU's option syntax (util/qemu-option.c): comma-separated, a doubled comma is a comma. */
 function splitOpts(value: string): string[] {

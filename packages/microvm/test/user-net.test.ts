@@ -21,7 +21,7 @@ import { libc } from "../src/node/libc.js";
 import { parsePasstReport, passtArguments, passtUnavailableReason, startPasst } from "../src/node/passt.js";
 import { StreamBackend, type StreamWatch } from "../src/node/stream-backend.js";
 import { socketPair, userNetDevices } from "../src/node/user-net.js";
-import { HALT_FOREVER, tinyKernel } from "./helpers.js";
+import { errorOf, HALT_FOREVER, tinyKernel } from "./helpers.js";
 
 type Engine = "kvm" | "qemu";
 const ENGINES: Engine[] = ["kvm", "qemu"];
@@ -35,16 +35,6 @@ const NESTED = process.env["MICROVM_NESTED"] === "1";
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-/** The MicrovmError (code and message) `f` throws; "no error" when it returns. */
-function errorOf(f: () => unknown): { code: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    if (isMicrovmError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  return { code: "no error", message: "" };
-}
 
 /** The same for a promise. */
 async function rejectionOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
