@@ -68,8 +68,9 @@ function processorsOf(config: MpTableConfig): MpProcessor[] {
     throw new MptableError("invalid-argument", "cpus", `expected a number or an array, got ${typeof given}`);
   }
   const list = given as readonly MpProcessorConfig[];
-  const anyBsp = list.some((p) => p.bootstrap === true);
-  return list.map((p, i) => defaultProcessor(p, !anyBsp && i === 0));
+  // A non-object entry is kept as it is, for validateMpTable to name it (`processors[i]`).
+  const anyBsp = list.some((p) => p?.bootstrap === true);
+  return list.map((p, i) => (typeof p === "object" && p !== null ? defaultProcessor(p, !anyBsp && i === 0) : (p as unknown as MpProcessor)));
 }
 
 function defaultProcessor(p: MpProcessorConfig, bsp: boolean): MpProcessor {
@@ -102,8 +103,8 @@ export function resolveMpTableConfig(config: MpTableConfig): MpTable {
     throw new MptableError("invalid-argument", "config", `expected an object, got ${config === null ? "null" : typeof config}`);
   }
   const processors = processorsOf(config);
-  const bsp = processors.find((p) => p.bootstrap) ?? processors[0];
-  const maxApic = processors.reduce((m, p) => (typeof p.apicId === "number" && p.apicId > m ? p.apicId : m), -1);
+  const bsp = processors.find((p) => p?.bootstrap) ?? processors[0];
+  const maxApic = processors.reduce((m, p) => (typeof p?.apicId === "number" && p.apicId > m ? p.apicId : m), -1);
   const ioApics: MpIoApic[] = config.ioApics
     ? [...config.ioApics]
     : [
@@ -115,7 +116,7 @@ export function resolveMpTableConfig(config: MpTableConfig): MpTable {
         },
       ];
   const buses: MpBus[] = config.buses ? [...config.buses] : [{ id: 0, type: "ISA" }];
-  const isaBus = buses.find((b) => b.type === "ISA") ?? buses[0];
+  const isaBus = buses.find((b) => b?.type === "ISA") ?? buses[0];
   const firstIoApic = ioApics[0];
   const ioInterrupts: MpIoInterrupt[] = config.ioInterrupts
     ? [...config.ioInterrupts]

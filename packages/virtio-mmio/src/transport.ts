@@ -538,7 +538,8 @@ export class MmioTransport {
         return;
       }
       if (o + width > this.cfgView.byteLength) return;
-      this.device.writeConfig?.(o, width, value & (width === 4 ? 0xffffffff : width === 2 ? 0xffff : 0xff));
+      // `>>> 0`: a 4-byte value with bit 31 set stays unsigned (`&` gives a signed int32).
+      this.device.writeConfig?.(o, width, (value & (width === 4 ? 0xffffffff : width === 2 ? 0xffff : 0xff)) >>> 0);
       return;
     }
     if (width !== 4 || (offset & 3) !== 0) {
@@ -677,6 +678,8 @@ export class MmioTransport {
     const page = this.guestPageSize;
     const align = q.align;
     if (page === 0 || (page & (page - 1)) !== 0 || align === 0 || (align & (align - 1)) !== 0) {
+      // The queue is not in use, so QueuePFN reads 0 (virtio 1.2 §4.2.4), as after a failed activation.
+      q.pfn = 0;
       this.hostile("ring-alignment", `GuestPageSize/QueueAlign: expected powers of two, got ${page}/${align}`);
       return;
     }

@@ -173,6 +173,8 @@ export class Driver {
   readonly queues: DriverQueue[] = [];
   interrupts = 0;
   features = 0n;
+  /** Every hostile-driver report, as [check, detail]. */
+  readonly hostile: [string, string][] = [];
 
   constructor(device: VirtioDevice, opts: { version?: 1 | 2; mem?: GuestMemory; allocFrom?: number } = {}) {
     this.mem = opts.mem ?? makeMemory().mem;
@@ -184,6 +186,7 @@ export class Driver {
       interrupt: () => {
         this.interrupts++;
       },
+      onHostile: (check, detail) => void this.hostile.push([check, detail]),
     });
   }
 
