@@ -5,7 +5,7 @@ import type { PvhKernel } from "./elf.js";
 import { pvhEntryState, DEFAULT_GDT_ADDRESS, type PvhEntryState } from "./entry-state.js";
 import { PvhError } from "./errors.js";
 import { encodeMemmap, MAX_MEMMAP_ENTRIES, MemmapType, type MemmapEntryInit } from "./memmap.js";
-import { encodeModlist } from "./modlist.js";
+import { encodeModlist, MODLIST_ENTRY_SIZE } from "./modlist.js";
 import { encodeStartInfo, START_INFO_SIZE, type StartInfo } from "./start-info.js";
 import { checkArray, checkBytes, checkObject, hex, toU64, toUint } from "./util.js";
 
@@ -289,7 +289,7 @@ export function layoutPvhBoot(options: PvhBootOptions): PvhBootLayout {
   // RAM runs of the memory map, adjacent RAM entries joined.
   const ramRuns: { start: bigint; end: bigint }[] = [];
   for (const e of mmList as readonly MemmapEntryInit[]) {
-    if (e.type !== MemmapType.RAM) continue;
+    if (Number(e.type) !== MemmapType.RAM) continue; // a bigint type is accepted too
     const start = BigInt(e.addr);
     ramRuns.push({ start, end: start + BigInt(e.size) });
   }
@@ -306,11 +306,18 @@ export function layoutPvhBoot(options: PvhBootOptions): PvhBootLayout {
   if (o["initrd"] !== undefined) {
     const initrd = checkBytes("initrd", o["initrd"]);
     const size = BigInt(initrd.length);
+    modlistPaddr = addr("modlist");
     let at: bigint;
     if (o["initrdAddress"] !== undefined) at = toU64("initrdAddress", o["initrdAddress"]);
-    else at = defaultInitrdAddress(size, runs, [...placements.map(spanOf), ...occupiedSpans(o["occupied"])]);
+    else {
+      // start_info and the module list are placed after the initrd: keep it off them too.
+      const later = [
+        { start: startInfoAddress, end: startInfoAddress + BigInt(START_INFO_SIZE) },
+        { start: modlistPaddr, end: modlistPaddr + BigInt(MODLIST_ENTRY_SIZE) },
+      ];
+      at = defaultInitrdAddress(size, runs, [...placements.map(spanOf), ...later, ...occupiedSpans(o["occupied"])]);
+    }
     add({ kind: "initrd", name: "initrd", address: at, bytes: initrd, size }, LIMIT_4G);
-    modlistPaddr = addr("modlist");
     const modlist = encodeModlist([{ paddr: at, size }]);
     add({ kind: "modlist", name: "modlist", address: modlistPaddr, bytes: modlist, size: BigInt(modlist.length) }, LIMIT_1G);
     nrModules = 1;
@@ -370,7 +377,7 @@ function occupiedSpans(v: unknown): Span[] {
   });
 }
 
-function defaultInitrdAddress(size: bigint, runs: readonly { start: bigint; end: bigint }[], taken: readonly Span[]): bigint {
+function defaultInitrdAddress(size: bigint, runs: readonly { start: bigint; end: bigint }[], taken: readonly { start: bigint; end: bigint }[]): bigint {
   // The top of RAM below 4 GiB, page-aligned down, as Firecracker (initrd_load_addr) and QEMU do;
   // below anything already taken if the top is in use.
   const candidates = [...runs].sort((a, b) => (a.end > b.end ? -1 : a.end < b.end ? 1 : 0));

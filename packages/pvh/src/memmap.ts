@@ -155,7 +155,7 @@ function writeEntries(list: readonly MemmapEntryInit[], out: Uint8Array, off: nu
     const at = off + i * MEMMAP_ENTRY_SIZE;
     putU64Dv(dv, at, e.addr);
     putU64Dv(dv, at + 8, e.size);
-    dv.setUint32(at + 16, e.type, true);
+    dv.setUint32(at + 16, Number(e.type), true); // checkEntries also accepts a bigint type
     dv.setUint32(at + 20, 0, true);
   }
   return size;

@@ -99,7 +99,7 @@ export function checkBytes(field: string, v: unknown): Uint8Array {
 }
 
 export function checkOffset(field: string, v: unknown): number {
-  if (v === undefined) return 0;
+  // Every caller's `offset` parameter defaults to 0, so `undefined` never reaches here.
   return toUint(field, v, Number.MAX_SAFE_INTEGER);
 }
 
