@@ -95,11 +95,11 @@ function readData(r: Reader, depth: number): AmlData {
   const at = r.o;
   const op = r.byte();
   switch (op) {
-    case AML_OPCODE.Zero:
+    case AML_OPCODE.ZeroOp:
       return { kind: "integer", value: 0n };
-    case AML_OPCODE.One:
+    case AML_OPCODE.OneOp:
       return { kind: "integer", value: 1n };
-    case AML_OPCODE.Ones:
+    case AML_OPCODE.OnesOp:
       return { kind: "integer", value: ONES };
     case AML_OPCODE.BytePrefix:
       return { kind: "integer", value: readInteger(r, 1) };
@@ -119,7 +119,7 @@ function readData(r: Reader, depth: number): AmlData {
         s += String.fromCharCode(c);
       }
     }
-    case AML_OPCODE.Buffer: {
+    case AML_OPCODE.BufferOp: {
       const end = r.pkgEnd();
       const inner = new Reader(r.b, r.o, end);
       const sizeData = readData(inner, depth + 1);
@@ -133,7 +133,7 @@ function readData(r: Reader, depth: number): AmlData {
       r.o = end;
       return resourcesOrBuffer(bytes);
     }
-    case AML_OPCODE.Package: {
+    case AML_OPCODE.PackageOp: {
       const end = r.pkgEnd();
       const inner = new Reader(r.b, r.o, end);
       const n = inner.byte();
@@ -144,7 +144,7 @@ function readData(r: Reader, depth: number): AmlData {
       return { kind: "package", elements };
     }
     default:
-      return r.fail("bad-aml", `expected a data object (Zero, One, Ones, Byte/Word/DWord/QWord/String prefix, Buffer or Package), got opcode 0x${op.toString(16)}`, at);
+      return r.fail("bad-aml", `expected a data object (ZeroOp, OneOp, OnesOp, a Byte/Word/DWord/QWord/String prefix, BufferOp or PackageOp), got opcode 0x${op.toString(16)}`, at);
   }
 }
 
@@ -170,18 +170,18 @@ function readTerms(r: Reader, end: number, depth: number): AmlTerm[] {
   while (r.o < end) {
     const at = r.o;
     const op = r.byte();
-    if (op === AML_OPCODE.Scope || (op === AML_OPCODE.ExtOpPrefix && r.b[r.o] === AML_OPCODE.Device && r.o < end)) {
+    if (op === AML_OPCODE.ScopeOp || (op === AML_OPCODE.ExtOpPrefix && r.b[r.o] === AML_OPCODE.DeviceOp && r.o < end)) {
       if (op === AML_OPCODE.ExtOpPrefix) r.o++;
       const pEnd = r.pkgEnd();
       const inner = new Reader(r.b, r.o, pEnd);
       const path = inner.nameString();
       const body = readTerms(inner, pEnd, depth + 1);
       r.o = pEnd;
-      out.push({ kind: op === AML_OPCODE.Scope ? "scope" : "device", path, body });
-    } else if (op === AML_OPCODE.Name) {
+      out.push({ kind: op === AML_OPCODE.ScopeOp ? "scope" : "device", path, body });
+    } else if (op === AML_OPCODE.NameOp) {
       const path = r.nameString();
       out.push({ kind: "name", path, value: readData(r, depth + 1) });
-    } else if (op === AML_OPCODE.Method) {
+    } else if (op === AML_OPCODE.MethodOp) {
       const pEnd = r.pkgEnd();
       const inner = new Reader(r.b, r.o, pEnd);
       const path = inner.nameString();
@@ -190,7 +190,7 @@ function readTerms(r: Reader, end: number, depth: number): AmlTerm[] {
       if (inner.o === pEnd) out.push(m);
       else {
         const retAt = inner.o;
-        if (inner.byte() !== AML_OPCODE.Return) r.fail("bad-aml", "expected a method body of Return (constant) or nothing", retAt);
+        if (inner.byte() !== AML_OPCODE.ReturnOp) r.fail("bad-aml", "expected a method body of Return (constant) or nothing", retAt);
         const returns = readData(inner, depth + 1);
         if (inner.o !== pEnd) r.fail("bad-aml", `expected the method to end after its Return, at ${pEnd}, but it goes on at ${inner.o}`, inner.o);
         out.push({ ...m, returns });

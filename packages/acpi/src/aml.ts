@@ -8,16 +8,16 @@ import type { AmlData, AmlTerm, ResourceDescriptor } from "./aml-types.js";
  *
  * @example
  * ```ts
- * AML_OPCODE.Name; // 0x08
+ * AML_OPCODE.NameOp; // 0x08
  * ```
  */
 export const AML_OPCODE = {
   /** ZeroOp. */
-  Zero: 0x00,
+  ZeroOp: 0x00,
   /** OneOp. */
-  One: 0x01,
+  OneOp: 0x01,
   /** NameOp. */
-  Name: 0x08,
+  NameOp: 0x08,
   /** BytePrefix. */
   BytePrefix: 0x0a,
   /** WordPrefix. */
@@ -29,13 +29,13 @@ export const AML_OPCODE = {
   /** QWordPrefix. */
   QWordPrefix: 0x0e,
   /** ScopeOp. */
-  Scope: 0x10,
+  ScopeOp: 0x10,
   /** BufferOp. */
-  Buffer: 0x11,
+  BufferOp: 0x11,
   /** PackageOp. */
-  Package: 0x12,
+  PackageOp: 0x12,
   /** MethodOp. */
-  Method: 0x14,
+  MethodOp: 0x14,
   /** DualNamePrefix. */
   DualNamePrefix: 0x2e,
   /** MultiNamePrefix. */
@@ -43,15 +43,15 @@ export const AML_OPCODE = {
   /** ExtOpPrefix. */
   ExtOpPrefix: 0x5b,
   /** DeviceOp, after ExtOpPrefix. */
-  Device: 0x82,
+  DeviceOp: 0x82,
   /** RootChar, a backslash. */
   RootChar: 0x5c,
   /** ParentPrefixChar `^`. */
   ParentPrefixChar: 0x5e,
   /** ReturnOp. */
-  Return: 0xa4,
+  ReturnOp: 0xa4,
   /** OnesOp. */
-  Ones: 0xff,
+  OnesOp: 0xff,
 } as const;
 
 /**
@@ -296,9 +296,9 @@ function pushName(out: Out, path: string, field: string): void {
 
 /** Pushes an integer in its smallest encoding (ACPI 6.4 §20.2.3 ComputationalData, ConstObj). */
 function pushInteger(out: Out, value: bigint): void {
-  if (value === 0n) out.push(AML_OPCODE.Zero);
-  else if (value === 1n) out.push(AML_OPCODE.One);
-  else if (value === ONES) out.push(AML_OPCODE.Ones);
+  if (value === 0n) out.push(AML_OPCODE.ZeroOp);
+  else if (value === 1n) out.push(AML_OPCODE.OneOp);
+  else if (value === ONES) out.push(AML_OPCODE.OnesOp);
   else {
     const [prefix, bytes] =
       value <= 0xffn ? [AML_OPCODE.BytePrefix, 1] : value <= 0xffffn ? [AML_OPCODE.WordPrefix, 2] : value <= 0xffffffffn ? [AML_OPCODE.DWordPrefix, 4] : [AML_OPCODE.QWordPrefix, 8];
@@ -339,7 +339,7 @@ function pushData(out: Out, d: AmlData, field: string): void {
       // NumElements is a ByteData; larger packages need VarPackageOp, which this package does not write.
       const elements: readonly AmlData[] = d.elements;
       if (elements.length > 255) throw new AcpiError("too-long", `${field}.elements`, `expected at most 255 elements, got ${elements.length}`);
-      out.push(AML_OPCODE.Package);
+      out.push(AML_OPCODE.PackageOp);
       pushPkg(out, () => {
         out.push(elements.length);
         elements.forEach((e, i) => pushData(out, e, `${field}.elements[${i}]`));
@@ -352,7 +352,7 @@ function pushData(out: Out, d: AmlData, field: string): void {
 }
 
 function pushBuffer(out: Out, bytes: Uint8Array): void {
-  out.push(AML_OPCODE.Buffer);
+  out.push(AML_OPCODE.BufferOp);
   pushPkg(out, () => {
     pushInteger(out, BigInt(bytes.length));
     out.bytes(bytes);
@@ -369,8 +369,8 @@ function pushTerm(out: Out, t: AmlTerm, field: string): void {
   switch (t.kind) {
     case "scope":
     case "device": {
-      if (t.kind === "scope") out.push(AML_OPCODE.Scope);
-      else out.push(AML_OPCODE.ExtOpPrefix, AML_OPCODE.Device);
+      if (t.kind === "scope") out.push(AML_OPCODE.ScopeOp);
+      else out.push(AML_OPCODE.ExtOpPrefix, AML_OPCODE.DeviceOp);
       pushPkg(out, () => {
         pushName(out, t.path, `${field}.path`);
         pushTerms(out, t.body, `${field}.body`);
@@ -378,19 +378,19 @@ function pushTerm(out: Out, t: AmlTerm, field: string): void {
       return;
     }
     case "name":
-      out.push(AML_OPCODE.Name);
+      out.push(AML_OPCODE.NameOp);
       pushName(out, t.path, `${field}.path`);
       pushData(out, t.value, `${field}.value`);
       return;
     case "method": {
-      out.push(AML_OPCODE.Method);
+      out.push(AML_OPCODE.MethodOp);
       pushPkg(out, () => {
         pushName(out, t.path, `${field}.path`);
         const flags =
           checkInt(`${field}.argCount`, t.argCount, 0, 7) | (checkBool(`${field}.serialized`, t.serialized) ? 8 : 0) | (checkInt(`${field}.syncLevel`, t.syncLevel, 0, 15) << 4);
         out.push(flags);
         if (t.returns !== undefined) {
-          out.push(AML_OPCODE.Return);
+          out.push(AML_OPCODE.ReturnOp);
           pushData(out, t.returns, `${field}.returns`);
         }
       });
