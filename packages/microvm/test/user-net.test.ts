@@ -15,6 +15,7 @@ import { Kvm } from "@microvm/kvm";
 import { encodeStreamFrame, StreamFrameDecoder, STREAM_FRAME_MAX, type FrameSink } from "@microvm/virtio-mmio";
 import { buildGuests, failedChecks, findCheck, guestParams, parseReport, qemuAvailable, type GuestImages, type Report } from "../../../test/guests/harness.ts";
 import { parseCommandLine, type CliConfig } from "../src/cli/args.js";
+import { runCli } from "../src/cli/main.js";
 import { checkHostForwards, parseHostfwd, type HostForward } from "../src/host-forward.js";
 import { createMachine, isMicrovmError, planMachine, qemuInvocation, qemuPlatform, type DeviceConfig, type MachineEnd, type MachineOptions, type QemuInvocation } from "../src/index.js";
 import { libc } from "../src/node/libc.js";
@@ -394,6 +395,25 @@ describe("the CLI's -netdev user (parseCommandLine)", () => {
     // negative control: the same forward on tcp and udp is two forwards
     expect(parseError([...base, "-netdev", "user,id=n0,hostfwd=tcp::2222-:22,hostfwd=udp::2222-:22"])).toBe("no error");
   });
+});
+
+describe("--print-plan with -netdev user (the CLI in this process)", () => {
+  it("shows passt's command line for each device on a passt socket, with its forwards", async () => {
+    const images = await buildGuests();
+    let out = "";
+    let err = "";
+    const argv = ["-M", "microvm", "-kernel", images.elf64, "-accel", "tcg", "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-:53", "-device", "virtio-net-device,netdev=n0", "--print-plan"];
+    const code = await runCli(argv, { out: (t) => void (out += t), err: (t) => void (err += t), env: process.env });
+    expect(code, err).toBe(0);
+    const lines = out.split("\n");
+    if (passtUnavailableReason() === undefined) {
+      expect(lines).toContain("qemu fd 3 is device net0's socket to: passt -f -e -1 -F 3 -t 127.0.0.1/2222:22 -u 5353:53");
+      expect(lines.find((l) => l.startsWith("qemu: "))).toContain("-netdev stream,id=net0-net,server=off,addr.type=fd,addr.str=3");
+    } else {
+      // The engine's fallback, chosen the same way: QEMU's slirp with the same forwards.
+      expect(lines.find((l) => l.startsWith("qemu: "))).toContain("-netdev user,id=net0-net,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-:53");
+    }
+  }, 120_000);
 });
 
 describe("QEMU's command line for user networking (qemuInvocation)", () => {

@@ -14,7 +14,7 @@ import { isatty } from "node:tty";
 import { isMicrovmError, MicrovmError } from "../errors.js";
 import type { DeviceConfig, Machine, MachineOptions } from "../machine-types.js";
 import { helpText, parseCommandLine, type CliConfig } from "./args.js";
-import type { HostForward } from "../host-forward.js";
+import type { NetBackendSpec } from "../protocol.js";
 
 /** What {@link runCli} needs from its process; tests pass their own. */
 export interface CliIo {
@@ -69,16 +69,20 @@ function placeholderDevices(config: CliConfig): DeviceConfig[] {
         const drive = config.drives.find((x) => x.id === d.drive);
         return { kind: "blk", backend: { type: "file", path: drive?.file ?? "", readOnly: drive?.readOnly ?? false } };
       }
-      case "net": {
-        const n = config.netdevs.find((x) => x.id === d.netdev);
-        return { kind: "net", backend: n?.type === "user" ? { type: "user", hostfwd: n.hostfwd } : { type: "tap", fd: -1 } };
-      }
+      case "net":
+        return { kind: "net", backend: userBackend(config, d.netdev) ?? { type: "tap", fd: -1 } };
       case "console":
         return { kind: "console", backend: { type: "fd", fd: 1 } };
       case "rng":
         return { kind: "rng", backend: { type: "system" } };
     }
   }).map((d, i) => withId(config.devices[i]?.id, d));
+}
+
+/** The backend of a device on a `-netdev user`, or undefined when its netdev is a tap. */
+function userBackend(config: CliConfig, netdev: string): NetBackendSpec | undefined {
+  const n = config.netdevs.find((x) => x.id === netdev);
+  return n?.type === "user" ? { type: "user", hostfwd: n.hostfwd } : undefined;
 }
 
 /** Runs `f`, naming the kernel file in a kernel error (the plan only sees the bytes). */
@@ -192,16 +196,16 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     if (engine === "qemu") {
       const { qemuInvocation } = await import("../qemu/command.js");
       const devices = placeholderDevices(config);
-      const hasUser = config.netdevs.some((n) => n.type === "user");
-      const { passtUnavailableReason, passtArguments } = await import("../node/passt.js");
-      const userNet = hasUser && passtUnavailableReason() !== undefined ? "slirp" : "passt";
-      const inv = qemuInvocation(plan, { accel, dir: "$TMPDIR/microvm-qemu-XXXXXX", devices, userNet });
+      // The engine's own choice between passt and slirp (node/user-net.ts), made the same way here.
+      const [{ userNetDevices }, { passtArguments }] = await Promise.all([import("../node/user-net.js"), import("../node/passt.js")]);
+      const users = userNetDevices(devices);
+      const inv = qemuInvocation(plan, { accel, dir: "$TMPDIR/microvm-qemu-XXXXXX", devices, userNet: users.passtMissing ? "slirp" : "passt" });
       io.out(`qemu: ${[inv.binary, ...inv.args].map(shellQuote).join(" ")}\n`);
       const tapIds = config.devices.flatMap((d) => (d.kind === "net" && config.netdevs.find((n) => n.id === d.netdev)?.type === "tap" ? [d.netdev] : []));
       if (inv.fds.length > 0) io.out(`qemu fds: ${inv.fds.map((_, i) => `fd ${3 + i} is netdev ${tapIds[i] ?? i}'s tap`).join(", ")}\n`);
       for (const st of inv.streams) {
-        const b = devices[st.index]?.kind === "net" ? (devices[st.index] as { backend?: { hostfwd?: readonly HostForward[] } }).backend : undefined;
-        io.out(`qemu fd ${st.fd} is device ${st.device}'s socket to: passt ${passtArguments(b?.hostfwd ?? [], 3).map(shellQuote).join(" ")}\n`);
+        const forwards = users.devices.find((u) => u.index === st.index)?.backend.hostfwd ?? [];
+        io.out(`qemu fd ${st.fd} is device ${st.device}'s socket to: passt ${passtArguments(forwards, 3).map(shellQuote).join(" ")}\n`);
       }
     }
     return 0;
@@ -270,11 +274,8 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
         if (engine === "qemu") return { kind: "blk", backend: { type: "file", path: img.file, readOnly: img.readOnly } };
         return { kind: "blk", backend: { type: "fd", fd: img.fd, size: img.size, readOnly: img.readOnly, id: d.drive } };
       }
-      case "net": {
-        const n = config.netdevs.find((x) => x.id === d.netdev);
-        if (n?.type === "user") return { kind: "net", backend: { type: "user", hostfwd: n.hostfwd } };
-        return { kind: "net", backend: { type: "tap", fd: taps.get(d.netdev) as number } };
-      }
+      case "net":
+        return { kind: "net", backend: userBackend(config, d.netdev) ?? { type: "tap", fd: taps.get(d.netdev) as number } };
       case "rng":
         return { kind: "rng", backend: { type: "system" } };
       case "console": {

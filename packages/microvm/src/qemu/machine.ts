@@ -16,8 +16,7 @@ import { isatty, ReadStream } from "node:tty";
 import type { GuestMemory } from "@microvm/virtio-mmio";
 import { MicrovmError } from "../errors.js";
 import { spawnBound, which } from "../node/child.js";
-import { PasstGroup, userNetDevices } from "../node/user-net.js";
-import type { NetBackendSpec } from "../protocol.js";
+import { PasstGroup, userNetDevices, type UserNetDevice } from "../node/user-net.js";
 import type { Machine, MachineEnd, MachineOptions, MachineStats } from "../machine-types.js";
 import type { MachinePlan } from "../plan.js";
 import { qemuInvocation, type QemuInvocation } from "./command.js";
@@ -516,7 +515,7 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
         const [theirs, ours] = await socketPairInDir(join(dir, `passt-${st.index}.sock`));
         qemuEnds.push(ours);
         try {
-          await passts.start(st.device, (options.devices?.[st.index] as { backend: Extract<NetBackendSpec, { type: "user" }> }).backend, theirs);
+          await passts.start(st.device, (users.devices.find((u) => u.index === st.index) as UserNetDevice).backend, theirs);
         } finally {
           theirs.destroy();
         }
