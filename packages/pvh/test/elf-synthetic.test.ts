@@ -3,18 +3,9 @@
 // magic bytes one at a time, headers with no program headers, program headers ending at EOF,
 // PT_NOTE totals equal to the file size, note names, segment order and the reported extent.
 import { describe, expect, it } from "vitest";
-import { isPvhError, readPvhKernel, type PvhErrorCode, type ReadPvhKernelOptions } from "@microvm/pvh";
+import { readPvhKernel, type ReadPvhKernelOptions } from "@microvm/pvh";
 
-function thrown(f: () => unknown): { code: PvhErrorCode; message: string } | "no error" {
-  try {
-    f();
-    return "no error";
-  } catch (e) {
-    if (isPvhError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
-const err = (code: PvhErrorCode, message: string): { code: PvhErrorCode; message: string } => ({ code, message });
+import { err, thrown } from "./helpers/codes.ts";
 
 const PT_LOAD = 1;
 const PT_NOTE = 4;

@@ -4,26 +4,15 @@
 import { describe, expect, it } from "vitest";
 import {
   buildE820,
-  isPvhError,
   layoutPvhBoot,
   MemmapType,
   pvhEntryState,
   type MemmapEntryInit,
   type PvhBootOptions,
-  type PvhErrorCode,
   type PvhSegment,
 } from "@microvm/pvh";
 
-function thrown(f: () => unknown): { code: PvhErrorCode; message: string } | "no error" {
-  try {
-    f();
-    return "no error";
-  } catch (e) {
-    if (isPvhError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
-const err = (code: PvhErrorCode, message: string): { code: PvhErrorCode; message: string } => ({ code, message });
+import { err, thrown } from "./helpers/codes.ts";
 
 const RAM = MemmapType.RAM;
 const RES = MemmapType.RESERVED;

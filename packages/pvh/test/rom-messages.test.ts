@@ -2,19 +2,10 @@
 // limit each names (so that a wrong computed address or a wrong branch in the message shows), and
 // what building does not do to the caller's state (its GDT bytes stay as given).
 import { describe, expect, it } from "vitest";
-import { buildPvhRom, decodePvhRom, isPvhError, pvhEntryState, PVH_ROM_CODE_SIZE, PVH_ROM_SIZE, type PvhEntryState, type PvhErrorCode } from "@microvm/pvh";
+import { buildPvhRom, decodePvhRom, pvhEntryState, PVH_ROM_CODE_SIZE, PVH_ROM_SIZE, type PvhEntryState } from "@microvm/pvh";
 import { indexOf } from "./helpers/toolchain.ts";
 
-function thrown(f: () => unknown): { code: PvhErrorCode; message: string } | "no error" {
-  try {
-    f();
-    return "no error";
-  } catch (e) {
-    if (isPvhError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
-const err = (code: PvhErrorCode, message: string): { code: PvhErrorCode; message: string } => ({ code, message });
+import { err, thrown } from "./helpers/codes.ts";
 const UNSUP = "entry-state-unsupported";
 
 /** The default PVH state (GDT at 0x500: code 0x08, data 0x10, busy TSS 0x18), as a mutable copy. */

@@ -19,17 +19,7 @@ import {
 } from "@microvm/pvh";
 import { readFileSync } from "node:fs";
 
-/** The code and message `f` throws as a PvhError, or "no error". Anything else fails the test. */
-function thrown(f: () => unknown): { code: PvhErrorCode; message: string } | "no error" {
-  try {
-    f();
-    return "no error";
-  } catch (e) {
-    if (isPvhError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
-const err = (code: PvhErrorCode, message: string): { code: PvhErrorCode; message: string } => ({ code, message });
+import { err, thrown } from "./helpers/codes.ts";
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const U64_MSG = "expected 0..0xffffffffffffffff, got";
 const SAFE_MSG = "expected an integer 0..2^53-1 (or a bigint up to 2^64-1), got";
