@@ -1,7 +1,23 @@
 import { AcpiError, isAcpiError } from "./errors.js";
-import { checkBytes } from "./bytes.js";
-import { AML_OPCODE, decodePkgLength, decodeResourceTemplate } from "./aml.js";
-import type { AmlData, AmlTerm } from "./aml-types.js";
+import { checkBytes, keyOf } from "./bytes.js";
+import { AML_FIELD_ACCESS, AML_FIELD_UPDATE, AML_OPCODE, AML_REGION_SPACE, decodePkgLength, decodeResourceTemplate, isNameStart } from "./aml.js";
+import type {
+  AmlBinaryOp,
+  AmlData,
+  AmlExpression,
+  AmlField,
+  AmlFieldAccess,
+  AmlFieldEntry,
+  AmlFieldUpdateRule,
+  AmlIf,
+  AmlLogicalOp,
+  AmlMethod,
+  AmlOperationRegion,
+  AmlRegionSpace,
+  AmlStatement,
+  AmlTarget,
+  AmlTerm,
+} from "./aml-types.js";
 
 /** The largest BufferSize the decoder accepts beyond the initializer (it allocates that many bytes). */
 const MAX_BUFFER_SIZE = 1 << 20;
@@ -9,6 +25,34 @@ const MAX_BUFFER_SIZE = 1 << 20;
 const MAX_DEPTH = 64;
 
 const ONES = (1n << 64n) - 1n;
+
+const BINARY_OPS: Readonly<Record<number, AmlBinaryOp["kind"]>> = {
+  [AML_OPCODE.AndOp]: "and",
+  [AML_OPCODE.OrOp]: "or",
+  [AML_OPCODE.ShiftLeftOp]: "shift-left",
+  [AML_OPCODE.ShiftRightOp]: "shift-right",
+};
+const LOGICAL_OPS: Readonly<Record<number, AmlLogicalOp["kind"]>> = {
+  [AML_OPCODE.LEqualOp]: "lequal",
+  [AML_OPCODE.LGreaterOp]: "lgreater",
+  [AML_OPCODE.LLessOp]: "lless",
+  [AML_OPCODE.LandOp]: "land",
+  [AML_OPCODE.LorOp]: "lor",
+};
+/** The first bytes of the data objects readData knows (ACPI 6.4 §20.2.3). */
+const DATA_OPS: ReadonlySet<number> = new Set([
+  AML_OPCODE.ZeroOp,
+  AML_OPCODE.OneOp,
+  AML_OPCODE.OnesOp,
+  AML_OPCODE.BytePrefix,
+  AML_OPCODE.WordPrefix,
+  AML_OPCODE.DWordPrefix,
+  AML_OPCODE.QWordPrefix,
+  AML_OPCODE.StringPrefix,
+  AML_OPCODE.BufferOp,
+  AML_OPCODE.PackageOp,
+]);
+const DATA_KINDS: ReadonlySet<string> = new Set(["integer", "string", "buffer", "resources", "package"]);
 
 class Reader {
   constructor(
@@ -48,6 +92,14 @@ class Reader {
       s += String.fromCharCode(c);
     }
     return s;
+  }
+
+  /** Reads a value in the PkgLength encoding that does not count its own bytes (a field width, ACPI 6.4 §20.2.5.2). */
+  pkgValue(): number {
+    if (this.o >= this.end) this.fail("truncated", "expected a PkgLength-encoded width");
+    const { length, size } = decodePkgLength(this.b.subarray(0, this.end), this.o);
+    this.o += size;
+    return length;
   }
 
   /** Reads a NameString (ACPI 6.4 §20.2.2) as a path string with full 4-character segments. */
@@ -170,8 +222,8 @@ function readTerms(r: Reader, end: number, depth: number): AmlTerm[] {
   while (r.o < end) {
     const at = r.o;
     const op = r.byte();
-    if (op === AML_OPCODE.ScopeOp || (op === AML_OPCODE.ExtOpPrefix && r.b[r.o] === AML_OPCODE.DeviceOp && r.o < end)) {
-      if (op === AML_OPCODE.ExtOpPrefix) r.o++;
+    const ext = op === AML_OPCODE.ExtOpPrefix ? r.byte() : undefined;
+    if (op === AML_OPCODE.ScopeOp || ext === AML_OPCODE.DeviceOp) {
       const pEnd = r.pkgEnd();
       const inner = new Reader(r.b, r.o, pEnd);
       const path = inner.nameString();
@@ -182,33 +234,213 @@ function readTerms(r: Reader, end: number, depth: number): AmlTerm[] {
       const path = r.nameString();
       out.push({ kind: "name", path, value: readData(r, depth + 1) });
     } else if (op === AML_OPCODE.MethodOp) {
-      const pEnd = r.pkgEnd();
-      const inner = new Reader(r.b, r.o, pEnd);
-      const path = inner.nameString();
-      const flags = inner.byte();
-      const m = { kind: "method" as const, path, argCount: flags & 7, serialized: (flags & 8) !== 0, syncLevel: flags >> 4 };
-      if (inner.o === pEnd) out.push(m);
-      else {
-        const retAt = inner.o;
-        if (inner.byte() !== AML_OPCODE.ReturnOp) r.fail("bad-aml", "expected a method body of Return (constant) or nothing", retAt);
-        const returns = readData(inner, depth + 1);
-        if (inner.o !== pEnd) r.fail("bad-aml", `expected the method to end after its Return, at ${pEnd}, but it goes on at ${inner.o}`, inner.o);
-        out.push({ ...m, returns });
-      }
-      r.o = pEnd;
+      out.push(readMethod(r, depth));
+    } else if (ext === AML_OPCODE.OpRegionOp) {
+      out.push(readOpRegion(r, depth));
+    } else if (ext === AML_OPCODE.FieldOp) {
+      out.push(readField(r));
     } else {
-      r.fail("bad-aml", `expected Scope (0x10), Device (0x5b 0x82), Name (0x08) or Method (0x14), got opcode 0x${op.toString(16)}`, at);
+      r.fail(
+        "bad-aml",
+        `expected Scope (0x10), Device (0x5b 0x82), Name (0x08), Method (0x14), OperationRegion (0x5b 0x80) or Field (0x5b 0x81), got opcode 0x${op.toString(16)}${ext === undefined ? "" : ` 0x${ext.toString(16)}`}`,
+        at,
+      );
     }
   }
   return out;
 }
 
 /**
- * Decodes AML bytecode made of what {@link encodeAml} writes: Scope, Device, Name, Method returning
- * a constant, and the data objects. Integers in any encoding, NameStrings with root/parent
- * prefixes and dual/multi name prefixes, PkgLengths of any size are read; a buffer is returned as
- * a resource template when its bytes parse as one ({@link decodeResourceTemplate}).
- * Names come back with full 4-character segments (`\_SB_.VR00`).
+ * A method: its flags and statements, in the canonical form of {@link AmlMethod}: a last
+ * `Return (data object)` becomes `returns`, and `body` is left out when nothing precedes it.
+ */
+function readMethod(r: Reader, depth: number): AmlMethod {
+  const pEnd = r.pkgEnd();
+  const inner = new Reader(r.b, r.o, pEnd);
+  const path = inner.nameString();
+  const flags = inner.byte();
+  const body = readStatements(inner, pEnd, depth + 1);
+  r.o = pEnd;
+  const m: AmlMethod = { kind: "method", path, argCount: flags & 7, serialized: (flags & 8) !== 0, syncLevel: flags >> 4 };
+  const last = body[body.length - 1];
+  if (last?.kind === "return" && DATA_KINDS.has(last.value.kind)) {
+    body.pop();
+    return body.length === 0 ? { ...m, returns: last.value as AmlData } : { ...m, body, returns: last.value as AmlData };
+  }
+  return body.length === 0 ? m : { ...m, body };
+}
+
+/** OperationRegion: NameString, RegionSpace, and offset and length as integer constants (ACPI 6.4 §20.2.5.2). */
+function readOpRegion(r: Reader, depth: number): AmlOperationRegion {
+  const path = r.nameString();
+  const spaceAt = r.o;
+  const spaceByte = r.byte();
+  const space = keyOf<AmlRegionSpace>(AML_REGION_SPACE, spaceByte);
+  if (space === undefined) r.fail("bad-aml", `expected a RegionSpace 0x00..0x0a (OEM spaces 0x80..0xff are not read), got 0x${spaceByte.toString(16)}`, spaceAt);
+  const constant = (what: string): bigint => {
+    const at = r.o;
+    const e = readExpression(r, depth + 1);
+    if (e.kind !== "integer") return r.fail("bad-aml", `expected the region ${what} as an integer constant, got a ${e.kind}`, at);
+    return e.value;
+  };
+  const offsetAt = r.o;
+  const offset = constant("offset");
+  const lengthAt = r.o;
+  const length = constant("length");
+  // The encoder's limits: ACPICA keeps the length as a u32 (dsopcode.c), I/O ports end at 0xffff (hwvalid.c).
+  if (length < 1n || length > 0xffffffffn) r.fail("bad-aml", `expected a region length of 1..0xffffffff, got 0x${length.toString(16)}`, lengthAt);
+  if (offset + length > (space === "SystemIO" ? 0x10000n : ONES + 1n)) r.fail("bad-aml", `the ${space} region at 0x${offset.toString(16)} of 0x${length.toString(16)} bytes ends past the space`, offsetAt);
+  return { kind: "operation-region", path, space, offset, length };
+}
+
+/** Field: PkgLength, NameString, FieldFlags, then named and reserved entries (ACPI 6.4 §20.2.5.2). */
+function readField(r: Reader): AmlField {
+  const pEnd = r.pkgEnd();
+  const inner = new Reader(r.b, r.o, pEnd);
+  const region = inner.nameString();
+  const flagsAt = inner.o;
+  const flags = inner.byte();
+  const accessType = keyOf<AmlFieldAccess>(AML_FIELD_ACCESS, flags & 0x0f);
+  const updateRule = keyOf<AmlFieldUpdateRule>(AML_FIELD_UPDATE, (flags >> 5) & 3);
+  if (accessType === undefined || updateRule === undefined || flags & 0x80) {
+    r.fail("bad-aml", `expected FieldFlags with an AccessType 0..5, an UpdateRule 0..2 and bit 7 clear, got 0x${flags.toString(16)}`, flagsAt);
+  }
+  const entries: AmlFieldEntry[] = [];
+  let position = 0;
+  while (inner.o < pEnd) {
+    const at = inner.o;
+    const lead = inner.b[at] as number;
+    let entry: AmlFieldEntry;
+    if (lead === 0x00) {
+      inner.o++;
+      entry = { kind: "reserved", bits: inner.pkgValue() };
+    } else if ((lead >= 0x41 && lead <= 0x5a) || lead === 0x5f) {
+      const name = inner.nameSeg();
+      entry = { kind: "named", name, bits: inner.pkgValue() };
+    } else {
+      return r.fail("bad-aml", `expected a NamedField or a ReservedField (0x00); AccessField (0x01), ConnectField (0x02) and ExtendedAccessField (0x03) are not read; got 0x${lead.toString(16)}`, at);
+    }
+    if (entry.bits === 0) r.fail("bad-aml", "expected a field width of at least 1 bit, got 0", at);
+    position += entry.bits;
+    // ACPICA dsfield.c acpi_ds_get_field_names: a bit offset above 0xffffffff is AE_SUPPORT.
+    if (position > 0xffffffff) r.fail("bad-aml", `the field list goes past bit 0xffffffff, to 0x${position.toString(16)}`, at);
+    entries.push(entry);
+  }
+  r.o = pEnd;
+  return { kind: "field", region, accessType, lockRule: flags & 0x10 ? "Lock" : "NoLock", updateRule, entries };
+}
+
+function readStatements(r: Reader, end: number, depth: number): AmlStatement[] {
+  if (depth > MAX_DEPTH) r.fail("bad-aml", `expected at most ${MAX_DEPTH} nested statements`);
+  const out: AmlStatement[] = [];
+  while (r.o < end) out.push(readStatement(r, end, depth));
+  return out;
+}
+
+/** One statement (ACPI 6.4 §20.2.5.3–4): Store, Return, Notify, If (and its Else), And/Or/ShiftLeft/ShiftRight. */
+function readStatement(r: Reader, end: number, depth: number): AmlStatement {
+  const at = r.o;
+  const op = r.byte();
+  switch (op) {
+    case AML_OPCODE.StoreOp: {
+      const source = readExpression(r, depth + 1);
+      return { kind: "store", source, target: readTarget(r, false) as AmlTarget };
+    }
+    case AML_OPCODE.ReturnOp:
+      return { kind: "return", value: readExpression(r, depth + 1) };
+    case AML_OPCODE.NotifyOp: {
+      const object = readTarget(r, false) as AmlTarget;
+      return { kind: "notify", object, value: readExpression(r, depth + 1) };
+    }
+    case AML_OPCODE.IfOp: {
+      const pEnd = r.pkgEnd();
+      const inner = new Reader(r.b, r.o, pEnd);
+      const predicate = readExpression(inner, depth + 1);
+      const body = readStatements(inner, pEnd, depth + 1);
+      r.o = pEnd;
+      const node: AmlIf = { kind: "if", predicate, body };
+      // DefElse := Nothing | ElseOp PkgLength TermList, right after the If (ACPI 6.4 §20.2.5.3).
+      if (r.o < end && r.b[r.o] === AML_OPCODE.ElseOp) {
+        r.o++;
+        const eEnd = r.pkgEnd();
+        const elseBody = readStatements(new Reader(r.b, r.o, eEnd), eEnd, depth + 1);
+        r.o = eEnd;
+        return { ...node, else: elseBody };
+      }
+      return node;
+    }
+    default:
+      if (BINARY_OPS[op] !== undefined) {
+        r.o = at;
+        return readExpression(r, depth + 1) as AmlBinaryOp;
+      }
+      return r.fail(
+        "bad-aml",
+        `expected a statement: Store (0x70), Return (0xa4), Notify (0x86), If (0xa0), And (0x7b), Or (0x7d), ShiftLeft (0x79) or ShiftRight (0x7a), got opcode 0x${op.toString(16)}${op === AML_OPCODE.ElseOp ? " (an Else without an If)" : ""}`,
+        at,
+      );
+  }
+}
+
+/**
+ * A SuperName or Target (ACPI 6.4 §20.2.2): a local, an argument or a NameString; with `optional`,
+ * NullName (0x00) gives undefined.
+ */
+function readTarget(r: Reader, optional: boolean): AmlTarget | undefined {
+  const at = r.o;
+  const b = r.byte();
+  if (b === 0x00 && optional) return undefined;
+  if (b >= AML_OPCODE.Local0Op && b <= AML_OPCODE.Local0Op + 7) return { kind: "local", index: b - AML_OPCODE.Local0Op };
+  if (b >= AML_OPCODE.Arg0Op && b <= AML_OPCODE.Arg0Op + 6) return { kind: "arg", index: b - AML_OPCODE.Arg0Op };
+  if (isNameStart(b)) {
+    r.o = at;
+    return { kind: "ref", path: r.nameString() };
+  }
+  return r.fail("bad-aml", `expected a target: a local (0x60..0x67), an argument (0x68..0x6e) or a name${optional ? ", or NullName (0x00)" : ""}, got 0x${b.toString(16)}`, at);
+}
+
+/**
+ * A TermArg (ACPI 6.4 §20.2.5): a data object, a local, an argument, an operation, or a
+ * NameString, read as a reference with no arguments (the decoder has no namespace to know that a
+ * name is a method taking some).
+ */
+function readExpression(r: Reader, depth: number): AmlExpression {
+  if (depth > MAX_DEPTH) r.fail("bad-aml", `expected at most ${MAX_DEPTH} nested expressions`);
+  const at = r.o;
+  const op = r.b[at];
+  if (op === undefined || at >= r.end) return r.fail("truncated", `expected an expression, but the ${at >= r.b.length ? "bytes" : "enclosing package"} end at ${r.end}`);
+  if (DATA_OPS.has(op)) return readData(r, depth);
+  if ((op >= AML_OPCODE.Local0Op && op <= AML_OPCODE.Arg0Op + 6) || isNameStart(op)) return readTarget(r, false) as AmlTarget;
+  r.o++;
+  const binary = BINARY_OPS[op];
+  if (binary !== undefined) {
+    const left = readExpression(r, depth + 1);
+    const right = readExpression(r, depth + 1);
+    const target = readTarget(r, true);
+    return target === undefined ? { kind: binary, left, right } : { kind: binary, left, right, target };
+  }
+  const logical = LOGICAL_OPS[op];
+  if (logical !== undefined) {
+    const left = readExpression(r, depth + 1);
+    return { kind: logical, left, right: readExpression(r, depth + 1) };
+  }
+  if (op === AML_OPCODE.LnotOp) return { kind: "lnot", operand: readExpression(r, depth + 1) };
+  return r.fail(
+    "bad-aml",
+    `expected an expression: a data object, a local, an argument, a name, And, Or, ShiftLeft, ShiftRight, LEqual, LGreater, LLess, LAnd, LOr or LNot, got opcode 0x${op.toString(16)}`,
+    at,
+  );
+}
+
+/**
+ * Decodes AML bytecode made of what {@link encodeAml} writes: Scope, Device, Name, Method,
+ * OperationRegion, Field, the statements and expressions of method bodies, and the data objects.
+ * Integers in any encoding, NameStrings with root/parent prefixes and dual/multi name prefixes,
+ * PkgLengths of any size are read; a buffer is returned as a resource template when its bytes
+ * parse as one ({@link decodeResourceTemplate}). Names come back with full 4-character segments
+ * (`\_SB_.VR00`); methods in the canonical form {@link AmlMethod} describes. A bare NameString in
+ * an expression is read as a reference ({@link AmlRef}) with no arguments: without the namespace
+ * a method invocation with arguments cannot be told apart, and the encoder writes none.
  *
  * @param bytes - the AML, e.g. a DSDT's body ({@link decodeDefinitionBlock})
  * @returns the term list

@@ -1,6 +1,18 @@
 import { AcpiError } from "./errors.js";
-import { checkBool, checkBytes, checkInt, checkU64, describe } from "./bytes.js";
-import type { AmlData, AmlTerm, ResourceDescriptor } from "./aml-types.js";
+import { checkBool, checkBytes, checkInt, checkKey, checkU64, describe } from "./bytes.js";
+import type {
+  AmlData,
+  AmlExpression,
+  AmlFieldAccess,
+  AmlFieldEntry,
+  AmlFieldLockRule,
+  AmlFieldUpdateRule,
+  AmlRegionSpace,
+  AmlStatement,
+  AmlTarget,
+  AmlTerm,
+  ResourceDescriptor,
+} from "./aml-types.js";
 
 /**
  * AML opcodes and prefixes this package writes and reads (ACPI 6.4 §20.2, AML grammar;
@@ -42,16 +54,140 @@ export const AML_OPCODE = {
   MultiNamePrefix: 0x2f,
   /** ExtOpPrefix. */
   ExtOpPrefix: 0x5b,
+  /** OpRegionOp, after ExtOpPrefix. */
+  OpRegionOp: 0x80,
+  /** FieldOp, after ExtOpPrefix. */
+  FieldOp: 0x81,
   /** DeviceOp, after ExtOpPrefix. */
   DeviceOp: 0x82,
   /** RootChar, a backslash. */
   RootChar: 0x5c,
   /** ParentPrefixChar `^`. */
   ParentPrefixChar: 0x5e,
+  /** Local0Op; Local1Op..Local7Op follow it (0x61..0x67). */
+  Local0Op: 0x60,
+  /** Arg0Op; Arg1Op..Arg6Op follow it (0x69..0x6e). */
+  Arg0Op: 0x68,
+  /** StoreOp. */
+  StoreOp: 0x70,
+  /** ShiftLeftOp. */
+  ShiftLeftOp: 0x79,
+  /** ShiftRightOp. */
+  ShiftRightOp: 0x7a,
+  /** AndOp. */
+  AndOp: 0x7b,
+  /** OrOp. */
+  OrOp: 0x7d,
+  /** NotifyOp. */
+  NotifyOp: 0x86,
+  /** LandOp. */
+  LandOp: 0x90,
+  /** LorOp. */
+  LorOp: 0x91,
+  /** LnotOp. */
+  LnotOp: 0x92,
+  /** LEqualOp. */
+  LEqualOp: 0x93,
+  /** LGreaterOp. */
+  LGreaterOp: 0x94,
+  /** LLessOp. */
+  LLessOp: 0x95,
+  /** IfOp. */
+  IfOp: 0xa0,
+  /** ElseOp. */
+  ElseOp: 0xa1,
   /** ReturnOp. */
   ReturnOp: 0xa4,
   /** OnesOp. */
   OnesOp: 0xff,
+} as const;
+
+/**
+ * The RegionSpace byte of each operation region address space (ACPI 6.4 §20.2.5.2 `RegionSpace`).
+ *
+ * @example
+ * ```ts
+ * AML_REGION_SPACE.SystemMemory; // 0
+ * ```
+ */
+export const AML_REGION_SPACE = {
+  /** System memory (MMIO). */
+  SystemMemory: 0x00,
+  /** System I/O ports. */
+  SystemIO: 0x01,
+  /** PCI configuration space. */
+  PCI_Config: 0x02,
+  /** Embedded controller. */
+  EmbeddedControl: 0x03,
+  /** SMBus. */
+  SMBus: 0x04,
+  /** System CMOS. */
+  SystemCMOS: 0x05,
+  /** PCI BAR target. */
+  PciBarTarget: 0x06,
+  /** IPMI. */
+  IPMI: 0x07,
+  /** General-purpose I/O. */
+  GeneralPurposeIO: 0x08,
+  /** Generic serial bus. */
+  GenericSerialBus: 0x09,
+  /** Platform communications channel. */
+  PCC: 0x0a,
+} as const;
+
+/**
+ * The AccessType values of a Field's FieldFlags, bits 0–3 (ACPI 6.4 §20.2.5.2 `FieldFlags`; 6..15 are reserved).
+ *
+ * @example
+ * ```ts
+ * AML_FIELD_ACCESS.DWordAcc; // 3
+ * ```
+ */
+export const AML_FIELD_ACCESS = {
+  /** Any access width. */
+  AnyAcc: 0,
+  /** Byte accesses. */
+  ByteAcc: 1,
+  /** 16-bit accesses. */
+  WordAcc: 2,
+  /** 32-bit accesses. */
+  DWordAcc: 3,
+  /** 64-bit accesses. */
+  QWordAcc: 4,
+  /** Whole-field accesses as a byte string (SMBus, IPMI, GenericSerialBus). */
+  BufferAcc: 5,
+} as const;
+
+/**
+ * The LockRule values of a Field's FieldFlags, bit 4 (ACPI 6.4 §20.2.5.2 `FieldFlags`).
+ *
+ * @example
+ * ```ts
+ * AML_FIELD_LOCK.Lock; // 1
+ * ```
+ */
+export const AML_FIELD_LOCK = {
+  /** No global lock. */
+  NoLock: 0,
+  /** Take the global lock around each access. */
+  Lock: 1,
+} as const;
+
+/**
+ * The UpdateRule values of a Field's FieldFlags, bits 5–6 (ACPI 6.4 §20.2.5.2 `FieldFlags`; 3 is reserved).
+ *
+ * @example
+ * ```ts
+ * AML_FIELD_UPDATE.WriteAsZeros; // 2
+ * ```
+ */
+export const AML_FIELD_UPDATE = {
+  /** Keep the other bits of the access unit (read-modify-write). */
+  Preserve: 0,
+  /** Write the other bits as ones. */
+  WriteAsOnes: 1,
+  /** Write the other bits as zeros. */
+  WriteAsZeros: 2,
 } as const;
 
 /**
@@ -262,7 +398,7 @@ class Out {
  * Writes a PkgLength and the body `writeBody` produces. The body is written after 4 reserved bytes
  * and moved back once its length, hence the PkgLength's size, is known.
  */
-function pushPkg(out: Out, writeBody: () => void): void {
+function pushPkg(out: Out, writeBody: () => void, field = "AML.pkgLength"): void {
   out.reserve(4);
   const start = out.pos;
   out.pos += 4;
@@ -271,7 +407,7 @@ function pushPkg(out: Out, writeBody: () => void): void {
   const len = out.pos - bodyStart;
   // The PkgLength counts its own bytes: use the smallest size whose limit holds body + itself.
   const size = len + 1 <= PKG_LENGTH_LIMITS[0] ? 1 : len + 2 <= PKG_LENGTH_LIMITS[1] ? 2 : len + 3 <= PKG_LENGTH_LIMITS[2] ? 3 : 4;
-  if (len + size > PKG_LENGTH_LIMITS[3]) throw new AcpiError("too-long", "AML.pkgLength", `expected at most 268435455 bytes in a package, got ${len + size}`);
+  if (len + size > PKG_LENGTH_LIMITS[3]) throw new AcpiError("too-long", field, `expected at most 268435455 bytes in a package (ACPI 6.4 §20.2.4), got ${len + size}`);
   const total = len + size;
   if (size === 1) out.buf[start] = total;
   else {
@@ -359,6 +495,196 @@ function pushBuffer(out: Out, bytes: Uint8Array): void {
   });
 }
 
+const SEG_ONLY = /^[A-Z_][A-Z0-9_]{0,3}$/;
+const U64_MAX = (1n << 64n) - 1n;
+/** The largest field width and reserved gap: the largest PkgLength value (ACPI 6.4 §20.2.4). */
+const MAX_FIELD_BITS = PKG_LENGTH_LIMITS[3];
+
+const BINARY_OPS = { and: AML_OPCODE.AndOp, or: AML_OPCODE.OrOp, "shift-left": AML_OPCODE.ShiftLeftOp, "shift-right": AML_OPCODE.ShiftRightOp } as const;
+const LOGICAL_OPS = { lequal: AML_OPCODE.LEqualOp, lgreater: AML_OPCODE.LGreaterOp, lless: AML_OPCODE.LLessOp, land: AML_OPCODE.LandOp, lor: AML_OPCODE.LorOp } as const;
+const DATA_KINDS: ReadonlySet<string> = new Set(["integer", "string", "buffer", "resources", "package"]);
+
+/** `OperationRegion`: NameString, RegionSpace, RegionOffset and RegionLen as integer constants (ACPI 6.4 §20.2.5.2). */
+function pushOpRegion(out: Out, t: { readonly path: string; readonly space: AmlRegionSpace; readonly offset: bigint; readonly length: bigint }, field: string): void {
+  const space = checkKey<AmlRegionSpace>(`${field}.space`, t.space, AML_REGION_SPACE);
+  const offset = checkU64(`${field}.offset`, t.offset);
+  const length = checkU64(`${field}.length`, t.length);
+  // ACPICA (dsopcode.c acpi_ds_eval_region_operands) keeps the length as a u32 and warns on 0.
+  if (length < 1n || length > 0xffffffffn) throw new AcpiError("out-of-range", `${field}.length`, `expected 1..0xffffffff bytes, got ${length}`);
+  const limit = t.space === "SystemIO" ? 0x10000n : U64_MAX + 1n;
+  // I/O ports stop at 0xffff (ACPICA hwvalid.c acpi_hw_validate_io_request: AE_LIMIT above 64K).
+  if (offset + length > limit) {
+    throw new AcpiError("out-of-range", `${field}.length`, `expected the region to end by 0x${limit.toString(16)} in ${t.space}, got offset 0x${offset.toString(16)} + length 0x${length.toString(16)}`);
+  }
+  out.push(AML_OPCODE.ExtOpPrefix, AML_OPCODE.OpRegionOp);
+  pushName(out, t.path, `${field}.path`);
+  out.push(space);
+  pushInteger(out, offset);
+  pushInteger(out, length);
+}
+
+/** `Field`: PkgLength, NameString, FieldFlags, FieldList (ACPI 6.4 §20.2.5.2). */
+function pushField(
+  out: Out,
+  t: { readonly region: string; readonly accessType: AmlFieldAccess; readonly lockRule: AmlFieldLockRule; readonly updateRule: AmlFieldUpdateRule; readonly entries: readonly AmlFieldEntry[] },
+  field: string,
+): void {
+  const access = checkKey<AmlFieldAccess>(`${field}.accessType`, t.accessType, AML_FIELD_ACCESS);
+  const lock = checkKey<AmlFieldLockRule>(`${field}.lockRule`, t.lockRule, AML_FIELD_LOCK);
+  const update = checkKey<AmlFieldUpdateRule>(`${field}.updateRule`, t.updateRule, AML_FIELD_UPDATE);
+  if (!Array.isArray(t.entries)) throw new AcpiError("invalid-argument", `${field}.entries`, `expected an array of field entries, got ${describe(t.entries)}`);
+  const entries: readonly AmlFieldEntry[] = t.entries;
+  out.push(AML_OPCODE.ExtOpPrefix, AML_OPCODE.FieldOp);
+  pushPkg(
+    out,
+    () => {
+      pushName(out, t.region, `${field}.region`);
+      out.push(access | (lock << 4) | (update << 5));
+      let position = 0;
+      entries.forEach((e, i) => {
+        const f = `${field}.entries[${i}]`;
+        if (typeof e !== "object" || e === null) throw new AcpiError("invalid-argument", f, `expected a field entry, got ${describe(e)}`);
+        const bits = checkInt(`${f}.bits`, e.bits, 1, MAX_FIELD_BITS);
+        position += bits;
+        // ACPICA dsfield.c acpi_ds_get_field_names: a bit offset above 0xffffffff is AE_SUPPORT.
+        if (position > 0xffffffff) throw new AcpiError("out-of-range", `${f}.bits`, `expected the field list to end by bit 0xffffffff, it ends at bit 0x${position.toString(16)}`);
+        if (e.kind === "named") {
+          if (typeof e.name !== "string" || !SEG_ONLY.test(e.name)) {
+            throw new AcpiError("bad-name", `${f}.name`, `expected one NameSeg of 1..4 characters, the first A-Z or _, the rest A-Z, 0-9 or _ (ACPI 6.4 §20.2.2), got ${describe(e.name)}`);
+          }
+          pushName(out, e.name, `${f}.name`);
+        } else if (e.kind === "reserved") out.push(0x00);
+        else throw new AcpiError("invalid-argument", `${f}.kind`, `expected "named" or "reserved", got ${describe((e as { kind?: unknown }).kind)}`);
+        out.bytes(encodePkgLength(bits));
+      });
+    },
+    `${field}.entries`,
+  );
+}
+
+function pushIndexed(out: Out, e: { readonly kind: "local" | "arg"; readonly index: number }, field: string): void {
+  if (e.kind === "local") out.push(AML_OPCODE.Local0Op + checkInt(`${field}.index`, e.index, 0, 7));
+  else out.push(AML_OPCODE.Arg0Op + checkInt(`${field}.index`, e.index, 0, 6));
+}
+
+/** A SuperName (ACPI 6.4 §20.2.2): a local, an argument or a NameString; NullName when `optional` and absent. */
+function pushTarget(out: Out, t: AmlTarget | undefined, field: string, optional: boolean): void {
+  if (t === undefined && optional) {
+    out.push(0x00);
+    return;
+  }
+  if (typeof t !== "object" || t === null) throw new AcpiError("invalid-argument", field, `expected a local, an argument or a ref, got ${describe(t)}`);
+  switch (t.kind) {
+    case "local":
+    case "arg":
+      pushIndexed(out, t, field);
+      return;
+    case "ref":
+      pushName(out, t.path, `${field}.path`);
+      return;
+    default:
+      throw new AcpiError("invalid-argument", `${field}.kind`, `expected "local", "arg" or "ref", got ${describe((t as { kind?: unknown }).kind)}`);
+  }
+}
+
+/** A TermArg (ACPI 6.4 §20.2.5): a data object, a local, an argument, a name or an operation. */
+function pushExpression(out: Out, e: AmlExpression, field: string): void {
+  if (typeof e !== "object" || e === null) throw new AcpiError("invalid-argument", field, `expected an AML expression object, got ${describe(e)}`);
+  if (DATA_KINDS.has(e.kind)) {
+    pushData(out, e as AmlData, field);
+    return;
+  }
+  switch (e.kind) {
+    case "local":
+    case "arg":
+    case "ref":
+      pushTarget(out, e, field, false);
+      return;
+    case "and":
+    case "or":
+    case "shift-left":
+    case "shift-right":
+      out.push(BINARY_OPS[e.kind]);
+      pushExpression(out, e.left, `${field}.left`);
+      pushExpression(out, e.right, `${field}.right`);
+      pushTarget(out, e.target, `${field}.target`, true);
+      return;
+    case "lequal":
+    case "lgreater":
+    case "lless":
+    case "land":
+    case "lor":
+      out.push(LOGICAL_OPS[e.kind]);
+      pushExpression(out, e.left, `${field}.left`);
+      pushExpression(out, e.right, `${field}.right`);
+      return;
+    case "lnot":
+      out.push(AML_OPCODE.LnotOp);
+      pushExpression(out, e.operand, `${field}.operand`);
+      return;
+    default:
+      throw new AcpiError(
+        "invalid-argument",
+        `${field}.kind`,
+        `expected a data object, "local", "arg", "ref", "and", "or", "shift-left", "shift-right", "lequal", "lgreater", "lless", "land", "lor" or "lnot", got ${describe((e as { kind?: unknown }).kind)}`,
+      );
+  }
+}
+
+function pushStatements(out: Out, statements: readonly AmlStatement[], field: string): void {
+  if (!Array.isArray(statements)) throw new AcpiError("invalid-argument", field, `expected an array of statements, got ${describe(statements)}`);
+  statements.forEach((s, i) => pushStatement(out, s, `${field}[${i}]`));
+}
+
+/** A statement of a method body (ACPI 6.4 §20.2.5.3 Type1Opcode, §20.2.5.4 Type2Opcode). */
+function pushStatement(out: Out, s: AmlStatement, field: string): void {
+  if (typeof s !== "object" || s === null) throw new AcpiError("invalid-argument", field, `expected an AML statement object, got ${describe(s)}`);
+  switch (s.kind) {
+    case "store":
+      out.push(AML_OPCODE.StoreOp);
+      pushExpression(out, s.source, `${field}.source`);
+      pushTarget(out, s.target, `${field}.target`, false);
+      return;
+    case "return":
+      out.push(AML_OPCODE.ReturnOp);
+      pushExpression(out, s.value, `${field}.value`);
+      return;
+    case "notify":
+      out.push(AML_OPCODE.NotifyOp);
+      pushTarget(out, s.object, `${field}.object`, false);
+      pushExpression(out, s.value, `${field}.value`);
+      return;
+    case "if":
+      out.push(AML_OPCODE.IfOp);
+      pushPkg(
+        out,
+        () => {
+          pushExpression(out, s.predicate, `${field}.predicate`);
+          pushStatements(out, s.body, `${field}.body`);
+        },
+        `${field}.body`,
+      );
+      if (s.else !== undefined) {
+        const elseBody = s.else;
+        out.push(AML_OPCODE.ElseOp);
+        pushPkg(out, () => pushStatements(out, elseBody, `${field}.else`), `${field}.else`);
+      }
+      return;
+    case "and":
+    case "or":
+    case "shift-left":
+    case "shift-right":
+      pushExpression(out, s, field);
+      return;
+    default:
+      throw new AcpiError(
+        "invalid-argument",
+        `${field}.kind`,
+        `expected "store", "return", "if", "notify", "and", "or", "shift-left" or "shift-right", got ${describe((s as { kind?: unknown }).kind)}`,
+      );
+  }
+}
+
 function pushTerms(out: Out, terms: readonly AmlTerm[], field: string): void {
   if (!Array.isArray(terms)) throw new AcpiError("invalid-argument", field, `expected an array of terms, got ${describe(terms)}`);
   terms.forEach((t, i) => pushTerm(out, t, `${field}[${i}]`));
@@ -371,10 +697,14 @@ function pushTerm(out: Out, t: AmlTerm, field: string): void {
     case "device": {
       if (t.kind === "scope") out.push(AML_OPCODE.ScopeOp);
       else out.push(AML_OPCODE.ExtOpPrefix, AML_OPCODE.DeviceOp);
-      pushPkg(out, () => {
-        pushName(out, t.path, `${field}.path`);
-        pushTerms(out, t.body, `${field}.body`);
-      });
+      pushPkg(
+        out,
+        () => {
+          pushName(out, t.path, `${field}.path`);
+          pushTerms(out, t.body, `${field}.body`);
+        },
+        `${field}.body`,
+      );
       return;
     }
     case "name":
@@ -384,31 +714,50 @@ function pushTerm(out: Out, t: AmlTerm, field: string): void {
       return;
     case "method": {
       out.push(AML_OPCODE.MethodOp);
-      pushPkg(out, () => {
-        pushName(out, t.path, `${field}.path`);
-        const flags =
-          checkInt(`${field}.argCount`, t.argCount, 0, 7) | (checkBool(`${field}.serialized`, t.serialized) ? 8 : 0) | (checkInt(`${field}.syncLevel`, t.syncLevel, 0, 15) << 4);
-        out.push(flags);
-        if (t.returns !== undefined) {
-          out.push(AML_OPCODE.ReturnOp);
-          pushData(out, t.returns, `${field}.returns`);
-        }
-      });
+      pushPkg(
+        out,
+        () => {
+          pushName(out, t.path, `${field}.path`);
+          const flags =
+            checkInt(`${field}.argCount`, t.argCount, 0, 7) | (checkBool(`${field}.serialized`, t.serialized) ? 8 : 0) | (checkInt(`${field}.syncLevel`, t.syncLevel, 0, 15) << 4);
+          out.push(flags);
+          if (t.body !== undefined) pushStatements(out, t.body, `${field}.body`);
+          if (t.returns !== undefined) {
+            out.push(AML_OPCODE.ReturnOp);
+            pushData(out, t.returns, `${field}.returns`);
+          }
+        },
+        `${field}.body`,
+      );
       return;
     }
+    case "operation-region":
+      pushOpRegion(out, t, field);
+      return;
+    case "field":
+      pushField(out, t, field);
+      return;
     default:
-      throw new AcpiError("invalid-argument", `${field}.kind`, `expected "scope", "device", "name" or "method", got ${describe((t as { kind?: unknown }).kind)}`);
+      throw new AcpiError(
+        "invalid-argument",
+        `${field}.kind`,
+        `expected "scope", "device", "name", "method", "operation-region" or "field", got ${describe((t as { kind?: unknown }).kind)}`,
+      );
   }
 }
 
 /**
  * Encodes a term list to AML bytecode: the body of a DSDT or SSDT (see {@link encodeDefinitionBlock}).
  * Integers take their smallest encoding, PkgLengths their fewest bytes, name segments are padded
- * with `_`.
+ * with `_`. Terms are Scope, Device, Name, Method (with a body of statements and/or a constant
+ * return), OperationRegion and Field.
  *
  * @param terms - the terms, e.g. built with {@link amlScope}, {@link amlDevice}, {@link amlName}
  * @returns the AML bytes
- * @throws AcpiError naming the node (`AML[0].body[2].path`) and the rule it breaks
+ * @throws AcpiError naming the node (`AML[0].body[2].path`) and the rule it breaks: `out-of-range`
+ *   for a local above 7, an argument above 6, a field width of 0 or above 2^28 - 1, a region length
+ *   outside 1..0xffffffff or past its space; `invalid-argument` for an unknown access type or
+ *   region space; `too-long` for a package (a method, If, Else or Field body…) beyond 2^28 - 1 bytes
  * @example
  * ```ts
  * const bytes = encodeAml([amlScope("\\_SB", [amlDevice("COM1", [amlHid("PNP0501"), amlUid(0)])])]);

@@ -6,6 +6,9 @@ import { describe, expect, it } from "vitest";
 import {
   ACPI_ACCESS_SIZE,
   ACPI_ADDRESS_SPACE,
+  AML_FIELD_ACCESS,
+  AML_FIELD_UPDATE,
+  AML_REGION_SPACE,
   decodeAml,
   decodeDefinitionBlock,
   decodeFadt,
@@ -23,6 +26,14 @@ import {
   isAcpiError,
   validateAcpiTable,
   type AmlData,
+  type AmlExpression,
+  type AmlField,
+  type AmlFieldEntry,
+  type AmlMethod,
+  type AmlOperationRegion,
+  type AmlRegionSpace,
+  type AmlStatement,
+  type AmlTarget,
   type AmlTerm,
   type DecodedFadt,
   type GenericAddress,
@@ -145,31 +156,120 @@ const { data } = fc.letrec<{ data: AmlData }>((tie) => ({
     fc.record({ kind: fc.constant("package" as const), elements: arrayIn(tie("data"), 0, 8) }),
   ),
 }));
-const method = fc
-  .record({ kind: fc.constant("method" as const), path: namePath, argCount: fc.integer({ min: 0, max: 7 }), serialized: fc.boolean(), syncLevel: fc.integer({ min: 0, max: 15 }) })
-  .chain((m) => fc.option(data, { nil: undefined }).map((r) => (r === undefined ? m : { ...m, returns: r })));
+// ---- Method bodies (ACPI 6.4 §20.2.5.3-4), operation regions and fields (§20.2.5.2) ----
+const target: fc.Arbitrary<AmlTarget> = fc.oneof(
+  fc.record({ kind: fc.constant("local" as const), index: fc.integer({ min: 0, max: 7 }) }),
+  fc.record({ kind: fc.constant("arg" as const), index: fc.integer({ min: 0, max: 6 }) }),
+  fc.record({ kind: fc.constant("ref" as const), path: namePath }),
+);
+const binaryKind = fc.constantFrom("and", "or", "shift-left", "shift-right" as const);
+/** Optional keys are absent, not undefined, as the decoder returns them. */
+const optionalKeys = <K extends string>(...keys: K[]) => ({ requiredKeys: keys });
+const { statements } = fc.letrec<{ expression: AmlExpression; statement: AmlStatement; statements: AmlStatement[] }>((tie) => {
+  const binary = fc.record(
+    { kind: binaryKind, left: tie("expression") as fc.Arbitrary<AmlExpression>, right: tie("expression") as fc.Arbitrary<AmlExpression>, target },
+    optionalKeys("kind", "left", "right"),
+  );
+  return {
+    expression: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      target,
+      fc.record({ kind: fc.constant("integer" as const), value: integer }),
+      data,
+      binary,
+      fc.record({ kind: fc.constantFrom("lequal", "lgreater", "lless", "land", "lor" as const), left: tie("expression"), right: tie("expression") }),
+      fc.record({ kind: fc.constant("lnot" as const), operand: tie("expression") }),
+    ) as fc.Arbitrary<AmlExpression>,
+    statement: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      fc.record({ kind: fc.constant("store" as const), source: tie("expression"), target }),
+      fc.record({ kind: fc.constant("return" as const), value: tie("expression") }),
+      fc.record({ kind: fc.constant("notify" as const), object: target, value: tie("expression") }),
+      binary,
+      fc.record(
+        { kind: fc.constant("if" as const), predicate: tie("expression"), body: tie("statements"), else: tie("statements") },
+        optionalKeys("kind", "predicate", "body"),
+      ),
+    ) as fc.Arbitrary<AmlStatement>,
+    statements: arrayIn(tie("statement") as fc.Arbitrary<AmlStatement>, 0, 6),
+  };
+});
+const DATA_KINDS = new Set(["integer", "string", "buffer", "resources", "package"]);
+/**
+ * A method in the decoder's canonical form: a body is non-empty and does not end with a Return of a
+ * data object (that is what `returns` stands for), so the tree decodes back equal.
+ */
+const method: fc.Arbitrary<AmlMethod> = fc.record(
+  {
+    kind: fc.constant("method" as const),
+    path: namePath,
+    argCount: fc.integer({ min: 0, max: 7 }),
+    serialized: fc.boolean(),
+    syncLevel: fc.integer({ min: 0, max: 15 }),
+    body: statements
+      .filter((b) => b.length > 0)
+      .map((b) => {
+        const last = b[b.length - 1]!;
+        return last.kind === "return" && DATA_KINDS.has(last.value.kind) ? [...b.slice(0, -1), { ...last, value: { kind: "local" as const, index: 0 } }] : b;
+      }),
+    returns: data,
+  },
+  optionalKeys("kind", "path", "argCount", "serialized", "syncLevel"),
+);
+const opRegion: fc.Arbitrary<AmlOperationRegion> = fc
+  .tuple(namePath, fc.constantFrom(...(Object.keys(AML_REGION_SPACE) as AmlRegionSpace[])))
+  .chain(([path, space]) => {
+    // I/O ports end at 0x10000; other spaces at 2^64. Lengths are u32s, at least 1.
+    const end = space === "SystemIO" ? 0x10000n : 1n << 64n;
+    return fc.oneof(fc.constantFrom(0n, end - 1n), fc.bigInt({ min: 0n, max: end - 1n })).chain((offset) => {
+      const maxLength = end - offset < 0xffffffffn ? end - offset : 0xffffffffn;
+      return fc
+        .oneof(fc.constantFrom(1n, maxLength), fc.bigInt({ min: 1n, max: maxLength }))
+        .map((length): AmlOperationRegion => ({ kind: "operation-region", path, space, offset, length }));
+    });
+  });
+/** Widths at the PkgLength boundaries (1, 2, 3 and 4 bytes) and small ones. */
+const fieldBits = fc.oneof(fc.constantFrom(1, 63, 64, 4095, 4096, 1048575, 1048576, 268435455), fc.integer({ min: 1, max: 300 }));
+const fieldEntry: fc.Arbitrary<AmlFieldEntry> = fc.oneof(
+  fc.record({ kind: fc.constant("named" as const), name: seg, bits: fieldBits }),
+  fc.record({ kind: fc.constant("reserved" as const), bits: fieldBits }),
+);
+// At most 15 entries of 2^28 - 1 bits stay below ACPICA's 2^32 bit-offset limit.
+const MAX_FIELD_ENTRIES = 15;
+const field: fc.Arbitrary<AmlField> = fc.record({
+  kind: fc.constant("field" as const),
+  region: namePath,
+  accessType: fc.constantFrom(...(Object.keys(AML_FIELD_ACCESS) as (keyof typeof AML_FIELD_ACCESS)[])),
+  lockRule: fc.constantFrom("NoLock", "Lock" as const),
+  updateRule: fc.constantFrom(...(Object.keys(AML_FIELD_UPDATE) as (keyof typeof AML_FIELD_UPDATE)[])),
+  entries: arrayIn(fieldEntry, 0, MAX_FIELD_ENTRIES),
+});
 const { terms } = fc.letrec<{ terms: AmlTerm[]; term: AmlTerm }>((tie) => ({
   term: fc.oneof(
     { depthSize: "small", withCrossShrink: true },
     fc.record({ kind: fc.constant("name" as const), path: namePath, value: data }),
     method,
+    opRegion,
+    field,
     fc.record({ kind: fc.constantFrom("scope" as const, "device" as const), path: namePath, body: tie("terms") }),
   ),
   terms: arrayIn(tie("term") as fc.Arbitrary<AmlTerm>, 0, 12),
 }));
 
-/** Walks a tree and calls `f` on every term and data object, with its depth. */
-function walk(ts: readonly AmlTerm[], f: (node: AmlTerm | AmlData, depth: number) => void, depth = 0): void {
-  const dataWalk = (d: AmlData, k: number): void => {
-    f(d, k);
-    if (d.kind === "package") d.elements.forEach((e) => dataWalk(e, k + 1));
-  };
-  for (const t of ts) {
-    f(t, depth);
-    if (t.kind === "scope" || t.kind === "device") walk(t.body, f, depth + 1);
-    else if (t.kind === "name") dataWalk(t.value, depth + 1);
-    else if (t.returns) dataWalk(t.returns, depth + 1);
+type Node = { readonly kind: string; readonly [k: string]: unknown };
+/**
+ * Walks any tree of nodes (terms, data, statements, expressions, field entries) and calls `f` on
+ * each node with its depth (object nesting) and the number of Ifs around it.
+ */
+function walk(node: unknown, f: (node: Node, depth: number, ifs: number) => void, depth = 0, ifs = 0): void {
+  if (Array.isArray(node)) {
+    for (const x of node) walk(x, f, depth, ifs);
+    return;
   }
+  if (typeof node !== "object" || node === null || node instanceof Uint8Array) return;
+  const n = node as Node;
+  if (typeof n.kind === "string") f(n, depth, ifs);
+  for (const [k, v] of Object.entries(n)) if (k !== "kind") walk(v, f, depth + 1, n.kind === "if" ? ifs + 1 : ifs);
 }
 
 /** The number of bytes a PkgLength of value n takes, from the spec's limits (ACPI 6.4 §20.2.4). */
@@ -235,32 +335,49 @@ describe("table properties", () => {
 });
 
 describe("AML properties", () => {
-  it("random AML trees round-trip", () => {
-    const seen = { depth4: 0, scope: 0, device: 0, method: 0, emptyMethod: 0, name: 0, package: 0, resources: 0, buffer: 0, string: 0, pkg2: 0, pkg3: 0, qword: 0, multiName: 0, parent: 0, root: 0 };
+  it("random AML trees round-trip, method bodies, operation regions and fields included", () => {
+    const seen: Record<string, number> = {};
+    const count = (k: string) => (seen[k] = (seen[k] ?? 0) + 1);
     fc.assert(
       fc.property(terms, (ts) => {
         const bytes = encodeAml(ts);
         expect(decodeAml(bytes)).toEqual(ts);
-        walk(ts, (n, depth) => {
-          if (depth >= 4) seen.depth4++;
-          if (n.kind === "method" && n.returns === undefined) seen.emptyMethod++;
-          if (n.kind === "integer" && n.value > 0xffffffffn && n.value !== (1n << 64n) - 1n) seen.qword++;
-          if (n.kind !== "integer") seen[n.kind]++;
-          if ("path" in n) {
-            if (n.path.split(".").length >= 3) seen.multiName++;
-            if (n.path.startsWith("^")) seen.parent++;
-            if (n.path.startsWith("\\")) seen.root++;
+        walk(ts, (n, depth, ifs) => {
+          count(n.kind);
+          if (depth >= 4) count("depth4");
+          if (ifs >= 3) count("if nested 3 deep");
+          if (n.kind === "method") {
+            if (n.body === undefined && n.returns === undefined) count("empty method");
+            if (n.body !== undefined && n.returns !== undefined) count("body and returns");
+          }
+          if (n.kind === "if" && n.else !== undefined) count("else");
+          if ((n.kind === "and" || n.kind === "or") && n.target !== undefined) count("binary with target");
+          if (n.kind === "integer" && typeof n.value === "bigint" && n.value > 0xffffffffn && n.value !== (1n << 64n) - 1n) count("qword");
+          if (n.kind === "field" && (n.entries as unknown[]).length === MAX_FIELD_ENTRIES) count("field max entries");
+          if ((n.kind === "named" || n.kind === "reserved") && n.bits === 268435455) count("field bits 2^28-1");
+          if (n.kind === "operation-region" && n.space === "SystemIO" && (n.offset as bigint) + (n.length as bigint) === 0x10000n) count("SystemIO at its end");
+          if (typeof n.path === "string") {
+            if (n.path.split(".").length >= 3) count("multiName");
+            if (n.path.startsWith("^")) count("parent");
+            if (n.path.startsWith("\\")) count("root");
           }
         });
         if (bytes.length > 0 && (bytes[0] === 0x10 || bytes[0] === 0x14)) {
           const size = decodePkgLength(bytes, 1).size;
-          if (size === 2) seen.pkg2++;
-          if (size === 3) seen.pkg3++;
+          if (size === 2) count("pkg2");
+          if (size === 3) count("pkg3");
         }
       }),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
-    for (const [k, n] of Object.entries(seen)) expect(n, k).toBeGreaterThan(0);
+    const expected = [
+      ...["depth4", "scope", "device", "method", "empty method", "body and returns", "name", "package", "resources", "buffer", "string", "qword"],
+      ...["pkg2", "pkg3", "multiName", "parent", "root"],
+      ...["operation-region", "SystemIO at its end", "field", "named", "reserved", "field max entries", "field bits 2^28-1"],
+      ...["store", "return", "notify", "if", "else", "if nested 3 deep", "local", "arg", "ref"],
+      ...["and", "or", "shift-left", "shift-right", "binary with target", "lequal", "lgreater", "lless", "land", "lor", "lnot"],
+    ];
+    for (const k of expected) expect(seen[k] ?? 0, `${k}; seen: ${JSON.stringify(seen)}`).toBeGreaterThan(0);
   });
 
   it("PkgLength round-trips at every boundary (63/64, 4095/4096, 1048575/1048576, 268435455)", () => {
@@ -374,6 +491,35 @@ describe("mutations", () => {
         seen.set(o, (seen.get(o) ?? 0) + 1);
       }),
       { numRuns: 500 },
+    );
+    for (const k of ["decoded", "bad-aml", "truncated", "bad-name"]) expect(seen.get(k) ?? 0, `outcome ${k}; seen: ${JSON.stringify([...seen])}`).toBeGreaterThan(0);
+  });
+
+  it("mutated method bodies, operation regions and fields give a typed error or a valid decode, never another throw", () => {
+    const seen = new Map<string, number>();
+    const withBodies = arrayIn(fc.oneof(method.filter((m) => m.body !== undefined), opRegion, field), 1, 4);
+    fc.assert(
+      fc.property(withBodies, mutation, (ts, m) => {
+        const c = mutate(encodeAml(ts), m, false);
+        const o = outcome(() => decodeAml(c));
+        seen.set(o, (seen.get(o) ?? 0) + 1);
+      }),
+      { numRuns: 800 },
+    );
+    for (const k of ["decoded", "bad-aml", "truncated", "bad-name"]) expect(seen.get(k) ?? 0, `outcome ${k}; seen: ${JSON.stringify([...seen])}`).toBeGreaterThan(0);
+  });
+
+  it("arbitrary bytes as a method body give a typed error or a valid decode", () => {
+    const seen = new Map<string, number>();
+    // Half the bytes are the opcodes a body holds, so that the decoder gets past the first one.
+    const opcode = fc.constantFrom(0x70, 0xa4, 0x86, 0xa0, 0xa1, 0x79, 0x7a, 0x7b, 0x7d, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x60, 0x68, 0x0a, 0x00, 0x45, 0x5c);
+    fc.assert(
+      fc.property(arrayIn(fc.oneof(u8, opcode), 0, 50), (b) => {
+        // Method (M___) { <bytes> }: MethodOp, a 1-byte PkgLength, the name, flags 0.
+        const o = outcome(() => decodeAml(Uint8Array.of(0x14, b.length + 6, 0x4d, 0x5f, 0x5f, 0x5f, 0x00, ...b)));
+        seen.set(o, (seen.get(o) ?? 0) + 1);
+      }),
+      { numRuns: 2000 },
     );
     for (const k of ["decoded", "bad-aml", "truncated", "bad-name"]) expect(seen.get(k) ?? 0, `outcome ${k}; seen: ${JSON.stringify([...seen])}`).toBeGreaterThan(0);
   });

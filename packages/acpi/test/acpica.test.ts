@@ -9,14 +9,36 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  amlAnd,
+  amlArg,
   amlCca,
   amlCrs,
   amlDevice,
+  amlField,
   amlHid,
+  amlIf,
+  amlLAnd,
+  amlLEqual,
+  amlLGreater,
+  amlLLess,
+  amlLNot,
+  amlLOr,
+  amlLocal,
+  amlMethod,
   amlName,
+  amlNamedField,
+  amlNotify,
+  amlOperationRegion,
+  amlOr,
   amlPackage,
+  amlRef,
+  amlReservedField,
+  amlReturn,
   amlScope,
+  amlShiftLeft,
+  amlShiftRight,
   amlSta,
+  amlStore,
   amlUid,
   decodeAml,
   encodeAcpiTables,
@@ -67,6 +89,39 @@ const set = encodeAcpiTables({
   fadt: { sleepControlRegister: mmio8(0xfea00200n), sleepStatusRegister: mmio8(0xfea00201n), resetRegister: mmio8(0xfea00202n), resetValue: 0x42 },
   dsdt: dsdtTerms,
 });
+/**
+ * A Generic Event Device (ACPI0013, ACPI 6.4 §5.6.9) whose `_EVT` reads an event register and
+ * notifies a power button (PNP0C0C) with 0x80 when bit 1 is set; SETE, RSEL and CALC exist for the
+ * test: they write and read the register and run the other operations.
+ */
+const gedTerms: AmlTerm[] = [
+  amlScope("\\_SB", [
+    amlDevice("GED", [
+      amlHid("ACPI0013"),
+      amlUid(0),
+      amlCrs([extendedInterrupt([9], { trigger: "edge" })]),
+      amlOperationRegion("EREG", "SystemMemory", 0xfea00000, 8),
+      amlField("EREG", "DWordAcc", "NoLock", "WriteAsZeros", [amlNamedField("ESEL", 32), amlReservedField(16), amlNamedField("ECTL", 8)]),
+      // Method (_EVT, 1, Serialized) { Local0 = ESEL; If ((Local0 & 2) == 2) { Notify (PWRB, 0x80) } }
+      amlMethod("_EVT", [amlStore(amlRef("ESEL"), amlLocal(0)), amlIf(amlLEqual(amlAnd(amlLocal(0), 2), 2), [amlNotify("PWRB", 0x80)])], { argCount: 1, serialized: true }),
+      amlMethod("SETE", [amlStore(amlArg(0), "ESEL")], { argCount: 1 }),
+      amlMethod("RSEL", [amlReturn(amlRef("ESEL"))]),
+      // Local1 = (Arg0 << 4) | 1; Local2 = Local1 >> 1; If (Local1 > 0x10 && Arg0 >= 1) { Return (Local2) } Else { Return (Arg0 || 0) }
+      // (with targets rather than Store, as iasl compiles `Local1 = (… | …)`, so that the bytes recompile the same)
+      amlMethod(
+        "CALC",
+        [
+          amlOr(amlShiftLeft(amlArg(0), 4), 1, amlLocal(1)),
+          amlShiftRight(amlLocal(1), 1, amlLocal(2)),
+          amlIf(amlLAnd(amlLGreater(amlLocal(1), 0x10), amlLNot(amlLLess(amlArg(0), 1))), [amlReturn(amlLocal(2))], [amlReturn(amlLOr(amlArg(0), 0))]),
+        ],
+        { argCount: 1 },
+      ),
+    ]),
+    amlDevice("PWRB", [amlHid("PNP0C0C")]),
+  ]),
+];
+const gedSet = encodeAcpiTables({ address: 0xe0000n, madt: madtForCpus({ cpus: 1 }), dsdt: gedTerms });
 const bigMadt = encodeAcpiTables({ address: 0x100000n, madt: madtForCpus({ cpus: 288 }), dsdt: [] });
 const tableAt = (s: typeof set, a: bigint): Uint8Array => {
   const t = s.tables.subarray(Number(a - s.xsdtAddress));
@@ -78,6 +133,7 @@ const tables: Record<string, Uint8Array> = {
   apic: tableAt(set, set.madtAddress),
   dsdt: tableAt(set, set.dsdtAddress),
   apic288: tableAt(bigMadt, bigMadt.madtAddress),
+  ged: tableAt(gedSet, gedSet.dsdtAddress),
 };
 
 /** Disassembles with `iasl -d`; returns the ASL and every line that reports a problem. */
@@ -155,13 +211,22 @@ describe.skipIf(missing !== undefined)(title("iasl -d: every table disassembles 
     expect(unexpectedDifferences(bytes, recompile(name, dsl))).toEqual([]);
   });
 
-  it("our decoder reads iasl's own compilation of the DSDT as the tree we built", () => {
-    const { dsl } = disassemble("dsdt-tree", tables.dsdt!);
-    const aml = recompile("dsdt-tree", dsl).subarray(36);
+  it.each([
+    ["dsdt", dsdtTerms],
+    ["ged", gedTerms],
+  ] as const)("our decoder reads iasl's own compilation of the %s as the tree we built", (name, terms) => {
+    const { dsl } = disassemble(`${name}-tree`, tables[name]!);
+    const aml = recompile(`${name}-tree`, dsl).subarray(36);
     const pad = (p: string) => p.replace(/[A-Z0-9_]+/g, (seg) => seg.padEnd(4, "_"));
-    const norm = (ts: readonly AmlTerm[]): AmlTerm[] =>
-      ts.map((t) => (t.kind === "scope" || t.kind === "device" ? { ...t, path: pad(t.path), body: norm(t.body) } : { ...t, path: pad(t.path) }));
-    expect(decodeAml(aml)).toEqual(norm(dsdtTerms));
+    /** Names as the decoder returns them: every segment padded to 4 characters. */
+    const norm = (x: unknown): unknown => {
+      if (Array.isArray(x)) return x.map(norm);
+      if (typeof x !== "object" || x === null || x instanceof Uint8Array) return x;
+      const o = x as Record<string, unknown>;
+      const padded = (k: string, v: unknown) => typeof v === "string" && (k === "path" || k === "region" || (k === "name" && o.kind === "named"));
+      return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, padded(k, v) ? pad(v as string) : norm(v)]));
+    };
+    expect(decodeAml(aml)).toEqual(norm(terms));
   });
 
   it("the disassembly says what we meant", () => {
@@ -274,5 +339,95 @@ describe.skipIf(missing !== undefined)(title("acpiexec loads the DSDT and evalua
     const r = evaluate(fixChecksum(bad), paths);
     expect(r.out).toMatch(/successfully acquired and loaded/);
     expect(r.values).not.toEqual(expected);
+  });
+});
+
+describe.skipIf(missing !== undefined)(title("a Generic Event Device: iasl shows the OperationRegion, Field, If and Notify; acpiexec runs _EVT"), () => {
+  /** What the GED's disassembly must say; returns the expectations it misses. */
+  const gedDslMisses = (dsl: string): string[] =>
+    [
+      /OperationRegion \(EREG, SystemMemory, 0xFEA00000, 0x08\)/,
+      /Field \(EREG, DWordAcc, NoLock, WriteAsZeros\)\s*\n\s*\{\s*\n\s*ESEL,\s+32,\s*\n\s*Offset \(0x06\),\s*\n\s*ECTL,\s+8\s*\n\s*\}/,
+      /Method \(_EVT, 1, Serialized\)[^\n]*\n\s*\{\s*\n\s*Local0 = ESEL \/\* \\_SB_\.GED_\.ESEL \*\/\s*\n\s*If \(\(\(Local0 & 0x02\) == 0x02\)\)\s*\n\s*\{\s*\n\s*Notify \(PWRB, 0x80\)/,
+      /Method \(SETE, 1, NotSerialized\)\s*\n\s*\{\s*\n\s*ESEL = Arg0/,
+      /Return \(ESEL\)/,
+      /Local1 = \(\(Arg0 << 0x04\) \| One\)\s*\n\s*Local2 = \(Local1 >> One\)\s*\n\s*If \(\(\(Local1 > 0x10\) && \(Arg0 >= One\)\)\)/,
+      /Else\s*\n\s*\{\s*\n\s*Return \(\(Arg0 \|\| Zero\)\)/,
+      /Device \(PWRB\)\s*\n\s*\{\s*\n\s*Name \(_HID, EisaId \("PNP0C0C"\)/,
+    ]
+      .filter((re) => !re.test(dsl))
+      .map(String);
+
+  /** Each `Evaluating` block of an acpiexec batch run: the path, the integer returned, the notifies, the AE_ errors. */
+  function execute(bytes: Uint8Array, commands: string[]) {
+    writeFileSync(join(dir, "ged.dat"), bytes);
+    const r = run("acpiexec", ["-b", commands.map((c) => `evaluate ${c}`).join("; "), "ged.dat"]);
+    const runs = r.out
+      .split(/^Evaluating /m)
+      .slice(1)
+      .map((block) => ({
+        path: block.split(/\s/)[0]!,
+        integer: /\[Integer\] = ([0-9A-F]+)/.exec(block)?.[1]?.replace(/^0+(?=.)/, ""),
+        notifies: [...block.matchAll(/Received a Device Notify on \[(\w+)\] \S+ Value (0x[0-9A-F]+)/gi)].map((m) => `${m[1]} ${m[2]}`),
+        errors: [...new Set(block.match(/\bAE_[A-Z_]+/g) ?? [])],
+      }));
+    return { runs, out: r.out };
+  }
+  /** The objects, and the problems of the run: a table that did not load, ACPI errors or warnings. */
+  const loadProblems = (out: string) => [
+    ...(/1 ACPI AML tables successfully acquired and loaded/.test(out) ? [] : ["the DSDT did not load"]),
+    ...out.split("\n").filter((l) => /ACPI Error|Firmware Error|Warning|AE_/i.test(l)),
+  ];
+  /** The GED's DSDT with `ESEL` renamed `FSEL` where _EVT reads it (checksum repaired). */
+  const corrupted = (): Uint8Array => {
+    const bad = tables.ged!.slice();
+    const store = hexBytes("70 45 53 45 4c 60"); // Store (ESEL, Local0)
+    const at = bad.findIndex((_, i) => store.every((b, k) => bad[i + k] === b));
+    expect(at).toBeGreaterThan(36);
+    bad[at + 1] = 0x46;
+    return fixChecksum(bad);
+  };
+
+  it("iasl -d disassembles it without errors or warnings, with the OperationRegion, Field, If and Notify", () => {
+    const { dsl, problems } = disassemble("ged-check", tables.ged!);
+    expect(problems).toEqual([]);
+    expect(gedDslMisses(dsl)).toEqual([]);
+  });
+
+  it("negative control: one corrupted byte (ESEL read as FSEL) no longer disassembles to the GED", () => {
+    const { dsl } = disassemble("ged-bad", corrupted());
+    expect(dsl).toMatch(/External \(FSEL/);
+    expect(gedDslMisses(dsl)).not.toEqual([]);
+  });
+
+  it("acpiexec evaluates \\_SB.GED._EVT 9: no notify while the register is 0; a notify 0x80 to PWRB once bit 1 is set", () => {
+    const { runs, out } = execute(tables.ged!, ["\\_SB.GED._EVT 9", "\\_SB.GED.SETE 1", "\\_SB.GED._EVT 9", "\\_SB.GED.SETE 2", "\\_SB.GED._EVT 9", "\\_SB.GED.RSEL"]);
+    expect(loadProblems(out)).toEqual([]);
+    expect(runs.map((r) => [r.path, r.notifies, r.errors])).toEqual([
+      ["\\_SB.GED._EVT", [], []],
+      ["\\_SB.GED.SETE", [], []],
+      ["\\_SB.GED._EVT", [], []],
+      ["\\_SB.GED.SETE", [], []],
+      ["\\_SB.GED._EVT", ["PWRB 0x80"], []],
+      ["\\_SB.GED.RSEL", [], []],
+    ]);
+    expect(runs[5]!.integer).toBe("2");
+  });
+
+  it("acpiexec runs the other operations: CALC 2 is 0x10 (the If), CALC 0 is 0 (the Else)", () => {
+    // (2 << 4) | 1 = 0x21 > 0x10 and 2 >= 1: Local2 = 0x21 >> 1 = 0x10. (0 << 4) | 1 = 1: Else, 0 || 0 = 0.
+    const { runs, out } = execute(tables.ged!, ["\\_SB.GED.CALC 2", "\\_SB.GED.CALC 0"]);
+    expect(loadProblems(out)).toEqual([]);
+    expect(runs.map((r) => [r.integer, r.errors])).toEqual([
+      ["10", []],
+      ["0", []],
+    ]);
+  });
+
+  it("negative control: with the corrupted byte, _EVT fails with AE_NOT_FOUND", () => {
+    const { runs, out } = execute(corrupted(), ["\\_SB.GED._EVT 9"]);
+    expect(out).toMatch(/successfully acquired and loaded/);
+    expect(runs[0]!.errors).toContain("AE_NOT_FOUND");
+    expect(loadProblems(out)).not.toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ const E820_TYPES: Record<number, string> = { 1: "ram", 2: "reserved", 3: "acpi",
 
 /**
  * A plan in words, one fact per line, for people (the CLI's `--print-plan`): platform, CPUs,
- * RAM and the E820 map, where the MPTable and every PVH structure go, the transports with their
+ * RAM and the E820 map, where the MPTable, the ACPI tables and every PVH structure go, the transports with their
  * GSIs and devices, the command line and the entry point.
  *
  * @param plan - the plan
@@ -23,6 +23,11 @@ export function formatPlan(plan: MachinePlan): string[] {
   for (const e of plan.e820) out.push(`e820: [${hex(e.addr)}, ${hex(e.addr + e.size)}) ${E820_TYPES[e.type] ?? `type ${e.type}`}`);
   out.push(`mptable: ${hex(plan.mptable.address)}, ${plan.mptable.bytes.length} bytes, ${plan.mptable.table.processors.length} processors, IOAPIC version ${hex(plan.layout.ioapicVersion)}`);
   for (const p of plan.boot.placements) out.push(`placement: ${p.name} at ${hex(p.address)}, ${p.bytes.length} bytes${p.size > BigInt(p.bytes.length) ? ` (+${p.size - BigInt(p.bytes.length)} zero)` : ""}`);
+  if (plan.acpi) {
+    const a = plan.acpi;
+    out.push(`acpi: RSDP at ${hex(a.rsdpAddress)}; ${Object.entries(a.addresses).map(([sig, at]) => `${sig} at ${hex(at)}`).join(", ")}; ${a.tables.length} bytes in [${hex(a.reserved.start)}, ${hex(a.reserved.start + a.reserved.size)})`);
+    out.push(`acpi: GED at ${hex(plan.layout.gedBase)} on gsi ${plan.layout.gedGsi}`);
+  }
   for (const t of plan.transports) out.push(`transport ${t.index}: ${hex(t.base)} gsi ${t.gsi}${t.device ? ` ${t.device.kind} ${t.device.id}` : " (empty)"}`);
   for (const r of plan.gsiRoutes.filter((g) => g.gsi !== g.ioapicPin)) out.push(`gsi route: ${r.gsi} -> IOAPIC pin ${r.ioapicPin}`);
   out.push(`cmdline: ${plan.cmdline}`);

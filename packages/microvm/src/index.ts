@@ -13,7 +13,8 @@
  * ```
  */
 export { MicrovmError, isMicrovmError, type MicrovmErrorCode } from "./errors.js";
-export { MICROVM_LAYOUT, RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
+export { GED, MICROVM_ACPI_LAYOUT, MICROVM_LAYOUT, RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
+export { boardAcpiTables, boardDsdt, type BoardAcpiInput } from "./acpi-tables.js";
 export {
   AddressSpace,
   type Region,
@@ -26,6 +27,8 @@ export {
   planSurface,
   type MachineConfig,
   type MachinePlan,
+  type AcpiPlan,
+  type PlanBlob,
   type TransportPlan,
   type GsiRoute,
   type VirtioKind,
@@ -74,6 +77,7 @@ export {
   KVM_PLATFORM,
   qemuPlatform,
   resolveLayout,
+  platformLayout,
   QEMU_BIOS_SIZE,
   type Platform,
   type PlatformSurface,

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { EventFd, Kvm, defaultGsiRouting, isKvmError, type GsiRoute, type Regs, type Vcpu, type VcpuRunResult, type VcpuThread, type IoThread, type Vm } from "@microvm/kvm";
 import { GuestMemory } from "@microvm/virtio-mmio";
 import { MicrovmError } from "./errors.js";
+import { GED } from "./layout.js";
 import type { Machine, MachineEnd, MachineOptions, MachineStats } from "./machine-types.js";
 import type { MachinePlan } from "./plan.js";
 import { COUNTER, MAILBOX, type IoHandlerData, type TransportSetup, type VcpuHandlerData } from "./protocol.js";
@@ -56,7 +57,9 @@ export class KvmMachine implements Machine {
   private readonly uart: Uart16550 | undefined;
   private readonly owned: { close(): void }[];
   private readonly passts: PasstGroup;
+  private readonly ged: { events: Int32Array; irq: EventFd } | undefined;
   private stopping = false;
+  private ended = false;
   private finish!: (end: MachineEnd) => void;
 
   /** @internal */
@@ -73,7 +76,9 @@ export class KvmMachine implements Machine {
     uart: Uart16550 | undefined;
     owned: { close(): void }[];
     passts: PasstGroup;
+    ged: { events: SharedArrayBuffer; irqFd: number } | undefined;
   }) {
+    this.ged = parts.ged ? { events: new Int32Array(parts.ged.events), irq: EventFd.fromFd(parts.ged.irqFd) } : undefined;
     this.owned = parts.owned;
     this.passts = parts.passts;
     this.plan = parts.plan;
@@ -87,6 +92,7 @@ export class KvmMachine implements Machine {
     this.consoleReaders = new Map([...parts.consoles].map(([id, c]) => [id, { reader: new RingReader(c.ring), transport: c.transport }]));
     this.uart = parts.uart;
     this.done = new Promise((resolve) => (this.finish = resolve));
+    void this.done.then(() => (this.ended = true));
     void this.watch();
   }
 
@@ -125,7 +131,8 @@ export class KvmMachine implements Machine {
       case "host":
         return { reason: "host", vcpu };
       case "handler":
-        return r.message === "reset" ? { reason: "reset", vcpu } : { reason: "error", vcpu, message: r.message ?? "stopped by a handler" };
+        if (r.message === "reset" || r.message === "poweroff") return { reason: r.message, vcpu };
+        return { reason: "error", vcpu, message: r.message ?? "stopped by a handler" };
       case "system-event": {
         const type = r.exit?.kind === "system-event" ? r.exit.type : 0;
         // KVM_SYSTEM_EVENT_SHUTDOWN 1, RESET 2 (include/uapi/linux/kvm.h).
@@ -242,6 +249,26 @@ export class KvmMachine implements Machine {
       interrupts: c(COUNTER.interrupts),
       hostileChecks: c(COUNTER.hostile),
     };
+  }
+
+  /**
+   * Asks the guest to shut down, as a power button press does: the GED's power-down event is set
+   * and its GSI signalled; the guest's `_EVT` notifies the power button, and what follows is the
+   * guest's choice (a system with acpid or systemd powers off; the machine then ends with reason
+   * `poweroff`).
+   *
+   * @throws MicrovmError `state` when the board has no ACPI, or the machine has ended
+   * @example
+   * ```ts
+   * await machine.powerdown();
+   * const end = await Promise.race([machine.done, sleep(30_000).then(() => machine.stop())]);
+   * ```
+   */
+  async powerdown(): Promise<void> {
+    if (!this.ged) throw new MicrovmError("state", "powerdown: the board has no ACPI (acpi: true, or -M microvm,acpi=on)");
+    if (this.stopping || this.ended) throw new MicrovmError("state", "powerdown: the machine has ended");
+    Atomics.or(this.ged.events, 0, GED.powerDownEvent);
+    this.ged.irq.signal();
   }
 
   /**
@@ -367,8 +394,7 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
     // larger RAM regions go in as several adjacent slots. Untouched guest pages cost no host RAM.
     const regions = plan.ram.flatMap((r) => ramSlots(r.start, r.size).map((c) => vm.addRam({ guestAddress: c.start, size: Number(c.size) })));
     const memory = new GuestMemory(regions.map((r) => ({ guestAddress: r.guestAddress, bytes: r.bytes })));
-    for (const p of plan.boot.placements) memory.write(p.address, p.bytes); // fresh RAM is zero: BSS needs nothing
-    memory.write(plan.mptable.address, plan.mptable.bytes);
+    for (const b of plan.blobs) memory.write(b.address, b.bytes); // fresh RAM is zero: BSS needs nothing
 
     const counters = new Int32Array(new SharedArrayBuffer(COUNTER.count * 4));
     const mailbox = new SharedArrayBuffer(plan.cpus * MAILBOX.slotInts * 4);
@@ -430,6 +456,10 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
       uart = new Uart16550(state, { irq: (level) => level && irq.signal() });
     }
 
+    // With ACPI: the GED's pending events, shared by the vCPU threads (the guest reads them) and
+    // powerdown() (which sets one and signals the GED's GSI).
+    const ged = plan.acpi ? { base: plan.layout.gedBase, events: new SharedArrayBuffer(4), irqFd: vm.irqfd(plan.layout.gedGsi).fd } : undefined;
+
     const windows = plan.transports.map((t) => ({ index: t.device ? t.index : -1, base: t.base, size: Number(t.size) }));
     const vcpus: Vcpu[] = [];
     for (let i = 0; i < plan.cpus; i++) {
@@ -455,6 +485,7 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
         index: i,
         ...(uartData ? { uart: uartData } : {}),
         ...(plan.legacy && plan.platform.resetPort ? { resetPort: plan.layout.resetPort } : {}),
+        ...(ged ? { ged: { base: ged.base, events: ged.events } } : {}),
         transports: windows,
         isr,
         mailbox,
@@ -472,7 +503,7 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
     }
     const io = (started[0] as PromiseFulfilledResult<IoThread>).value;
     const threads = started.slice(1).map((r) => (r as PromiseFulfilledResult<VcpuThread>).value);
-    return new KvmMachine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart, owned, passts });
+    return new KvmMachine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart, owned, passts, ged });
   } catch (e) {
     await vm.close().catch(() => undefined);
     for (const o of owned) o.close();

@@ -42,6 +42,18 @@ export interface MachineLayout {
   readonly uartIrq: number;
   /** The i8042 command port (a write of 0xfe resets the machine) in legacy mode. */
   readonly resetPort: number;
+  /** With ACPI: the RSDP goes here and the other tables right after it; the range is reserved in the E820 map. */
+  readonly acpiBase: number;
+  /** With ACPI: bytes reserved for the RSDP and the tables at {@link MachineLayout.acpiBase}. */
+  readonly acpiSize: number;
+  /**
+   * With ACPI: the Generic Event Device's event register (4 bytes: which events are pending, cleared
+   * by the read) at this address, and its sleep control, sleep status and reset registers at
+   * +0x200, +0x201 and +0x202.
+   */
+  readonly gedBase: bigint;
+  /** With ACPI: the GSI (edge-triggered, active high) on which the GED signals an event. */
+  readonly gedGsi: number;
 }
 
 /**
@@ -87,6 +99,32 @@ export const MICROVM_LAYOUT: MachineLayout = {
   uartIrq: 4,
   /** The i8042 command port: writing 0xfe resets the machine (legacy mode). */
   resetPort: 0x64,
+  /**
+   * ACPI tables (with `acpi`): the 64 KiB below the BIOS F-segment, in the range QEMU's microvm
+   * also keeps for its tables (it marks 0xd0000-0xeffff in its E820 map).
+   */
+  acpiBase: 0xe0000,
+  /** 64 KiB: 254 CPUs' MADT and eight transports' DSDT take under 4 KiB. */
+  acpiSize: 0x10000,
+  /** The GED at QEMU's address for its microvm (hw/i386/microvm.h GED_MMIO_BASE), so both engines agree. */
+  gedBase: 0xfea0_0000n,
+  /** QEMU's GED interrupt (hw/i386/microvm.h GED_MMIO_IRQ): ISA IRQ 9, as ACPI's SCI traditionally is. */
+  gedGsi: 9,
+};
+
+/**
+ * What changes in {@link MICROVM_LAYOUT} on a board with ACPI: the transports move to GSIs
+ * 16..23, as on QEMU's microvm with `acpi=on` (hw/i386/microvm.c), so that no transport shares an
+ * ISA IRQ with the GED (9) and both engines run one plan. A board's own `layout` still wins.
+ *
+ * @example
+ * ```ts
+ * MICROVM_ACPI_LAYOUT.virtioGsiBase; // 16
+ * ```
+ */
+export const MICROVM_ACPI_LAYOUT: Partial<MachineLayout> = {
+  /** Transport i on GSI 16 + i (the first IOAPIC's pins above the ISA IRQs). */
+  virtioGsiBase: 16,
 };
 
 /**
@@ -124,4 +162,40 @@ export const VIRTIO_DEVICE_ID = {
   console: 3,
   /** Entropy source. */
   rng: 4,
+} as const;
+
+/**
+ * The register map of the board's Generic Event Device (with ACPI), relative to
+ * {@link MachineLayout.gedBase}. The layout is QEMU's for its microvm, so that one DSDT and one
+ * FADT are true on both engines (QEMU include/hw/acpi/generic_event_device.h: the event selector,
+ * then the sleep control, sleep status and reset registers at +0x200; reset value 0x42; sleep type
+ * 5 is S5). The sleep control register's fields are ACPI's (ACPI 6.4 §4.8.3.7: SLP_TYP in bits
+ * 2–4, SLP_EN in bit 5).
+ *
+ * @example
+ * ```ts
+ * const resetRegister = MICROVM_LAYOUT.gedBase + GED.regsOffset + BigInt(GED.reset); // 0xfea00202n
+ * ```
+ */
+export const GED = {
+  /** Size of the event register: a 32-bit word whose set bits are the pending events; a read clears it. */
+  eventSize: 4,
+  /** Offset of the sleep/reset registers from the GED's base. */
+  regsOffset: 0x200n,
+  /** Their size: three byte registers. */
+  regsSize: 3,
+  /** Sleep control register (write SLP_TYP << 2 | SLP_EN). */
+  sleepControl: 0,
+  /** Sleep status register (reads as 0: the machine never wakes from a sleep state). */
+  sleepStatus: 1,
+  /** Reset register: writing {@link GED.resetValue} resets the machine. */
+  reset: 2,
+  /** The value the FADT tells the OS to write to the reset register. */
+  resetValue: 0x42,
+  /** The event bit for a power-button press (QEMU's ACPI_GED_PWR_DOWN_EVT). */
+  powerDownEvent: 0x2,
+  /** SLP_TYP of S5 (soft off), as the DSDT's `_S5` package says. */
+  s5SleepType: 5,
+  /** SLP_EN: the write that carries it enters the sleep state. */
+  sleepEnable: 0x20,
 } as const;

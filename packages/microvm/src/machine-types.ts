@@ -159,7 +159,10 @@ export interface MachineOptions extends Omit<MachineConfig, "devices" | "platfor
 
 /**
  * Why a machine ended:
- * - `reset`: the guest asked for a reset (0xFE to port 0x64 in legacy mode, or a system event);
+ * - `poweroff`: the guest powered off through ACPI (its write of S5 to the FADT's sleep control
+ *   register; boards with `acpi`), e.g. after {@link Machine.powerdown};
+ * - `reset`: the guest asked for a reset (0xFE to port 0x64 in legacy mode, the ACPI reset
+ *   register, or a system event);
  * - `triple-fault`: KVM_EXIT_SHUTDOWN, how `reboot=t` and the test guests end (on the QEMU
  *   engine: QEMU's `guest-reset` shutdown, which on its microvm board only a triple fault causes);
  * - `host`: {@link Machine.stop} was called;
@@ -172,7 +175,7 @@ export interface MachineOptions extends Omit<MachineConfig, "devices" | "platfor
  * const { reason }: { reason: MachineEndReason } = await machine.done;
  * ```
  */
-export type MachineEndReason = "reset" | "triple-fault" | "host" | "error";
+export type MachineEndReason = "poweroff" | "reset" | "triple-fault" | "host" | "error";
 
 /**
  * How a machine ended.
@@ -231,7 +234,8 @@ export interface MachineStats {
  * QEMU's process, temporary files) is released.
  *
  * What each engine offers:
- * - both: `plan`, `done`, `serial()`, `console()`, `serialInput()`, `consoleInput()`, `stop()`;
+ * - both: `plan`, `done`, `serial()`, `console()`, `serialInput()`, `consoleInput()`,
+ *   `powerdown()` (with ACPI), `stop()`;
  * - KVM only: `memory` (guest RAM) and the counters of `stats()`.
  *
  * @example
@@ -283,6 +287,14 @@ export interface Machine {
    * @returns the counters
    */
   stats(): Partial<MachineStats>;
+  /**
+   * Asks the guest to shut down cleanly, as a power button press (boards with `acpi`; on the QEMU
+   * engine, QMP's `system_powerdown`). Whether and when the guest powers off is its own choice;
+   * when it does, {@link Machine.done} settles with reason `poweroff`.
+   *
+   * @returns when the request was delivered
+   */
+  powerdown(): Promise<void>;
   /**
    * Stops the machine from the host.
    *

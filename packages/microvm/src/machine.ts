@@ -7,6 +7,7 @@ import { MicrovmError } from "./errors.js";
 import type { Machine, MachineOptions } from "./machine-types.js";
 import { planMachine, type MachinePlan } from "./plan.js";
 import { KVM_PLATFORM, qemuPlatform } from "./platform.js";
+import { hostTsc } from "./node/host-tsc.js";
 
 /**
  * Why `/dev/kvm` (or the given device) cannot be used, or undefined when it opens read-write.
@@ -88,11 +89,21 @@ export function planFor(options: MachineOptions): {
   readonly plan: MachinePlan;
   /** Why `auto` fell back to QEMU. */
   readonly why?: string;
+  /** What the caller should tell the user about the plan (e.g. that the TSC rate is unknown). */
+  readonly notes: readonly string[];
 } {
   const r = resolveEngine(options);
   const platform = r.engine === "kvm" ? KVM_PLATFORM : qemuPlatform({ accel: r.accel });
-  const plan = planMachine({ ...options, devices: options.devices ?? [], platform });
-  return { ...r, plan };
+  const notes: string[] = [];
+  let tscKhz = options.tscKhz;
+  if (tscKhz === undefined && options.acpi === true && r.engine === "qemu" && r.accel === "tcg") {
+    // TCG's TSC runs at the host's rate; with hardware-reduced ACPI Linux has nothing to calibrate it against.
+    const t = hostTsc();
+    if ("khz" in t) tscKhz = t.khz;
+    else notes.push(`the guest's TSC rate is unknown (${t.unknown}); a Linux guest with ACPI under TCG may hang calibrating its delay loop`);
+  }
+  const plan = planMachine({ ...options, devices: options.devices ?? [], platform, ...(tscKhz !== undefined ? { tscKhz } : {}) });
+  return { ...r, plan, notes };
 }
 
 /**
@@ -123,7 +134,9 @@ export function planFor(options: MachineOptions): {
 export async function createMachine(options: MachineOptions): Promise<Machine> {
   const r = planFor(options);
   const { engine, plan, why } = r;
-  if (why !== undefined) (options.log ?? ((l: string) => void process.stderr.write(`${l}\n`)))(`microvm: ${why}; running on QEMU with TCG (engine auto)`);
+  const log = options.log ?? ((l: string) => void process.stderr.write(`${l}\n`));
+  if (why !== undefined) log(`microvm: ${why}; running on QEMU with TCG (engine auto)`);
+  for (const n of r.notes) log(`microvm: ${n}`);
   if (engine === "kvm") {
     const { createKvmMachine } = await import("./kvm-machine.js");
     return createKvmMachine(options, plan);

@@ -10,8 +10,9 @@ import {
 } from "@microvm/pvh";
 import { AddressSpace } from "./address-space.js";
 import { MicrovmError } from "./errors.js";
-import { RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
-import { KVM_PLATFORM, resolveLayout, type Platform } from "./platform.js";
+import { boardAcpiTables } from "./acpi-tables.js";
+import { GED, RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
+import { KVM_PLATFORM, platformLayout, resolveLayout, type Platform } from "./platform.js";
 
 /**
  * The kinds of virtio device the machine offers.
@@ -153,6 +154,23 @@ export interface MachineConfig {
   /** Append `virtio_mmio.device=` entries to the command line; default true. */
   readonly autoCmdline?: boolean;
   /**
+   * Hardware-reduced ACPI (QEMU's `-M microvm,acpi=on`): RSDP, XSDT, FADT, MADT and a DSDT that
+   * describes every virtio-mmio transport holding a device (`LNRO0005`), the legacy UART
+   * (`PNP0501`), a Generic Event Device (`ACPI0013`) with a power button, and `_S5`. The tables go
+   * at {@link MachineLayout.acpiBase} and start_info's `rsdp_paddr` points at them, so a kernel
+   * without `virtio_mmio.device=` support (a distribution's) finds the devices. The transport that
+   * shares the GED's GSI ({@link MachineLayout.gedGsi}) then holds no device. The command-line
+   * entries stay unless `autoCmdline` is false. Default false: the seed's machine, MPTable only.
+   */
+  readonly acpi?: boolean;
+  /**
+   * The guest's TSC rate in kHz, told to Linux with `tsc_early_khz=` on the command line. A board
+   * needs it where the guest cannot calibrate its TSC: hardware-reduced ACPI takes the PIT clock
+   * event away, and under QEMU's TCG (no kvmclock) Linux may then wait forever for its first tick.
+   * {@link createMachine} sets it for ACPI boards on TCG from the host's rate.
+   */
+  readonly tscKhz?: number;
+  /**
    * Route ISA IRQ0 to IOAPIC pin 2 as PC firmware does. The MPTable then says so, and the board
    * installs the matching GSI route so that both agree. Default: what the platform does (false on
    * KVM, whose default routing is the identity; true on QEMU, which wires IRQ0 to pin 2).
@@ -258,6 +276,14 @@ export interface MachinePlan {
   };
   /** The virtio-mmio transports. */
   readonly transports: readonly TransportPlan[];
+  /** The ACPI tables, when the board has them. */
+  readonly acpi?: AcpiPlan;
+  /**
+   * Every byte the board puts in guest RAM before the first instruction, in one list: the kernel
+   * segments and PVH structures of {@link MachinePlan.boot}, the MPTable and, with ACPI, the RSDP
+   * and the tables. An engine copies these and nothing else.
+   */
+  readonly blobs: readonly PlanBlob[];
   /** The final kernel command line. */
   readonly cmdline: string;
   /** The kernel as read from its ELF. */
@@ -272,6 +298,52 @@ export interface MachinePlan {
   readonly ioSpace: AddressSpace;
   /** The exposed-surface listing (QEMU `info mtree` format): memory, a blank line, I/O. */
   readonly listing: readonly string[];
+}
+
+/**
+ * A run of bytes the plan places in guest RAM (see {@link MachinePlan.blobs}).
+ *
+ * @example
+ * ```ts
+ * for (const b of plan.blobs) memory.write(b.address, b.bytes);
+ * ```
+ */
+export interface PlanBlob {
+  /** What it is, for messages (`MPTable`, `ACPI tables`, a PVH placement's name). */
+  readonly name: string;
+  /** Guest-physical address. */
+  readonly address: bigint;
+  /** The bytes. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * The ACPI part of a plan (with {@link MachineConfig.acpi}).
+ *
+ * @example
+ * ```ts
+ * const acpi: AcpiPlan | undefined = planMachine({ kernel, acpi: true }).acpi;
+ * acpi?.rsdpAddress; // 0xe0000n, what start_info's rsdp_paddr says
+ * ```
+ */
+export interface AcpiPlan {
+  /** Where the RSDP goes (start_info's `rsdp_paddr`). */
+  readonly rsdpAddress: bigint;
+  /** The 36-byte RSDP. */
+  readonly rsdp: Uint8Array;
+  /** Where the XSDT, FADT, MADT and DSDT go, in that order. */
+  readonly tablesAddress: bigint;
+  /** Their bytes. */
+  readonly tables: Uint8Array;
+  /** Each table's address, by signature (`XSDT`, `FACP`, `APIC`, `DSDT`). */
+  readonly addresses: Readonly<Record<"XSDT" | "FACP" | "APIC" | "DSDT", bigint>>;
+  /** The reserved range that holds them (the E820 map marks it reserved). */
+  readonly reserved: {
+    /** First byte. */
+    readonly start: bigint;
+    /** Length in bytes. */
+    readonly size: bigint;
+  };
 }
 
 const MIB = 1024n * 1024n;
@@ -298,6 +370,7 @@ function buildSpaces(
   layout: MachineLayout,
   ram: MachinePlan["ram"],
   legacy: boolean,
+  acpi: boolean,
   transports: readonly TransportPlan[],
   custom: readonly CustomRegionInit[],
 ): {
@@ -310,6 +383,11 @@ function buildSpaces(
   for (const r of fixed.memory) memory.add(r);
   for (const r of fixed.io) io.add(r);
   for (const t of transports) memory.add({ name: "virtio-mmio", base: t.base, size: t.size, kind: "device" });
+  if (acpi) {
+    // The GED's event register and its sleep/reset registers, named and sized as QEMU lists them.
+    memory.add({ name: "acpi-ged", base: layout.gedBase, size: GED.eventSize, kind: "device" });
+    memory.add({ name: "acpi-ged-regs", base: layout.gedBase + GED.regsOffset, size: GED.regsSize, kind: "device" });
+  }
   if (legacy) {
     io.add({ name: "serial", base: layout.uartBase, size: 8, kind: "device" });
     if (platform.resetPort) io.add({ name: "i8042-reset", base: layout.resetPort, size: 1, kind: "device" });
@@ -319,11 +397,12 @@ function buildSpaces(
 }
 
 /** The board's layout: the platform's, with the board's overrides where the platform allows them. */
-function boardLayout(platform: Platform, config: Omit<MachineConfig, "kernel">): MachineLayout {
+function boardLayout(platform: Platform, config: Omit<MachineConfig, "kernel">, acpi: boolean): MachineLayout {
   const overrides = config.layout ?? {};
   if (typeof overrides !== "object" || overrides === null) throw new MicrovmError("invalid-argument", "layout: expected an object of layout fields");
+  const fixedLayout = platformLayout(platform, acpi);
   for (const [k, v] of Object.entries(overrides)) {
-    const fixed = (platform.layout as Record<string, unknown>)[k];
+    const fixed = (fixedLayout as Record<string, unknown>)[k];
     if (fixed !== undefined && v !== undefined && v !== fixed) {
       throw new MicrovmError("invalid-argument", `layout.${k}: the ${platform.name} platform fixes it at ${String(fixed)}, got ${String(v)}`);
     }
@@ -332,7 +411,7 @@ function boardLayout(platform: Platform, config: Omit<MachineConfig, "kernel">):
   if (fixedTransports !== undefined && config.transports !== undefined && config.transports !== fixedTransports) {
     throw new MicrovmError("invalid-argument", `transports: the ${platform.name} platform has ${fixedTransports} virtio-mmio transports, got ${String(config.transports)}`);
   }
-  return resolveLayout(platform, overrides);
+  return resolveLayout(platform, overrides, acpi);
 }
 
 /**
@@ -352,6 +431,8 @@ function boardLayout(platform: Platform, config: Omit<MachineConfig, "kernel">):
 export function planSurface(config: Omit<MachineConfig, "kernel">): Pick<MachinePlan, "platform" | "layout" | "cpus" | "memory" | "legacy" | "ram" | "transports" | "memorySpace" | "ioSpace" | "listing"> & {
   /** Whether ISA IRQ0 is routed to IOAPIC pin 2. */
   readonly irq0Override: boolean;
+  /** Whether the board has ACPI. */
+  readonly acpi: boolean;
 } {
   if (typeof config !== "object" || config === null) throw new MicrovmError("invalid-argument", "config: expected an object");
   const cpus = int("cpus", config.cpus ?? 1, 1, 254);
@@ -360,8 +441,10 @@ export function planSurface(config: Omit<MachineConfig, "kernel">): Pick<Machine
   const memory = BigInt(memRaw);
   if (memory < 2n * MIB || memory > 1n << 46n) throw new MicrovmError("out-of-range", `memory: expected 2 MiB..64 TiB, got ${memory} bytes`);
   const legacy = config.legacy ?? false;
+  const acpi = config.acpi ?? false;
+  if (typeof acpi !== "boolean") throw new MicrovmError("invalid-argument", `acpi: expected true or false, got ${String(acpi)}`);
   const platform = config.platform ?? KVM_PLATFORM;
-  const layout = boardLayout(platform, config);
+  const layout = boardLayout(platform, config, acpi);
   const irq0Override = config.irq0Override ?? platform.irq0Override;
   if (platform.irq0Override && !irq0Override) {
     throw new MicrovmError("invalid-argument", `irq0Override: the ${platform.name} platform wires ISA IRQ0 to IOAPIC pin 2, so the MPTable must say so; got false`);
@@ -375,8 +458,12 @@ export function planSurface(config: Omit<MachineConfig, "kernel">): Pick<Machine
 
   // Transports and devices.
   const devices = config.devices ?? [];
-  if (devices.length > nTransports) {
-    throw new MicrovmError("too-many-devices", `devices: expected at most ${nTransports} (one per virtio-mmio transport), got ${devices.length}`);
+  // With ACPI, the transport on the GED's GSI stays empty: one edge-triggered line, one device.
+  const gedSlot = acpi ? layout.gedGsi - layout.virtioGsiBase : -1;
+  const usable = gedSlot >= 0 && gedSlot < nTransports ? nTransports - 1 : nTransports;
+  if (devices.length > usable) {
+    const why = usable < nTransports ? `; with ACPI, transport ${gedSlot} is on the GED's GSI ${layout.gedGsi}` : "";
+    throw new MicrovmError("too-many-devices", `devices: expected at most ${usable} (one per virtio-mmio transport${why}), got ${devices.length}`);
   }
   const bySlot = new Map<number, { kind: VirtioKind; id: string; deviceId: number; configIndex: number }>();
   const counts = new Map<string, number>();
@@ -393,9 +480,10 @@ export function planSurface(config: Omit<MachineConfig, "kernel">): Pick<Machine
     let slot = d.slot;
     if (slot === undefined) {
       slot = 0;
-      while (bySlot.has(slot) || devices.some((o, j) => j > i && o.slot === slot)) slot++;
+      while (slot === gedSlot || bySlot.has(slot) || devices.some((o, j) => j > i && o.slot === slot)) slot++;
     }
     int(`devices[${i}].slot`, slot, 0, nTransports - 1);
+    if (slot === gedSlot) throw new MicrovmError("invalid-argument", `devices[${i}].slot: transport ${slot} is on GSI ${layout.gedGsi}, which the ACPI GED uses; choose another transport`);
     if (bySlot.has(slot)) throw new MicrovmError("invalid-argument", `devices[${i}].slot: transport ${slot} already has ${bySlot.get(slot)?.id}`);
     bySlot.set(slot, { kind: d.kind, id, deviceId: VIRTIO_DEVICE_ID[d.kind], configIndex: i });
   });
@@ -411,9 +499,9 @@ export function planSurface(config: Omit<MachineConfig, "kernel">): Pick<Machine
     });
   }
 
-  const { memory: memorySpace, io: ioSpace } = buildSpaces(platform, layout, ram, legacy, transports, config.customRegions ?? []);
+  const { memory: memorySpace, io: ioSpace } = buildSpaces(platform, layout, ram, legacy, acpi, transports, config.customRegions ?? []);
   const listing = [...memorySpace.listing(), "", ...ioSpace.listing()];
-  return { platform, layout, cpus, memory, legacy, ram, transports, memorySpace, ioSpace, listing, irq0Override };
+  return { platform, layout, cpus, memory, legacy, ram, transports, memorySpace, ioSpace, listing, irq0Override, acpi };
 }
 
 /**
@@ -437,14 +525,16 @@ export function planMachine(config: MachineConfig): MachinePlan {
   if (!(config.kernel instanceof Uint8Array)) throw new MicrovmError("invalid-argument", "kernel: expected the ELF image as a Uint8Array");
   const surface = planSurface(config);
   const { platform, layout, cpus, memory, legacy, ram, transports, memorySpace, ioSpace, listing, irq0Override } = surface;
-  const e820 = buildE820({ ram, reserved: RESERVED_LOW });
+  const acpiRange = { start: BigInt(layout.acpiBase), size: BigInt(layout.acpiSize) };
+  const e820 = buildE820({ ram, reserved: surface.acpi ? [...RESERVED_LOW, acpiRange] : RESERVED_LOW });
 
   // Command line: one entry per transport with a device, in hex with 0x (a leading 0 alone would
   // be read as octal by Linux's memparse), as QEMU microvm_fix_kernel_cmdline writes them.
   const user = config.cmdline ?? "";
   if (typeof user !== "string") throw new MicrovmError("invalid-argument", `cmdline: expected a string, got ${typeof user}`);
   const entries = config.autoCmdline === false ? [] : transports.filter((t) => t.device).map((t) => `virtio_mmio.device=512@0x${t.base.toString(16)}:${t.gsi}`);
-  const cmdline = [user, ...entries].filter((s) => s.length > 0).join(" ");
+  const tsc = config.tscKhz === undefined ? [] : [`tsc_early_khz=${int("tscKhz", config.tscKhz, 1000, 100_000_000)}`];
+  const cmdline = [user, ...tsc, ...entries].filter((s) => s.length > 0).join(" ");
 
   // MPTable: ISA IRQs 0..15 identity-routed (KVM's default GSI routing), plus any virtio GSI above 15.
   const ioApicId = cpus;
@@ -460,6 +550,10 @@ export function planMachine(config: MachineConfig): MachinePlan {
   // GSI routes: KVM's default (GSI n -> pin n, ISA IRQs also to the PIC), or the override.
   const gsiRoutes: GsiRoute[] = ioInterrupts.map((e) => ({ gsi: e.sourceIrq, ioapicPin: e.destPin, pic: e.sourceIrq < 16 }));
 
+  // ACPI: the same board as the MPTable says (CPUs, IOAPIC id and address, the IRQ0 override),
+  // plus the devices the MPTable cannot name.
+  const acpi = surface.acpi ? boardAcpiTables({ layout, cpus, ioApicId, legacy, irq0Override, transports, range: acpiRange }) : undefined;
+
   // The kernel and the PVH placements.
   let kernel: PvhKernel;
   let boot: PvhBootLayout;
@@ -470,6 +564,7 @@ export function planMachine(config: MachineConfig): MachinePlan {
       memmap: e820,
       cmdline,
       ...(config.initrd ? { initrd: config.initrd } : {}),
+      ...(acpi ? { rsdpAddress: acpi.rsdpAddress } : {}),
       occupied: [{ name: "MPTable", start: mpAddress, size: mpBytes.length }],
     });
   } catch (e) {
@@ -493,6 +588,12 @@ export function planMachine(config: MachineConfig): MachinePlan {
     e820,
     mptable: { address: mpAddress, bytes: mpBytes, table },
     transports,
+    ...(acpi ? { acpi } : {}),
+    blobs: [
+      ...boot.placements.map((p) => ({ name: p.name, address: BigInt(p.address), bytes: p.bytes })),
+      { name: "MPTable", address: BigInt(mpAddress), bytes: mpBytes },
+      ...(acpi ? [{ name: "ACPI RSDP", address: acpi.rsdpAddress, bytes: acpi.rsdp }, { name: "ACPI tables", address: acpi.tablesAddress, bytes: acpi.tables }] : []),
+    ],
     cmdline,
     kernel,
     boot,

@@ -1,5 +1,5 @@
 import type { RegionInit } from "./address-space.js";
-import { MICROVM_LAYOUT, type MachineLayout } from "./layout.js";
+import { MICROVM_ACPI_LAYOUT, MICROVM_LAYOUT, type MachineLayout } from "./layout.js";
 
 /**
  * What a platform's surface is built from: the board's final layout, its RAM and its mode.
@@ -59,6 +59,8 @@ export interface Platform {
   readonly name: string;
   /** Layout fields the platform fixes (a board's own `layout` still applies on top). */
   readonly layout: Partial<MachineLayout>;
+  /** Layout fields the platform fixes differently on a board with ACPI (merged over `layout`). */
+  readonly acpiLayout?: Partial<MachineLayout>;
   /** The platform wires ISA IRQ0 to IOAPIC pin 2 (so the MPTable must say so). */
   readonly irq0Override: boolean;
   /** Legacy mode has the i8042 reset port (0xfe to port 0x64 resets the machine). */
@@ -123,7 +125,7 @@ export const QEMU_BIOS_SIZE = 0x10000;
 const hex16 = (n: bigint): string => n.toString(16).padStart(16, "0");
 
 /**
- * QEMU's `-M microvm` as the QEMU engine starts it (`acpi=off,pic=on,pit=on,rtc=off`, no option
+ * QEMU's `-M microvm` as the QEMU engine starts it (`acpi=off,ioapic2=off,pic=on,pit=on,rtc=off`, no option
  * ROMs, our ROM as `-bios`), measured on QEMU 7.2 with `info mtree` and `info qtree`: eight
  * virtio-mmio transports at 0xfeb00000 (transport i on bus `virtio-mmio-bus.i`, GSI 5 + i),
  * IRQ0 wired to IOAPIC pin 2, no i8042 (so no reset port: Linux needs `reboot=t`), fw_cfg at
@@ -146,7 +148,10 @@ export function qemuPlatform(options: {
 }): Platform {
   return {
     name: `qemu-7.2/${options.accel}`,
-    layout: { virtioBase: 0xfeb0_0000n, virtioGsiBase: 5, virtioTransports: 8 },
+    layout: { virtioBase: 0xfeb0_0000n, virtioGsiBase: 5, virtioTransports: 8, gedBase: 0xfea0_0000n, gedGsi: 9 },
+    // With acpi=on (and ioapic2=off) QEMU 7.2 wires transport i to GSI 16 + i (hw/i386/microvm.c;
+    // measured in /proc/interrupts of a guest), leaving the ISA IRQs to the GED and the UART.
+    acpiLayout: { virtioGsiBase: 16 },
     irq0Override: true,
     resetPort: false,
     memoryRoot: "system",
@@ -179,12 +184,28 @@ export function qemuPlatform(options: {
  *
  * @param platform - the platform
  * @param overrides - the board's `layout`
+ * @param acpi - whether the board has ACPI ({@link MICROVM_ACPI_LAYOUT} then applies)
  * @returns the merged layout
  * @example
  * ```ts
  * resolveLayout(qemuPlatform({ accel: "tcg" }), {}).virtioBase; // 0xfeb00000n
  * ```
  */
-export function resolveLayout(platform: Platform, overrides: Partial<MachineLayout> = {}): MachineLayout {
-  return { ...MICROVM_LAYOUT, ...platform.layout, ...overrides };
+export function resolveLayout(platform: Platform, overrides: Partial<MachineLayout> = {}, acpi = false): MachineLayout {
+  return { ...MICROVM_LAYOUT, ...(acpi ? MICROVM_ACPI_LAYOUT : {}), ...platformLayout(platform, acpi), ...overrides };
+}
+
+/**
+ * The layout fields a platform fixes, for a board with or without ACPI.
+ *
+ * @param platform - the platform
+ * @param acpi - whether the board has ACPI
+ * @returns the fixed fields
+ * @example
+ * ```ts
+ * platformLayout(qemuPlatform({ accel: "tcg" }), true).virtioGsiBase; // 16
+ * ```
+ */
+export function platformLayout(platform: Platform, acpi: boolean): Partial<MachineLayout> {
+  return acpi ? { ...platform.layout, ...platform.acpiLayout } : platform.layout;
 }

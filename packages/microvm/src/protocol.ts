@@ -226,6 +226,13 @@ export interface VcpuHandlerData {
   };
   /** The i8042 reset port, when the board has one (legacy mode). */
   readonly resetPort?: number;
+  /** The ACPI Generic Event Device's registers, when the board has ACPI (see `GED` in layout.ts). */
+  readonly ged?: {
+    /** Its base (the event register). */
+    readonly base: bigint;
+    /** The pending events, one Int32 (bits as `GED`'s); set by the host, cleared by the guest's read. */
+    readonly events: SharedArrayBuffer;
+  };
   /** Transport windows (index, base, size) that forward to the I/O thread. */
   readonly transports: readonly { readonly index: number; readonly base: bigint; readonly size: number }[];
   /** InterruptStatus of every transport, one Int32 per transport index (see {@link IoHandlerData.isr}). */

@@ -1,13 +1,14 @@
 /**
  * The board's vCPU-thread module, loaded by `@microvm/kvm` on every vCPU's own thread. It serves
  * port and MMIO exits right there: the legacy UART (its state is shared by all vCPU threads), the
- * 0x64 reset port, the named no-op vapic port, unclaimed accesses (all-ones reads, dropped writes,
+ * 0x64 reset port, the ACPI GED's registers (with ACPI), the named no-op vapic port, unclaimed accesses (all-ones reads, dropped writes,
  * counted), and forwards virtio-mmio register accesses to the I/O thread through the mailbox.
  */
 import { writeSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import type { VcpuHandlerFactory } from "@microvm/kvm";
 import { EventFd } from "@microvm/kvm";
+import { GED } from "./layout.js";
 import type { RegionHandler, RegionHandlerFactory } from "./plan.js";
 import { COUNTER, MAILBOX, type VcpuHandlerData } from "./protocol.js";
 import { RingWriter } from "./ring.js";
@@ -65,6 +66,23 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
     });
   }
   const uartBase = data.uart?.base ?? -1;
+  const gedEvents = data.ged ? new Int32Array(data.ged.events) : undefined;
+  const gedBase = data.ged?.base ?? -1n;
+  const gedRegs = gedBase + GED.regsOffset;
+
+  /** The GED's registers (ACPI 6.4 §4.8.3.7 for the sleep control value). */
+  function ged(offset: number, isWrite: boolean, value: number): number | undefined {
+    if (offset < GED.eventSize) {
+      // The event register: a read takes the pending events (the guest's _EVT reads it once per interrupt).
+      if (isWrite || !gedEvents) return undefined;
+      return offset === 0 ? Atomics.exchange(gedEvents, 0, 0) >>> 0 : 0;
+    }
+    const reg = offset - Number(GED.regsOffset);
+    if (!isWrite) return 0; // sleep control and status read as zero: the machine never wakes from a sleep state
+    if (reg === GED.sleepControl && (value & GED.sleepEnable) !== 0 && ((value >> 2) & 7) === GED.s5SleepType) ctx.stop("poweroff");
+    else if (reg === GED.reset && (value & 0xff) === GED.resetValue) ctx.stop("reset");
+    return undefined;
+  }
 
   function forward(index: number, offset: number, width: number, isWrite: boolean, value: number): number {
     box[slot + MAILBOX.transport] = index;
@@ -122,6 +140,9 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
     },
     mmio(exit) {
       const a = exit.address;
+      if (gedEvents && ((a >= gedBase && a < gedBase + BigInt(GED.eventSize)) || (a >= gedRegs && a < gedRegs + BigInt(GED.regsSize)))) {
+        return ged(Number(a - gedBase), exit.isWrite, Number(exit.value & 0xffn));
+      }
       for (const t of data.transports) {
         if (a < t.base || a >= t.base + BigInt(t.size)) continue;
         const offset = Number(a - t.base);

@@ -140,6 +140,19 @@ describe.skipIf(qemuMissing)(`QEMU's own info mtree against the plan's listing${
     expect(sections.get("I/O")?.some((l) => l.endsWith("): serial"))).toBe(legacy);
   });
 
+  it.each([
+    [false, 1],
+    [true, 4],
+  ])("acpi=on, legacy=%s, cpus=%d: QEMU's GED registers are where the plan lists them, and a plan without ACPI is caught", (legacy, cpus) => {
+    const p = plan(TCG, { legacy, cpus, acpi: true });
+    const dump = dumpMtree(p, "tcg");
+    expect(compareMtree(p.listing, dump)).toBeUndefined();
+    const ged = mtreeSections(dump).get("memory")?.filter((l) => /\): acpi-ged(-regs)?$/.test(l)).map((l) => l.trim());
+    expect(ged).toEqual(["00000000fea00000-00000000fea00003 (prio 0, i/o): acpi-ged", "00000000fea00200-00000000fea00202 (prio 0, i/o): acpi-ged-regs"]);
+    // negative control: the same board planned without ACPI does not match what QEMU built
+    expect(compareMtree(plan(TCG, { legacy, cpus }).listing, dump)).toMatch(/acpi-ged/);
+  });
+
   it.each([128 * MIB + 8192, 3 * GIB + 8192, 2 * MIB, 5 * GIB + 3 * MIB])("memory=%d, a multiple of 8 KiB the invocation accepts: QEMU's listing is the plan's", (memory) => {
     const p = plan(TCG, { memory });
     const dump = dumpMtree(p, "tcg");

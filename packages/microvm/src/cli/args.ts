@@ -63,6 +63,8 @@ export type DeviceSpec = (
 export interface CliConfig {
   /** `-M microvm,legacy`: the ISA 16550A UART and the 0x64 reset port. */
   readonly legacy: boolean;
+  /** `-M microvm,acpi=on`: hardware-reduced ACPI tables describing the devices (default off). */
+  readonly acpi: boolean;
   /** `-m`, in bytes (default 128 MiB, QEMU's default). */
   readonly memory: number;
   /** `-smp`. */
@@ -107,7 +109,7 @@ export type CliCommand = { readonly action: "help" } | { readonly action: "versi
 
 /** Every flag `microvm` accepts, with its argument, for `--help` and for errors. */
 export const SUPPORTED_FLAGS: readonly (readonly [flag: string, arg: string, what: string])[] = [
-  ["-M", "microvm[,legacy]", "the machine; legacy adds the ISA 16550A UART at 0x3f8 and the 0x64 reset port"],
+  ["-M", "microvm[,legacy][,acpi=on|off]", "the machine; legacy adds the ISA 16550A UART at 0x3f8 and the 0x64 reset port; acpi=on adds ACPI tables that describe the devices (for kernels without virtio_mmio.device= support)"],
   ["-m", "SIZE", "guest RAM: 512m, 1G, or a plain number of MiB (default 128)"],
   ["-smp", "N", "vCPUs, 1..254 (default 1)"],
   ["-kernel", "FILE", "the PVH kernel: a vmlinux or any ELF with the Xen PHYS32_ENTRY note"],
@@ -324,6 +326,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
 
   let machine: string | undefined;
   let legacy = false;
+  let acpi = false;
   let memory = 128 * 1024 * 1024;
   let cpus = 1;
   let kernel: string | undefined;
@@ -358,11 +361,12 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
     switch (flag) {
       case "M":
       case "machine": {
-        const m = keys(f, parseKeyval(v, "type"), ["type", "legacy"]);
+        const m = keys(f, parseKeyval(v, "type"), ["type", "legacy", "acpi"]);
         const type = need(f, m, "type");
         if (type !== "microvm") throw bad(`${f}: machine ${JSON.stringify(type)} is not supported; supported: microvm`);
         machine = type;
         legacy = onOff(f, "legacy", m.get("legacy"), false);
+        acpi = onOff(f, "acpi", m.get("acpi"), false);
         break;
       }
       case "m":
@@ -540,6 +544,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
     action: "run",
     config: {
       legacy,
+      acpi,
       memory,
       cpus,
       ...(kernel !== undefined ? { kernel } : {}),

@@ -165,6 +165,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
       memory: config.memory,
       cpus: config.cpus,
       legacy: config.legacy,
+      acpi: config.acpi,
       platform: r.engine === "kvm" ? KVM_PLATFORM : qemuPlatform({ accel: r.accel }),
       devices: config.devices.map((d) => ({ kind: d.kind, ...(d.id !== undefined ? { id: d.id } : {}) })),
     });
@@ -179,6 +180,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     memory: config.memory,
     cpus: config.cpus,
     legacy: config.legacy,
+    acpi: config.acpi,
     cmdline: config.append,
     ...(initrd ? { initrd } : {}),
   };
@@ -218,6 +220,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     const why = qemuUnavailableReason();
     if (why !== undefined) throw new MicrovmError("engine", why);
     if (chosen.why !== undefined) io.err(`microvm: ${chosen.why}; running on QEMU with TCG (engine auto)\n`);
+    for (const n of chosen.notes) io.err(`microvm: ${n}\n`);
   }
 
   // Host side of the devices, opened in command-line order; each registers its own cleanup.

@@ -5,9 +5,10 @@
  * line can be printed (`--print-plan`) and tested.
  *
  * QEMU is told to build exactly the plan's machine and nothing of its own: `-M microvm` with
- * `acpi=off`, the PIC and PIT on, no RTC, no option ROMs, no automatic kernel command line, no
- * default devices; our ROM as `-bios`; every byte of the plan (kernel segments, GDT, start_info,
- * memory map, module list, command line, initrd, MPTable) as `-device loader` blobs, or inside the
+ * `acpi=off` (`on` for a board with ACPI, for QEMU's GED registers; its own tables are never
+ * loaded), the PIC and PIT on, no RTC, no option ROMs, no automatic kernel command line, no
+ * default devices; our ROM as `-bios`; every byte of the plan ({@link MachinePlan.blobs}: kernel
+ * segments, PVH structures, MPTable, ACPI tables) as `-device loader` blobs, or inside the
  * ROM image where the ROM hides RAM (the BIOS F-segment). Options: QEMU 7.2's
  * docs/system/invocation.rst, hw/i386/microvm.c, hw/core/generic-loader.c.
  */
@@ -124,6 +125,9 @@ export interface QemuInvocationOptions {
   readonly userNet?: "passt" | "slirp";
 }
 
+/** The plan's device regions QEMU builds itself: the transports, the UART, the ACPI GED's registers. */
+const QEMU_BUILT_DEVICES = new Set(["virtio-mmio", "serial", "acpi-ged", "acpi-ged-regs"]);
+
 /** QEMU's option syntax: a comma inside a value is doubled (util/qemu-option.c). */
 function qv(value: string): string {
   return value.replace(/,/g, ",,");
@@ -158,7 +162,7 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
   // A custom region is a device model in this process: QEMU has nothing at its address.
   for (const space of [plan.memorySpace, plan.ioSpace]) {
     for (const r of space.regions()) {
-      if (r.kind === "device" && r.name !== "virtio-mmio" && r.name !== "serial") {
+      if (r.kind === "device" && !QEMU_BUILT_DEVICES.has(r.name)) {
         throw unsupported(`custom region ${r.name}`, `a device model served in this process (${space.name} 0x${r.base.toString(16)}) cannot be placed in QEMU's machine`);
       }
     }
@@ -173,7 +177,11 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
   const args: string[] = [];
   const push = (...a: string[]): void => void args.push(...a);
 
-  const machine = ["microvm", "acpi=off", "pic=on", "pit=on", "rtc=off", `isa-serial=${plan.legacy ? "on" : "off"}`, "x-option-roms=off", "auto-kernel-cmdline=off"];
+  // acpi=on makes QEMU build its GED (the registers our FADT and DSDT point at); the tables it
+  // would hand a firmware through fw_cfg are never read, since our ROM is the firmware. ioapic2=off
+  // keeps the transports on the first IOAPIC's GSIs 5..12, as the plan says (QEMU's default with
+  // ACPI moves them to a second IOAPIC at 24..47).
+  const machine = ["microvm", `acpi=${plan.acpi ? "on" : "off"}`, "ioapic2=off", "pic=on", "pit=on", "rtc=off", `isa-serial=${plan.legacy ? "on" : "off"}`, "x-option-roms=off", "auto-kernel-cmdline=off"];
   push("-M", machine.join(","));
   push("-accel", options.accel, "-cpu", options.accel === "kvm" ? "host" : "max");
   push("-m", `${plan.memory}B`, "-smp", String(plan.cpus));
@@ -187,10 +195,7 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
   // The ROM: the entry state, plus every blob that falls inside one of its windows.
   const romBlobs: PvhRomBlob[] = [];
   const loaders: { address: bigint; bytes: Uint8Array; what: string }[] = [];
-  const blobs = [
-    ...plan.boot.placements.map((p) => ({ address: BigInt(p.address), bytes: p.bytes, what: p.name })),
-    { address: BigInt(plan.mptable.address), bytes: plan.mptable.bytes, what: "MPTable" },
-  ];
+  const blobs = plan.blobs.map((b) => ({ address: b.address, bytes: b.bytes, what: b.name }));
   const lowRom = 0x100000n - BigInt(Math.min(QEMU_BIOS_SIZE, 0x20000));
   for (const b of blobs) {
     if (b.bytes.length === 0) continue;

@@ -279,11 +279,13 @@ export class QemuMachine implements Machine {
   private onEvent(e: QmpEvent): void {
     if (e.event === "SHUTDOWN") {
       const reason = String(e.data?.["reason"] ?? "");
-      // QEMU's ShutdownCause (qapi/run-state.json). guest-reset: on this board only a triple fault
-      // (no i8042, no ACPI reset register); host-qmp-quit: our quit.
+      // QEMU's ShutdownCause (qapi/run-state.json). guest-reset: without ACPI only a triple fault
+      // (there is no i8042); with ACPI also the GED's reset register, and QEMU does not say which.
+      // guest-shutdown: the GED's sleep control register took S5 (only with ACPI). host-qmp-quit: our quit.
       if (!this.end) {
-        if (reason === "guest-reset") this.end = { reason: "triple-fault" };
-        else if (reason === "guest-shutdown") this.end = { reason: "reset", message: "the guest shut down" };
+        if (reason === "guest-reset") {
+          this.end = this.plan.acpi ? { reason: "reset", message: "the guest reset the machine (the ACPI reset register or a triple fault: QEMU reports both as guest-reset)" } : { reason: "triple-fault" };
+        } else if (reason === "guest-shutdown") this.end = { reason: "poweroff" };
         else if (reason === "guest-panic") this.end = { reason: "error", message: "the guest panicked (QEMU: guest-panic)" };
         else if (reason.startsWith("host")) this.end = { reason: "host" };
         else this.end = { reason: "error", message: `QEMU shut down: ${reason || "no reason given"}` };
@@ -395,6 +397,22 @@ export class QemuMachine implements Machine {
    */
   stats(): Partial<MachineStats> {
     return {};
+  }
+
+  /**
+   * Asks the guest to shut down: QMP `system_powerdown`, which QEMU's GED delivers as a power-button
+   * event. The guest decides what to do with it; a power-off ends the machine with `poweroff`.
+   *
+   * @throws MicrovmError `state` when the board has no ACPI or QEMU has gone
+   * @example
+   * ```ts
+   * await m.powerdown();
+   * ```
+   */
+  async powerdown(): Promise<void> {
+    if (!this.plan.acpi) throw new MicrovmError("state", "powerdown: the board has no ACPI (acpi: true, or -M microvm,acpi=on)");
+    if (this.quitting || this.child.exitCode !== null || this.child.signalCode !== null) throw new MicrovmError("state", "powerdown: the machine has ended");
+    await this.qmp.execute("system_powerdown");
   }
 
   /**
