@@ -3,7 +3,8 @@
 # kernel (linux-image-cloud-amd64: PVH, ACPI, KVM as modules) and an initramfs of busybox-static,
 # the modules the lane needs (virtio-mmio, virtiofs, kvm, kvm-amd/kvm-intel, tun) and
 # scripts/nested/init. Cached under ~/.cache/microvm/nested/<hash>/, where the hash covers this
-# script, the init and the package versions. Prints `kernel=…` and `initramfs=…` on stdout.
+# script, the init, scripts/debian-kernel.sh (which fetches the kernel) and the package versions.
+# Prints `kernel=…` and `initramfs=…` on stdout.
 #
 #   scripts/nested/build-lane.sh            build (or reuse) and print the paths
 #   scripts/nested/build-lane.sh --print    print the paths if built, exit 3 if not
@@ -14,6 +15,8 @@ cache="${MICROVM_NESTED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/microvm/nested}"
 mode=${1:-build}
 log() { printf 'build-lane: %s\n' "$*" >&2; }
 die() { printf 'build-lane: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../debian-kernel.sh
+. "$here/../debian-kernel.sh"
 
 if [ -z "$(ls /var/lib/apt/lists/*_Packages 2>/dev/null | head -1)" ]; then
   [ "$mode" = --print ] && exit 3
@@ -29,12 +32,11 @@ if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
 fi
-# The versioned kernel package the meta-package points at, e.g. linux-image-6.1.0-57-cloud-amd64.
-pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-[ -n "$pkg" ] || die "cannot resolve linux-image-cloud-amd64 (run apt-get update)"
-kver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
+debian_kernel_resolve linux-image-cloud-amd64
+pkg=$dk_pkg
+kver=$dk_ver
 bbver=$(dpkg-query -W -f '${Version}' busybox-static)
-hash=$( { printf '%s %s\nbusybox %s\n' "$pkg" "$kver" "$bbver"; sha256sum "$here/build-lane.sh" "$here/init" | awk '{print $1}'; } | sha256sum | cut -c1-16)
+hash=$( { printf '%s %s\nbusybox %s\n' "$pkg" "$kver" "$bbver"; sha256sum "$here/build-lane.sh" "$here/init" "$here/../debian-kernel.sh" | awk '{print $1}'; } | sha256sum | cut -c1-16)
 out="$cache/$hash"
 print_paths() { printf 'kernel=%s\ninitramfs=%s\n' "$out/vmlinuz" "$out/initramfs.cpio"; }
 if [ -f "$out/.done" ]; then print_paths; exit 0; fi
@@ -42,11 +44,8 @@ if [ -f "$out/.done" ]; then print_paths; exit 0; fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-log "fetching $pkg ($kver)"
-(cd "$work" && apt-get download -qq "$pkg" 2>/dev/null) || die "apt-get download $pkg failed"
-dpkg-deb -x "$work"/"$pkg"_*.deb "$work/pkg"
-mods="$work/pkg/lib/modules/${pkg#linux-image-}"
-[ -d "$mods" ] || die "no modules in $pkg"
+debian_kernel_fetch "$work"
+mods=$dk_mods
 
 root="$work/root"
 mkdir -p "$root"/{bin,dev,proc,sys,host,lib/modules}
@@ -67,7 +66,7 @@ cp "$here/init" "$root/init"
 chmod +x "$root/init"
 mkdir -p "$out"
 (cd "$root" && find . | cpio -o -H newc --quiet) > "$out/initramfs.cpio"
-cp "$work"/pkg/boot/vmlinuz-* "$out/vmlinuz"
+cp "$dk_vmlinuz" "$out/vmlinuz"
 touch "$out/.done"
 log "built: $out"
 print_paths
