@@ -257,7 +257,7 @@ describe("microvm (the process): flags that need no guest", () => {
   it("--help lists every flag; --version prints the package version; both exit 0", async () => {
     const h = await cli(["--help"]);
     expect(h.code).toBe(0);
-    for (const f of ["-M microvm[,legacy]", "-m SIZE", "-smp N", "-kernel FILE", "-append", "-initrd", "-nodefaults", "-no-user-config", "-chardev pty|stdio", "virtio-serial-device", "virtconsole,chardev=ID", "-drive id=ID", "virtio-blk-device,drive=ID", "-netdev tap", "virtio-net-device,netdev=ID", "virtio-rng-device", "-serial stdio", "--info-mtree"]) {
+    for (const f of ["-M microvm[,legacy][,acpi=on|off]", "-m SIZE", "-smp N", "-kernel FILE", "-append", "-initrd", "-nodefaults", "-no-user-config", "-chardev pty|stdio", "virtio-serial-device", "virtconsole,chardev=ID", "-drive id=ID", "virtio-blk-device,drive=ID", "-netdev tap", "virtio-net-device,netdev=ID", "virtio-rng-device", "-serial stdio", "--info-mtree"]) {
       expect(h.stdout).toContain(f);
     }
     const v = await cli(["--version"]);
@@ -310,6 +310,24 @@ describe("microvm (the process): flags that need no guest", () => {
     const r = await cli(["-M", "microvm", "-kernel", junk]);
     expectOneLineError(r, /kernel \S+junk\.bin: .*magic/);
     expect(r.stderr).not.toMatch(/bzImage/);
+  });
+
+  it("-M microvm,acpi=on: --info-mtree adds the GED's two register windows, --print-plan the tables and rsdp; acpi=maybe is refused by name", async () => {
+    const on = await cli(["-M", "microvm,acpi=on", "--info-mtree"]);
+    expect(on.code, on.stderr).toBe(0);
+    expect(on.stdout).toContain("00000000fea00000-00000000fea00003 (prio 0, i/o): acpi-ged");
+    expect(on.stdout).toContain("00000000fea00200-00000000fea00202 (prio 0, i/o): acpi-ged-regs");
+    // negative control: acpi=off (the default) lists neither
+    const off = await cli(["-M", "microvm,acpi=off", "--info-mtree"]);
+    expect(off.stdout).not.toContain("acpi-ged");
+    expect(off.stdout.trimEnd().split("\n")).toEqual(seed);
+    const k = join(dir, "tf-acpi.elf");
+    writeFileSync(k, tinyKernel(TRIPLE_FAULT));
+    const plan = await cli(["-M", "microvm,acpi=on", "-kernel", k, "-device", "virtio-rng-device", "--print-plan"]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/^acpi: RSDP at 0xe0000; XSDT at 0xe0040, FACP at 0x[0-9a-f]+, APIC at 0x[0-9a-f]+, DSDT at 0x[0-9a-f]+; \d+ bytes in \[0xe0000, 0xf0000\)$/m);
+    expect(plan.stdout).toMatch(/^transport 0: 0x[0-9a-f]+ gsi 16 rng rng0$/m);
+    expectOneLineError(await cli(["-M", "microvm,acpi=maybe", "--info-mtree"]), /-M: acpi: expected on or off, got "maybe"/);
   });
 
   it("--info-mtree prints the seed's exposed surface for the seed's normal machine, and legacy adds the UART and reset port", async () => {
