@@ -179,8 +179,8 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
 
   // acpi=on makes QEMU build its GED (the registers our FADT and DSDT point at); the tables it
   // would hand a firmware through fw_cfg are never read, since our ROM is the firmware. ioapic2=off
-  // keeps the transports on the first IOAPIC's GSIs 5..12, as the plan says (QEMU's default with
-  // ACPI moves them to a second IOAPIC at 24..47).
+  // keeps the transports on the first IOAPIC, as the plan says: GSIs 5..12 without ACPI, 16..23
+  // with it (QEMU's default with ACPI moves them to a second IOAPIC at 24..47).
   const machine = ["microvm", `acpi=${plan.acpi ? "on" : "off"}`, "ioapic2=off", "pic=on", "pit=on", "rtc=off", `isa-serial=${plan.legacy ? "on" : "off"}`, "x-option-roms=off", "auto-kernel-cmdline=off"];
   push("-M", machine.join(","));
   push("-accel", options.accel, "-cpu", options.accel === "kvm" ? "host" : "max");
