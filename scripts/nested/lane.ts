@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatSummary, type Summary } from "../../test/summary-reporter.ts";
+import { hostTsc } from "../../packages/microvm/src/node/host-tsc.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const argv = process.argv.slice(2);
@@ -61,8 +62,10 @@ for (const p of ["/usr/lib/qemu/virtiofsd", "/usr/bin/qemu-system-x86_64"]) if (
 
 // The guest runs under TCG with no kvmclock: Linux must be told the TSC rate, or it may hang in
 // its calibration (tsc_early_khz=, Documentation/admin-guide/kernel-parameters.txt).
-const mhz = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1];
-const tscKhz = Math.round(Number(mhz ?? "2000") * 1000);
+// The host's rate, from the same source the QEMU engine uses (packages/microvm/src/node/host-tsc.ts).
+const tsc = hostTsc();
+if ("unknown" in tsc) fatal(`the host's TSC rate: ${tsc.unknown}`);
+const tscKhz = tsc.khz;
 
 // ---- the job -------------------------------------------------------------------------------------
 const jobDir = join(root, ".cache", "nested", `job-${process.pid}-${Date.now()}`);

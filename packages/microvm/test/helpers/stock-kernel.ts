@@ -18,11 +18,12 @@
  * ```
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hostTsc } from "../../src/node/host-tsc.js";
 import { QmpClient } from "../../src/qemu/qmp.js";
 
 const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -215,11 +216,12 @@ export interface QemuMicrovmRun {
 /**
  * The TSC rate for `tsc_early_khz=`: under TCG, with no kvmclock, the kernel's PIT calibration is
  * timing-sensitive and sometimes fails ("tsc: Unable to calibrate against PIT"); this kernel then
- * stalls (seen here with QEMU 7.2; scripts/nested/lane.ts passes the same option for that reason).
+ * stalls. The same source the QEMU engine uses for ACPI boards (src/node/host-tsc.ts).
  */
 function tscKhz(): number {
-  const mhz = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1];
-  return Math.round(Number(mhz ?? "2000") * 1000);
+  const t = hostTsc();
+  if ("unknown" in t) throw new Error(`the host's TSC rate: ${t.unknown}`);
+  return t.khz;
 }
 
 /**
