@@ -8,7 +8,7 @@
  * through koffi, x86-64 only), cached for the process.
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { libc, loadKoffi } from "./libc.js";
 
 /**
  * The host's TSC rate and where it came from.
@@ -45,7 +45,7 @@ export function hostTsc(): HostTsc | { readonly unknown: string } {
     if (!Number.isInteger(khz) || khz < 1000 || khz > 100_000_000) throw new Error(`MICROVM_TSC_KHZ: expected the host's TSC rate in kHz, an integer 1000..100000000, got ${JSON.stringify(env)}`);
     return { khz, source: "env" };
   }
-  cached ??= fromCpuinfo() ?? measure();
+  cached ??= fromCpuinfo() ?? measureHostTsc();
   return cached;
 }
 
@@ -66,23 +66,25 @@ function fromCpuinfo(): HostTsc | undefined {
   return { khz: Math.round(mhz * 1000), source: "cpuinfo" };
 }
 
-/** RDTSC against the monotonic clock over 2 × 25 ms; the lower slope is kept (a preemption between the reads only raises one). */
-function measure(): HostTsc | { readonly unknown: string } {
+/**
+ * Measures the TSC rate: RDTSC against the monotonic clock over 2 × 25 ms; the lower slope is
+ * kept (a preemption between the reads only raises one). x86-64 Linux only.
+ *
+ * @returns the rate, or why it could not be measured
+ * @internal
+ */
+export function measureHostTsc(): HostTsc | { readonly unknown: string } {
   if (process.arch !== "x64" || process.platform !== "linux") return { unknown: `the host is ${process.platform}/${process.arch}: the TSC rate is measured on x86-64 Linux only (set MICROVM_TSC_KHZ)` };
   try {
-    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
-    const lib = koffi.load("libc.so.6");
-    const mmap = lib.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)");
-    const mprotect = lib.func("int mprotect(void *addr, size_t len, int prot)");
-    const munmap = lib.func("int munmap(void *addr, size_t len)");
-    const memcpy = lib.func("void *memcpy(void *dst, const void *src, size_t n)");
+    const c = libc();
     // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS (asm-generic/mman-common.h); then PROT_READ|PROT_EXEC.
-    const page = mmap(null, 4096, 3, 0x22, -1, 0) as unknown;
-    if (koffi.address(page) === 0xffffffffffffffffn) return { unknown: "mmap of a code page failed (set MICROVM_TSC_KHZ)" };
+    const page = c.mmap(4096, 3, 0x22, -1, 0);
+    if (page < 0n) return { unknown: "mmap of a code page failed (set MICROVM_TSC_KHZ)" };
     try {
       // rdtsc; shl rdx, 32; or rax, rdx; ret (Intel SDM vol. 2B, RDTSC: EDX:EAX)
-      memcpy(page, new Uint8Array([0x0f, 0x31, 0x48, 0xc1, 0xe2, 0x20, 0x48, 0x09, 0xd0, 0xc3]), 10);
-      if (mprotect(page, 4096, 5) !== 0) return { unknown: "the host does not allow an executable page (set MICROVM_TSC_KHZ)" };
+      new Uint8Array(c.view(page, 16)).set([0x0f, 0x31, 0x48, 0xc1, 0xe2, 0x20, 0x48, 0x09, 0xd0, 0xc3]);
+      if (c.mprotect(page, 4096, 5) !== 0) return { unknown: "the host does not allow an executable page (set MICROVM_TSC_KHZ)" };
+      const koffi = loadKoffi();
       const proto = koffi.proto("uint64_t microvm_rdtsc()");
       const rdtsc = (): bigint => BigInt(koffi.call(page, proto) as number | bigint);
       const slopes: number[] = [];
@@ -98,7 +100,7 @@ function measure(): HostTsc | { readonly unknown: string } {
       if (!(khz >= 1000)) return { unknown: `the measured TSC rate (${khz} kHz) is not plausible (set MICROVM_TSC_KHZ)` };
       return { khz, source: "measured" };
     } finally {
-      munmap(page, 4096);
+      c.munmap(page, 4096);
     }
   } catch (e) {
     return { unknown: `the TSC rate could not be measured: ${e instanceof Error ? e.message : String(e)} (set MICROVM_TSC_KHZ)` };

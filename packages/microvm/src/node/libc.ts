@@ -1,8 +1,11 @@
 /**
  * The few libc calls the CLI's Node backends need that Node itself lacks: `ioctl` (tap and pty
  * set-up), `fcntl` with a `struct flock` (OFD image locks), the termios pair (raw mode on a
- * terminal) and `socketpair` (a stream to a helper such as passt, as raw fds). Bound through koffi, lazily, on first use, so that the CLI's `--help` and `--version`
- * never load the native module. Numbers are the x86_64 Linux ABI; each cites its header.
+ * terminal), `socketpair` (a stream to a helper such as passt, as raw fds), the unix-socket calls
+ * with `recvmsg` (file descriptors passed with SCM_RIGHTS, as vhost-user does) and `mmap` with a
+ * zero-copy view (memory another process shares by fd). Bound through koffi, lazily, on first
+ * use, so that the CLI's `--help` and `--version` never load the native module. Numbers are the
+ * x86_64 Linux ABI; each cites its header.
  *
  * @internal
  */
@@ -27,9 +30,45 @@ export interface Libc {
   tcsetattr(fd: number, when: number, termios: Uint8Array): number;
   /** `socketpair(domain, type, protocol, int sv[2])`. */
   socketpair(domain: number, type: number, protocol: number, sv: Int32Array): number;
+  /** `socket(domain, type, protocol)`. */
+  socket(domain: number, type: number, protocol: number): number;
+  /** `bind(fd, const struct sockaddr *, len)`. */
+  bind(fd: number, addr: Uint8Array, len: number): number;
+  /** `listen(fd, backlog)`. */
+  listen(fd: number, backlog: number): number;
+  /** `accept4(fd, NULL, NULL, flags)`. */
+  accept4(fd: number, flags: number): number;
+  /** `recvmsg(fd, struct msghdr *, flags)`, the msghdr at a native address (see {@link Libc.mmap}). */
+  recvmsg(fd: number, msg: bigint, flags: number): number;
+  /** `mmap(NULL, len, prot, flags, fd, off)`: the address, or `-errno` as a negative bigint. */
+  mmap(len: number, prot: number, flags: number, fd: number, off: number): bigint;
+  /** `munmap(addr, len)`. */
+  munmap(addr: bigint, len: number): number;
+  /** `mprotect(addr, len, prot)`. */
+  mprotect(addr: bigint, len: number, prot: number): number;
+  /** A zero-copy ArrayBuffer over `len` bytes at a native address (valid until it is unmapped). */
+  view(addr: bigint, len: number): ArrayBuffer;
 }
 
 let bound: Libc | undefined;
+
+/**
+ * The koffi module (native), loaded on first use.
+ *
+ * @returns koffi
+ * @throws MicrovmError `invalid-argument` when koffi cannot be loaded on this platform
+ * @example
+ * ```ts
+ * const proto = loadKoffi().proto("uint64_t f()");
+ * ```
+ */
+export function loadKoffi(): Koffi {
+  try {
+    return createRequire(import.meta.url)("koffi") as Koffi;
+  } catch (e) {
+    throw new MicrovmError("invalid-argument", `koffi could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
 
 /**
  * The libc bindings of this thread (bound once).
@@ -43,12 +82,7 @@ let bound: Libc | undefined;
  */
 export function libc(): Libc {
   if (bound) return bound;
-  let koffi: Koffi;
-  try {
-    koffi = createRequire(import.meta.url)("koffi") as Koffi;
-  } catch (e) {
-    throw new MicrovmError("invalid-argument", `koffi could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
+  const koffi = loadKoffi();
   const lib = koffi.load("libc.so.6");
   // Two prototypes per call rather than variadic ones: on x86_64 the integer and pointer argument
   // go in the same register, and koffi's non-variadic calls are the cheaper path.
@@ -59,6 +93,14 @@ export function libc(): Libc {
   const tcget = lib.func("int tcgetattr(int fd, void *t)");
   const tcset = lib.func("int tcsetattr(int fd, int when, void *t)");
   const spair = lib.func("int socketpair(int domain, int type, int protocol, void *sv)");
+  const sock = lib.func("int socket(int domain, int type, int protocol)");
+  const bindF = lib.func("int bind(int fd, void *addr, unsigned int len)");
+  const listenF = lib.func("int listen(int fd, int backlog)");
+  const accept4F = lib.func("int accept4(int fd, void *addr, void *len, int flags)");
+  const recvmsgF = lib.func("long recvmsg(int fd, uintptr_t msg, int flags)");
+  const mmapF = lib.func("intptr_t mmap(uintptr_t addr, size_t len, int prot, int flags, int fd, long off)");
+  const munmapF = lib.func("int munmap(uintptr_t addr, size_t len)");
+  const mprotectF = lib.func("int mprotect(uintptr_t addr, size_t len, int prot)");
   const r = (v: unknown): number => {
     const n = v as number;
     return n < 0 ? -koffi.errno() : n;
@@ -71,6 +113,18 @@ export function libc(): Libc {
     tcgetattr: (fd, t) => r(tcget(fd, t)),
     tcsetattr: (fd, when, t) => r(tcset(fd, when, t)),
     socketpair: (d, t, p, sv) => r(spair(d, t, p, sv)),
+    socket: (d, t, p) => r(sock(d, t, p)),
+    bind: (fd, addr, len) => r(bindF(fd, addr, len)),
+    listen: (fd, backlog) => r(listenF(fd, backlog)),
+    accept4: (fd, flags) => r(accept4F(fd, null, null, flags)),
+    recvmsg: (fd, msg, flags) => r(Number(recvmsgF(fd, msg, flags))),
+    mmap: (len, prot, flags, fd, off) => {
+      const a = BigInt(mmapF(0, len, prot, flags, fd, off) as number | bigint);
+      return a === -1n ? -BigInt(koffi.errno()) : a;
+    },
+    munmap: (addr, len) => r(munmapF(addr, len)),
+    mprotect: (addr, len, prot) => r(mprotectF(addr, len, prot)),
+    view: (addr, len) => koffi.view(addr, len) as ArrayBuffer,
   };
   return bound;
 }
