@@ -40,6 +40,10 @@ export interface Libc {
   accept4(fd: number, flags: number): number;
   /** `recvmsg(fd, struct msghdr *, flags)`, the msghdr at a native address (see {@link Libc.mmap}). */
   recvmsg(fd: number, msg: bigint, flags: number): number;
+  /** `sendmsg(fd, const struct msghdr *, flags)`, the msghdr at a native address. */
+  sendmsg(fd: number, msg: bigint, flags: number): number;
+  /** `connect(fd, const struct sockaddr *, len)`. */
+  connect(fd: number, addr: Uint8Array, len: number): number;
   /** `mmap(NULL, len, prot, flags, fd, off)`: the address, or `-errno` as a negative bigint. */
   mmap(len: number, prot: number, flags: number, fd: number, off: number): bigint;
   /** `munmap(addr, len)`. */
@@ -98,6 +102,8 @@ export function libc(): Libc {
   const listenF = lib.func("int listen(int fd, int backlog)");
   const accept4F = lib.func("int accept4(int fd, void *addr, void *len, int flags)");
   const recvmsgF = lib.func("long recvmsg(int fd, uintptr_t msg, int flags)");
+  const sendmsgF = lib.func("long sendmsg(int fd, uintptr_t msg, int flags)");
+  const connectF = lib.func("int connect(int fd, void *addr, unsigned int len)");
   const mmapF = lib.func("intptr_t mmap(uintptr_t addr, size_t len, int prot, int flags, int fd, long off)");
   const munmapF = lib.func("int munmap(uintptr_t addr, size_t len)");
   const mprotectF = lib.func("int mprotect(uintptr_t addr, size_t len, int prot)");
@@ -118,6 +124,8 @@ export function libc(): Libc {
     listen: (fd, backlog) => r(listenF(fd, backlog)),
     accept4: (fd, flags) => r(accept4F(fd, null, null, flags)),
     recvmsg: (fd, msg, flags) => r(Number(recvmsgF(fd, msg, flags))),
+    sendmsg: (fd, msg, flags) => r(Number(sendmsgF(fd, msg, flags))),
+    connect: (fd, addr, len) => r(connectF(fd, addr, len)),
     mmap: (len, prot, flags, fd, off) => {
       const a = BigInt(mmapF(0, len, prot, flags, fd, off) as number | bigint);
       return a === -1n ? -BigInt(koffi.errno()) : a;
