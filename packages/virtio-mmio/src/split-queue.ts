@@ -301,6 +301,46 @@ export class SplitQueue {
   }
 
   /**
+   * The index in the available ring of the next buffer the device will take (vhost-user's
+   * "vring base", GET_VRING_BASE; 0 when inactive).
+   *
+   * @example
+   * ```ts
+   * const base = q.nextAvail; // saved when a ring stops, given back with resume() when it restarts
+   * ```
+   */
+  get nextAvail(): number {
+    return this.desc === undefined ? 0 : this.lastAvail;
+  }
+
+  /**
+   * Continues an active queue from where an earlier user of the same rings stopped: the next
+   * available index is `nextAvail` (vhost-user's SET_VRING_BASE) and the used index is the one
+   * the ring holds in guest memory (every earlier buffer is taken as completed), as a backend
+   * that takes over a running ring must (QEMU docs/interop/vhost-user.rst, "Starting and
+   * stopping rings").
+   *
+   * @param nextAvail - the available-ring index to continue from, 0..65535
+   * @returns false (and the violation reported) when the queue is inactive or the index is bad
+   * @example
+   * ```ts
+   * q.activate(layout, features);
+   * q.resume(savedBase);
+   * ```
+   */
+  resume(nextAvail: number): boolean {
+    const used = this.used;
+    if (used === undefined || this.brokenV) return false;
+    if (!Number.isInteger(nextAvail) || nextAvail < 0 || nextAvail > 0xffff) {
+      return this.fail("avail-idx-jump", `vring base: expected 0..65535, got ${String(nextAvail)}`);
+    }
+    this.lastAvail = nextAvail;
+    this.usedIdx = used.getUint16(2, true);
+    this.signalled = this.usedIdx;
+    return true;
+  }
+
+  /**
    * Validates a layout and starts using it: size a power of two in 1..maxSize, ring alignment
    * (16/2/4), every ring part inside one guest-memory region. On failure the violation callback
    * fires, the queue stays inactive, and false is returned.

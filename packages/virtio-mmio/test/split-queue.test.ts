@@ -672,3 +672,46 @@ describe("SplitQueue notification suppression", () => {
     expect(r.mem.read16(USED)).toBe(5);
   });
 });
+
+describe("SplitQueue: nextAvail and resume (a backend taking over running rings, vhost-user's vring base)", () => {
+  it("a second queue on the same rings, resumed at the first one's nextAvail, takes the next buffer and continues the used index", () => {
+    const r = rig();
+    for (let h = 0; h < 3; h++) {
+      r.desc(h, 0x5000 + 0x100 * h, 0x100, W);
+      r.post(h);
+    }
+    const a = r.q.pop();
+    const b = r.q.pop();
+    expect(a && r.q.addUsed(a, 1)).toBe(true);
+    expect(b && r.q.addUsed(b, 2)).toBe(true);
+    expect(r.q.nextAvail).toBe(2);
+    // the first user stops; another takes the same rings over
+    const q2 = new SplitQueue({ memory: r.mem, maxSize: 8, onViolation: (c, d) => r.violations.push([c, d]) });
+    expect(q2.nextAvail).toBe(0); // inactive
+    expect(q2.activate({ size: 8, desc: DESC, avail: AVAIL, used: USED }, { eventIdx: false, indirect: false })).toBe(true);
+    expect(q2.resume(r.q.nextAvail)).toBe(true);
+    const c = q2.pop();
+    expect(c?.head).toBe(2);
+    expect(c && q2.addUsed(c, 3)).toBe(true);
+    expect(r.mem.read16(USED + 2)).toBe(3); // used.idx continued from 2
+    expect(r.mem.read32(USED + 4 + 8 * 2)).toBe(2); // the third used element names head 2
+    expect(q2.pop()).toBeUndefined();
+    expect(r.violations).toEqual([]);
+  });
+
+  it("negative controls: without resume the new queue starts over at 0 (and would serve old buffers again); a bad base is a violation", () => {
+    const r = rig();
+    r.desc(0, 0x5000, 0x100, W);
+    r.post(0);
+    const a = r.q.pop();
+    expect(a && r.q.addUsed(a, 1)).toBe(true);
+    const q2 = new SplitQueue({ memory: r.mem, maxSize: 8, onViolation: (c, d) => r.violations.push([c, d]) });
+    q2.activate({ size: 8, desc: DESC, avail: AVAIL, used: USED }, { eventIdx: false, indirect: false });
+    expect(q2.pop()?.head).toBe(0); // served twice: what resume() prevents
+    const q3 = new SplitQueue({ memory: r.mem, maxSize: 8, onViolation: (c, d) => r.violations.push([c, d]) });
+    expect(q3.resume(0)).toBe(false); // inactive
+    q3.activate({ size: 8, desc: DESC, avail: AVAIL, used: USED }, { eventIdx: false, indirect: false });
+    expect(q3.resume(70000)).toBe(false);
+    expect(r.violations).toEqual([["avail-idx-jump", "vring base: expected 0..65535, got 70000"]]);
+  });
+});
