@@ -67,6 +67,17 @@ describe.each(codecPackages)("@microvm/%s in a browser-like context", (name) => 
       expect(out).toContain("aml objects 1");
       expect(out).toContain("error out-of-range");
     }
+    if (name === "vhost-user") {
+      expect(out).toEqual([
+        "GET_FEATURES none fds 0",
+        "reply 20 bytes",
+        "SET_FEATURES u64 fds 0",
+        "features 0x100000000",
+        "SET_MEM_TABLE memory-table fds 1",
+        "SET_VRING_CALL vring-fd fds 0",
+        "error unknown-request",
+      ]);
+    }
   });
 
 });
