@@ -2,7 +2,10 @@
 // - reading a synthetic 32 MiB ELF64 with 256 PT_LOAD segments and a PT_NOTE (zero-copy reader);
 // - the same read followed by placing every segment into a guest-RAM-sized buffer (what a VMM does),
 //   against copying the same bytes into a preallocated buffer;
-// - encoding start_info, and start_info plus a 127-entry memory map.
+// - encoding start_info, and start_info plus a 127-entry memory map;
+// - reading an ELF whose one PT_NOTE is 64 MiB of small notes with the PVH note last and 12 bytes
+//   that form no note after it (the note walk alone), against a plain copy of the same 64 MiB into
+//   a preallocated buffer.
 import { encodeMemmap, encodeStartInfo, readPvhKernel, MemmapType } from "../src/index.js";
 import { nsPerOp, type BenchCase } from "../../../bench/harness.ts";
 
@@ -10,15 +13,8 @@ const SEGMENTS = 256;
 const SEG_SIZE = 128 * 1024; // 256 x 128 KiB = 32 MiB of segment data
 const LOAD_BASE = 0x1000000;
 
-/** Builds the ELF by hand (gABI layout), independently of the reader. */
-function syntheticElf(): Uint8Array {
-  const phnum = SEGMENTS + 1;
-  const notes = 12 + 4 + 8; // one PVH note: header, "Xen\0", .quad entry
-  const headers = 64 + phnum * 56;
-  const dataStart = Math.ceil((headers + notes) / 4096) * 4096;
-  const size = dataStart + SEGMENTS * SEG_SIZE;
-  const b = new Uint8Array(size);
-  const dv = new DataView(b.buffer);
+/** The ELF64 x86-64 header (gABI "ELF Header"), program headers at 64. */
+function elfHeader64(b: Uint8Array, dv: DataView, phnum: number): void {
   b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
   dv.setUint16(16, 2, true); // ET_EXEC
   dv.setUint16(18, 62, true); // EM_X86_64
@@ -28,31 +24,95 @@ function syntheticElf(): Uint8Array {
   dv.setUint16(52, 64, true);
   dv.setUint16(54, 56, true);
   dv.setUint16(56, phnum, true);
-  for (let i = 0; i < SEGMENTS; i++) {
-    const at = 64 + i * 56;
-    dv.setUint32(at, 1, true); // PT_LOAD
-    dv.setUint32(at + 4, i === 0 ? 5 : 6, true);
-    dv.setBigUint64(at + 8, BigInt(dataStart + i * SEG_SIZE), true);
-    dv.setBigUint64(at + 16, 0xffffffff80000000n + BigInt(LOAD_BASE + i * SEG_SIZE), true);
-    dv.setBigUint64(at + 24, BigInt(LOAD_BASE + i * SEG_SIZE), true);
-    dv.setBigUint64(at + 32, BigInt(SEG_SIZE), true);
-    dv.setBigUint64(at + 40, BigInt(SEG_SIZE), true);
-    dv.setBigUint64(at + 48, 4096n, true);
-  }
-  const noteAt = headers;
-  const ph = 64 + SEGMENTS * 56;
-  dv.setUint32(ph, 4, true); // PT_NOTE
-  dv.setBigUint64(ph + 8, BigInt(noteAt), true);
-  dv.setBigUint64(ph + 32, BigInt(notes), true);
-  dv.setBigUint64(ph + 40, BigInt(notes), true);
-  dv.setBigUint64(ph + 48, 4n, true);
-  dv.setUint32(noteAt, 4, true);
-  dv.setUint32(noteAt + 4, 8, true);
-  dv.setUint32(noteAt + 8, 18, true);
-  b.set([0x58, 0x65, 0x6e, 0], noteAt + 12);
-  dv.setBigUint64(noteAt + 16, BigInt(LOAD_BASE + 0x40), true);
+}
+
+/** Program header `ph` (gABI "Program Header", ELF64). */
+function phdr64(dv: DataView, ph: number, type: number, offset: number, paddr: number, filesz: number, memsz: number, align: number): void {
+  dv.setUint32(ph, type, true);
+  dv.setUint32(ph + 4, type === 1 ? 5 : 4, true);
+  dv.setBigUint64(ph + 8, BigInt(offset), true);
+  dv.setBigUint64(ph + 16, type === 1 ? 0xffffffff80000000n + BigInt(paddr) : 0n, true);
+  dv.setBigUint64(ph + 24, BigInt(paddr), true);
+  dv.setBigUint64(ph + 32, BigInt(filesz), true);
+  dv.setBigUint64(ph + 40, BigInt(memsz), true);
+  dv.setBigUint64(ph + 48, BigInt(align), true);
+}
+
+const PVH_NOTE = 12 + 4 + 8; // header, "Xen\0", .quad entry
+
+/** The PVH note (XEN_ELFNOTE_PHYS32_ENTRY) at `at`, entry LOAD_BASE + 0x40. */
+function pvhNote(b: Uint8Array, dv: DataView, at: number): void {
+  dv.setUint32(at, 4, true);
+  dv.setUint32(at + 4, 8, true);
+  dv.setUint32(at + 8, 18, true);
+  b.set([0x58, 0x65, 0x6e, 0], at + 12);
+  dv.setBigUint64(at + 16, BigInt(LOAD_BASE + 0x40), true);
+}
+
+/** Builds the ELF by hand (gABI layout), independently of the reader. */
+function syntheticElf(): Uint8Array {
+  const phnum = SEGMENTS + 1;
+  const headers = 64 + phnum * 56;
+  const dataStart = Math.ceil((headers + PVH_NOTE) / 4096) * 4096;
+  const size = dataStart + SEGMENTS * SEG_SIZE;
+  const b = new Uint8Array(size);
+  const dv = new DataView(b.buffer);
+  elfHeader64(b, dv, phnum);
+  for (let i = 0; i < SEGMENTS; i++) phdr64(dv, 64 + i * 56, 1, dataStart + i * SEG_SIZE, LOAD_BASE + i * SEG_SIZE, SEG_SIZE, SEG_SIZE, 4096);
+  // The flags of every segment but the first (text, R+X) say R+W.
+  for (let i = 1; i < SEGMENTS; i++) dv.setUint32(64 + i * 56 + 4, 6, true);
+  phdr64(dv, 64 + SEGMENTS * 56, 4, headers, 0, PVH_NOTE, PVH_NOTE, 4);
+  pvhNote(b, dv, headers);
   for (let i = dataStart; i < size; i += 4096) b[i] = i & 0xff;
   return b;
+}
+
+const NOTES_BYTES = 64 * 2 ** 20;
+
+/**
+ * An ELF64 image with one PT_LOAD of 4 KiB and one PT_NOTE of `NOTES_BYTES` (gABI "Note Section"
+ * layout): `noteSize`-byte non-Xen notes (12: empty ones; otherwise "GNU\0", type 3, a descriptor
+ * of noteSize - 16 bytes, the size of an NT_GNU_BUILD_ID at 36), then the PVH note, then 12 bytes
+ * that form no note (n_namesz 0xffffffff), which the reader ignores after the PVH note.
+ */
+function noteHeavyElf(noteSize: number): Uint8Array {
+  const notesAt = 64 + 2 * 56;
+  const tail = 12;
+  const count = Math.floor((NOTES_BYTES - PVH_NOTE - tail) / noteSize);
+  const notesLen = count * noteSize + PVH_NOTE + tail;
+  const loadAt = notesAt + notesLen;
+  const b = new Uint8Array(loadAt + 4096);
+  const dv = new DataView(b.buffer);
+  elfHeader64(b, dv, 2);
+  phdr64(dv, 64, 1, loadAt, LOAD_BASE, 4096, 4096, 4096);
+  phdr64(dv, 120, 4, notesAt, 0, notesLen, notesLen, 4);
+  if (noteSize > 12) {
+    dv.setUint32(notesAt, 4, true);
+    dv.setUint32(notesAt + 4, noteSize - 16, true);
+    dv.setUint32(notesAt + 8, 3, true);
+    b.set([0x47, 0x4e, 0x55, 0], notesAt + 12);
+  }
+  // Copy the first note over the rest, doubling the copied run each time.
+  for (let n = 1; n < count; n *= 2) b.copyWithin(notesAt + n * noteSize, notesAt, notesAt + Math.min(n, count - n) * noteSize);
+  const pvhAt = notesAt + count * noteSize;
+  pvhNote(b, dv, pvhAt);
+  b.fill(0xff, pvhAt + PVH_NOTE, loadAt);
+  return b;
+}
+
+/** The PT_NOTE row for `noteSize`-byte notes, against a copy of its 64 MiB into `dst`. */
+function noteRow(noteSize: number, dst: Uint8Array, goal?: string): BenchCase {
+  const elf = noteHeavyElf(noteSize);
+  const src = elf.subarray(64 + 2 * 56, 64 + 2 * 56 + NOTES_BYTES);
+  return {
+    name: `pvh read ELF, one 64 MiB PT_NOTE of ${noteSize}-byte notes, PVH note last`,
+    unit: "ns/op",
+    better: "lower",
+    reference: `plain copy of the ${NOTES_BYTES} note bytes into a preallocated buffer`,
+    ...(goal ? { goal } : {}),
+    ours: () => nsPerOp(() => readPvhKernel(elf)),
+    ref: () => nsPerOp(() => dst.set(src)),
+  };
 }
 
 function plainCopy(src: Uint8Array): () => number {
@@ -71,6 +131,7 @@ export function cases(): BenchCase[] {
   ];
   const si = { cmdlinePaddr: 0x20000, memmapPaddr: 0x7000, memmapEntries: memmap.length, rsdpPaddr: 0xe0000 };
   const mib = (elf.length / 2 ** 20).toFixed(1);
+  const noteDst = new Uint8Array(NOTES_BYTES);
   return [
     {
       name: `pvh read ELF, ${mib} MiB, ${SEGMENTS} segments`,
@@ -95,6 +156,9 @@ export function cases(): BenchCase[] {
         }),
       ref: () => nsPerOp(() => copyDst.set(elf)),
     },
+    // Notes of an NT_GNU_BUILD_ID's size; and empty notes, the most notes per byte (the worst case).
+    noteRow(36, noteDst, "<= 2"),
+    noteRow(12, noteDst),
     {
       name: "pvh encode start_info",
       unit: "ns/op",

@@ -1,7 +1,7 @@
 // An E820-style memory map for hvm_start_info, built from RAM and reserved ranges.
 import { PvhError } from "./errors.js";
 import { MAX_MEMMAP_ENTRIES, MemmapType, type MemmapEntry } from "./memmap.js";
-import { checkArray, checkObject, hex, toU64 } from "./util.js";
+import { checkArray, checkObject, hex, toU64 } from "./checks.js";
 
 /**
  * A range of guest-physical addresses, `[start, start + size)`, as numbers or bigints.

@@ -4,7 +4,8 @@
 // arch/x86/platform/pvh/head.S. 
 import { type GuestRangeInit } from "./e820.js";
 import { PvhError } from "./errors.js";
-import { checkArray, checkBytes, checkObject, hex, toU64, view } from "./util.js";
+import { checkArray, checkBytes, checkObject, hex, toU64 } from "./checks.js";
+import { view } from "./little-endian.js";
 
 /**
  * Xen ELF note types microvm knows by name (`XEN_ELFNOTE_*`, xen-project/xen
@@ -110,7 +111,10 @@ export interface PvhKernel {
   readonly elfEntry: bigint;
   /** The `PT_LOAD` segments with a non-zero `p_memsz`, in program-header order. */
   readonly segments: readonly PvhSegment[];
-  /** Every note named "Xen" found in `PT_NOTE` segments, in file order, the PVH note included. */
+  /**
+   * Every note named "Xen" found in `PT_NOTE` segments, in file order, the PVH note included (not
+   * those past bytes that form no note, which end a segment's walk once the PVH note is found).
+   */
   readonly xenNotes: readonly ElfNote[];
   /** The lowest `p_paddr` of the segments. */
   readonly physStart: bigint;
@@ -141,10 +145,6 @@ function fail(code: ConstructorParameters<typeof PvhError>[0], message: string):
   throw new PvhError(code, message);
 }
 
-function align4(n: number): number {
-  return n + ((4 - (n % 4)) % 4);
-}
-
 /**
  * Reads an x86 or x86-64 ELF kernel (ELF32 or ELF64, little-endian) for PVH boot: the PVH entry
  * point from the Xen `PHYS32_ENTRY` note (name "Xen", type 18, descriptor 4 or 8 bytes, read as a
@@ -153,7 +153,12 @@ function align4(n: number): number {
  *
  * Notes are walked in every `PT_NOTE` segment with 4-byte alignment of name and descriptor,
  * whatever `p_align` says (the gABI note format; rust-vmm/linux-loader PR #128). The first PVH
- * note found wins. Nothing is copied: segment bytes and note descriptors are views into `bytes`.
+ * note found wins. Until it is found, bytes of a segment that do not form a whole note (a header,
+ * name or descriptor running past the segment) are an error, `note-overrun`; once it is found,
+ * such bytes end the walk of their segment and are ignored, as QEMU ignores everything after the
+ * note it looks for. The PVH note itself must fit its segment. The walk is linear in the note
+ * bytes and allocates only for Xen notes. Nothing is copied: segment bytes and note descriptors
+ * are views into `bytes`.
  *
  * @param bytes - the whole ELF file.
  * @param options - optional guest RAM ranges the segments must fit in.
@@ -250,12 +255,8 @@ export function readPvhKernel(bytes: Uint8Array, options?: ReadPvhKernelOptions)
       noteBytes += size;
       if (noteBytes > len)
         fail("notes-too-large", `PT_NOTE segments: ${noteBytes} bytes in total exceed the ${len}-byte file (overlapping PT_NOTEs)`);
-      for (const [note, namesz] of walkNotes(bytes, start, size, i)) {
-        // Exactly "Xen\0" with n_namesz 4 (rust-vmm/linux-loader src/loader/elf/mod.rs, PR #29).
-        if (namesz !== 4 || note.name !== "Xen") continue;
-        xenNotes.push(note);
-        if (pvh === undefined && note.type === XenElfNote.PHYS32_ENTRY) pvh = note;
-      }
+      const at = walkNotes(bytes, dv, start, start + size, i, xenNotes, pvh !== undefined);
+      if (pvh === undefined && at >= 0) pvh = xenNotes[at];
       continue;
     }
     if (memsz < filesz)
@@ -308,25 +309,65 @@ export function readPvhKernel(bytes: Uint8Array, options?: ReadPvhKernelOptions)
   };
 }
 
-function* walkNotes(bytes: Uint8Array, start: number, size: number, phIndex: number): Generator<[ElfNote, number]> {
-  const dv = view(bytes);
-  let pos = 0;
-  while (pos < size) {
-    const where = `PT_NOTE ${phIndex}, note at +${hex(pos)}`;
-    if (size - pos < NOTE_HEADER) fail("note-overrun", `${where}: the 12-byte note header runs past the segment's ${size} bytes`);
-    const namesz = dv.getUint32(start + pos, true);
-    const descsz = dv.getUint32(start + pos + 4, true);
-    const type = dv.getUint32(start + pos + 8, true);
-    const nameAt = pos + NOTE_HEADER;
-    const descAt = nameAt + align4(namesz);
-    if (descAt > size) fail("note-overrun", `${where}: n_namesz ${namesz} runs past the segment's ${size} bytes`);
-    if (descAt + descsz > size) fail("note-overrun", `${where}: n_descsz ${descsz} runs past the segment's ${size} bytes`);
-    // The name is namesz bytes including its NUL; drop one trailing NUL.
-    let nameLen = namesz;
-    if (nameLen > 0 && bytes[start + nameAt + nameLen - 1] === 0) nameLen--;
-    let name = "";
-    for (let k = 0; k < nameLen; k++) name += String.fromCharCode(bytes[start + nameAt + k] as number);
-    yield [{ name, type, desc: bytes.subarray(start + descAt, start + descAt + descsz) }, namesz];
-    pos = descAt + align4(descsz);
+function noteOverrun(start: number, end: number, at: number, phIndex: number, what: string): never {
+  fail("note-overrun", `PT_NOTE ${phIndex}, note at +${hex(at - start)}: ${what} runs past the segment's ${end - start} bytes`);
+}
+
+/** Bytes read ahead of the note walk, one per cache line (see {@link walkNotes}). */
+const READ_AHEAD = 64 * 1024;
+/** Where {@link walkNotes} leaves the bytes it read ahead, so the reads cannot be optimised away. */
+let readAheadSink = 0;
+
+/**
+ * Walks the notes of one `PT_NOTE` segment, the file bytes `[start, end)`, with the gABI layout
+ * ("Note Section": `n_namesz`, `n_descsz`, `n_type`, then the name and the descriptor, each padded
+ * to 4 bytes). Notes named exactly "Xen\0" are appended to `xen`; nothing is allocated for the
+ * others (offsets and DataView reads only), so the walk is linear in the segment's size.
+ *
+ * Returns the index in `xen` of this segment's first `PHYS32_ENTRY` note, or -1.
+ *
+ * Bytes that do not form a whole note are an error (`note-overrun`) only while no PVH note has
+ * been found (`found` is false and none came earlier in this segment); after it, they end the
+ * walk of this segment. QEMU tolerates at least as much: its note search (`get_elf_note_type` in
+ * include/hw/elf_ops.h.inc) returns at the first note of the wanted type and never reads the
+ * bytes after it.
+ */
+function walkNotes(bytes: Uint8Array, dv: DataView, start: number, end: number, phIndex: number, xen: ElfNote[], found: boolean): number {
+  let pvhAt = -1;
+  let at = start;
+  // Each note's offset depends on the sizes read from the previous one, so the walk is a chain of
+  // dependent loads that cannot overlap cache misses. A separate loop touching one byte per 64-byte
+  // line of the next block has independent loads, which the CPU overlaps; the walk then reads from
+  // cache. On 64 MiB of 36-byte notes (bench/pvh.bench.ts) that took the walk from 3.5x to 1.8x
+  // the time of a copy of the same bytes.
+  let warm = start;
+  let sink = 0;
+  while (at < end) {
+    if (at >= warm) {
+      warm = Math.min(end, at + READ_AHEAD);
+      for (let k = at; k < warm; k += 64) sink ^= bytes[k] as number;
+    }
+    const left = end - at;
+    if (left < NOTE_HEADER) {
+      if (found || pvhAt >= 0) break; // bytes after the PVH note that form no note: ignored
+      noteOverrun(start, end, at, phIndex, "the 12-byte note header");
+    }
+    const namesz = dv.getUint32(at, true);
+    const descsz = dv.getUint32(at + 4, true);
+    // Padding to 4 bytes: -n & 3 is exact for every u32 (ToInt32 wraps modulo 2^32, a multiple of 4).
+    const descAt = NOTE_HEADER + namesz + (-namesz & 3);
+    if (descAt + descsz > left) {
+      if (found || pvhAt >= 0) break;
+      noteOverrun(start, end, at, phIndex, descAt > left ? `n_namesz ${namesz}` : `n_descsz ${descsz}`);
+    }
+    // Exactly "Xen\0" with n_namesz 4 (rust-vmm/linux-loader src/loader/elf/mod.rs, PR #29).
+    if (namesz === 4 && bytes[at + 12] === 0x58 && bytes[at + 13] === 0x65 && bytes[at + 14] === 0x6e && bytes[at + 15] === 0) {
+      const type = dv.getUint32(at + 8, true);
+      if (pvhAt < 0 && type === XenElfNote.PHYS32_ENTRY) pvhAt = xen.length;
+      xen.push({ name: "Xen", type, desc: bytes.subarray(at + descAt, at + descAt + descsz) });
+    }
+    at += descAt + descsz + (-descsz & 3);
   }
+  readAheadSink ^= sink;
+  return pvhAt;
 }

@@ -5,7 +5,7 @@
 // newer Linux uses start_info as its first stack (Linux arch/x86/platform/pvh/head.S). The values match
 // Firecracker's (firecracker-microvm/firecracker src/vmm/src/arch/x86_64/regs.rs and gdt.rs).
 import { PvhError } from "./errors.js";
-import { checkObject, hex, toU64 } from "./util.js";
+import { checkObject, hex, toU64 } from "./checks.js";
 
 /**
  * Where the GDT goes by default: 0x500, Firecracker's `BOOT_GDT_OFFSET`

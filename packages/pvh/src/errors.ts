@@ -15,7 +15,8 @@
  * - `segments-overlap`: two `PT_LOAD` segments share physical memory.
  * - `segment-outside-ram`: a segment does not fit in any of the caller's RAM ranges.
  * - `no-pvh-note`: no `XEN_ELFNOTE_PHYS32_ENTRY` note in any `PT_NOTE` segment.
- * - `note-overrun`: a note's header, name or descriptor runs past the end of its `PT_NOTE` segment.
+ * - `note-overrun`: a note's header, name or descriptor runs past the end of its `PT_NOTE` segment
+ *   before the PVH note was found (after it, such bytes are ignored), or the PVH note's own does.
  * - `notes-too-large`: the `PT_NOTE` segments together are larger than the file (they overlap);
  *   this bounds the work a hostile image can cause.
  * - `bad-pvh-note`: the PVH note's descriptor is shorter than 4 bytes.

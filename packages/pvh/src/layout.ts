@@ -7,7 +7,7 @@ import { PvhError } from "./errors.js";
 import { encodeMemmap, MAX_MEMMAP_ENTRIES, MemmapType, type MemmapEntryInit } from "./memmap.js";
 import { encodeModlist, MODLIST_ENTRY_SIZE } from "./modlist.js";
 import { encodeStartInfo, START_INFO_SIZE, type StartInfo } from "./start-info.js";
-import { checkArray, checkBytes, checkObject, hex, toU64, toUint } from "./util.js";
+import { checkArray, checkBytes, checkObject, hex, toU64, toUint } from "./checks.js";
 
 /**
  * Most bytes of the command line, its NUL included: Firecracker's `CMDLINE_MAX_SIZE`

@@ -1,7 +1,8 @@
 // hvm_memmap_table_entry: torvalds/linux include/xen/interface/hvm/start_info.h. Types are the
 // ACPI address-range types (E820), XEN_HVM_MEMMAP_TYPE_* in the same header.
 import { PvhError } from "./errors.js";
-import { checkArray, checkBytes, checkObject, checkOffset, hex, isU64, needBytes, needRoom, checkU64, putU64Dv, toUint, view } from "./util.js";
+import { checkArray, checkBytes, checkObject, checkOffset, hex, isU64, needBytes, needRoom, checkU64, toUint } from "./checks.js";
+import { putU64Dv, view } from "./little-endian.js";
 
 /**
  * Size in bytes of one `struct hvm_memmap_table_entry` (the same size as an ACPI 3.0 E820 record).

@@ -2,7 +2,8 @@
 // module as the initrd (arch/x86/platform/pvh/enlighten.c, init_pvh_bootparams: "The first module
 // is always ramdisk").
 import { PvhError } from "./errors.js";
-import { checkArray, checkBytes, checkObject, checkOffset, hex, needBytes, needRoom, checkU64, putU64Dv, toUint, view } from "./util.js";
+import { checkArray, checkBytes, checkObject, checkOffset, hex, needBytes, needRoom, checkU64, toUint } from "./checks.js";
+import { putU64Dv, view } from "./little-endian.js";
 
 /**
  * Size in bytes of one `struct hvm_modlist_entry`.

@@ -12,7 +12,7 @@
 // image size to be a multiple of 64 KiB.
 import { PvhError } from "./errors.js";
 import type { GeneralRegisters, PvhEntryState, PvhSregs, SegmentState, TableRegister } from "./entry-state.js";
-import { checkArray, checkBytes, checkObject, hex, toU64 } from "./util.js";
+import { checkArray, checkBytes, checkObject, hex, toU64 } from "./checks.js";
 
 /**
  * The default (and smallest) ROM size: 64 KiB, the size QEMU requires a BIOS image to be a

@@ -2,7 +2,8 @@
 // (a copy of xen-project/xen xen/include/public/arch-x86/hvm/start_info.h); offsets are checked
 // against a C program compiled with that header (test/vectors/start-info-layout.c).
 import { PvhError } from "./errors.js";
-import { checkBytes, checkObject, checkOffset, checkU64, hex, needBytes, needRoom, put32, putU64, toUint, view } from "./util.js";
+import { checkBytes, checkObject, checkOffset, checkU64, hex, needBytes, needRoom, toUint } from "./checks.js";
+import { put32, putU64, view } from "./little-endian.js";
 
 /**
  * `XEN_HVM_START_MAGIC_VALUE` ("xEn3" with bit 0x80 of the "E" set), from

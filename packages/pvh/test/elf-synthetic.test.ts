@@ -1,83 +1,16 @@
 // readPvhKernel on small ELF images built here byte by byte (System V gABI layouts), so that each
 // check can be reached alone and at its exact boundary: the message of every rejection, the
 // magic bytes one at a time, headers with no program headers, program headers ending at EOF,
-// PT_NOTE totals equal to the file size, note names, segment order and the reported extent.
+// PT_NOTE totals equal to the file size, note names, bytes after the PVH note (ignored) and before
+// it (an error), a 64 MiB PT_NOTE, segment order and the reported extent.
 import { describe, expect, it } from "vitest";
 import { readPvhKernel, type ReadPvhKernelOptions } from "@microvm/pvh";
 
 import { err, thrown } from "./helpers/codes.ts";
-
-const PT_LOAD = 1;
-const PT_NOTE = 4;
-interface Ph {
-  type: number;
-  offset: number | bigint;
-  paddr: bigint;
-  filesz: number | bigint;
-  memsz: number | bigint;
-  flags?: number;
-}
-
-/** A note: n_namesz, n_descsz, n_type, the name and the descriptor, each padded to 4 bytes. */
-function note(name: readonly number[], type: number, desc: readonly number[]): Uint8Array {
-  const pad = (n: number): number => (n + 3) & ~3;
-  const b = new Uint8Array(12 + pad(name.length) + pad(desc.length));
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, name.length, true);
-  dv.setUint32(4, desc.length, true);
-  dv.setUint32(8, type, true);
-  b.set(name, 12);
-  b.set(desc, 12 + pad(name.length));
-  return b;
-}
-const XEN = [0x58, 0x65, 0x6e, 0];
-const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
-const pvhNote = (entry: number): Uint8Array => note(XEN, 18, le32(entry));
-const cat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
-
-/** An ELF64 x86-64 image: header, `phs` right after it, then `data`. */
-function elf64(phs: readonly Ph[], data: Uint8Array, phnum: number = phs.length): Uint8Array {
-  const b = new Uint8Array(64 + 56 * phs.length + data.length);
-  const dv = new DataView(b.buffer);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
-  dv.setUint16(18, 62, true);
-  dv.setBigUint64(32, 64n, true);
-  dv.setUint16(54, 56, true);
-  dv.setUint16(56, phnum, true);
-  phs.forEach((p, i) => {
-    const at = 64 + i * 56;
-    dv.setUint32(at, p.type, true);
-    dv.setUint32(at + 4, p.flags ?? 5, true);
-    dv.setBigUint64(at + 8, BigInt(p.offset), true);
-    dv.setBigUint64(at + 24, p.paddr, true);
-    dv.setBigUint64(at + 32, BigInt(p.filesz), true);
-    dv.setBigUint64(at + 40, BigInt(p.memsz), true);
-  });
-  b.set(data, 64 + 56 * phs.length);
-  return b;
-}
-/** Where `data` starts in an ELF64 image with `n` program headers. */
-const dataAt = (n: number): number => 64 + 56 * n;
+import { PT_LOAD, PT_NOTE, XEN, cat, dataAt, elf64, kernelWithNotes, le32, note, noteHeader, pvhNote, repeat } from "./helpers/elf-build.ts";
 
 /** A good kernel: 16 code bytes at 0x100000 (4 KiB in memory) and the PVH note, entry 0x100004. */
-function good(notes: Uint8Array = pvhNote(0x100004)): Uint8Array {
-  const d = dataAt(2);
-  return elf64(
-    [
-      { type: PT_LOAD, offset: d, paddr: 0x100000n, filesz: 16, memsz: 0x1000 },
-      { type: PT_NOTE, offset: d + 16, paddr: 0n, filesz: notes.length, memsz: 0 },
-    ],
-    cat(new Uint8Array(16).fill(0x90), notes),
-  );
-}
+const good = (notes: Uint8Array = pvhNote(0x100004)): Uint8Array => kernelWithNotes(notes);
 const set = (b: Uint8Array, f: (dv: DataView, b: Uint8Array) => void): Uint8Array => {
   const c = b.slice();
   f(new DataView(c.buffer), c);
@@ -147,8 +80,16 @@ describe("readPvhKernel: program headers and notes", () => {
     ["PVH entry at 4 GiB", () => readPvhKernel(good(note(XEN, 18, [0, 0, 0, 0, 1, 0, 0, 0]))), err("entry-above-4g", "XEN_ELFNOTE_PHYS32_ENTRY: expected an entry below 4 GiB, got 0x100000000")],
     ["PVH entry in the BSS", () => readPvhKernel(good(pvhNote(0x100010))), err("entry-not-loaded", "XEN_ELFNOTE_PHYS32_ENTRY: entry 0x100010 is not inside the file bytes of any PT_LOAD segment")],
     ["a note name of 4 bytes without its NUL is not Xen's", () => readPvhKernel(good(note([0x58, 0x65, 0x6e, 0x21], 18, le32(0x100004)))), err("no-pvh-note", 'notes: no XEN_ELFNOTE_PHYS32_ENTRY (name "Xen", type 18) in any PT_NOTE segment')],
-    ["a note header cut", () => readPvhKernel(good(cat(pvhNote(0x100004), new Uint8Array(8)))), err("note-overrun", "PT_NOTE 1, note at +0x14: the 12-byte note header runs past the segment's 28 bytes")],
-    ["n_namesz past the segment", () => readPvhKernel(good(cat(pvhNote(0x100004), note([1, 2, 3, 4, 5, 6, 7, 8], 1, [])).subarray(0, 20 + 16))), err("note-overrun", "PT_NOTE 1, note at +0x14: n_namesz 8 runs past the segment's 36 bytes")],
+    // Before the PVH note is found, bytes that form no whole note are an error naming the field
+    // and the segment's size; after it they are ignored (see "bytes after the PVH note" below).
+    ["a note header cut, in a PT_NOTE before the PVH note's", () => readPvhKernel(kernelWithNotes(cat(note([], 1, []), new Uint8Array(8)), pvhNote(0x100004))), err("note-overrun", "PT_NOTE 1, note at +0xc: the 12-byte note header runs past the segment's 20 bytes")],
+    // A 32-byte segment: a 12-byte header whose name of 20 bytes swallows the 20-byte PVH note ends
+    // exactly at the segment's end; one byte more (padded to 24) runs past it.
+    ["n_namesz 20 ending at the segment's end, over the PVH note", () => readPvhKernel(good(cat(noteHeader(20, 0, 1), pvhNote(0x100004)))), err("no-pvh-note", 'notes: no XEN_ELFNOTE_PHYS32_ENTRY (name "Xen", type 18) in any PT_NOTE segment')],
+    ["n_namesz 21 past the segment, before the PVH note", () => readPvhKernel(good(cat(noteHeader(21, 0, 1), pvhNote(0x100004)))), err("note-overrun", "PT_NOTE 1, note at +0x0: n_namesz 21 runs past the segment's 32 bytes")],
+    ["n_namesz 0xffffffff, before the PVH note", () => readPvhKernel(good(cat(noteHeader(0xffffffff, 0, 1), pvhNote(0x100004)))), err("note-overrun", "PT_NOTE 1, note at +0x0: n_namesz 4294967295 runs past the segment's 32 bytes")],
+    ["n_descsz past the segment, before the PVH note", () => readPvhKernel(good(cat(note(XEN, 6, []), noteHeader(4, 21, 1), Uint8Array.from(XEN), pvhNote(0x100004)))), err("note-overrun", "PT_NOTE 1, note at +0x10: n_descsz 21 runs past the segment's 52 bytes")],
+    ["n_descsz 0xfffffffc, before the PVH note", () => readPvhKernel(good(cat(noteHeader(0, 0xfffffffc, 1), pvhNote(0x100004)))), err("note-overrun", "PT_NOTE 1, note at +0x0: n_descsz 4294967292 runs past the segment's 32 bytes")],
     ["n_descsz past the segment", () => readPvhKernel(good(note(XEN, 18, [4, 0, 0x10, 0, 0, 0, 0, 0]).subarray(0, 20))), err("note-overrun", "PT_NOTE 1, note at +0x0: n_descsz 8 runs past the segment's 20 bytes")],
   ];
   it.each(rows)("%s", (_n, f, want) => {
@@ -247,6 +188,83 @@ describe("readPvhKernel: program headers and notes", () => {
     expect(image(0).length).toBe(464);
     expect(readPvhKernel(image(0)).xenNotes.length).toBe(2);
     expect(thrown(() => readPvhKernel(image(4)))).toEqual(err("notes-too-large", "PT_NOTE segments: 468 bytes in total exceed the 464-byte file (overlapping PT_NOTEs)"));
+  });
+});
+
+// QEMU's note search (get_elf_note_type, include/hw/elf_ops.h.inc) returns at the first note of
+// the type it wants and never reads what follows; readPvhKernel keeps walking for the other Xen
+// notes but ignores whatever bytes after the PVH note form no whole note.
+describe("readPvhKernel: bytes after the PVH note", () => {
+  const PVH = pvhNote(0x100004);
+  const ff = (n: number): Uint8Array => new Uint8Array(n).fill(0xff);
+  const rows: [string, Uint8Array[], readonly number[]][] = [
+    ["1 byte", [cat(PVH, ff(1))], [18]],
+    ["11 bytes (a header cut one byte short)", [cat(PVH, ff(11))], [18]],
+    ["a header whose n_namesz runs past the segment", [cat(PVH, noteHeader(8, 0, 1))], [18]],
+    ["a header with n_namesz 0xffffffff", [cat(PVH, noteHeader(0xffffffff, 0, 1))], [18]],
+    ["a header whose n_descsz runs past the segment by 1", [cat(PVH, noteHeader(4, 5, 1), Uint8Array.from(XEN), ff(4))], [18]],
+    ["a header with n_descsz 0xffffffff", [cat(PVH, noteHeader(0, 0xffffffff, 1))], [18]],
+    ["64 bytes of 0xff", [cat(PVH, ff(64))], [18]],
+    ["a whole Xen note, then a cut header: the Xen note is still read", [cat(PVH, note(XEN, 6, [0x4c, 0x69, 0x6e, 0x75, 0x78, 0]), ff(8))], [18, 6]],
+    ["a second PVH note, then a cut header: the first PVH note wins", [cat(PVH, pvhNote(0x100008), ff(8))], [18, 18]],
+    ["other notes first, then the PVH note and a cut header", [cat(note([0x47, 0x4e, 0x55, 0], 3, new Array(20).fill(7)), note(XEN, 6, [0]), PVH, ff(5))], [6, 18]],
+    ["a cut header in a later PT_NOTE", [PVH, cat(note(XEN, 5, [0]), ff(8))], [18, 5]],
+    ["a later PT_NOTE of 0xff only", [PVH, ff(40)], [18]],
+  ];
+  it.each(rows)("%s: accepted, same entry", (_n, segments, types) => {
+    const k = readPvhKernel(kernelWithNotes(...segments));
+    expect(k.entry).toBe(0x100004n);
+    expect(k.xenNotes.map((n) => n.type)).toEqual(types);
+  });
+
+  it("the same bytes in front of the PVH note are an error (negative control)", () => {
+    expect(thrown(() => readPvhKernel(kernelWithNotes(cat(ff(64), PVH))))).toEqual(
+      err("note-overrun", "PT_NOTE 1, note at +0x0: n_namesz 4294967295 runs past the segment's 84 bytes"),
+    );
+    expect(thrown(() => readPvhKernel(kernelWithNotes(cat(note(XEN, 6, [0]), ff(8)), PVH)))).toEqual(
+      err("note-overrun", "PT_NOTE 1, note at +0x14: the 12-byte note header runs past the segment's 28 bytes"),
+    );
+  });
+
+  it("the PVH note itself must still be whole and valid", () => {
+    // Its descriptor cut by the segment's end, whatever follows in the file.
+    expect(thrown(() => readPvhKernel(good(cat(note(XEN, 18, le32(0x100004)).subarray(0, 18), ff(2)).subarray(0, 18))))).toEqual(
+      err("note-overrun", "PT_NOTE 1, note at +0x0: n_descsz 4 runs past the segment's 18 bytes"),
+    );
+    // A descriptor of 3 bytes, then bytes that form no note.
+    expect(thrown(() => readPvhKernel(good(cat(note(XEN, 18, [4, 0, 0x10]), ff(8)))))).toEqual(
+      err("bad-pvh-note", "XEN_ELFNOTE_PHYS32_ENTRY: expected a descriptor of 4 or more bytes, got 3"),
+    );
+  });
+
+  it("no PVH note, only bytes that form no note: the overrun is the error", () => {
+    expect(thrown(() => readPvhKernel(good(cat(note(XEN, 6, [0]), ff(12)))))).toEqual(
+      err("note-overrun", "PT_NOTE 1, note at +0x14: n_namesz 4294967295 runs past the segment's 32 bytes"),
+    );
+  });
+
+  describe("a 64 MiB PT_NOTE of 36-byte notes", () => {
+    const MIB64 = 64 * 2 ** 20;
+    const GNU = note([0x47, 0x4e, 0x55, 0], 3, new Array(20).fill(0xab)); // NT_GNU_BUILD_ID-sized
+    const count = Math.floor((MIB64 - PVH.length - 12) / GNU.length);
+    const many = repeat(GNU, count);
+
+    it("PVH note last, then 12 bytes of 0xff: accepted, no other Xen note", () => {
+      const k = readPvhKernel(kernelWithNotes(cat(many, pvhNote(0x10000c), ff(12))));
+      expect(k.entry).toBe(0x10000cn);
+      expect(k.xenNotes.length).toBe(1);
+    });
+    it("no PVH note in it: no-pvh-note", () => {
+      expect(thrown(() => readPvhKernel(kernelWithNotes(many)))).toEqual(
+        err("no-pvh-note", 'notes: no XEN_ELFNOTE_PHYS32_ENTRY (name "Xen", type 18) in any PT_NOTE segment'),
+      );
+    });
+    it("a note overrunning the segment just before the PVH note: note-overrun at its offset", () => {
+      const notes = cat(many, noteHeader(4, PVH.length + 1, 1), Uint8Array.from(XEN), PVH);
+      expect(thrown(() => readPvhKernel(kernelWithNotes(notes)))).toEqual(
+        err("note-overrun", `PT_NOTE 1, note at +0x${many.length.toString(16)}: n_descsz ${PVH.length + 1} runs past the segment's ${notes.length} bytes`),
+      );
+    });
   });
 });
 

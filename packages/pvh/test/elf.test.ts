@@ -12,6 +12,7 @@ import {
   type Fixtures,
 } from "./helpers/toolchain.ts";
 import { codeOf } from "./helpers/codes.ts";
+import { PT_LOAD, PT_NOTE, dataAt, elf64, type Ph } from "./helpers/elf-build.ts";
 
 let fx: Fixtures;
 beforeAll(() => {
@@ -135,26 +136,11 @@ describe("readPvhKernel on real toolchain output, judged by readelf", () => {
  * each, namesz = descsz = 0), plus one PT_LOAD. Without a bound, the walk would cost count x 4 KiB.
  */
 function manyNotes(count: number): Uint8Array {
-  const phnum = count + 1;
-  const notesAt = 64 + phnum * 56;
-  const b = new Uint8Array(notesAt + 4096 * 2);
-  const dv = new DataView(b.buffer);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
-  dv.setUint16(18, 62, true);
-  dv.setBigUint64(32, 64n, true);
-  dv.setUint16(54, 56, true);
-  dv.setUint16(56, phnum, true);
-  dv.setUint32(64, 1, true);
-  dv.setBigUint64(64 + 8, BigInt(notesAt + 4096), true);
-  dv.setBigUint64(64 + 24, 0x100000n, true);
-  dv.setBigUint64(64 + 32, 4096n, true);
-  dv.setBigUint64(64 + 40, 4096n, true);
-  for (let i = 1; i < phnum; i++) {
-    dv.setUint32(64 + i * 56, 4, true);
-    dv.setBigUint64(64 + i * 56 + 8, BigInt(notesAt), true);
-    dv.setBigUint64(64 + i * 56 + 32, 4092n, true); // 341 empty notes
-  }
-  return b;
+  const notesAt = dataAt(count + 1);
+  const load: Ph = { type: PT_LOAD, offset: notesAt + 4096, paddr: 0x100000n, filesz: 4096, memsz: 4096 };
+  // 4092 bytes: 341 empty notes.
+  const notes = Array.from({ length: count }, (): Ph => ({ type: PT_NOTE, offset: notesAt, paddr: 0n, filesz: 4092, memsz: 0 }));
+  return elf64([load, ...notes], new Uint8Array(4096 * 2));
 }
 
 // Program-header field offsets (System V gABI) used by the mutations.
@@ -245,6 +231,9 @@ describe("boundary table: ELF limits", () => {
     ["PT_NOTEs covering fewer bytes than the file (2 copies)", () => readPvhKernel(manyNotes(2)), "no-pvh-note"],
     ["65533 PT_NOTEs (e_phnum 65534, the most) over the same notes", () => readPvhKernel(manyNotes(65533)), "notes-too-large"],
     ["PVH descsz 3", () => readPvhKernel(patch(fx.k32.bytes, (_, b) => (b[pvhNote32() + 4] = 3))), "bad-pvh-note"],
+    // The file bytes after the notes join the PT_NOTE: ignored after the PVH note, as QEMU does.
+    ["PT_NOTE 1 byte longer than its notes", () => readPvhKernel(patch(fx.k64.bytes, (dv) => dv.setBigUint64(ph64(3, "filesz"), dv.getBigUint64(ph64(3, "filesz"), true) + 1n, true))), "no error"],
+    ["PT_NOTE 13 bytes longer than its notes", () => readPvhKernel(patch(fx.k64.bytes, (dv) => dv.setBigUint64(ph64(3, "filesz"), dv.getBigUint64(ph64(3, "filesz"), true) + 13n, true))), "no error"],
     ["PVH descsz 4", () => readPvhKernel(fx.k32.bytes), "no error"],
     ["PVH descsz 8", () => readPvhKernel(fx.k64.bytes), "no error"],
     ["PVH entry 0xffffffff (passes the 4 GiB check)", () => readPvhKernel(patch(fx.k64.bytes, (dv) => dv.setBigUint64(pvhNote64() + 16, 0xffffffffn, true))), "entry-not-loaded"],

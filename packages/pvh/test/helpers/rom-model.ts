@@ -473,7 +473,7 @@ function object(field: string, v: unknown): Record<string, unknown> {
   if (typeof v !== "object" || v === null) refuse("invalid-argument", field, "not-object");
   return v as Record<string, unknown>;
 }
-/** The package's u64 contract (util.ts toU64): a bigint 0..2^64-1 or a safe non-negative integer. */
+/** The package's u64 contract (checks.ts toU64): a bigint 0..2^64-1 or a safe non-negative integer. */
 function u64(field: string, v: unknown): bigint {
   if (typeof v === "bigint") return v >= 0n && v <= 0xffff_ffff_ffff_ffffn ? v : refuse("out-of-range", field, "range");
   if (typeof v === "number") return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : refuse("out-of-range", field, "range");

@@ -1,8 +1,8 @@
-// Internal helpers: argument validation and little-endian access. Not exported from the package.
+// Internal: checks of caller-supplied arguments and buffer bounds, each throwing a PvhError whose
+// message names the field, the limit and the value found; hex() formats numbers for those
+// messages. Not exported from the package (little-endian writes are in little-endian.ts).
 import { PvhError } from "./errors.js";
 
-/** 2^32 as a bigint. */
-export const TWO_32: bigint = 0x1_0000_0000n;
 /** 2^64 - 1. */
 export const U64_MAX: bigint = 0xffff_ffff_ffff_ffffn;
 
@@ -40,43 +40,6 @@ export function checkU64(field: string, v: unknown): number | bigint {
 /** True for a number or bigint that is a valid u64 (the fast path of checkU64, no allocation). */
 export function isU64(v: unknown): v is number | bigint {
   return typeof v === "number" ? v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v) : typeof v === "bigint" && v >= 0n && v <= U64_MAX;
-}
-
-// The start_info encoder writes bytes with explicit little-endian shifts instead of a DataView: on
-// Node 20 a DataView costs about 200 ns to create (and materialises the ArrayBuffer of a small
-// on-heap Uint8Array), more than encoding a whole start_info. The table encoders (module list,
-// memory map) create one DataView per call, which pays off over many entries.
-
-/** Writes a u32 little-endian. */
-export function put32(b: Uint8Array, off: number, v: number): void {
-  b[off] = v & 0xff;
-  b[off + 1] = (v >>> 8) & 0xff;
-  b[off + 2] = (v >>> 16) & 0xff;
-  b[off + 3] = (v >>> 24) & 0xff;
-}
-
-/** Writes a validated u64 little-endian. */
-export function putU64(b: Uint8Array, off: number, v: number | bigint): void {
-  if (typeof v === "bigint") {
-    put32(b, off, Number(v & 0xffff_ffffn));
-    put32(b, off + 4, Number(v >> 32n));
-  } else {
-    // v is a safe integer: `>>> 0` is exactly v mod 2^32, and the subtraction is exact.
-    const lo = v >>> 0;
-    put32(b, off, lo);
-    put32(b, off + 4, v === lo ? 0 : (v - lo) / 0x1_0000_0000);
-  }
-}
-
-/** Writes a validated u64 little-endian through a DataView (for tables of many entries). */
-export function putU64Dv(dv: DataView, off: number, v: number | bigint): void {
-  if (typeof v === "bigint") {
-    dv.setBigUint64(off, v, true);
-  } else {
-    const lo = v >>> 0;
-    dv.setUint32(off, lo, true);
-    dv.setUint32(off + 4, v === lo ? 0 : (v - lo) / 0x1_0000_0000, true);
-  }
 }
 
 /** Accepts a number (or bigint) in [0, max] and returns a number. */
@@ -117,10 +80,6 @@ function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "object") return (v as { constructor?: { name?: string } }).constructor?.name ?? "object";
   return typeof v;
-}
-
-export function view(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
 export function needRoom(field: string, out: Uint8Array, offset: number, size: number): void {
