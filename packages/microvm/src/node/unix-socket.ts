@@ -36,7 +36,7 @@ const CMSG_AT = 128;
 const CMSG_SPACE = 16 + ((MAX_FDS * 4 + 7) & ~7);
 const DATA_AT = 1024;
 /** The most bytes one call moves through the native page. */
-export const MAX_CHUNK = PAGE - DATA_AT;
+export const MAX_CHUNK: number = PAGE - DATA_AT;
 
 function fail(what: string, errno: number): MicrovmError {
   return new MicrovmError("backend", `${what}: ${describeErrno(errno)}`);
