@@ -192,6 +192,8 @@ export interface QemuMicrovmOptions {
   readonly powerButton?: boolean;
   /** Hard limit for the run; QEMU is killed then. Default 60 s. */
   readonly timeoutMs?: number;
+  /** More QEMU arguments, after the devices (e.g. a vhost-user chardev and device). */
+  readonly args?: readonly string[];
 }
 
 /** How a {@link runQemuMicrovm} run went. */
@@ -257,6 +259,7 @@ export async function runQemuMicrovm(opts: QemuMicrovmOptions): Promise<QemuMicr
     } else if (d === "net") args.push("-netdev", `user,id=n${i}`, "-device", `virtio-net-device,netdev=n${i}`);
     else args.push("-device", "virtio-rng-device");
   }
+  args.push(...(opts.args ?? []));
   const t0 = performance.now();
   const child = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
