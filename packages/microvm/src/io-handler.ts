@@ -5,40 +5,25 @@
  * through irqfds. Nothing here waits on a timer or polls.
  */
 import { readSync, writeSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import type { IoContext, IoHandlerFactory } from "@microvm/kvm";
 import { EventFd } from "@microvm/kvm";
 import {
   BlkDevice,
   ConsoleDevice,
   GuestMemory,
-  MemoryBlockBackend,
   MmioTransport,
   NetDevice,
   RngDevice,
-  cryptoEntropy,
-  type BlockBackend,
   type ByteSink,
   type ByteStreamBackend,
-  type EntropySource,
-  type FrameBackend,
   type VirtioDevice,
 } from "@microvm/virtio-mmio";
-import { ArpResponder, parseMac } from "./arp-responder.js";
-import { FileBlockBackend } from "./node/file-block-backend.js";
-import { systemEntropy } from "./node/entropy.js";
-import { FdBlockBackend } from "./node/fd-block-backend.js";
+import { parseMac } from "./arp-responder.js";
+import { blockBackend, entropySource, frameBackend, moduleBackend } from "./node/device-backends.js";
 import { StreamBackend } from "./node/stream-backend.js";
 import { TapBackend } from "./node/tap-backend.js";
-import { COUNTER, MAILBOX, type IoHandlerData, type ModuleBackendSpec, type TransportSetup } from "./protocol.js";
+import { COUNTER, MAILBOX, type IoHandlerData, type TransportSetup } from "./protocol.js";
 import { RingWriter } from "./ring.js";
-
-async function moduleBackend(spec: ModuleBackendSpec): Promise<unknown> {
-  const url = spec.module.startsWith("file:") ? spec.module : pathToFileURL(spec.module).href;
-  const mod = (await import(url)) as { createBackend?: (o: unknown) => unknown };
-  if (typeof mod.createBackend !== "function") throw new Error(`${spec.module}: no named export createBackend`);
-  return mod.createBackend(spec.options);
-}
 
 /** Console output: to a ring the main thread reads, or straight to an fd; input from messages. */
 class StreamConsole implements ByteStreamBackend {
@@ -94,18 +79,8 @@ function watchConsoleInput(ctx: IoContext, fd: number, console: StreamConsole): 
 async function makeDevice(t: TransportSetup, closers: (() => void)[], consoles: Map<number, StreamConsole>, ctx: IoContext): Promise<VirtioDevice> {
   const d = t.device;
   switch (d.kind) {
-    case "blk": {
-      let backend: BlockBackend;
-      if (d.backend.type === "memory") backend = new MemoryBlockBackend(new Uint8Array(d.backend.buffer), { readOnly: d.backend.readOnly ?? false, volatileCache: true });
-      else if (d.backend.type === "file") {
-        const f = new FileBlockBackend(d.backend.path, { readOnly: d.backend.readOnly ?? false });
-        closers.push(() => f.close());
-        backend = f;
-      } else if (d.backend.type === "fd") {
-        backend = new FdBlockBackend(d.backend.fd, { size: d.backend.size, readOnly: d.backend.readOnly ?? false, ...(d.backend.id !== undefined ? { id: d.backend.id } : {}) });
-      } else backend = (await moduleBackend(d.backend)) as BlockBackend;
-      return new BlkDevice(backend);
-    }
+    case "blk":
+      return new BlkDevice(await blockBackend(d.backend, closers));
     case "net": {
       if (d.backend.type === "tap") {
         const fd = d.backend.fd;
@@ -124,11 +99,7 @@ async function makeDevice(t: TransportSetup, closers: (() => void)[], consoles: 
       }
       // kvm-machine.ts turns `user` into passt on a `stream` socket before the I/O thread starts.
       if (d.backend.type === "user") throw new Error("net backend user: expected a stream socket to passt");
-      const backend: FrameBackend =
-        d.backend.type === "arp-responder"
-          ? new ArpResponder({ ...(d.backend.ips ? { ips: d.backend.ips } : {}), ...(d.backend.mac ? { mac: d.backend.mac } : {}) })
-          : ((await moduleBackend(d.backend)) as FrameBackend);
-      return new NetDevice(backend, d.mac ? { mac: parseMac(d.mac) } : {});
+      return new NetDevice(await frameBackend(d.backend), d.mac ? { mac: parseMac(d.mac) } : {});
     }
     case "console": {
       if (d.backend.type === "module") return new ConsoleDevice((await moduleBackend(d.backend)) as ByteStreamBackend);
@@ -152,9 +123,7 @@ async function makeDevice(t: TransportSetup, closers: (() => void)[], consoles: 
       return new ConsoleDevice(backend);
     }
     case "rng":
-      return new RngDevice({
-        source: d.backend.type === "crypto" ? cryptoEntropy : d.backend.type === "system" ? systemEntropy() : ((await moduleBackend(d.backend)) as EntropySource),
-      });
+      return new RngDevice({ source: await entropySource(d.backend) });
   }
 }
 

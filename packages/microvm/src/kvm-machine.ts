@@ -4,7 +4,7 @@
  */
 import { closeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { EventFd, Kvm, defaultGsiRouting, isKvmError, type GsiRoute, type Regs, type Vcpu, type VcpuRunResult, type VcpuThread, type IoThread, type Vm } from "@microvm/kvm";
+import { EventFd, Kvm, defaultGsiRouting, isKvmError, type GsiRoute, type Vcpu, type VcpuRunResult, type VcpuThread, type IoThread, type Vm } from "@microvm/kvm";
 import { GuestMemory } from "@microvm/virtio-mmio";
 import { MicrovmError } from "./errors.js";
 import { GED } from "./layout.js";
@@ -50,7 +50,8 @@ export class KvmMachine implements Machine {
   private readonly vm: Vm;
   private readonly kvm: Kvm;
   private readonly threads: VcpuThread[];
-  private readonly io: IoThread;
+  /** The devices' I/O thread; none on a board without virtio devices (nothing would reach it). */
+  private readonly io: IoThread | undefined;
   private readonly counters: Int32Array;
   private readonly serialReader: RingReader | undefined;
   private readonly consoleReaders: Map<string, { reader: RingReader; transport: number }>;
@@ -69,7 +70,7 @@ export class KvmMachine implements Machine {
     vm: Vm;
     memory: GuestMemory;
     threads: VcpuThread[];
-    io: IoThread;
+    io: IoThread | undefined;
     counters: Int32Array;
     serialRing: SharedArrayBuffer | undefined;
     consoles: Map<string, { ring: SharedArrayBuffer; transport: number }>;
@@ -100,21 +101,23 @@ export class KvmMachine implements Machine {
     // The first vCPU to end decides the machine's end; the others are then stopped. The devices'
     // I/O thread ending first (a backend failed beyond what the device models contain) is an
     // error end too: the guest would otherwise run on with dead devices.
-    const ioEnd = this.io.done.then(
-      () => ({ io: "the I/O thread ended" }),
-      (e: unknown) => ({ io: `the I/O thread failed: ${e instanceof Error ? e.message : String(e)}` }),
-    );
+    const ioEnd = this.io
+      ? [this.io.done.then(
+          () => ({ io: "the I/O thread ended" }),
+          (e: unknown) => ({ io: `the I/O thread failed: ${e instanceof Error ? e.message : String(e)}` }),
+        )]
+      : [];
     // A helper (passt) exiting while the machine runs takes the guest's network away: an error end.
     const helperEnd = this.passts.members.length > 0 ? [this.passts.firstExit().then((why) => ({ io: why }))] : [];
     const first = await Promise.race([
       ...this.threads.map((t, i) => t.done.then((r) => ({ r, i }), (e: unknown) => ({ r: undefined, i, e }))),
-      ioEnd,
+      ...ioEnd,
       ...helperEnd,
     ]);
     const end: Omit<MachineEnd, "vcpus"> =
       "io" in first ? { reason: "error", message: first.io } : this.describeEnd(first.r, first.i, (first as { e?: unknown }).e);
     const all = await Promise.allSettled(this.threads.map((t) => t.stop()));
-    await this.io.stop().catch(() => undefined);
+    await this.io?.stop().catch(() => undefined);
     await this.vm.close().catch(() => undefined);
     for (const e of this.owned) e.close();
     await this.passts.stop();
@@ -225,7 +228,7 @@ export class KvmMachine implements Machine {
   consoleInput(bytes: Uint8Array, id?: string): void {
     const c = id === undefined ? [...this.consoleReaders.values()][0] : this.consoleReaders.get(id);
     if (!c) throw new MicrovmError("state", `consoleInput: no virtio console${id ? ` with id ${id}` : ""} with a stream backend`);
-    this.io.send({ type: "console-input", transport: c.transport, bytes: bytes.slice() });
+    this.io?.send({ type: "console-input", transport: c.transport, bytes: bytes.slice() });
   }
 
   /**
@@ -439,8 +442,10 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
     // Worker threads start in parallel (each takes tens of ms): the I/O thread's state is
     // "starting" (2) until its module is up, and a vCPU that forwards a register access meanwhile
     // waits for it (it gives up only once the I/O thread has ended: 0).
-    Atomics.store(counters, COUNTER.ioAlive, 2);
-    const ioStart = vm.startIoThread({ handler: handlerModule("io-handler"), data: ioData });
+    // Without a virtio device no access is ever forwarded (empty transports are answered on the
+    // vCPU threads), so no I/O thread is started: a worker costs ~10 MiB and its start-up.
+    const ioStart = setups.length > 0 ? vm.startIoThread({ handler: handlerModule("io-handler"), data: ioData }) : Promise.resolve(undefined);
+    if (setups.length > 0) Atomics.store(counters, COUNTER.ioAlive, 2);
 
     let uartData: VcpuHandlerData["uart"];
     let uart: Uart16550 | undefined;
@@ -501,7 +506,7 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
       Atomics.store(counters, COUNTER.ioAlive, 0); // release any vCPU waiting on the mailbox
       throw (failed as PromiseRejectedResult).reason;
     }
-    const io = (started[0] as PromiseFulfilledResult<IoThread>).value;
+    const io = (started[0] as PromiseFulfilledResult<IoThread | undefined>).value;
     const threads = started.slice(1).map((r) => (r as PromiseFulfilledResult<VcpuThread>).value);
     return new KvmMachine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart, owned, passts, ged });
   } catch (e) {

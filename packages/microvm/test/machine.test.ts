@@ -67,6 +67,8 @@ async function runOurs(o: {
   extra?: GuestExpectations;
   engine?: Engine;
   irq0Override?: boolean;
+  /** Use the in-process backends (a RAM disk, the ARP responder) on either engine. */
+  inProcess?: boolean;
 }): Promise<OurRun> {
   const fx = o.fixture;
   const engine = o.engine ?? "kvm";
@@ -76,8 +78,9 @@ async function runOurs(o: {
   new Uint8Array(disk).set(readFileSync(fx.disk));
   const image = `${fx.disk}.${engine}.img`;
   copyFileSync(fx.disk, image);
+  const inProcess = o.inProcess ?? engine === "kvm";
   const devices: DeviceConfig[] =
-    engine === "kvm"
+    inProcess
       ? [{ kind: "blk", backend: { type: "memory", buffer: disk } }, { kind: "console" }, { kind: "rng" }, { kind: "net" }]
       : [{ kind: "blk", backend: { type: "file", path: image } }, { kind: "console" }, { kind: "rng" }, { kind: "net", backend: { type: "user", provider: "slirp" } }];
   const m = await createMachine({
@@ -94,7 +97,7 @@ async function runOurs(o: {
   });
   const [serial, consoleText, end] = await Promise.all([collect(m.serial()), collect(m.console()), m.done]);
   const report = parseReport(o.uart ? serial : consoleText);
-  const after = engine === "kvm" ? new Uint8Array(disk) : new Uint8Array(readFileSync(image));
+  const after = inProcess ? new Uint8Array(disk) : new Uint8Array(readFileSync(image));
   rmSync(image, { force: true });
   return { report, serial, console: consoleText, end, disk: after };
 }
@@ -161,6 +164,22 @@ describe.each(ENGINES)("the board on the %s engine", (engine) => {
       }
     }, 180_000);
   });
+
+  it.skipIf(engine !== "qemu")(`the KVM engine's in-process backends on QEMU: the RAM disk served over vhost-user, the ARP responder over -netdev stream; every check passes and the write lands in the RAM disk${engine !== "qemu" ? " (skipped: the QEMU engine's case)" : ""}`, async () => {
+    const fx = makeFixture();
+    try {
+      const r = await runOurs({ kernel: guests.elf64, fixture: fx, cpus: 2, version: 2, uart: true, engine, inProcess: true });
+      expect(r.end.reason, explain(r.report, r.end)).toBe("triple-fault");
+      expect(failedChecks(r.report), explain(r.report, r.end)).toEqual([]);
+      expect(r.report.summary?.result).toBe("PASS");
+      const names = new Set(r.report.checks.map((c) => c.name));
+      for (const n of requiredChecks(2, "x86_64", true)) expect(names.has(n), `missing check ${n}`).toBe(true);
+      const sector = r.disk.subarray(STANDARD_WRITE_SECTOR * 512, STANDARD_WRITE_SECTOR * 512 + 512);
+      expect([...sector]).toEqual(Array.from({ length: 512 }, (_, i) => blkPattern(STANDARD_WRITE_SECTOR, i)));
+    } finally {
+      fx.cleanup();
+    }
+  }, 120_000);
 
   it("runs a board with the IRQ0 override (its GSI routes installed) and every check passes", async () => {
     const fx = makeFixture();

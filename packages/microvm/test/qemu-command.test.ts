@@ -344,21 +344,46 @@ describe("qemuInvocation: devices", () => {
   });
 
   const refusals: [string, DeviceConfig, RegExp][] = [
-    ["a blk backend of type memory", { kind: "blk", backend: { type: "memory", buffer: new SharedArrayBuffer(4096) } }, /^device blk0: a blk backend of type memory /],
-    ["a blk backend of type fd", { kind: "blk", backend: { type: "fd", fd: 9, size: 4096 } }, /^device blk0: a blk backend of type fd /],
-    ["a blk module backend", { kind: "blk", id: "disk", backend: { type: "module", module: "/opt/disk.js" } }, /^device disk: a blk backend of type module /],
-    ["a net backend of type arp-responder", { kind: "net", backend: { type: "arp-responder", ips: ["10.0.2.2"] } }, /^device net0: a net backend of type arp-responder /],
-    ["a net without a backend (the ARP responder)", { kind: "net" }, /^device net0: a net backend of type arp-responder/],
     ["a console module backend", { kind: "console", backend: { type: "module", module: "/opt/con.js" } }, /^device console0: a console backend of type module /],
-    ["an rng module backend", { kind: "rng", id: "entropy", backend: { type: "module", module: "/opt/rng.js" } }, /^device entropy: an rng backend of type module /],
+    ["a RAM disk on a legacy transport (vhost-user needs virtio 1.0)", { kind: "blk", version: 1, backend: { type: "memory", buffer: new SharedArrayBuffer(4096) } }, /^device blk0: a device served over vhost-user needs a virtio 1\.0 transport \(version 2\)/],
+    ["an rng module on a legacy transport", { kind: "rng", id: "entropy", version: 1, backend: { type: "module", module: "/opt/rng.js" } }, /^device entropy: a device served over vhost-user needs a virtio 1\.0 transport/],
   ];
   it.each(refusals)("refuses %s with code engine, naming the device", (_, device, message) => {
-    const devices = [{ kind: "rng", slot: 6 } as DeviceConfig, device];
+    const devices = [{ kind: "rng", slot: 6, version: device.version ?? 2 } as DeviceConfig, device];
     const plan = qemuPlan({ devices });
     const e = errorOf(() => qemuInvocation(plan, { accel: "tcg", dir: DIR, devices }));
     expect(e.code).toBe("engine");
     expect(e.message).toMatch(message);
     expect(e.message).toContain("QEMU");
+  });
+
+  it("serves the in-process backends: blk memory/fd/module and an rng module over vhost-user (shared memfd RAM named microvm.ram), the ARP responder and a net module on -netdev stream", () => {
+    const devices: DeviceConfig[] = [
+      { kind: "blk", backend: { type: "memory", buffer: new SharedArrayBuffer(4096) } },
+      { kind: "blk", id: "disk", backend: { type: "module", module: "/opt/disk.js" } },
+      { kind: "blk", backend: { type: "fd", fd: 9, size: 4096 } },
+      { kind: "rng", id: "entropy", backend: { type: "module", module: "/opt/rng.js" } },
+      { kind: "net" },
+      { kind: "net", id: "lan", backend: { type: "module", module: "/opt/net.js" } },
+      { kind: "rng" },
+    ];
+    const plan = qemuPlan({ devices, memory: 256 * 1024 * 1024 });
+    const inv = qemuInvocation(plan, { accel: "tcg", dir: DIR, devices });
+    const devs = valuesOf(inv, "-device");
+    expect(devs.filter((d) => d.startsWith("vhost-user-blk,"))).toHaveLength(3);
+    expect(devs.filter((d) => d.startsWith("vhost-user-rng,chardev=entropy-vu,"))).toHaveLength(1);
+    expect(devs.filter((d) => d.startsWith("virtio-rng-device,"))).toHaveLength(1); // crypto stays QEMU's
+    expect(valuesOf(inv, "-chardev").filter((c) => c.startsWith("socket,id=disk-vu,path="))).toEqual([`socket,id=disk-vu,path=${DIR}/vhost-disk.sock`]);
+    expect(valuesOf(inv, "-netdev")).toEqual([`stream,id=net0-net,server=off,addr.type=unix,addr.path=${DIR}/net-net0.sock`, `stream,id=lan-net,server=off,addr.type=unix,addr.path=${DIR}/net-lan.sock`]);
+    expect(inv.sockets.filter((x) => x.role === "vhost-user").map((x) => [x.device, x.configIndex])).toEqual([["blk0", 0], ["disk", 1], ["blk2", 2], ["entropy", 3]]);
+    expect(inv.sockets.filter((x) => x.role === "net-stream").map((x) => [x.device, x.configIndex])).toEqual([["net0", 4], ["lan", 5]]);
+    expect(valuesOf(inv, "-object")).toContain(`memory-backend-memfd,id=microvm.ram,size=${256 * 1024 * 1024}B,share=on`);
+    expect(valuesOf(inv, "-M")[0]).toMatch(/,memory-backend=microvm\.ram$/);
+    expect(valuesOf(inv, "-global")).toContain("virtio-mmio.force-legacy=false");
+    // negative control: without a vhost-user device RAM stays QEMU's own
+    const plain = qemuInvocation(qemuPlan({ devices: [{ kind: "net" }] }), { accel: "tcg", dir: DIR, devices: [{ kind: "net" }] });
+    expect(valuesOf(plain, "-object")).toEqual([]);
+    expect(valuesOf(plain, "-M")[0]).not.toMatch(/memory-backend/);
   });
 });
 

@@ -157,9 +157,9 @@ describe.skipIf(qemuMissing)(`the QEMU engine's life cycle (TCG)${skipNote}`, ()
     const script = join(scripts, "record-start");
     writeFileSync(script, `#!/bin/sh\ntouch '${marker}'\nexit 1\n`);
     chmodSync(script, 0o755);
-    const net = await failure(createMachine(board({ qemuBinary: script, devices: [{ kind: "rng" }, { kind: "net" }] })));
-    expect(net.code).toBe("engine");
-    expect(net.message).toMatch(/^device net0: /);
+    const con = await failure(createMachine(board({ qemuBinary: script, devices: [{ kind: "rng" }, { kind: "console", backend: { type: "module", module: "/opt/con.js" } }] })));
+    expect(con.code).toBe("engine");
+    expect(con.message).toMatch(/^device console0: /);
     expect(existsSync(marker)).toBe(false);
     // positive control: the same board with QEMU's user network is started (and the script fails it)
     const started = await failure(createMachine(board({ qemuBinary: script, devices: [{ kind: "rng" }, { kind: "net", backend: { type: "user", provider: "slirp" } }] })));

@@ -48,10 +48,17 @@ export interface QemuFile {
 export interface QemuSocket {
   /** File name in the engine's directory. */
   readonly name: string;
-  /** `qmp` (the control channel), `serial` (the legacy UART) or `console` (a virtio console port). */
-  readonly role: "qmp" | "serial" | "console";
-  /** For `console`: the device id. */
+  /**
+   * `qmp` (the control channel), `serial` (the legacy UART), `console` (a virtio console port),
+   * `vhost-user` (a device model of ours QEMU reaches as a vhost-user back-end: a RAM disk, a JS
+   * module) or `net-stream` (a net backend of ours, e.g. the ARP responder, on QEMU's
+   * `-netdev stream`).
+   */
+  readonly role: "qmp" | "serial" | "console" | "vhost-user" | "net-stream";
+  /** For `console`, `vhost-user` and `net-stream`: the device id. */
   readonly device?: string;
+  /** For `vhost-user` and `net-stream`: the device's index in the board's devices. */
+  readonly configIndex?: number;
 }
 
 /**
@@ -139,8 +146,8 @@ function unsupported(what: string, why: string): MicrovmError {
 
 /**
  * The QEMU command line, files, sockets and inherited fds that run `plan`. Refuses, before
- * anything starts, what the QEMU engine cannot express: in-process device backends (RAM disks,
- * the ARP responder, JS modules), custom regions, devices that want different virtio-mmio
+ * anything starts, what the QEMU engine cannot express: console modules, custom regions, a
+ * device served over vhost-user on a legacy transport, devices that want different virtio-mmio
  * versions, a platform other than {@link qemuPlatform}'s.
  *
  * @param plan - a plan made for a {@link qemuPlatform} platform
@@ -226,6 +233,18 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
 
   // Devices, each on its planned transport.
   const versions = new Set<number>();
+  let vhost = false;
+  /** A device model of ours behind QEMU's vhost-user device `type` (node/vhost-user-backend.ts). */
+  const vhostUser = (type: string, configIndex: number, id: string, bus: string): void => {
+    const d = devices[configIndex];
+    if ((d?.version ?? options.virtioVersion ?? 2) !== 2) {
+      throw unsupported(`device ${id}`, "a device served over vhost-user needs a virtio 1.0 transport (version 2); it is a legacy one (version 1)");
+    }
+    vhost = true;
+    const sock = `vhost-${id}.sock`;
+    sockets.push({ name: sock, role: "vhost-user", device: id, configIndex });
+    push("-chardev", `socket,id=${id}-vu,path=${qv(at(sock))}`, "-device", `${type},chardev=${id}-vu,${bus},id=${id}`);
+  };
   for (const t of plan.transports) {
     if (!t.device) continue;
     const d = devices[t.device.configIndex];
@@ -235,11 +254,11 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
     switch (t.device.kind) {
       case "blk": {
         const b = (d as { backend?: { type: string; path?: string; readOnly?: boolean } } | undefined)?.backend;
-        if (!b || b.type !== "file" || typeof b.path !== "string") {
-          throw unsupported(`device ${id}`, `a blk backend of type ${b?.type ?? "(none)"} is served in this process, which QEMU cannot reach (use type "file")`);
-        }
-        push("-drive", `id=${id}-drive,file=${qv(b.path)},format=raw,if=none${b.readOnly ? ",readonly=on" : ""}`);
-        push("-device", `virtio-blk-device,drive=${id}-drive,${bus},id=${id}`);
+        if (!b) throw unsupported(`device ${id}`, "a blk device needs a backend");
+        if (b.type === "file" && typeof b.path === "string") {
+          push("-drive", `id=${id}-drive,file=${qv(b.path)},format=raw,if=none${b.readOnly ? ",readonly=on" : ""}`);
+          push("-device", `virtio-blk-device,drive=${id}-drive,${bus},id=${id}`);
+        } else vhostUser("vhost-user-blk", t.device.configIndex, id, bus); // a RAM disk, an fd, a JS module: our BlkDevice
         break;
       }
       case "net": {
@@ -258,8 +277,13 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
         } else if (b?.type === "tap" && typeof b.fd === "number") {
           fds.push(b.fd);
           push("-netdev", `tap,id=${id}-net,fd=${2 + fds.length},vhost=off`);
+        } else if (b === undefined || b.type === "arp-responder" || b.type === "module") {
+          // Our frame backend, in this process, on a stream socket QEMU connects to (-netdev stream, QEMU 7.2).
+          const sock = `net-${id}.sock`;
+          sockets.push({ name: sock, role: "net-stream", device: id, configIndex: t.device.configIndex });
+          push("-netdev", `stream,id=${id}-net,server=off,addr.type=unix,addr.path=${qv(at(sock))}`);
         } else {
-          throw unsupported(`device ${id}`, `a net backend of type ${b?.type ?? "arp-responder (the default)"} is served in this process, which QEMU cannot reach (use a tap, user or stream)`);
+          throw unsupported(`device ${id}`, `a net backend of type ${b.type} cannot be given to QEMU`);
         }
         push("-device", `virtio-net-device,netdev=${id}-net,${bus},id=${id}${mac ? `,mac=${mac}` : ""}`);
         break;
@@ -275,13 +299,20 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
       }
       case "rng": {
         const b = (d as { backend?: { type: string } } | undefined)?.backend ?? { type: "crypto" };
-        if (b.type !== "crypto" && b.type !== "system") throw unsupported(`device ${id}`, `an rng backend of type ${b.type} runs in this process`);
-        push("-object", `rng-random,id=${id}-rng,filename=/dev/urandom`, "-device", `virtio-rng-device,rng=${id}-rng,${bus},id=${id}`);
+        if (b.type === "crypto" || b.type === "system") push("-object", `rng-random,id=${id}-rng,filename=/dev/urandom`, "-device", `virtio-rng-device,rng=${id}-rng,${bus},id=${id}`);
+        else vhostUser("vhost-user-rng", t.device.configIndex, id, bus); // a JS entropy module: our RngDevice
         break;
       }
     }
   }
   if (versions.size > 1) throw unsupported("virtio versions", "QEMU sets the virtio-mmio version of all transports at once (virtio-mmio.force-legacy); the devices ask for both 1 and 2");
+  if (vhost) {
+    // A vhost-user back-end maps guest RAM from a file descriptor: RAM must be a shared memfd
+    // (QEMU docs/interop/vhost-user.rst). Named as QEMU names microvm's RAM, so the listing stays.
+    push("-object", `memory-backend-memfd,id=microvm.ram,size=${plan.memory}B,share=on`);
+    const m = args.indexOf("-M") + 1;
+    args[m] = `${args[m]},memory-backend=microvm.ram`;
+  }
   if (!versions.has(1)) push("-global", "virtio-mmio.force-legacy=false");
   // The passt sockets come after the inherited fds, whose count is known only now.
   const numbered = streams.map((st, k) => ({ ...st, fd: 3 + fds.length + k }));

@@ -13,11 +13,13 @@ import { connect, createServer, Socket, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isatty, ReadStream } from "node:tty";
-import type { GuestMemory } from "@microvm/virtio-mmio";
+import { BlkDevice, RngDevice, type GuestMemory } from "@microvm/virtio-mmio";
 import { MicrovmError } from "../errors.js";
 import { spawnBound, which } from "../node/child.js";
+import { blockBackend, entropySource, frameBackend } from "../node/device-backends.js";
+import { serveFrames } from "../node/frame-stream.js";
 import { PasstGroup, userNetDevices, type UserNetDevice } from "../node/user-net.js";
-import type { Machine, MachineEnd, MachineOptions, MachineStats } from "../machine-types.js";
+import type { DeviceConfig, Machine, MachineEnd, MachineOptions, MachineStats, NetDeviceConfig } from "../machine-types.js";
 import type { MachinePlan } from "../plan.js";
 import { qemuInvocation, type QemuInvocation } from "./command.js";
 import { QmpClient, type QmpEvent } from "./qmp.js";
@@ -127,6 +129,8 @@ export function qemuUnavailableReason(binary = "qemu-system-x86_64"): string | u
 
 /** virtio device type names of QEMU for the plan's kinds. */
 const QEMU_DEVICE_TYPE: Record<string, string> = { blk: "virtio-blk-device", net: "virtio-net-device", console: "virtio-serial-device", rng: "virtio-rng-device" };
+/** QEMU's vhost-user device types, for the devices our back-end serves (qemu/command.ts). */
+const QEMU_VHOST_USER_TYPE: Record<string, string> = { blk: "vhost-user-blk", rng: "vhost-user-rng" };
 
 /**
  * Compares the plan's transports with QEMU's `info qtree`: each transport's proxy at the planned
@@ -142,7 +146,7 @@ const QEMU_DEVICE_TYPE: Record<string, string> = { blk: "virtio-blk-device", net
  * const diff = compareQtree(plan, qtreeText, false);
  * ```
  */
-export function compareQtree(plan: MachinePlan, qtree: string, forceLegacy: boolean): string | undefined {
+export function compareQtree(plan: MachinePlan, qtree: string, forceLegacy: boolean, vhostUser: ReadonlySet<string> = new Set()): string | undefined {
   interface Proxy {
     indent: number;
     base?: bigint;
@@ -180,7 +184,8 @@ export function compareQtree(plan: MachinePlan, qtree: string, forceLegacy: bool
     if (!p) return `${at}: QEMU has no virtio-mmio proxy there`;
     if (p.bus !== `virtio-mmio-bus.${t.index}`) return `${at}: QEMU's bus there is ${p.bus ?? "(none)"}, not virtio-mmio-bus.${t.index}`;
     if (p.forceLegacy !== forceLegacy) return `${at}: QEMU's force-legacy is ${String(p.forceLegacy)}, the plan wants ${String(forceLegacy)}`;
-    const want = t.device ? [{ type: QEMU_DEVICE_TYPE[t.device.kind] ?? t.device.kind, id: t.device.id }] : [];
+    const types = vhostUser.has(t.device?.id ?? "") ? QEMU_VHOST_USER_TYPE : QEMU_DEVICE_TYPE;
+    const want = t.device ? [{ type: types[t.device.kind] ?? t.device.kind, id: t.device.id }] : [];
     if (JSON.stringify(p.devices) !== JSON.stringify(want)) {
       return `${at}: QEMU has ${p.devices.map((d) => `${d.type} "${d.id}"`).join(", ") || "no device"}, the plan has ${want.map((d) => `${d.type} "${d.id}"`).join(", ") || "no device"}`;
     }
@@ -502,6 +507,8 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
   const dir = mkdtempSync(join(tmpdir(), "microvm-qemu-"));
   const passts = new PasstGroup();
   const servers: Server[] = [];
+  /** Stops for what serves QEMU from this process (vhost-user back-ends, frame pumps), run at the end. */
+  const backends: (() => void)[] = [];
   let child: ChildProcess | undefined;
   const stopInputs: (() => void)[] = [];
   let released = false;
@@ -510,6 +517,7 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
     released = true;
     for (const s of stopInputs) s();
     for (const s of servers) s.close();
+    for (const b of backends) b();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -517,6 +525,30 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
     for (const f of inv.files) writeFileSync(join(dir, f.name), f.bytes, { mode: 0o600 });
     const connections = new Map<string, Promise<Socket>>();
     for (const s of inv.sockets) {
+      if (s.role === "vhost-user") {
+        // Our device model, served to QEMU's vhost-user device (node/vhost-user-backend.ts).
+        const d = (options.devices ?? [])[s.configIndex as number] as DeviceConfig;
+        const closers: (() => void)[] = [];
+        const model = d.kind === "blk" ? new BlkDevice(await blockBackend(d.backend, closers)) : new RngDevice({ source: await entropySource(d.kind === "rng" ? d.backend : undefined) });
+        const { VhostUserBackend } = await import("../node/vhost-user-backend.js");
+        const b = VhostUserBackend.listen({ socket: join(dir, s.name), device: () => model });
+        backends.push(() => {
+          b.close();
+          for (const c of closers) c();
+        });
+        continue;
+      }
+      if (s.role === "net-stream") {
+        const d = (options.devices ?? [])[s.configIndex as number] as NetDeviceConfig;
+        const frames = await frameBackend(d.backend as Parameters<typeof frameBackend>[0]);
+        const server = createServer((sock) => backends.push(serveFrames(sock, frames)));
+        servers.push(server);
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(join(dir, s.name), () => resolve());
+        });
+        continue;
+      }
       const server = createServer();
       servers.push(server);
       connections.set(s.name, new Promise<Socket>((resolve) => server.once("connection", resolve)));
@@ -572,7 +604,7 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
     const diff = compareMtree(plan.listing, mtree);
     if (diff) throw new MicrovmError("platform-mismatch", `${binaryName} builds another machine than the plan (${plan.platform.name}): ${diff}`);
     const qtree = (await race(qmp.execute("human-monitor-command", { "command-line": "info qtree" }))) as string;
-    const qdiff = compareQtree(plan, qtree, !inv.args.includes("virtio-mmio.force-legacy=false"));
+    const qdiff = compareQtree(plan, qtree, !inv.args.includes("virtio-mmio.force-legacy=false"), new Set(inv.sockets.flatMap((x) => (x.role === "vhost-user" && x.device ? [x.device] : []))));
     if (qdiff) throw new MicrovmError("platform-mismatch", `${binaryName} wires the devices otherwise than the plan (${plan.platform.name}): ${qdiff}`);
 
     let serialQueue: ChunkQueue | undefined;
