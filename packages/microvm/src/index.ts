@@ -43,6 +43,7 @@ export { createRing, RingReader, RingView, RingWriter } from "./ring.js";
 export { ArpResponder, parseMac, type ArpResponderOptions } from "./arp-responder.js";
 export { FileBlockBackend, type FileBlockBackendOptions } from "./node/file-block-backend.js";
 export { FdBlockBackend, type FdBlockBackendOptions } from "./node/fd-block-backend.js";
+export { VhostUserBackend, type VhostUserBackendOptions, type VhostUserBackendStats } from "./node/vhost-user-backend.js";
 export type {
   BlkBackendSpec,
   NetBackendSpec,
