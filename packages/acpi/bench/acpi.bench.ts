@@ -73,6 +73,8 @@ export const cases: BenchCase[] = [1, 8, 254].flatMap((cpus): BenchCase[] => {
       unit: "ns/op",
       better: "lower",
       reference: `plain copy of ${size} bytes`,
+      // Reached for the board-sized sets (1 and 8 CPUs); encoding, and decoding 254 CPUs' MADT, are not there yet.
+      ...(cpus <= 8 ? { goal: "<= 10" } : {}),
       ours: () =>
         nsPerOp(() => {
           decodeRsdp(set.rsdp);

@@ -1,6 +1,6 @@
 import { AcpiError, isAcpiError } from "./errors.js";
-import { checkBytes, keyOf } from "./bytes.js";
-import { AML_FIELD_ACCESS, AML_FIELD_UPDATE, AML_OPCODE, AML_REGION_SPACE, decodePkgLength, decodeResourceTemplate, isNameStart } from "./aml.js";
+import { checkBytes, keysByValue } from "./bytes.js";
+import { AML_FIELD_ACCESS, AML_FIELD_UPDATE, AML_OPCODE, AML_REGION_SPACE, isNameChar, isNameStart, pkgLengthAt, readResourceTemplate } from "./aml.js";
 import type {
   AmlBinaryOp,
   AmlData,
@@ -9,7 +9,6 @@ import type {
   AmlFieldAccess,
   AmlFieldEntry,
   AmlFieldUpdateRule,
-  AmlIf,
   AmlLogicalOp,
   AmlMethod,
   AmlOperationRegion,
@@ -40,7 +39,7 @@ const LOGICAL_OPS: Readonly<Record<number, AmlLogicalOp["kind"]>> = {
   [AML_OPCODE.LorOp]: "lor",
 };
 /** The first bytes of the data objects readData knows (ACPI 6.4 §20.2.3). */
-const DATA_OPS: ReadonlySet<number> = new Set([
+const DATA_OPS: ReadonlySet<number> = new Set<number>([
   AML_OPCODE.ZeroOp,
   AML_OPCODE.OneOp,
   AML_OPCODE.OnesOp,
@@ -54,11 +53,19 @@ const DATA_OPS: ReadonlySet<number> = new Set([
 ]);
 const DATA_KINDS: ReadonlySet<string> = new Set(["integer", "string", "buffer", "resources", "package"]);
 
+const REGION_SPACES = keysByValue<AmlRegionSpace>(AML_REGION_SPACE);
+const FIELD_ACCESS = keysByValue<AmlFieldAccess>(AML_FIELD_ACCESS);
+const FIELD_UPDATE = keysByValue<AmlFieldUpdateRule>(AML_FIELD_UPDATE);
+
+/**
+ * The one cursor over the AML: the offset, and the end of the innermost package being read, which
+ * {@link Reader.enter} and {@link Reader.leave} move in and out (nothing is sliced or copied).
+ */
 class Reader {
   constructor(
     readonly b: Uint8Array,
     public o: number,
-    readonly end: number,
+    public end: number,
   ) {}
 
   fail(code: "bad-aml" | "truncated" | "bad-name" | "bad-string", detail: string, at = this.o): never {
@@ -74,7 +81,8 @@ class Reader {
   pkgEnd(): number {
     const start = this.o;
     if (start >= this.end) this.fail("truncated", "expected a PkgLength");
-    const { length, size } = decodePkgLength(this.b.subarray(0, this.end), start);
+    const length = pkgLengthAt(this.b, start, this.end);
+    const size = 1 + ((this.b[start] as number) >> 6);
     const end = start + length;
     if (length < size) this.fail("bad-aml", `a PkgLength of ${length} cannot hold its own ${size} bytes`, start);
     if (end > this.end) this.fail("truncated", `the package of ${length} bytes ends at ${end}, past the enclosing end at ${this.end}`, start);
@@ -82,36 +90,59 @@ class Reader {
     return end;
   }
 
+  /** Reads on up to `end`, a package's end; returns the enclosing end for {@link leave}. */
+  enter(end: number): number {
+    const outer = this.end;
+    this.end = end;
+    return outer;
+  }
+
+  /** Goes on after the package ending at `end`, within the enclosing end `outer`. */
+  leave(end: number, outer: number): void {
+    this.o = end;
+    this.end = outer;
+  }
+
   nameSeg(): string {
-    let s = "";
+    const o = this.o;
+    const b = this.b;
+    if (o + 4 <= this.end) {
+      const c0 = b[o] as number;
+      const c1 = b[o + 1] as number;
+      const c2 = b[o + 2] as number;
+      const c3 = b[o + 3] as number;
+      if (isNameChar(c0, false) && isNameChar(c1, true) && isNameChar(c2, true) && isNameChar(c3, true)) {
+        this.o = o + 4;
+        return String.fromCharCode(c0, c1, c2, c3);
+      }
+    }
+    // A wrong character or too few bytes: find the first, byte by byte.
     for (let i = 0; i < 4; i++) {
       const at = this.o;
       const c = this.byte();
-      const ok = (c >= 0x41 && c <= 0x5a) || c === 0x5f || (i > 0 && c >= 0x30 && c <= 0x39);
-      if (!ok) this.fail("bad-name", `expected a NameSeg character (${i === 0 ? "A-Z or _" : "A-Z, 0-9 or _"}), got 0x${c.toString(16)}`, at);
-      s += String.fromCharCode(c);
+      if (!isNameChar(c, i > 0)) this.fail("bad-name", `expected a NameSeg character (${i === 0 ? "A-Z or _" : "A-Z, 0-9 or _"}), got 0x${c.toString(16)}`, at);
     }
-    return s;
+    return String.fromCharCode(b[o] as number, b[o + 1] as number, b[o + 2] as number, b[o + 3] as number);
   }
 
   /** Reads a value in the PkgLength encoding that does not count its own bytes (a field width, ACPI 6.4 §20.2.5.2). */
   pkgValue(): number {
     if (this.o >= this.end) this.fail("truncated", "expected a PkgLength-encoded width");
-    const { length, size } = decodePkgLength(this.b.subarray(0, this.end), this.o);
-    this.o += size;
+    const length = pkgLengthAt(this.b, this.o, this.end);
+    this.o += 1 + ((this.b[this.o] as number) >> 6);
     return length;
   }
 
   /** Reads a NameString (ACPI 6.4 §20.2.2) as a path string with full 4-character segments. */
   nameString(): string {
-    let prefix = "";
+    let path = "";
     const first = this.b[this.o];
     if (first === AML_OPCODE.RootChar) {
-      prefix = "\\";
+      path = "\\";
       this.o++;
     } else {
       while (this.b[this.o] === AML_OPCODE.ParentPrefixChar && this.o < this.end) {
-        prefix += "^";
+        path += "^";
         this.o++;
       }
     }
@@ -129,17 +160,28 @@ class Reader {
       this.o = at;
       count = 1;
     }
-    if (count === 0 && prefix === "") this.fail("bad-name", "expected a name, got NullName without a prefix", at);
-    const segs: string[] = [];
-    for (let i = 0; i < count; i++) segs.push(this.nameSeg());
-    return prefix + segs.join(".");
+    if (count === 0 && path === "") this.fail("bad-name", "expected a name, got NullName without a prefix", at);
+    for (let i = 0; i < count; i++) path += i === 0 ? this.nameSeg() : "." + this.nameSeg();
+    return path;
   }
 }
 
+/** A little-endian integer of 1, 2, 4 or 8 bytes: two numbers, then one or two BigInt operations, not one per byte. */
 function readInteger(r: Reader, bytes: number): bigint {
-  let v = 0n;
-  for (let i = 0; i < bytes; i++) v |= BigInt(r.byte()) << BigInt(8 * i);
-  return v;
+  const o = r.o;
+  if (o + bytes > r.end) {
+    // Truncated: fail at the first missing byte, as reading byte by byte would.
+    r.o = r.end;
+    r.byte();
+  }
+  const b = r.b;
+  r.o = o + bytes;
+  let lo = b[o] as number;
+  if (bytes >= 2) lo |= (b[o + 1] as number) << 8;
+  if (bytes >= 4) lo = (lo | ((b[o + 2] as number) << 16) | ((b[o + 3] as number) << 24)) >>> 0;
+  if (bytes < 8) return BigInt(lo);
+  const hi = ((b[o + 4] as number) | ((b[o + 5] as number) << 8) | ((b[o + 6] as number) << 16) | ((b[o + 7] as number) << 24)) >>> 0;
+  return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 function readData(r: Reader, depth: number): AmlData {
@@ -173,26 +215,30 @@ function readData(r: Reader, depth: number): AmlData {
     }
     case AML_OPCODE.BufferOp: {
       const end = r.pkgEnd();
-      const inner = new Reader(r.b, r.o, end);
-      const sizeData = readData(inner, depth + 1);
-      if (sizeData.kind !== "integer") r.fail("bad-aml", `expected an integer BufferSize, got a ${sizeData.kind}`, r.o);
-      const init = r.b.subarray(inner.o, end);
+      const bodyAt = r.o;
+      const outer = r.enter(end);
+      const sizeData = readData(r, depth + 1);
+      if (sizeData.kind !== "integer") r.fail("bad-aml", `expected an integer BufferSize, got a ${sizeData.kind}`, bodyAt);
+      const initAt = r.o;
+      const initLength = end - initAt;
       const size = sizeData.value;
-      if (size < BigInt(init.length)) r.fail("bad-aml", `the BufferSize ${size} is smaller than its ${init.length}-byte initializer`, at);
-      if (size > BigInt(init.length + MAX_BUFFER_SIZE)) r.fail("bad-aml", `expected a BufferSize of at most the initializer + ${MAX_BUFFER_SIZE}, got ${size}`, at);
+      if (size < initLength) r.fail("bad-aml", `the BufferSize ${size} is smaller than its ${initLength}-byte initializer`, at);
+      if (size > initLength + MAX_BUFFER_SIZE) r.fail("bad-aml", `expected a BufferSize of at most the initializer + ${MAX_BUFFER_SIZE}, got ${size}`, at);
+      r.leave(end, outer);
+      // A buffer that is just its initializer is read as a template where it is, and copied only if it is none.
+      if (size === BigInt(initLength)) return resourcesAt(r.b, initAt, end) ?? { kind: "buffer", bytes: r.b.slice(initAt, end) };
       const bytes = new Uint8Array(Number(size));
-      bytes.set(init);
-      r.o = end;
-      return resourcesOrBuffer(bytes);
+      bytes.set(r.b.subarray(initAt, end));
+      return resourcesAt(bytes, 0, bytes.length) ?? { kind: "buffer", bytes };
     }
     case AML_OPCODE.PackageOp: {
       const end = r.pkgEnd();
-      const inner = new Reader(r.b, r.o, end);
-      const n = inner.byte();
+      const outer = r.enter(end);
+      const n = r.byte();
       const elements: AmlData[] = [];
-      while (inner.o < end) elements.push(readData(inner, depth + 1));
+      while (r.o < end) elements.push(readData(r, depth + 1));
       if (elements.length !== n) r.fail("bad-aml", `the package says ${n} elements but holds ${elements.length} (this decoder reads no uninitialised elements)`, at);
-      r.o = end;
+      r.leave(end, outer);
       return { kind: "package", elements };
     }
     default:
@@ -201,19 +247,20 @@ function readData(r: Reader, depth: number): AmlData {
 }
 
 /**
- * A buffer whose bytes parse as a resource template (descriptors this package knows, then an End
- * Tag as the last two bytes with a right or zero checksum) is returned as one; anything else is a
- * plain buffer. A zero checksum (what iasl writes) is not kept: re-encoding writes the real one.
+ * A buffer whose bytes `b[start..end)` parse as a resource template (descriptors this package
+ * knows, then an End Tag as the last two bytes with a right or zero checksum) is returned as one;
+ * anything else is a plain buffer (undefined here). A zero checksum (what iasl writes) is not kept:
+ * re-encoding writes the real one.
  */
-function resourcesOrBuffer(bytes: Uint8Array): AmlData {
-  if (bytes.length >= 2 && bytes[bytes.length - 2] === 0x79) {
+function resourcesAt(b: Uint8Array, start: number, end: number): AmlData | undefined {
+  if (end - start >= 2 && b[end - 2] === 0x79) {
     try {
-      return { kind: "resources", descriptors: decodeResourceTemplate(bytes) };
+      return { kind: "resources", descriptors: readResourceTemplate(b, start, end) };
     } catch (e) {
       if (!isAcpiError(e)) throw e;
     }
   }
-  return { kind: "buffer", bytes };
+  return undefined;
 }
 
 function readTerms(r: Reader, end: number, depth: number): AmlTerm[] {
@@ -225,10 +272,10 @@ function readTerms(r: Reader, end: number, depth: number): AmlTerm[] {
     const ext = op === AML_OPCODE.ExtOpPrefix ? r.byte() : undefined;
     if (op === AML_OPCODE.ScopeOp || ext === AML_OPCODE.DeviceOp) {
       const pEnd = r.pkgEnd();
-      const inner = new Reader(r.b, r.o, pEnd);
-      const path = inner.nameString();
-      const body = readTerms(inner, pEnd, depth + 1);
-      r.o = pEnd;
+      const outer = r.enter(pEnd);
+      const path = r.nameString();
+      const body = readTerms(r, pEnd, depth + 1);
+      r.leave(pEnd, outer);
       out.push({ kind: op === AML_OPCODE.ScopeOp ? "scope" : "device", path, body });
     } else if (op === AML_OPCODE.NameOp) {
       const path = r.nameString();
@@ -256,18 +303,21 @@ function readTerms(r: Reader, end: number, depth: number): AmlTerm[] {
  */
 function readMethod(r: Reader, depth: number): AmlMethod {
   const pEnd = r.pkgEnd();
-  const inner = new Reader(r.b, r.o, pEnd);
-  const path = inner.nameString();
-  const flags = inner.byte();
-  const body = readStatements(inner, pEnd, depth + 1);
-  r.o = pEnd;
-  const m: AmlMethod = { kind: "method", path, argCount: flags & 7, serialized: (flags & 8) !== 0, syncLevel: flags >> 4 };
+  const outer = r.enter(pEnd);
+  const path = r.nameString();
+  const flags = r.byte();
+  const body = readStatements(r, pEnd, depth + 1);
+  r.leave(pEnd, outer);
+  const argCount = flags & 7;
+  const serialized = (flags & 8) !== 0;
+  const syncLevel = flags >> 4;
   const last = body[body.length - 1];
   if (last?.kind === "return" && DATA_KINDS.has(last.value.kind)) {
     body.pop();
-    return body.length === 0 ? { ...m, returns: last.value as AmlData } : { ...m, body, returns: last.value as AmlData };
+    const returns = last.value as AmlData;
+    return body.length === 0 ? { kind: "method", path, argCount, serialized, syncLevel, returns } : { kind: "method", path, argCount, serialized, syncLevel, body, returns };
   }
-  return body.length === 0 ? m : { ...m, body };
+  return body.length === 0 ? { kind: "method", path, argCount, serialized, syncLevel } : { kind: "method", path, argCount, serialized, syncLevel, body };
 }
 
 /** OperationRegion: NameString, RegionSpace, and offset and length as integer constants (ACPI 6.4 §20.2.5.2). */
@@ -275,48 +325,50 @@ function readOpRegion(r: Reader, depth: number): AmlOperationRegion {
   const path = r.nameString();
   const spaceAt = r.o;
   const spaceByte = r.byte();
-  const space = keyOf<AmlRegionSpace>(AML_REGION_SPACE, spaceByte);
+  const space = REGION_SPACES[spaceByte];
   if (space === undefined) r.fail("bad-aml", `expected a RegionSpace 0x00..0x0a (OEM spaces 0x80..0xff are not read), got 0x${spaceByte.toString(16)}`, spaceAt);
-  const constant = (what: string): bigint => {
-    const at = r.o;
-    const e = readExpression(r, depth + 1);
-    if (e.kind !== "integer") return r.fail("bad-aml", `expected the region ${what} as an integer constant, got a ${e.kind}`, at);
-    return e.value;
-  };
   const offsetAt = r.o;
-  const offset = constant("offset");
+  const offset = regionConstant(r, depth, "offset");
   const lengthAt = r.o;
-  const length = constant("length");
+  const length = regionConstant(r, depth, "length");
   // The encoder's limits: ACPICA keeps the length as a u32 (dsopcode.c), I/O ports end at 0xffff (hwvalid.c).
   if (length < 1n || length > 0xffffffffn) r.fail("bad-aml", `expected a region length of 1..0xffffffff, got 0x${length.toString(16)}`, lengthAt);
   if (offset + length > (space === "SystemIO" ? 0x10000n : ONES + 1n)) r.fail("bad-aml", `the ${space} region at 0x${offset.toString(16)} of 0x${length.toString(16)} bytes ends past the space`, offsetAt);
   return { kind: "operation-region", path, space, offset, length };
 }
 
+/** The region offset or length (`what`): an integer constant. */
+function regionConstant(r: Reader, depth: number, what: string): bigint {
+  const at = r.o;
+  const e = readExpression(r, depth + 1);
+  if (e.kind !== "integer") return r.fail("bad-aml", `expected the region ${what} as an integer constant, got a ${e.kind}`, at);
+  return e.value;
+}
+
 /** Field: PkgLength, NameString, FieldFlags, then named and reserved entries (ACPI 6.4 §20.2.5.2). */
 function readField(r: Reader): AmlField {
   const pEnd = r.pkgEnd();
-  const inner = new Reader(r.b, r.o, pEnd);
-  const region = inner.nameString();
-  const flagsAt = inner.o;
-  const flags = inner.byte();
-  const accessType = keyOf<AmlFieldAccess>(AML_FIELD_ACCESS, flags & 0x0f);
-  const updateRule = keyOf<AmlFieldUpdateRule>(AML_FIELD_UPDATE, (flags >> 5) & 3);
+  const outer = r.enter(pEnd);
+  const region = r.nameString();
+  const flagsAt = r.o;
+  const flags = r.byte();
+  const accessType = FIELD_ACCESS[flags & 0x0f];
+  const updateRule = FIELD_UPDATE[(flags >> 5) & 3];
   if (accessType === undefined || updateRule === undefined || flags & 0x80) {
     r.fail("bad-aml", `expected FieldFlags with an AccessType 0..5, an UpdateRule 0..2 and bit 7 clear, got 0x${flags.toString(16)}`, flagsAt);
   }
   const entries: AmlFieldEntry[] = [];
   let position = 0;
-  while (inner.o < pEnd) {
-    const at = inner.o;
-    const lead = inner.b[at] as number;
+  while (r.o < pEnd) {
+    const at = r.o;
+    const lead = r.b[at] as number;
     let entry: AmlFieldEntry;
     if (lead === 0x00) {
-      inner.o++;
-      entry = { kind: "reserved", bits: inner.pkgValue() };
+      r.o++;
+      entry = { kind: "reserved", bits: r.pkgValue() };
     } else if ((lead >= 0x41 && lead <= 0x5a) || lead === 0x5f) {
-      const name = inner.nameSeg();
-      entry = { kind: "named", name, bits: inner.pkgValue() };
+      const name = r.nameSeg();
+      entry = { kind: "named", name, bits: r.pkgValue() };
     } else {
       return r.fail("bad-aml", `expected a NamedField or a ReservedField (0x00); AccessField (0x01), ConnectField (0x02) and ExtendedAccessField (0x03) are not read; got 0x${lead.toString(16)}`, at);
     }
@@ -326,7 +378,7 @@ function readField(r: Reader): AmlField {
     if (position > 0xffffffff) r.fail("bad-aml", `the field list goes past bit 0xffffffff, to 0x${position.toString(16)}`, at);
     entries.push(entry);
   }
-  r.o = pEnd;
+  r.leave(pEnd, outer);
   return { kind: "field", region, accessType, lockRule: flags & 0x10 ? "Lock" : "NoLock", updateRule, entries };
 }
 
@@ -354,20 +406,20 @@ function readStatement(r: Reader, end: number, depth: number): AmlStatement {
     }
     case AML_OPCODE.IfOp: {
       const pEnd = r.pkgEnd();
-      const inner = new Reader(r.b, r.o, pEnd);
-      const predicate = readExpression(inner, depth + 1);
-      const body = readStatements(inner, pEnd, depth + 1);
-      r.o = pEnd;
-      const node: AmlIf = { kind: "if", predicate, body };
+      const outer = r.enter(pEnd);
+      const predicate = readExpression(r, depth + 1);
+      const body = readStatements(r, pEnd, depth + 1);
+      r.leave(pEnd, outer);
       // DefElse := Nothing | ElseOp PkgLength TermList, right after the If (ACPI 6.4 §20.2.5.3).
       if (r.o < end && r.b[r.o] === AML_OPCODE.ElseOp) {
         r.o++;
         const eEnd = r.pkgEnd();
-        const elseBody = readStatements(new Reader(r.b, r.o, eEnd), eEnd, depth + 1);
-        r.o = eEnd;
-        return { ...node, else: elseBody };
+        const elseOuter = r.enter(eEnd);
+        const elseBody = readStatements(r, eEnd, depth + 1);
+        r.leave(eEnd, elseOuter);
+        return { kind: "if", predicate, body, else: elseBody };
       }
-      return node;
+      return { kind: "if", predicate, body };
     }
     default:
       if (BINARY_OPS[op] !== undefined) {

@@ -5,10 +5,33 @@ export function viewOf(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** The little-endian u32 at `b[o..o+4)` (which must be in `b`), without a DataView. */
+export function u32le(b: Uint8Array, o: number): number {
+  return ((b[o] as number) | ((b[o + 1] as number) << 8) | ((b[o + 2] as number) << 16) | ((b[o + 3] as number) << 24)) >>> 0;
+}
+
 /** The 8-bit wrapping sum of `b[start..end)` (ACPI 6.4 §5.2.5.3, §5.2.6: the whole table sums to 0). */
 export function byteSum(b: Uint8Array, start: number, end: number): number {
   let s = 0;
-  for (let i = start; i < end; i++) s += b[i] ?? 0;
+  let i = start;
+  if (end - start >= 64) {
+    // Four bytes per step: whole 32-bit words, each split into its even and odd bytes, which add up
+    // in the two 16-bit halves of `lanes` (bytes 0 and 2 of a word, then 1 and 3). 128 words add
+    // at most 128 × 2 × 255 = 65280 to a half, so flushing every 128 keeps the halves apart.
+    while ((b.byteOffset + i) & 3) s += b[i++] ?? 0;
+    const words = new Uint32Array(b.buffer, b.byteOffset + i, Math.max(0, Math.min(end, b.length) - i) >>> 2);
+    for (let k = 0; k < words.length; ) {
+      const stop = Math.min(words.length, k + 128);
+      let lanes = 0;
+      for (; k < stop; k++) {
+        const w = words[k] as number;
+        lanes += (w & 0x00ff00ff) + ((w >>> 8) & 0x00ff00ff);
+      }
+      s += (lanes & 0xffff) + (lanes >>> 16);
+    }
+    i += words.length * 4;
+  }
+  for (; i < end; i++) s += b[i] ?? 0;
   return s & 0xff;
 }
 
@@ -16,6 +39,15 @@ export function byteSum(b: Uint8Array, start: number, end: number): number {
 export function setChecksum(b: Uint8Array, at: number, start: number, end: number): void {
   b[at] = 0;
   b[at] = (0x100 - byteSum(b, start, end)) & 0xff;
+}
+
+/**
+ * Tells whether `value` is an integer in [min, max], i.e. whether {@link checkInt} accepts it. Hot
+ * paths test with this and call the `check*` function, which builds the field name and throws,
+ * only when it fails.
+ */
+export function isIntIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
 }
 
 /** Throws unless `value` is an integer in [min, max]. */
@@ -42,15 +74,25 @@ export function checkU64(field: string, value: unknown, bits = 64): bigint {
   return v;
 }
 
+/** Tells whether `value` is what {@link checkU64} accepts at 64 bits: a bigint or safe integer in 0..2^64-1. */
+export function isU64(value: unknown): value is bigint | number {
+  return typeof value === "bigint" ? value >= 0n && value <= U64_MAX : typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
 /** Throws unless `value` is a boolean. */
 export function checkBool(field: string, value: unknown): boolean {
   if (typeof value !== "boolean") throw new AcpiError("invalid-argument", field, `expected a boolean, got ${describe(value)}`);
   return value;
 }
 
+/** Tells whether `value` is one of the keys of `options`, i.e. whether {@link checkKey} accepts it. */
+export function isKeyOf<K extends string>(value: unknown, options: Readonly<Record<K, number>>): value is K {
+  return typeof value === "string" && Object.prototype.hasOwnProperty.call(options, value);
+}
+
 /** Throws unless `value` is one of the keys of `options`; returns its number. */
 export function checkKey<K extends string>(field: string, value: unknown, options: Readonly<Record<K, number>>): number {
-  if (typeof value !== "string" || !Object.prototype.hasOwnProperty.call(options, value)) {
+  if (!isKeyOf(value, options)) {
     const names = Object.keys(options).map((k) => JSON.stringify(k)).join(", ");
     throw new AcpiError("invalid-argument", field, `expected one of ${names}, got ${describe(value)}`);
   }
@@ -64,15 +106,33 @@ export function keyOf<K extends string>(options: Readonly<Record<K, number>>, n:
 }
 
 /**
- * Writes a fixed-width ASCII id (OEM id, table id, creator id) padded with blanks: printable ASCII,
- * no trailing blanks (they are the padding), at most `width` characters, at least `min`.
+ * {@link keyOf} as a table made once: `keysByValue(options)[n]` is the first key whose value is
+ * `n` (values 0..255), or undefined. Decoders index it instead of scanning the keys each time.
  */
-export function writeAscii(field: string, value: unknown, b: Uint8Array, at: number, width: number, min = 0): void {
-  if (typeof value !== "string") throw new AcpiError("invalid-argument", field, `expected a string, got ${describe(value)}`);
-  if (!/^[\x20-\x7e]*$/.test(value) || value !== value.trimEnd() || value.length > width || value.length < min) {
+export function keysByValue<K extends string>(options: Readonly<Record<K, number>>): readonly (K | undefined)[] {
+  const table: (K | undefined)[] = new Array<K | undefined>(256).fill(undefined);
+  for (let n = 0; n < 256; n++) table[n] = keyOf(options, n);
+  return table;
+}
+
+/**
+ * Writes a fixed-width ASCII id (OEM id, table id, creator id) padded with blanks: printable ASCII,
+ * no trailing blanks (they are the padding), at most `width` characters, at least `min`. Errors
+ * name the field `${table}${key}`, e.g. `FADT` + `.header.oemId`.
+ */
+export function writeAscii(table: string, key: string, value: unknown, b: Uint8Array, at: number, width: number, min = 0): void {
+  if (typeof value !== "string") throw new AcpiError("invalid-argument", table + key, `expected a string, got ${describe(value)}`);
+  // Printable ASCII only, so the one trailing blank that trimEnd() would remove is a space.
+  const n = value.length;
+  let ok = n <= width && n >= min && value.charCodeAt(n - 1) !== 0x20;
+  for (let i = 0; ok && i < n; i++) {
+    const c = value.charCodeAt(i);
+    ok = c >= 0x20 && c <= 0x7e;
+  }
+  if (!ok) {
     throw new AcpiError(
       "bad-string",
-      field,
+      table + key,
       `expected ${min}..${width} printable ASCII characters without trailing blanks, got ${JSON.stringify(value)}`,
     );
   }

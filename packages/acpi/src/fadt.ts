@@ -1,6 +1,6 @@
 import { AcpiError } from "./errors.js";
-import { checkInt, checkKey, checkU64, keyOf, viewOf } from "./bytes.js";
-import { finishTable, readHeader, resolveHeader, validateAcpiTable, writeHeader, type SdtHeader, type SdtHeaderOptions } from "./header.js";
+import { checkInt, checkKey, checkU64, isIntIn, isKeyOf, keysByValue, viewOf } from "./bytes.js";
+import { finishTable, resolveHeader, validateAcpiTable, writeHeader, type SdtHeader, type SdtHeaderOptions } from "./header.js";
 
 /**
  * Address space ids of a Generic Address Structure (ACPI 6.4 §5.2.3.2, Table 5.1).
@@ -297,26 +297,49 @@ export interface DecodedGenericAddress extends GenericAddress {
 function writeGas(field: string, v: DataView, o: number, g: GenericAddress | undefined): void {
   if (g === undefined) return;
   if (typeof g !== "object" || g === null) throw new AcpiError("invalid-argument", field, "expected a GenericAddress object or nothing");
-  v.setUint8(o, checkKey(`${field}.space`, g.space, ACPI_ADDRESS_SPACE));
-  v.setUint8(o + 1, checkInt(`${field}.bitWidth`, g.bitWidth, 0, 0xff));
-  v.setUint8(o + 2, checkInt(`${field}.bitOffset`, g.bitOffset, 0, 0xff));
-  v.setUint8(o + 3, checkKey(`${field}.accessSize`, g.accessSize, ACPI_ACCESS_SIZE));
+  v.setUint8(o, isKeyOf(g.space, ACPI_ADDRESS_SPACE) ? ACPI_ADDRESS_SPACE[g.space] : checkKey(`${field}.space`, g.space, ACPI_ADDRESS_SPACE));
+  v.setUint8(o + 1, isIntIn(g.bitWidth, 0, 0xff) ? g.bitWidth : checkInt(`${field}.bitWidth`, g.bitWidth, 0, 0xff));
+  v.setUint8(o + 2, isIntIn(g.bitOffset, 0, 0xff) ? g.bitOffset : checkInt(`${field}.bitOffset`, g.bitOffset, 0, 0xff));
+  v.setUint8(o + 3, isKeyOf(g.accessSize, ACPI_ACCESS_SIZE) ? ACPI_ACCESS_SIZE[g.accessSize] : checkKey(`${field}.accessSize`, g.accessSize, ACPI_ACCESS_SIZE));
   const address = checkU64(`${field}.address`, g.address);
   // An all-zero GAS means "no register" (ACPI 6.4 §5.2.9: "If this register is not supported, ... zero").
   if (address === 0n) throw new AcpiError("out-of-range", `${field}.address`, "expected a non-zero address (a zero GAS means no register; leave it out instead)");
   v.setBigUint64(o + 4, address, true);
 }
 
+const SPACE_BY_ID = keysByValue(ACPI_ADDRESS_SPACE);
+const ACCESS_SIZE_BY_ID = keysByValue(ACPI_ACCESS_SIZE);
+
 function readGas(field: string, v: DataView, o: number): DecodedGenericAddress | undefined {
   const address = v.getBigUint64(o + 4, true);
-  const raw = [v.getUint8(o), v.getUint8(o + 1), v.getUint8(o + 2), v.getUint8(o + 3)] as const;
-  if (address === 0n && raw.every((x) => x === 0)) return undefined;
+  const spaceId = v.getUint8(o);
+  const bitWidth = v.getUint8(o + 1);
+  const bitOffset = v.getUint8(o + 2);
+  const accessId = v.getUint8(o + 3);
+  if (address === 0n && (spaceId | bitWidth | bitOffset | accessId) === 0) return undefined;
   if (address === 0n) throw new AcpiError("out-of-range", `${field}.address`, "expected a non-zero address in a register with a space, width or access size");
-  const space = keyOf(ACPI_ADDRESS_SPACE, raw[0]);
-  if (space === undefined) throw new AcpiError("out-of-range", `${field}.space`, `expected a known address space id (ACPI 6.4 Table 5.1), got ${raw[0]}`);
-  const accessSize = keyOf(ACPI_ACCESS_SIZE, raw[3]);
-  if (accessSize === undefined) throw new AcpiError("out-of-range", `${field}.accessSize`, `expected 0..4, got ${raw[3]}`);
-  return { space, bitWidth: raw[1], bitOffset: raw[2], accessSize, address };
+  const space = SPACE_BY_ID[spaceId];
+  if (space === undefined) throw new AcpiError("out-of-range", `${field}.space`, `expected a known address space id (ACPI 6.4 Table 5.1), got ${spaceId}`);
+  const accessSize = ACCESS_SIZE_BY_ID[accessId];
+  if (accessSize === undefined) throw new AcpiError("out-of-range", `${field}.accessSize`, `expected 0..4, got ${accessId}`);
+  return { space, bitWidth, bitOffset, accessSize, address };
+}
+
+/** checkInt of 0..`max`, without the call when the value is in range. */
+function fieldInt(field: string, value: number, max: number): number {
+  return isIntIn(value, 0, max) ? value : checkInt(field, value, 0, max);
+}
+
+/**
+ * The size of the FADT {@link encodeFadt} writes for `fadt`: 268 bytes for a revision-5 header,
+ * else 276. It checks nothing (a wrong revision is the encoder's error, in its turn), so that
+ * {@link encodeAcpiTables} can lay the tables out first.
+ */
+export function fadtSize(fadt: unknown): number {
+  const header = typeof fadt === "object" && fadt !== null ? (fadt as Fadt).header : undefined;
+  // The revision resolveHeader takes: the header's own enumerable one (spread semantics), else 6.
+  const own = typeof header === "object" && header !== null && Object.prototype.propertyIsEnumerable.call(header, "revision");
+  return own && header.revision === 5 ? FADT_V5_SIZE : FADT_SIZE;
 }
 
 /**
@@ -333,29 +356,39 @@ function readGas(field: string, v: DataView, o: number): DecodedGenericAddress |
  * ```
  */
 export function encodeFadt(fadt: Fadt): Uint8Array {
+  const b = new Uint8Array(fadtSize(fadt));
+  writeFadt(fadt, typeof fadt === "object" && fadt !== null ? fadt.dsdtAddress : undefined, b, viewOf(b), 0);
+  return b;
+}
+
+/**
+ * Checks and writes the FADT at `b[at]`, {@link fadtSize} bytes, checksummed; `v` is a view of `b`.
+ * The work of {@link encodeFadt}, which {@link encodeAcpiTables} calls on its own table blob; the
+ * DSDT address is given apart (`fadt.dsdtAddress` is not read).
+ */
+export function writeFadt(fadt: Omit<Fadt, "dsdtAddress">, dsdtAddress: unknown, b: Uint8Array, v: DataView, at: number): void {
   if (typeof fadt !== "object" || fadt === null) throw new AcpiError("invalid-argument", "FADT", "expected an object");
   const header = resolveHeader(6, fadt.header);
   const revision = checkInt("FADT.header.revision", header.revision, 5, 6);
-  const b = new Uint8Array(revision === 6 ? FADT_SIZE : FADT_V5_SIZE);
-  writeHeader("FADT", "FACP", header, b, b.length);
-  const v = viewOf(b);
-  v.setUint8(45, checkInt("FADT.preferredPmProfile", fadt.preferredPmProfile ?? 0, 0, 8));
-  v.setUint16(46, checkInt("FADT.sciInterrupt", fadt.sciInterrupt ?? 0, 0, 0xffff), true);
-  v.setUint16(109, checkInt("FADT.iapcBootArch", fadt.iapcBootArch ?? 0, 0, 0xffff), true);
+  const length = revision === 6 ? FADT_SIZE : FADT_V5_SIZE;
+  writeHeader("FADT", "FACP", header, b, length, at, v);
+  v.setUint8(at + 45, fieldInt("FADT.preferredPmProfile", fadt.preferredPmProfile ?? 0, 8));
+  v.setUint16(at + 46, fieldInt("FADT.sciInterrupt", fadt.sciInterrupt ?? 0, 0xffff), true);
+  v.setUint16(at + 109, fieldInt("FADT.iapcBootArch", fadt.iapcBootArch ?? 0, 0xffff), true);
   const defaultFlags = FADT_FLAGS.HW_REDUCED_ACPI | (fadt.resetRegister !== undefined ? FADT_FLAGS.RESET_REG_SUP : 0);
-  v.setUint32(112, checkInt("FADT.flags", fadt.flags ?? defaultFlags, 0, 0xffffffff), true);
-  writeGas("FADT.resetRegister", v, 116, fadt.resetRegister);
-  v.setUint8(128, checkInt("FADT.resetValue", fadt.resetValue ?? 0, 0, 0xff));
-  v.setUint16(129, checkInt("FADT.armBootArch", fadt.armBootArch ?? 0, 0, 0xffff), true);
-  v.setUint8(131, checkInt("FADT.minorVersion", fadt.minorVersion ?? 5, 0, 0xff));
-  v.setBigUint64(132, checkU64("FADT.facsAddress", fadt.facsAddress ?? 0n), true);
-  v.setBigUint64(140, checkU64("FADT.dsdtAddress", fadt.dsdtAddress), true);
-  writeGas("FADT.sleepControlRegister", v, 244, fadt.sleepControlRegister);
-  writeGas("FADT.sleepStatusRegister", v, 256, fadt.sleepStatusRegister);
+  v.setUint32(at + 112, fieldInt("FADT.flags", fadt.flags ?? defaultFlags, 0xffffffff), true);
+  writeGas("FADT.resetRegister", v, at + 116, fadt.resetRegister);
+  v.setUint8(at + 128, fieldInt("FADT.resetValue", fadt.resetValue ?? 0, 0xff));
+  v.setUint16(at + 129, fieldInt("FADT.armBootArch", fadt.armBootArch ?? 0, 0xffff), true);
+  v.setUint8(at + 131, fieldInt("FADT.minorVersion", fadt.minorVersion ?? 5, 0xff));
+  v.setBigUint64(at + 132, checkU64("FADT.facsAddress", fadt.facsAddress ?? 0n), true);
+  v.setBigUint64(at + 140, checkU64("FADT.dsdtAddress", dsdtAddress), true);
+  writeGas("FADT.sleepControlRegister", v, at + 244, fadt.sleepControlRegister);
+  writeGas("FADT.sleepStatusRegister", v, at + 256, fadt.sleepStatusRegister);
   const hv = checkU64("FADT.hypervisorVendorId", fadt.hypervisorVendorId ?? 0n);
-  if (revision === 6) v.setBigUint64(268, hv, true);
+  if (revision === 6) v.setBigUint64(at + 268, hv, true);
   else if (hv !== 0n) throw new AcpiError("out-of-range", "FADT.hypervisorVendorId", "expected 0 in a revision-5 FADT (the field is new in revision 6)");
-  return finishTable(b);
+  finishTable(b, at, length);
 }
 
 /**
@@ -380,7 +413,8 @@ export function decodeFadt(bytes: Uint8Array): DecodedFadt {
   const out: {
     -readonly [K in keyof DecodedFadt]: DecodedFadt[K];
   } = {
-    header: readHeader("FADT", bytes),
+    // The header validateAcpiTable read, with the same field names ("FADT.header.…").
+    header,
     minorVersion: v.getUint8(131),
     dsdtAddress: xDsdt !== 0n ? xDsdt : BigInt(v.getUint32(40, true)),
     facsAddress: xFacs !== 0n ? xFacs : BigInt(v.getUint32(36, true)),

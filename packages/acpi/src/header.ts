@@ -1,5 +1,5 @@
 import { AcpiError } from "./errors.js";
-import { byteSum, checkInt, hex, need, readAscii, setChecksum, viewOf, writeAscii } from "./bytes.js";
+import { byteSum, checkInt, hex, isIntIn, need, readAscii, setChecksum, u32le, viewOf, writeAscii } from "./bytes.js";
 
 /**
  * The fields of the 36-byte System Description Table header (ACPI 6.4 §5.2.6, Table 5.4) that a
@@ -67,38 +67,44 @@ export function resolveHeader(revision: number, given: SdtHeaderOptions | undefi
   if (given !== undefined && (typeof given !== "object" || given === null)) {
     throw new AcpiError("invalid-argument", "header", "expected an object or nothing");
   }
+  if (given === undefined) {
+    // The defaults as they are now (an object literal: cheaper than a spread).
+    const d = DEFAULT_HEADER;
+    return { revision, oemId: d.oemId, oemTableId: d.oemTableId, oemRevision: d.oemRevision, creatorId: d.creatorId, creatorRevision: d.creatorRevision };
+  }
   return { revision, ...DEFAULT_HEADER, ...given };
 }
 
-/** Writes the header of a table of `length` bytes at b[0..36); the checksum is set by {@link finishTable}. */
-export function writeHeader(table: string, signature: string, h: SdtHeader, b: Uint8Array, length: number): void {
-  for (let i = 0; i < 4; i++) b[i] = signature.charCodeAt(i);
-  const v = viewOf(b);
-  v.setUint32(4, length, true);
-  v.setUint8(8, checkInt(`${table}.header.revision`, h.revision, 0, 0xff));
-  writeAscii(`${table}.header.oemId`, h.oemId, b, 10, 6);
-  writeAscii(`${table}.header.oemTableId`, h.oemTableId, b, 16, 8);
-  v.setUint32(24, checkInt(`${table}.header.oemRevision`, h.oemRevision, 0, 0xffffffff), true);
-  writeAscii(`${table}.header.creatorId`, h.creatorId, b, 28, 4);
-  v.setUint32(32, checkInt(`${table}.header.creatorRevision`, h.creatorRevision, 0, 0xffffffff), true);
+/**
+ * Writes the header of a table of `length` bytes at `b[at..at+36)`; `v` is a view of `b` (same
+ * offsets). The checksum is set by {@link finishTable}.
+ */
+export function writeHeader(table: string, signature: string, h: SdtHeader, b: Uint8Array, length: number, at = 0, v: DataView = viewOf(b)): void {
+  for (let i = 0; i < 4; i++) b[at + i] = signature.charCodeAt(i);
+  v.setUint32(at + 4, length, true);
+  v.setUint8(at + 8, isIntIn(h.revision, 0, 0xff) ? h.revision : checkInt(`${table}.header.revision`, h.revision, 0, 0xff));
+  writeAscii(table, ".header.oemId", h.oemId, b, at + 10, 6);
+  writeAscii(table, ".header.oemTableId", h.oemTableId, b, at + 16, 8);
+  v.setUint32(at + 24, isIntIn(h.oemRevision, 0, 0xffffffff) ? h.oemRevision : checkInt(`${table}.header.oemRevision`, h.oemRevision, 0, 0xffffffff), true);
+  writeAscii(table, ".header.creatorId", h.creatorId, b, at + 28, 4);
+  v.setUint32(at + 32, isIntIn(h.creatorRevision, 0, 0xffffffff) ? h.creatorRevision : checkInt(`${table}.header.creatorRevision`, h.creatorRevision, 0, 0xffffffff), true);
 }
 
-/** Sets the checksum byte (offset 9) so that the whole table sums to zero (ACPI 6.4 §5.2.6). */
-export function finishTable(b: Uint8Array): Uint8Array {
-  setChecksum(b, 9, 0, b.length);
+/** Sets the checksum byte (offset 9) of the table at `b[at..at+length)` so that it sums to zero (ACPI 6.4 §5.2.6). */
+export function finishTable(b: Uint8Array, at = 0, length: number = b.length - at): Uint8Array {
+  setChecksum(b, at + 9, at, at + length);
   return b;
 }
 
 /** Reads the author's header fields of a validated table. */
 export function readHeader(table: string, b: Uint8Array): SdtHeader {
-  const v = viewOf(b);
   return {
-    revision: v.getUint8(8),
+    revision: b[8] as number,
     oemId: readAscii(`${table}.header.oemId`, b, 10, 6),
     oemTableId: readAscii(`${table}.header.oemTableId`, b, 16, 8),
-    oemRevision: v.getUint32(24, true),
+    oemRevision: u32le(b, 24),
     creatorId: readAscii(`${table}.header.creatorId`, b, 28, 4),
-    creatorRevision: v.getUint32(32, true),
+    creatorRevision: u32le(b, 32),
   };
 }
 
@@ -152,7 +158,10 @@ export interface AcpiTableInfo {
   readonly header: SdtHeader;
 }
 
-const NAME_CHARS = /^[A-Z0-9_]{4}$/;
+/** Whether byte `c` may be in a table signature: A–Z, 0–9 or `_` (ACPICA `acpi_ut_valid_nameseg`). */
+function isSignatureChar(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
+}
 
 /** The table name used in error messages: FACP is called FADT, APIC is called MADT. */
 export function tableName(signature: string): string {
@@ -183,16 +192,19 @@ export function validateAcpiTable(bytes: Uint8Array, signature?: string): AcpiTa
   const expected = signature === undefined ? undefined : tableName(signature);
   const t = expected ?? "table";
   need(bytes, 0, SDT_HEADER_SIZE, `${t}.header`);
-  let sig = "";
-  for (let i = 0; i < 4; i++) sig += String.fromCharCode(bytes[i] ?? 0);
-  if (!NAME_CHARS.test(sig)) {
+  const c0 = bytes[0] as number;
+  const c1 = bytes[1] as number;
+  const c2 = bytes[2] as number;
+  const c3 = bytes[3] as number;
+  const sig = String.fromCharCode(c0, c1, c2, c3);
+  if (!(isSignatureChar(c0) && isSignatureChar(c1) && isSignatureChar(c2) && isSignatureChar(c3))) {
     throw new AcpiError("bad-signature", `${t}.header.signature`, `expected 4 characters A-Z, 0-9 or _, got ${JSON.stringify(sig)}`);
   }
   if (signature !== undefined && sig !== signature) {
     throw new AcpiError("bad-signature", `${t}.header.signature`, `expected ${JSON.stringify(signature)}, got ${JSON.stringify(sig)}`);
   }
   const name = tableName(sig);
-  const length = viewOf(bytes).getUint32(4, true);
+  const length = u32le(bytes, 4);
   const rule = RULES[sig];
   const min = rule?.minLength ?? SDT_HEADER_SIZE;
   if (length < min) throw new AcpiError("bad-length", `${name}.header.length`, `expected at least ${min} bytes, got ${length}`);

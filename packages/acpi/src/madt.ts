@@ -1,6 +1,6 @@
 import { AcpiError } from "./errors.js";
-import { checkBool, checkInt, checkKey, keyOf, viewOf } from "./bytes.js";
-import { SDT_HEADER_SIZE, finishTable, readHeader, resolveHeader, validateAcpiTable, writeHeader, type SdtHeader, type SdtHeaderOptions } from "./header.js";
+import { checkBool, checkInt, checkKey, isIntIn, isKeyOf, keysByValue, viewOf } from "./bytes.js";
+import { SDT_HEADER_SIZE, finishTable, resolveHeader, validateAcpiTable, writeHeader, type SdtHeader, type SdtHeaderOptions } from "./header.js";
 
 /**
  * MADT interrupt controller structure types this package reads and writes (ACPI 6.4 §5.2.12,
@@ -238,14 +238,55 @@ export function madtSize(entries: readonly MadtEntry[]): number {
   let n = 44;
   entries.forEach((e, i) => {
     const t = typeof e === "object" && e !== null ? e.type : undefined;
-    checkKey(`MADT.entries[${i}].type`, t, MADT_ENTRY_TYPE);
-    n += ENTRY_LENGTH[t as keyof typeof MADT_ENTRY_TYPE];
+    const length = entryLength(t);
+    if (length === 0) checkKey(`${entryField(i)}.type`, t, MADT_ENTRY_TYPE);
+    n += length;
   });
   return n;
 }
 
-function inti(field: string, polarity: unknown, trigger: unknown): number {
-  return checkKey(`${field}.polarity`, polarity, MADT_POLARITY) | (checkKey(`${field}.trigger`, trigger, MADT_TRIGGER) << 2);
+/** {@link ENTRY_LENGTH} of a type name, or 0 for anything else (a switch: no keyed lookup per entry). */
+function entryLength(type: unknown): number {
+  switch (type) {
+    case "local-apic":
+      return ENTRY_LENGTH["local-apic"];
+    case "io-apic":
+      return ENTRY_LENGTH["io-apic"];
+    case "interrupt-override":
+      return ENTRY_LENGTH["interrupt-override"];
+    case "local-apic-nmi":
+      return ENTRY_LENGTH["local-apic-nmi"];
+    case "local-x2apic":
+      return ENTRY_LENGTH["local-x2apic"];
+    case "local-x2apic-nmi":
+      return ENTRY_LENGTH["local-x2apic-nmi"];
+    default:
+      return 0;
+  }
+}
+
+/** The field of entry `i` in errors. */
+function entryField(i: number): string {
+  return `MADT.entries[${i}]`;
+}
+
+/** checkInt for field `key` of entry `i`, naming the field only when the check fails. */
+function entryInt(i: number, key: string, value: number, min: number, max: number): number {
+  return isIntIn(value, min, max) ? value : checkInt(`${entryField(i)}.${key}`, value, min, max);
+}
+
+/** The Flags of a processor entry: bit 0 enabled, bit 1 online capable (ACPI 6.4 Table 5.23). */
+function cpuFlags(i: number, enabled: unknown, onlineCapable: unknown): number {
+  const e = typeof enabled === "boolean" ? enabled : checkBool(`${entryField(i)}.enabled`, enabled);
+  const o = typeof onlineCapable === "boolean" ? onlineCapable : checkBool(`${entryField(i)}.onlineCapable`, onlineCapable);
+  return (e ? 1 : 0) | (o ? 2 : 0);
+}
+
+/** MPS INTI flags: polarity in bits 0–1, trigger mode in bits 2–3 (ACPI 6.4 Table 5.26). */
+function inti(i: number, polarity: unknown, trigger: unknown): number {
+  const p = isKeyOf(polarity, MADT_POLARITY) ? MADT_POLARITY[polarity] : checkKey(`${entryField(i)}.polarity`, polarity, MADT_POLARITY);
+  const t = isKeyOf(trigger, MADT_TRIGGER) ? MADT_TRIGGER[trigger] : checkKey(`${entryField(i)}.trigger`, trigger, MADT_TRIGGER);
+  return p | (t << 2);
 }
 
 /**
@@ -261,76 +302,99 @@ function inti(field: string, polarity: unknown, trigger: unknown): number {
  * ```
  */
 export function encodeMadt(madt: Madt): Uint8Array {
+  const size = checkMadtSize(madt);
+  const b = new Uint8Array(size);
+  writeMadt(madt, b, viewOf(b), 0, size);
+  return b;
+}
+
+/**
+ * The first checks of {@link encodeMadt} (an object with an array of entries of known types, a
+ * length that fits the header) and the size of the table; {@link writeMadt} does the rest.
+ */
+export function checkMadtSize(madt: Madt): number {
   if (typeof madt !== "object" || madt === null || !Array.isArray(madt.entries)) {
     throw new AcpiError("invalid-argument", "MADT.entries", "expected an object with an array of entries");
   }
-  const list: readonly MadtEntry[] = madt.entries;
-  const size = madtSize(list);
+  const size = madtSize(madt.entries);
   if (size > 0xffffffff) throw new AcpiError("too-long", "MADT.entries", `the table would be ${size} bytes`);
-  const b = new Uint8Array(size);
-  writeHeader("MADT", "APIC", resolveHeader(5, madt.header), b, size);
-  const v = viewOf(b);
-  v.setUint32(36, checkInt("MADT.localApicAddress", madt.localApicAddress ?? 0xfee00000, 0, 0xffffffff), true);
-  v.setUint32(40, checkBool("MADT.pcatCompat", madt.pcatCompat ?? true) ? 1 : 0, true);
-  let o = 44;
-  list.forEach((e, i) => {
-    const f = `MADT.entries[${i}]`;
-    const len = ENTRY_LENGTH[e.type];
-    v.setUint8(o, MADT_ENTRY_TYPE[e.type]);
-    v.setUint8(o + 1, len);
+  return size;
+}
+
+/** Checks the rest of the MADT that passed {@link checkMadtSize} and writes its `size` bytes at `b[at]`, checksummed; `v` is a view of `b`. */
+export function writeMadt(madt: Madt, b: Uint8Array, v: DataView, at: number, size: number): void {
+  writeHeader("MADT", "APIC", resolveHeader(5, madt.header), b, size, at, v);
+  const apic = madt.localApicAddress ?? 0xfee00000;
+  v.setUint32(at + 36, isIntIn(apic, 0, 0xffffffff) ? apic : checkInt("MADT.localApicAddress", apic, 0, 0xffffffff), true);
+  v.setUint32(at + 40, checkBool("MADT.pcatCompat", madt.pcatCompat ?? true) ? 1 : 0, true);
+  let o = at + 44;
+  madt.entries.forEach((e, i) => {
+    // Each case writes its type and length (constant keys: no lookup by the type string per entry).
     switch (e.type) {
-      case "local-apic": {
-        v.setUint8(o + 2, checkInt(`${f}.processorUid`, e.processorUid, 0, 0xff));
+      case "local-apic":
+        v.setUint8(o, MADT_ENTRY_TYPE["local-apic"]);
+        v.setUint8(o + 1, ENTRY_LENGTH["local-apic"]);
+        v.setUint8(o + 2, entryInt(i, "processorUid", e.processorUid, 0, 0xff));
         // 0xff is the broadcast id (Linux ignores such an entry, arch/x86/kernel/acpi/boot.c acpi_parse_lapic).
-        v.setUint8(o + 3, checkInt(`${f}.apicId`, e.apicId, 0, 0xfe));
-        v.setUint32(o + 4, (checkBool(`${f}.enabled`, e.enabled) ? 1 : 0) | (checkBool(`${f}.onlineCapable`, e.onlineCapable) ? 2 : 0), true);
+        v.setUint8(o + 3, entryInt(i, "apicId", e.apicId, 0, 0xfe));
+        v.setUint32(o + 4, cpuFlags(i, e.enabled, e.onlineCapable), true);
         break;
-      }
-      case "io-apic": {
-        v.setUint8(o + 2, checkInt(`${f}.id`, e.id, 0, 0xff));
-        v.setUint32(o + 4, checkInt(`${f}.address`, e.address, 0, 0xffffffff), true);
-        v.setUint32(o + 8, checkInt(`${f}.gsiBase`, e.gsiBase, 0, 0xffffffff), true);
+      case "io-apic":
+        v.setUint8(o, MADT_ENTRY_TYPE["io-apic"]);
+        v.setUint8(o + 1, ENTRY_LENGTH["io-apic"]);
+        v.setUint8(o + 2, entryInt(i, "id", e.id, 0, 0xff));
+        v.setUint32(o + 4, entryInt(i, "address", e.address, 0, 0xffffffff), true);
+        v.setUint32(o + 8, entryInt(i, "gsiBase", e.gsiBase, 0, 0xffffffff), true);
         break;
-      }
-      case "interrupt-override": {
-        v.setUint8(o + 2, checkInt(`${f}.bus`, e.bus, 0, 0xff));
-        v.setUint8(o + 3, checkInt(`${f}.source`, e.source, 0, 0xff));
-        v.setUint32(o + 4, checkInt(`${f}.gsi`, e.gsi, 0, 0xffffffff), true);
-        v.setUint16(o + 8, inti(f, e.polarity, e.trigger), true);
+      case "interrupt-override":
+        v.setUint8(o, MADT_ENTRY_TYPE["interrupt-override"]);
+        v.setUint8(o + 1, ENTRY_LENGTH["interrupt-override"]);
+        v.setUint8(o + 2, entryInt(i, "bus", e.bus, 0, 0xff));
+        v.setUint8(o + 3, entryInt(i, "source", e.source, 0, 0xff));
+        v.setUint32(o + 4, entryInt(i, "gsi", e.gsi, 0, 0xffffffff), true);
+        v.setUint16(o + 8, inti(i, e.polarity, e.trigger), true);
         break;
-      }
-      case "local-apic-nmi": {
-        v.setUint8(o + 2, checkInt(`${f}.processorUid`, e.processorUid, 0, 0xff));
-        v.setUint16(o + 3, inti(f, e.polarity, e.trigger), true);
-        v.setUint8(o + 5, checkInt(`${f}.lint`, e.lint, 0, 1));
+      case "local-apic-nmi":
+        v.setUint8(o, MADT_ENTRY_TYPE["local-apic-nmi"]);
+        v.setUint8(o + 1, ENTRY_LENGTH["local-apic-nmi"]);
+        v.setUint8(o + 2, entryInt(i, "processorUid", e.processorUid, 0, 0xff));
+        v.setUint16(o + 3, inti(i, e.polarity, e.trigger), true);
+        v.setUint8(o + 5, entryInt(i, "lint", e.lint, 0, 1));
         break;
-      }
-      case "local-x2apic": {
-        v.setUint32(o + 4, checkInt(`${f}.x2apicId`, e.x2apicId, 0, 0xfffffffe), true);
-        v.setUint32(o + 8, (checkBool(`${f}.enabled`, e.enabled) ? 1 : 0) | (checkBool(`${f}.onlineCapable`, e.onlineCapable) ? 2 : 0), true);
-        v.setUint32(o + 12, checkInt(`${f}.processorUid`, e.processorUid, 0, 0xffffffff), true);
+      case "local-x2apic":
+        v.setUint8(o, MADT_ENTRY_TYPE["local-x2apic"]);
+        v.setUint8(o + 1, ENTRY_LENGTH["local-x2apic"]);
+        v.setUint32(o + 4, entryInt(i, "x2apicId", e.x2apicId, 0, 0xfffffffe), true);
+        v.setUint32(o + 8, cpuFlags(i, e.enabled, e.onlineCapable), true);
+        v.setUint32(o + 12, entryInt(i, "processorUid", e.processorUid, 0, 0xffffffff), true);
         break;
-      }
-      case "local-x2apic-nmi": {
-        v.setUint16(o + 2, inti(f, e.polarity, e.trigger), true);
-        v.setUint32(o + 4, checkInt(`${f}.processorUid`, e.processorUid, 0, 0xffffffff), true);
-        v.setUint8(o + 8, checkInt(`${f}.lint`, e.lint, 0, 1));
+      case "local-x2apic-nmi":
+        v.setUint8(o, MADT_ENTRY_TYPE["local-x2apic-nmi"]);
+        v.setUint8(o + 1, ENTRY_LENGTH["local-x2apic-nmi"]);
+        v.setUint16(o + 2, inti(i, e.polarity, e.trigger), true);
+        v.setUint32(o + 4, entryInt(i, "processorUid", e.processorUid, 0, 0xffffffff), true);
+        v.setUint8(o + 8, entryInt(i, "lint", e.lint, 0, 1));
         break;
-      }
     }
-    o += len;
+    o += v.getUint8(o + 1);
   });
-  return finishTable(b);
+  finishTable(b, at, size);
 }
 
-function readInti(f: string, flags: number): { polarity: MadtPolarity; trigger: MadtTrigger } {
-  if (flags & ~0xf) throw new AcpiError("bad-entry", `${f}.flags`, `expected bits 4..15 clear (ACPI 6.4 Table 5.26), got 0x${flags.toString(16)}`);
-  return { polarity: keyOf(MADT_POLARITY, flags & 3) as MadtPolarity, trigger: keyOf(MADT_TRIGGER, (flags >> 2) & 3) as MadtTrigger };
+const ENTRY_TYPE_BY_CODE = keysByValue(MADT_ENTRY_TYPE);
+const POLARITY_BY_VALUE = keysByValue(MADT_POLARITY) as readonly MadtPolarity[];
+const TRIGGER_BY_VALUE = keysByValue(MADT_TRIGGER) as readonly MadtTrigger[];
+
+/** Checks MPS INTI flags (bits 4..15 reserved) of entry `i`; returns them. */
+function checkInti(i: number, flags: number): number {
+  if (flags & ~0xf) throw new AcpiError("bad-entry", `${entryField(i)}.flags`, `expected bits 4..15 clear (ACPI 6.4 Table 5.26), got 0x${flags.toString(16)}`);
+  return flags;
 }
 
-function readCpuFlags(f: string, flags: number): { enabled: boolean; onlineCapable: boolean } {
-  if (flags & ~3) throw new AcpiError("bad-entry", `${f}.flags`, `expected bits 2..31 clear (ACPI 6.4 Table 5.23), got 0x${(flags >>> 0).toString(16)}`);
-  return { enabled: (flags & 1) !== 0, onlineCapable: (flags & 2) !== 0 };
+/** Checks processor Flags (bits 2..31 reserved) of entry `i`; returns them. */
+function checkCpuFlags(i: number, flags: number): number {
+  if (flags & ~3) throw new AcpiError("bad-entry", `${entryField(i)}.flags`, `expected bits 2..31 clear (ACPI 6.4 Table 5.23), got 0x${(flags >>> 0).toString(16)}`);
+  return flags;
 }
 
 /**
@@ -355,52 +419,58 @@ export function decodeMadt(bytes: Uint8Array): DecodedMadt {
   const entries: MadtEntry[] = [];
   let o = 44;
   for (let i = 0; o < length; i++) {
-    const f = `MADT.entries[${i}]`;
-    if (o + 2 > length) throw new AcpiError("bad-entry", f, `expected a 2-byte entry header at offset ${o}, but the table ends at ${length}`);
+    if (o + 2 > length) throw new AcpiError("bad-entry", entryField(i), `expected a 2-byte entry header at offset ${o}, but the table ends at ${length}`);
     const code = v.getUint8(o);
     const len = v.getUint8(o + 1);
-    const type = keyOf(MADT_ENTRY_TYPE, code);
-    if (type === undefined) throw new AcpiError("bad-entry", `${f}.type`, `expected one of 0, 1, 2, 4, 9, 10, got ${code}`);
-    if (len !== ENTRY_LENGTH[type]) throw new AcpiError("bad-entry", `${f}.length`, `expected ${ENTRY_LENGTH[type]} for a ${type} entry, got ${len}`);
-    if (o + len > length) throw new AcpiError("bad-entry", f, `the ${len}-byte entry at offset ${o} runs past the table's end at ${length}`);
+    const type = ENTRY_TYPE_BY_CODE[code];
+    if (type === undefined) throw new AcpiError("bad-entry", `${entryField(i)}.type`, `expected one of 0, 1, 2, 4, 9, 10, got ${code}`);
+    if (len !== ENTRY_LENGTH[type]) throw new AcpiError("bad-entry", `${entryField(i)}.length`, `expected ${ENTRY_LENGTH[type]} for a ${type} entry, got ${len}`);
+    if (o + len > length) throw new AcpiError("bad-entry", entryField(i), `the ${len}-byte entry at offset ${o} runs past the table's end at ${length}`);
     switch (type) {
       case "local-apic": {
         const apicId = v.getUint8(o + 3);
-        if (apicId === 0xff) throw new AcpiError("bad-entry", `${f}.apicId`, "expected 0..254, got 255 (the broadcast id)");
-        entries.push({ type, processorUid: v.getUint8(o + 2), apicId, ...readCpuFlags(f, v.getUint32(o + 4, true)) });
+        if (apicId === 0xff) throw new AcpiError("bad-entry", `${entryField(i)}.apicId`, "expected 0..254, got 255 (the broadcast id)");
+        const flags = checkCpuFlags(i, v.getUint32(o + 4, true));
+        entries.push({ type, processorUid: v.getUint8(o + 2), apicId, enabled: (flags & 1) !== 0, onlineCapable: (flags & 2) !== 0 });
         break;
       }
       case "io-apic":
-        if (v.getUint8(o + 3) !== 0) throw new AcpiError("bad-entry", `${f}.reserved`, `expected 0, got ${v.getUint8(o + 3)}`);
+        if (v.getUint8(o + 3) !== 0) throw new AcpiError("bad-entry", `${entryField(i)}.reserved`, `expected 0, got ${v.getUint8(o + 3)}`);
         entries.push({ type, id: v.getUint8(o + 2), address: v.getUint32(o + 4, true), gsiBase: v.getUint32(o + 8, true) });
         break;
-      case "interrupt-override":
-        entries.push({ type, bus: v.getUint8(o + 2), source: v.getUint8(o + 3), gsi: v.getUint32(o + 4, true), ...readInti(f, v.getUint16(o + 8, true)) });
+      case "interrupt-override": {
+        const flags = checkInti(i, v.getUint16(o + 8, true));
+        entries.push({ type, bus: v.getUint8(o + 2), source: v.getUint8(o + 3), gsi: v.getUint32(o + 4, true), polarity: POLARITY_BY_VALUE[flags & 3]!, trigger: TRIGGER_BY_VALUE[flags >> 2]! });
         break;
+      }
       case "local-apic-nmi": {
         const lint = v.getUint8(o + 5);
-        if (lint > 1) throw new AcpiError("bad-entry", `${f}.lint`, `expected 0 or 1, got ${lint}`);
-        entries.push({ type, processorUid: v.getUint8(o + 2), ...readInti(f, v.getUint16(o + 3, true)), lint });
+        if (lint > 1) throw new AcpiError("bad-entry", `${entryField(i)}.lint`, `expected 0 or 1, got ${lint}`);
+        const flags = checkInti(i, v.getUint16(o + 3, true));
+        entries.push({ type, processorUid: v.getUint8(o + 2), polarity: POLARITY_BY_VALUE[flags & 3]!, trigger: TRIGGER_BY_VALUE[flags >> 2]!, lint });
         break;
       }
       case "local-x2apic": {
-        if (v.getUint16(o + 2, true) !== 0) throw new AcpiError("bad-entry", `${f}.reserved`, "expected 0");
+        if (v.getUint16(o + 2, true) !== 0) throw new AcpiError("bad-entry", `${entryField(i)}.reserved`, "expected 0");
         const x2apicId = v.getUint32(o + 4, true);
-        if (x2apicId === 0xffffffff) throw new AcpiError("bad-entry", `${f}.x2apicId`, "expected 0..0xfffffffe, got 0xffffffff");
-        entries.push({ type, processorUid: v.getUint32(o + 12, true), x2apicId, ...readCpuFlags(f, v.getUint32(o + 8, true)) });
+        if (x2apicId === 0xffffffff) throw new AcpiError("bad-entry", `${entryField(i)}.x2apicId`, "expected 0..0xfffffffe, got 0xffffffff");
+        const flags = checkCpuFlags(i, v.getUint32(o + 8, true));
+        entries.push({ type, processorUid: v.getUint32(o + 12, true), x2apicId, enabled: (flags & 1) !== 0, onlineCapable: (flags & 2) !== 0 });
         break;
       }
       case "local-x2apic-nmi": {
         const lint = v.getUint8(o + 8);
-        if (lint > 1) throw new AcpiError("bad-entry", `${f}.lint`, `expected 0 or 1, got ${lint}`);
-        if (v.getUint8(o + 9) | v.getUint8(o + 10) | v.getUint8(o + 11)) throw new AcpiError("bad-entry", `${f}.reserved`, "expected 0");
-        entries.push({ type, ...readInti(f, v.getUint16(o + 2, true)), processorUid: v.getUint32(o + 4, true), lint });
+        if (lint > 1) throw new AcpiError("bad-entry", `${entryField(i)}.lint`, `expected 0 or 1, got ${lint}`);
+        if (v.getUint8(o + 9) | v.getUint8(o + 10) | v.getUint8(o + 11)) throw new AcpiError("bad-entry", `${entryField(i)}.reserved`, "expected 0");
+        const flags = checkInti(i, v.getUint16(o + 2, true));
+        entries.push({ type, polarity: POLARITY_BY_VALUE[flags & 3]!, trigger: TRIGGER_BY_VALUE[flags >> 2]!, processorUid: v.getUint32(o + 4, true), lint });
         break;
       }
     }
     o += len;
   }
-  return { header: readHeader("MADT", bytes), localApicAddress: v.getUint32(36, true), pcatCompat: (flags & 1) !== 0, entries };
+  // The header validateAcpiTable read, with the same field names ("MADT.header.…").
+  return { header, localApicAddress: v.getUint32(36, true), pcatCompat: (flags & 1) !== 0, entries };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { AcpiError } from "./errors.js";
-import { byteSum, checkBytes, checkU64, need, readAscii, setChecksum, viewOf, writeAscii } from "./bytes.js";
-import { DEFAULT_HEADER, SDT_HEADER_SIZE, finishTable, readHeader, resolveHeader, validateAcpiTable, writeHeader, type SdtHeader, type SdtHeaderOptions } from "./header.js";
+import { byteSum, checkBytes, checkU64, isU64, need, readAscii, setChecksum, viewOf, writeAscii } from "./bytes.js";
+import { DEFAULT_HEADER, SDT_HEADER_SIZE, finishTable, resolveHeader, validateAcpiTable, writeHeader, type SdtHeader, type SdtHeaderOptions } from "./header.js";
 
 /**
  * Size of an ACPI 2.0+ RSDP (ACPI 6.4 §5.2.5.3, Table 5.3).
@@ -68,7 +68,7 @@ export function encodeRsdp(rsdp: Rsdp): Uint8Array {
   const b = new Uint8Array(RSDP_SIZE);
   const v = viewOf(b);
   for (let i = 0; i < 8; i++) b[i] = "RSD PTR ".charCodeAt(i);
-  writeAscii("RSDP.oemId", rsdp.oemId ?? DEFAULT_HEADER.oemId, b, 9, 6);
+  writeAscii("RSDP", ".oemId", rsdp.oemId ?? DEFAULT_HEADER.oemId, b, 9, 6);
   v.setUint8(15, 2);
   v.setUint32(20, RSDP_SIZE, true);
   v.setBigUint64(24, checkU64("RSDP.xsdtAddress", rsdp.xsdtAddress), true);
@@ -182,10 +182,16 @@ export function encodeXsdt(xsdt: Xsdt): Uint8Array {
   // The length field is a u32; 8-byte entries after the 36-byte header.
   if (xsdt.entries.length > (0xffffffff - SDT_HEADER_SIZE) / 8) throw new AcpiError("too-long", "XSDT.entries", `too many entries: ${xsdt.entries.length}`);
   const b = new Uint8Array(xsdtSize(xsdt.entries.length));
-  writeHeader("XSDT", "XSDT", resolveHeader(1, xsdt.header), b, b.length);
-  const v = viewOf(b);
-  xsdt.entries.forEach((e, i) => v.setBigUint64(SDT_HEADER_SIZE + 8 * i, checkU64(`XSDT.entries[${i}]`, e), true));
-  return finishTable(b);
+  writeXsdt(xsdt, b, viewOf(b), 0);
+  return b;
+}
+
+/** Writes an XSDT whose entries are an array at `b[at]`, checksummed; `v` is a view of `b`. The rest of {@link encodeXsdt}. */
+export function writeXsdt(xsdt: Xsdt, b: Uint8Array, v: DataView, at: number): void {
+  const length = xsdtSize(xsdt.entries.length);
+  writeHeader("XSDT", "XSDT", resolveHeader(1, xsdt.header), b, length, at, v);
+  xsdt.entries.forEach((e, i) => v.setBigUint64(at + SDT_HEADER_SIZE + 8 * i, isU64(e) ? BigInt(e) : checkU64(`XSDT.entries[${i}]`, e), true));
+  finishTable(b, at, length);
 }
 
 /**
@@ -201,12 +207,13 @@ export function encodeXsdt(xsdt: Xsdt): Uint8Array {
  * ```
  */
 export function decodeXsdt(bytes: Uint8Array): DecodedXsdt {
-  const { length } = validateAcpiTable(bytes, "XSDT");
+  const { length, header } = validateAcpiTable(bytes, "XSDT");
   if ((length - SDT_HEADER_SIZE) % 8 !== 0) {
     throw new AcpiError("bad-length", "XSDT.header.length", `expected 36 + 8 per entry, got ${length}`);
   }
   const v = viewOf(bytes);
   const entries: bigint[] = [];
   for (let o = SDT_HEADER_SIZE; o < length; o += 8) entries.push(v.getBigUint64(o, true));
-  return { header: readHeader("XSDT", bytes), entries };
+  // The header validateAcpiTable read, with the same field names ("XSDT.header.…").
+  return { header, entries };
 }

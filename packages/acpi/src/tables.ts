@@ -1,11 +1,11 @@
 import { AcpiError } from "./errors.js";
-import { checkBytes, checkU64 } from "./bytes.js";
-import { SDT_HEADER_SIZE, finishTable, readHeader, resolveHeader, validateAcpiTable, writeHeader, type SdtHeader, type SdtHeaderOptions } from "./header.js";
-import { encodeAml } from "./aml.js";
+import { checkBytes, checkU64, viewOf } from "./bytes.js";
+import { SDT_HEADER_SIZE, finishTable, resolveHeader, validateAcpiTable, writeHeader, type SdtHeader, type SdtHeaderOptions } from "./header.js";
+import { planAml, writeAml } from "./aml.js";
 import type { AmlTerm } from "./aml-types.js";
-import { encodeFadt, type Fadt } from "./fadt.js";
-import { encodeMadt, type Madt } from "./madt.js";
-import { encodeRsdp, encodeXsdt, xsdtSize } from "./root.js";
+import { fadtSize, writeFadt, type Fadt } from "./fadt.js";
+import { checkMadtSize, writeMadt, type Madt } from "./madt.js";
+import { encodeRsdp, writeXsdt, xsdtSize } from "./root.js";
 
 /**
  * A definition block: a DSDT or SSDT, the 36-byte header around AML (ACPI 6.4 §5.2.11.1–2).
@@ -59,11 +59,22 @@ export function encodeDefinitionBlock(block: DefinitionBlock): Uint8Array {
     throw new AcpiError("invalid-argument", "definitionBlock.signature", `expected "DSDT" or "SSDT", got ${JSON.stringify(block.signature)}`);
   }
   const aml = checkBytes(`${block.signature}.aml`, block.aml);
-  if (aml.length > 0xffffffff - SDT_HEADER_SIZE) throw new AcpiError("too-long", `${block.signature}.aml`, `expected at most 4 GiB, got ${aml.length} bytes`);
+  checkAmlLength(block.signature, aml.length);
   const b = new Uint8Array(SDT_HEADER_SIZE + aml.length);
-  writeHeader(block.signature, block.signature, resolveHeader(2, block.header), b, b.length);
   b.set(aml, SDT_HEADER_SIZE);
-  return finishTable(b);
+  writeDefinitionBlockHeader(block.signature, block.header, b, viewOf(b), 0, b.length);
+  return b;
+}
+
+/** The DSDT/SSDT length check of {@link encodeDefinitionBlock}: the table's u32 length must hold the header and the AML. */
+function checkAmlLength(signature: "DSDT" | "SSDT", length: number): void {
+  if (length > 0xffffffff - SDT_HEADER_SIZE) throw new AcpiError("too-long", `${signature}.aml`, `expected at most 4 GiB, got ${length} bytes`);
+}
+
+/** Writes the header of a definition block of `length` bytes at `b[at]` whose AML is in place, and its checksum. */
+function writeDefinitionBlockHeader(signature: "DSDT" | "SSDT", header: SdtHeaderOptions | undefined, b: Uint8Array, v: DataView, at: number, length: number): void {
+  writeHeader(signature, signature, resolveHeader(2, header), b, length, at, v);
+  finishTable(b, at, length);
 }
 
 /**
@@ -85,7 +96,8 @@ export function decodeDefinitionBlock(bytes: Uint8Array, signature?: "DSDT" | "S
   if (info.signature !== "DSDT" && info.signature !== "SSDT") {
     throw new AcpiError("bad-signature", "definitionBlock.header.signature", `expected "DSDT" or "SSDT", got ${JSON.stringify(info.signature)}`);
   }
-  return { signature: info.signature, header: readHeader(info.signature, bytes), aml: bytes.subarray(SDT_HEADER_SIZE, info.length) };
+  // info.header was read with the same field names ("DSDT.header.…").
+  return { signature: info.signature, header: info.header, aml: bytes.subarray(SDT_HEADER_SIZE, info.length) };
 }
 
 /**
@@ -101,7 +113,13 @@ export function decodeDefinitionBlock(bytes: Uint8Array, signature?: "DSDT" | "S
  * ```
  */
 export function encodeDsdt(terms: readonly AmlTerm[], header?: SdtHeaderOptions): Uint8Array {
-  return encodeDefinitionBlock(header === undefined ? { signature: "DSDT", aml: encodeAml(terms) } : { signature: "DSDT", aml: encodeAml(terms), header });
+  // encodeDefinitionBlock's work, with the AML written in place rather than copied.
+  const plan = planAml(terms);
+  checkAmlLength("DSDT", plan.size);
+  const b = new Uint8Array(SDT_HEADER_SIZE + plan.size);
+  writeAml(terms, plan, b, SDT_HEADER_SIZE);
+  writeDefinitionBlockHeader("DSDT", header, b, viewOf(b), 0, b.length);
+  return b;
 }
 
 /**
@@ -150,6 +168,8 @@ export interface AcpiTableSet {
 }
 
 const align8 = (n: number): number => (n + 7) & ~7;
+/** The first address past the 64-bit address space. */
+const ADDRESS_LIMIT = 1n << 64n;
 
 /**
  * Encodes the table set of a hardware-reduced machine: RSDP → XSDT → {FADT → DSDT, MADT}.
@@ -170,26 +190,33 @@ const align8 = (n: number): number => (n + 7) & ~7;
 export function encodeAcpiTables(config: AcpiTablesConfig): AcpiTableSet {
   if (typeof config !== "object" || config === null) throw new AcpiError("invalid-argument", "tables", "expected an object");
   const base = checkU64("tables.address", config.address);
-  const dsdt = encodeDefinitionBlock({ signature: "DSDT", aml: config.dsdt instanceof Uint8Array ? config.dsdt : encodeAml(config.dsdt) });
-  const madt = encodeMadt(config.madt);
-  const xsdtOff = 0;
+  // Every table is checked and measured first, in the order errors are reported in (DSDT, MADT,
+  // FADT), then written in place into one blob.
+  const dsdt = config.dsdt instanceof Uint8Array ? config.dsdt : planAml(config.dsdt);
+  const amlLength = dsdt instanceof Uint8Array ? dsdt.length : dsdt.size;
+  checkAmlLength("DSDT", amlLength);
+  const madtLength = checkMadtSize(config.madt);
+  // The FADT's own enumerable options, as before (its dsdtAddress, if any, is not read).
+  const fadt: Omit<Fadt, "dsdtAddress"> = { ...config.fadt };
   const fadtOff = align8(xsdtSize(2));
-  // The FADT's size depends only on its revision; encode once with a placeholder to learn it.
-  const fadtLength = encodeFadt({ ...config.fadt, dsdtAddress: 0n }).length;
-  const madtOff = align8(fadtOff + fadtLength);
-  const dsdtOff = align8(madtOff + madt.length);
-  const total = dsdtOff + dsdt.length;
-  const at = (off: number): bigint => base + BigInt(off);
-  if (at(total) > (1n << 64n)) throw new AcpiError("out-of-range", "tables.address", "the tables would end beyond 2^64");
-  const fadt = encodeFadt({ ...config.fadt, dsdtAddress: at(dsdtOff) });
-  const xsdt = encodeXsdt({ entries: [at(fadtOff), at(madtOff)] });
+  // The FADT's size depends only on its revision.
+  const madtOff = align8(fadtOff + fadtSize(fadt));
+  const dsdtOff = align8(madtOff + madtLength);
+  const total = dsdtOff + SDT_HEADER_SIZE + amlLength;
+  const xsdtAddress = base;
+  const fadtAddress = base + BigInt(fadtOff);
+  const madtAddress = base + BigInt(madtOff);
+  const dsdtAddress = base + BigInt(dsdtOff);
   const tables = new Uint8Array(total);
-  tables.set(xsdt, xsdtOff);
-  tables.set(fadt, fadtOff);
-  tables.set(madt, madtOff);
-  tables.set(dsdt, dsdtOff);
-  const rsdp = encodeRsdp(config.oemId === undefined ? { xsdtAddress: at(xsdtOff) } : { xsdtAddress: at(xsdtOff), oemId: config.oemId });
-  return { rsdp, tables, xsdtAddress: at(xsdtOff), fadtAddress: at(fadtOff), madtAddress: at(madtOff), dsdtAddress: at(dsdtOff) };
+  const v = viewOf(tables);
+  writeMadt(config.madt, tables, v, madtOff, madtLength);
+  // Past 2^64 the address is not written: the check below fails, after the FADT's own checks.
+  writeFadt(fadt, dsdtAddress < ADDRESS_LIMIT ? dsdtAddress : 0n, tables, v, fadtOff);
+  if (base + BigInt(total) > ADDRESS_LIMIT) throw new AcpiError("out-of-range", "tables.address", "the tables would end beyond 2^64");
+  writeXsdt({ entries: [fadtAddress, madtAddress] }, tables, v, 0);
+  if (dsdt instanceof Uint8Array) tables.set(dsdt, dsdtOff + SDT_HEADER_SIZE);
+  else writeAml(config.dsdt as readonly AmlTerm[], dsdt, tables, dsdtOff + SDT_HEADER_SIZE);
+  writeDefinitionBlockHeader("DSDT", undefined, tables, v, dsdtOff, SDT_HEADER_SIZE + amlLength);
+  const rsdp = encodeRsdp(config.oemId === undefined ? { xsdtAddress } : { xsdtAddress, oemId: config.oemId });
+  return { rsdp, tables, xsdtAddress, fadtAddress, madtAddress, dsdtAddress };
 }
-
-

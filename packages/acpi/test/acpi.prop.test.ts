@@ -16,10 +16,13 @@ import {
   decodePkgLength,
   decodeRsdp,
   decodeXsdt,
+  encodeAcpiTables,
   encodeAml,
   encodeDefinitionBlock,
+  encodeDsdt,
   encodeFadt,
   encodeMadt,
+  encodeNameString,
   encodePkgLength,
   encodeRsdp,
   encodeXsdt,
@@ -41,7 +44,12 @@ import {
   type ResourceDescriptor,
   type SdtHeader,
 } from "../src/index.js";
-import { sum8 } from "./helpers.js";
+// Internal paths with properties of their own: the AML plan and writer, the FADT's size, the
+// word-wise checksum.
+import { planAml, writeAml } from "../src/aml.js";
+import { byteSum } from "../src/bytes.js";
+import { fadtSize } from "../src/fadt.js";
+import { codeOf, sum8 } from "./helpers.js";
 
 /** A length in [min, max]: one of the two bounds a quarter of the time, otherwise uniform. */
 const lengthIn = (min: number, max: number): fc.Arbitrary<number> =>
@@ -537,5 +545,157 @@ describe("mutations", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("precomputed sizes and in-place writers", () => {
+  it("the AML plan's size is exactly the span the writer fills, and the bytes are encodeAml's", () => {
+    const seen: Record<string, number> = {};
+    const count = (k: string) => (seen[k] = (seen[k] ?? 0) + 1);
+    fc.assert(
+      fc.property(terms, fc.integer({ min: 0, max: 7 }), (ts, at) => {
+        const plan = planAml(ts);
+        // Guard bytes around the span: the writer must stop exactly at the planned end.
+        const b = new Uint8Array(at + plan.size + 8).fill(0xa5);
+        const end = writeAml(ts, plan, b, at);
+        expect(end).toBe(at + plan.size);
+        expect(b.subarray(0, at).every((x) => x === 0xa5)).toBe(true);
+        expect(b.subarray(end).every((x) => x === 0xa5)).toBe(true);
+        const bytes = encodeAml(ts);
+        expect(bytes.length).toBe(plan.size);
+        // Compared by hand: a deep toEqual of large byte arrays is slow.
+        expect(bytes.every((x, i) => x === b[at + i])).toBe(true);
+        if (ts.length === 0) count("empty");
+        if (plan.size > 4095) count("over 4 KiB");
+        walk(ts, (n) => {
+          count(n.kind);
+          if (typeof n.path === "string") count(/^[A-Z_][A-Z0-9_]{3}$/.test(n.path) ? "4-character name" : "other name");
+        });
+        if (bytes.length > 0 && (bytes[0] === 0x10 || bytes[0] === 0x14)) count(`pkg${decodePkgLength(bytes, 1).size}`);
+      }),
+      { numRuns: 300 },
+    );
+    for (const k of ["empty", "over 4 KiB", "scope", "device", "method", "name", "field", "operation-region", "package", "resources", "buffer", "if", "4-character name", "other name", "pkg1", "pkg2"]) {
+      expect(seen[k] ?? 0, `${k}; seen: ${JSON.stringify(seen)}`).toBeGreaterThan(0);
+    }
+  });
+
+  it("name paths: the encoded size follows the grammar, and what it rejects is a bad-name", () => {
+    // An independent statement of ACPI 6.4 §20.2.2 for the paths the encoder takes.
+    const rule = /^(\\|\^*)((?:[A-Z_][A-Z0-9_]{0,3})(?:\.[A-Z_][A-Z0-9_]{0,3})*)?$/;
+    const expectedSize = (p: string): number | undefined => {
+      const m = rule.exec(p);
+      if (m === null || p === "") return undefined;
+      const segs = m[2] === undefined ? 0 : m[2].split(".").length;
+      if (segs > 255) return undefined;
+      return m[1]!.length + (segs === 0 ? 1 : segs === 1 ? 0 : segs === 2 ? 1 : 2) + 4 * segs;
+    };
+    const seen: Record<string, number> = {};
+    const count = (k: string) => (seen[k] = (seen[k] ?? 0) + 1);
+    const path = fc.oneof(
+      namePath,
+      fc.string({ unit: charFrom("AZ_09.^\\a"), maxLength: 24 }),
+      fc.constantFrom("", "\\", "^", "^^^", "_HID", "ABCDE", "A..B", ".A", "A.", "\\^A", Array(255).fill("A").join("."), Array(256).fill("A").join(".")),
+    );
+    fc.assert(
+      fc.property(path, (p) => {
+        const size = expectedSize(p);
+        if (size === undefined) {
+          expect(codeOf(() => encodeNameString(p))).toBe("bad-name");
+          expect(codeOf(() => encodeAml([{ kind: "name", path: p, value: { kind: "integer", value: 0n } }]))).toBe("bad-name");
+          count("rejected");
+        } else {
+          expect(encodeNameString(p).length).toBe(size);
+          expect(planAml([{ kind: "name", path: p, value: { kind: "integer", value: 0n } }]).size).toBe(1 + size + 1);
+          count(p.length === 4 && size === 4 ? "one full segment" : "other");
+          if (p.split(".").length === 255) count("255 segments");
+        }
+        if (p.split(".").length === 256) count("256 segments");
+      }),
+      { numRuns: 2000 },
+    );
+    for (const k of ["rejected", "one full segment", "other", "255 segments", "256 segments"]) expect(seen[k] ?? 0, `${k}; seen: ${JSON.stringify(seen)}`).toBeGreaterThan(0);
+  });
+
+  it("fadtSize never throws and is the length encodeFadt writes whenever it writes one", () => {
+    const seen = { rev5: 0, rev6: 0, rejected: 0 };
+    const anyRevision = fadt.chain((f) => fc.oneof(fc.constant(f), fc.integer({ min: 0, max: 255 }).map((revision) => ({ ...f, header: { ...f.header, revision } }))));
+    fc.assert(
+      fc.property(anyRevision, (f) => {
+        const size = fadtSize(f);
+        let bytes: Uint8Array | undefined;
+        try {
+          bytes = encodeFadt(f);
+        } catch (e) {
+          if (!isAcpiError(e)) throw e;
+        }
+        if (bytes === undefined) seen.rejected++;
+        else {
+          expect(bytes.length).toBe(size);
+          if (f.header.revision === 5) seen.rev5++;
+          else seen.rev6++;
+        }
+      }),
+      { numRuns: 300 },
+    );
+    for (const v of [undefined, null, 5, "x", {}, { header: null }, { header: { revision: 5 } }]) expect([268, 276]).toContain(fadtSize(v));
+    for (const [k, n] of Object.entries(seen)) expect(n, k).toBeGreaterThan(0);
+  });
+
+  it("encodeAcpiTables writes each table in place exactly as its own encoder does", () => {
+    const seen = { terms: 0, bytes: 0, rev5: 0, rev6: 0, bigMadt: 0 };
+    const config = fc.record({
+      address: fc.oneof(fc.constant(0xe0000n), fc.bigInt({ min: 0n, max: (1n << 63n) - 1n })),
+      madt,
+      fadt: fadt.map(({ dsdtAddress: _, ...rest }) => rest),
+      dsdt: fc.oneof(terms, plainBytes(200)),
+    });
+    fc.assert(
+      fc.property(config, (c) => {
+        const set = encodeAcpiTables(c);
+        const at = (a: bigint) => set.tables.subarray(Number(a - set.xsdtAddress));
+        const fadtBytes = encodeFadt({ ...c.fadt, dsdtAddress: set.dsdtAddress });
+        const madtBytes = encodeMadt(c.madt);
+        const dsdtBytes = c.dsdt instanceof Uint8Array ? encodeDefinitionBlock({ signature: "DSDT", aml: c.dsdt }) : encodeDsdt(c.dsdt);
+        // Compared by hand: a deep toEqual of large byte arrays is slow.
+        const same = (a: Uint8Array, b: Uint8Array) => a.length >= b.length && b.every((x, i) => x === a[i]);
+        expect(same(at(set.xsdtAddress), encodeXsdt({ entries: [set.fadtAddress, set.madtAddress] }))).toBe(true);
+        expect(same(at(set.fadtAddress), fadtBytes)).toBe(true);
+        expect(same(at(set.madtAddress), madtBytes)).toBe(true);
+        expect(at(set.dsdtAddress).length).toBe(dsdtBytes.length);
+        expect(same(at(set.dsdtAddress), dsdtBytes)).toBe(true);
+        // Nothing but zero padding between the tables.
+        expect(set.tables.subarray(52, Number(set.fadtAddress - set.xsdtAddress)).every((x) => x === 0)).toBe(true);
+        expect(at(set.fadtAddress).subarray(fadtBytes.length, Number(set.madtAddress - set.fadtAddress)).every((x) => x === 0)).toBe(true);
+        expect(at(set.madtAddress).subarray(madtBytes.length, Number(set.dsdtAddress - set.madtAddress)).every((x) => x === 0)).toBe(true);
+        if (c.dsdt instanceof Uint8Array) seen.bytes++;
+        else seen.terms++;
+        if (c.fadt.header.revision === 5) seen.rev5++;
+        else seen.rev6++;
+        if (c.madt.entries.length === MAX_MADT_ENTRIES) seen.bigMadt++;
+      }),
+      { numRuns: 150 },
+    );
+    for (const [k, n] of Object.entries(seen)) expect(n, k).toBeGreaterThan(0);
+  });
+
+  it("the word-wise checksum equals the plain byte sum, at any alignment and length", () => {
+    const seen = { short: 0, long: 0, unaligned: 0, flushes: 0, allFF: 0 };
+    const bytes = fc.oneof(fc.uint8Array({ minLength: 0, maxLength: 3000, size: "max" }), lengthIn(0, 3000).map((n) => new Uint8Array(n).fill(0xff)));
+    fc.assert(
+      fc.property(bytes, fc.nat(), fc.nat(), fc.integer({ min: 0, max: 7 }), (b, x, y, shift) => {
+        const v = b.subarray(Math.min(shift, b.length));
+        const start = v.length === 0 ? 0 : x % v.length;
+        const end = start + (v.length === 0 ? 0 : y % (v.length - start + 1));
+        expect(byteSum(v, start, end)).toBe(sum8(v, start, end));
+        if (end - start < 64) seen.short++;
+        else seen.long++;
+        if ((v.byteOffset + start) % 4 !== 0) seen.unaligned++;
+        if (end - start > 4 * 128) seen.flushes++;
+        if (end - start > 600 && v.every((z) => z === 0xff)) seen.allFF++;
+      }),
+      { numRuns: 500 },
+    );
+    for (const [k, n] of Object.entries(seen)) expect(n, k).toBeGreaterThan(0);
   });
 });
