@@ -3,9 +3,7 @@
 // errors or warnings and recompile to the same bytes; the DSDT must load in `acpiexec` and its
 // objects evaluate to what we described. Each check has a negative control: a table corrupted on
 // purpose must make it fail.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -49,21 +47,13 @@ import {
   type AmlTerm,
 } from "../src/index.js";
 import { fixChecksum, hexBytes, mmio8 } from "./helpers.js";
+import { AcpicaWorkdir, acpicaMissing } from "../../../test/acpica.ts";
 
-function missingTool(name: string): string | undefined {
-  const r = spawnSync(name, ["-v"], { encoding: "utf8" });
-  return r.error ? `${name} not installed (apt-get install acpica-tools)` : undefined;
-}
-const missing = missingTool("iasl") ?? missingTool("acpiexec");
-const dir = missing ? "" : mkdtempSync(join(tmpdir(), "acpi-acpica-"));
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-const run = (cmd: string, args: string[]) => {
-  const r = spawnSync(cmd, args, { cwd: dir, encoding: "utf8", timeout: 30_000 });
-  return { status: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
-};
+const missing = acpicaMissing();
+const work = missing ? undefined : new AcpicaWorkdir();
+afterAll(() => work?.dispose());
+const dir = work?.dir ?? "";
+const run = (cmd: string, args: string[]) => (work as AcpicaWorkdir).run(cmd, args);
 
 /** A virtio-mmio transport as a board describes it: QEMU microvm's window and GSI layout. */
 const virtio = (n: number): AmlTerm =>
@@ -136,21 +126,7 @@ const tables: Record<string, Uint8Array> = {
   ged: tableAt(gedSet, gedSet.dsdtAddress),
 };
 
-/** Disassembles with `iasl -d`; returns the ASL and every line that reports a problem. */
-function disassemble(name: string, bytes: Uint8Array): { dsl: string; problems: string[] } {
-  writeFileSync(join(dir, `${name}.dat`), bytes);
-  const r = run("iasl", ["-d", `${name}.dat`]);
-  const dslFile = join(dir, `${name}.dsl`);
-  const dsl = existsSync(dslFile) ? readFileSync(dslFile, "utf8") : "";
-  const problems = [
-    ...(r.status === 0 ? [] : [`iasl exited with ${r.status}`]),
-    ...(dsl ? [] : ["no disassembly written"]),
-    ...r.out.split("\n").filter((l) => /error|warning|incorrect|invalid/i.test(l) && !/\b0 Errors\b/.test(l)),
-    ...dsl.split("\n").filter((l) => /error|warning|incorrect|invalid|\*\*\*\*/i.test(l)),
-  ];
-  rmSync(join(dir, `${name}.dat`));
-  return { dsl, problems };
-}
+const disassemble = (name: string, bytes: Uint8Array): { dsl: string; problems: string[] } => (work as AcpicaWorkdir).disassemble(name, bytes);
 
 /** Recompiles a disassembly with `iasl -oa` (no optimisations) and returns the bytes. */
 function recompile(name: string, dsl: string): Uint8Array {
@@ -176,30 +152,7 @@ function unexpectedDifferences(ours: Uint8Array, theirs: Uint8Array): number[] {
 }
 
 /** Runs acpiexec in batch mode on a DSDT; returns the objects' values by path, and the log. */
-function evaluate(bytes: Uint8Array, paths: string[]): { values: Map<string, string>; out: string; status: number | null } {
-  writeFileSync(join(dir, "exec.dat"), bytes);
-  const r = run("acpiexec", ["-b", paths.map((p) => `evaluate ${p}`).join("; "), "exec.dat"]);
-  const values = new Map<string, string>();
-  for (const block of r.out.split(/^Evaluation of /m).slice(1)) {
-    const path = block.split(" ")[0]!;
-    const lines = block.split("\n").slice(1);
-    const first = lines[0] ?? "";
-    const int = /\[Integer\] = ([0-9A-F]+)/.exec(first);
-    const str = /\[String\] Length \w+ = "(.*)"/.exec(first);
-    if (int) values.set(path, `int ${BigInt("0x" + int[1]).toString(16)}`);
-    else if (str) values.set(path, `str ${str[1]}`);
-    else if (/\[Buffer\]/.test(first)) {
-      const bytes: string[] = [];
-      for (const l of lines.slice(1)) {
-        const m = /^\s+[0-9A-F]{4}: ((?:[0-9A-F]{2} )+)/.exec(l);
-        if (!m) break;
-        bytes.push(...m[1]!.trim().split(" "));
-      }
-      values.set(path, `buf ${bytes.join(" ").toLowerCase()}`);
-    } else values.set(path, `other ${first.trim()}`);
-  }
-  return { values, out: r.out, status: r.status };
-}
+const evaluate = (bytes: Uint8Array, paths: string[]) => (work as AcpicaWorkdir).exec(bytes, paths.map((p) => `evaluate ${p}`));
 
 const title = (t: string) => (missing ? `${t} (skipped: ${missing})` : t);
 
