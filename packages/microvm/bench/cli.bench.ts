@@ -11,12 +11,13 @@ import { Kvm } from "@microvm/kvm";
 import type { BenchCase } from "../../../bench/harness.ts";
 import { buildGuests, qemuAvailable, testBytes } from "../../../test/guests/harness.ts";
 
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+// The bin as package.json names it (dist/cli.js is an ES module alias of it).
+const CLI = fileURLToPath(new URL("../dist/cli.cjs", import.meta.url));
 const kvmMissing = Kvm.unavailableReason();
 const gnuTime = spawnSync("/usr/bin/time", ["-f", "%M", "true"], { encoding: "utf8" }).status === 0;
 const skip = (): string | undefined =>
   kvmMissing ??
-  (!qemuAvailable() ? "qemu-system-x86_64 not found" : !existsSync(CLI) ? "packages/microvm/dist/cli.js not built (pnpm build)" : !gnuTime ? "GNU time (/usr/bin/time) not installed" : undefined);
+  (!qemuAvailable() ? "qemu-system-x86_64 not found" : !existsSync(CLI) ? "packages/microvm/dist/cli.cjs not built (pnpm build)" : !gnuTime ? "GNU time (/usr/bin/time) not installed" : undefined);
 
 interface Sample {
   readonly ms: number;
@@ -91,7 +92,7 @@ export async function cases(): Promise<BenchCase[]> {
     reference: "qemu-system-x86_64 --version",
     reps: 9,
     warmup: 2,
-    skip: () => (!existsSync(CLI) ? "packages/microvm/dist/cli.js not built (pnpm build)" : !qemuAvailable() ? "qemu-system-x86_64 not found" : undefined),
+    skip: () => (!existsSync(CLI) ? "packages/microvm/dist/cli.cjs not built (pnpm build)" : !qemuAvailable() ? "qemu-system-x86_64 not found" : undefined),
     ours() {
       const t0 = performance.now();
       spawnSync(process.execPath, [CLI, "--version"]);
@@ -103,5 +104,26 @@ export async function cases(): Promise<BenchCase[]> {
       return performance.now() - t0;
     },
   };
-  return [wall, rss, startup];
+  // The same run's peak against Node's own floor: everything above `node -e 0` is ours (worker
+  // threads, koffi, the guest's touched RAM, our modules and heap).
+  const floor: BenchCase = {
+    name: "microvm CLI peak resident memory above Node's floor, same run",
+    unit: "MiB",
+    better: "lower",
+    reference: "node -e 0 peak RSS (ru_maxrss)",
+    goal: "<= +15 MiB",
+    reps: 5,
+    warmup: 1,
+    skip,
+    setup,
+    teardown,
+    ours: () => measure(process.execPath, ours).maxRssKiB / 1024,
+    ref() {
+      const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS %M", process.execPath, "-e", "0"], { encoding: "utf8" });
+      const m = /MAXRSS (\d+)/.exec(r.stderr);
+      if (!m) throw new Error(`node -e 0: no rusage from /usr/bin/time: ${r.stderr}`);
+      return Number(m[1]) / 1024;
+    },
+  };
+  return [wall, rss, floor, startup];
 }

@@ -20,7 +20,7 @@ import type { BenchCase } from "../../../bench/harness.ts";
 import { buildGuests, compareReports, parseReport, qemuAvailable, REPO_ROOT } from "../../../test/guests/harness.ts";
 import { createMachine } from "../src/index.js";
 
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../dist/cli.cjs", import.meta.url)); // the bin (package.json "bin")
 const QEMU = "qemu-system-x86_64";
 const PASS_RE = /^summary pass=\d+ fail=0 result=PASS\r?$/m;
 const INIT_LINE = "Run /init as init process";
@@ -122,7 +122,7 @@ export function cases(): BenchCase[] {
     goal: "<= 1.10",
     reps: 9,
     warmup: 1,
-    skip: () => noQemu() ?? (!existsSync(CLI) ? "packages/microvm/dist/cli.js not built (pnpm build)" : undefined),
+    skip: () => noQemu() ?? (!existsSync(CLI) ? "packages/microvm/dist/cli.cjs not built (pnpm build)" : undefined),
     async setup() {
       const kernel = (await buildGuests()).elf64;
       const append = "console=ttyS0 microvm.expect_cpus=2 microvm.mem_mib=128";

@@ -115,7 +115,7 @@ describe("parseCommandLine: the seed's flags", () => {
 
   it.each<[string[], RegExp]>([
     [["-M", "pc", "-kernel", "k"], /machine "pc" is not supported; supported: microvm/],
-    [["-M", "microvm,acpi=off", "-kernel", "k"], /-M: unsupported option 'acpi'; supported: type, legacy/],
+    [["-M", "microvm,pit=off", "-kernel", "k"], /-M: unsupported option 'pit'; supported: type, legacy, acpi/],
     [["-M", "microvm"], /-kernel is required/],
     [["-kernel", "k"], /-M microvm is required/],
     [["-M", "microvm", "-kernel", "k", "-smp", "0"], /cpus: expected 1\.\.254/],

@@ -9,8 +9,7 @@
  * Start-up cost matters (a whole run of a small guest is measured against QEMU's), so the machine,
  * KVM and koffi modules are imported only once the command line asks for a run.
  */
-import { closeSync, openSync, readFileSync, statSync } from "node:fs";
-import { isatty } from "node:tty";
+import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { isMicrovmError, MicrovmError } from "../errors.js";
 import type { DeviceConfig, Machine, MachineOptions } from "../machine-types.js";
 import { helpText, parseCommandLine, type CliConfig } from "./args.js";
@@ -26,8 +25,26 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
+/**
+ * Writes all of `text` to fd 1 or 2 with write(2), so that a short command (--version, --help,
+ * --info-mtree) never creates process.stdout: that stream loads Node's net, stream and tty modules
+ * (~1 MiB and a few ms of start-up). The stream takes over only if the fd would block.
+ */
+function writeFd(fd: 1 | 2, text: string): void {
+  const buf = Buffer.from(text);
+  let off = 0;
+  try {
+    while (off < buf.length) off += writeSync(fd, buf, off);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EPIPE") return; // the reader has gone (`microvm --help | head -1`)
+    if (code !== "EAGAIN") throw e;
+    (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off));
+  }
+}
+
 function version(): string {
-  // package.json sits two levels up from both src/cli/main.ts and dist/cli.js's package root.
+  // package.json is one level up from dist/cli.cjs (the bin), two from src/cli/main.ts.
   for (const rel of ["../package.json", "../../package.json"]) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
@@ -123,7 +140,7 @@ function oneLine(text: string): string {
  */
 export async function runCli(
   argv: readonly string[],
-  io: CliIo = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t), env: process.env },
+  io: CliIo = { out: (t) => writeFd(1, t), err: (t) => writeFd(2, t), env: process.env },
 ): Promise<number> {
   const cleanups: (() => void)[] = [];
   const cleanup = (): void => {
@@ -224,7 +241,6 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
   }
 
   // Host side of the devices, opened in command-line order; each registers its own cleanup.
-  const [{ openTap }, { openPty }] = await Promise.all([import("../node/tap.js"), import("../node/pty.js")]);
   const drives = new Map<string, { fd: number; size: number; readOnly: boolean; file: string }>();
   for (const d of config.drives) {
     if (engine === "qemu") {
@@ -241,6 +257,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
   const taps = new Map<string, number>();
   for (const n of config.netdevs) {
     if (n.type !== "tap") continue; // user: the machine starts passt
+    const { openTap } = await import("../node/tap.js"); // loaded only when a tap is configured
     const tap = openTap(n.ifname, n.id);
     cleanups.push(() => tap.close());
     taps.set(n.id, tap.fd);
@@ -258,6 +275,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
   let stdioUsed = config.serial === "stdio";
   for (const c of config.chardevs) {
     if (c.backend === "pty") {
+      const { openPty } = await import("../node/pty.js"); // loaded only when a pty is configured
       const pty = openPty();
       cleanups.push(() => pty.close());
       // QEMU prints this for every pty chardev (chardev/char-pty.c char_pty_open).
@@ -302,7 +320,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
   let term: { restore(): void } | undefined;
   // isatty(0) rather than process.stdin.isTTY: touching process.stdin would make Node open it as
   // a stream, which the I/O thread then competes with when it serves a stdio console.
-  if (stdioUsed && isatty(0)) {
+  if (stdioUsed && (await import("node:tty")).isatty(0)) {
     const { enterRawMode } = await import("../node/terminal.js");
     term = enterRawMode(0, onSignal); // handles the signals itself, restoring the mode first
     if (term) cleanups.push(() => term?.restore());
