@@ -281,7 +281,9 @@ export interface MachinePlan {
   /**
    * Every byte the board puts in guest RAM before the first instruction, in one list: the kernel
    * segments and PVH structures of {@link MachinePlan.boot}, the MPTable and, with ACPI, the RSDP
-   * and the tables. An engine copies these and nothing else.
+   * and the tables. An engine copies these and nothing else: a plan edited by hand (a test that
+   * corrupts the MPTable, say) changes the blob too. The blobs share their bytes with
+   * `mptable.bytes`, `acpi` and `boot.placements`.
    */
   readonly blobs: readonly PlanBlob[];
   /** The final kernel command line. */

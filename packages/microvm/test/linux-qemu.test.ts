@@ -149,7 +149,8 @@ describe.skipIf(noQemu !== undefined || noRecipe !== undefined)(title("the recip
     // The configuration table's checksum byte: the floating pointer (16 bytes) comes first, then
     // the table header, whose byte 7 is the checksum (MP spec 1.4 §4.2).
     bytes[16 + 7] = ((bytes[16 + 7] ?? 0) + 1) & 0xff;
-    const broken: MachinePlan = { ...plan, mptable: { ...plan.mptable, bytes } };
+    // The engines copy plan.blobs (the MPTable is one of them): the broken bytes go there too.
+    const broken: MachinePlan = { ...plan, mptable: { ...plan.mptable, bytes }, blobs: plan.blobs.map((b) => (b.name === "MPTable" ? { ...b, bytes } : b)) };
     const run = await boot(options, broken);
     const failed = kernelChecks(run.text, broken);
     expect(failed, run.text.slice(-3000)).toContain("MPTable processors (2)");
