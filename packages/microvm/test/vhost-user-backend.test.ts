@@ -6,15 +6,14 @@
 // stopped on a new connection. Hostile front-ends (garbage, bad fd counts, a ring outside the
 // memory table, features never offered, a legacy driver) end their connection with the reason
 // counted, leak no fd, and the back-end takes the next front-end.
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EventFd } from "@microvm/kvm";
-import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F, decodeVhostUserMessage, encodeVhostUserMessage, type VhostUserMessage, type VhostUserMessageInput } from "@microvm/vhost-user";
-import { BlkDevice, Feature, MemoryBlockBackend, RngDevice, VringFlag } from "@microvm/virtio-mmio";
-import { libc } from "../src/node/libc.js";
-import { FdSocket, connectUnix } from "../src/node/unix-socket.js";
+import { BUF, FrontEnd, MEM, SharedRam, USED, USER, interrupted, post } from "./helpers/vhost-user-frontend.js";
+import { VHOST_USER_PROTOCOL_F, encodeVhostUserMessage } from "@microvm/vhost-user";
+import { BlkDevice, MemoryBlockBackend, RngDevice } from "@microvm/virtio-mmio";
 import { VhostUserBackend } from "../src/node/vhost-user-backend.js";
 
 const dir = mkdtempSync(join(tmpdir(), "microvm-vhost-user-"));
@@ -22,111 +21,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const openFds = (): number => readdirSync("/proc/self/fd").length;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const MEM = 1 << 20;
-const USER = 0x7f00_0000_0000n; // where "QEMU" has the guest's RAM mapped (any value: only the translation matters)
-const DESC = 0x1000;
-const AVAIL = 0x2000;
-const USED = 0x3000;
-const BUF = 0x10000;
-
-/** Guest RAM: a shared file mapped here; the back-end maps the same file from the fd we send. */
-class SharedRam {
-  readonly fd: number;
-  readonly bytes: Uint8Array;
-  readonly dv: DataView;
-  private readonly addr: bigint;
-  constructor() {
-    const path = join(dir, `ram${n++}`);
-    writeFileSync(path, "");
-    this.fd = openSync(path, "r+");
-    ftruncateSync(this.fd, MEM);
-    this.addr = libc().mmap(MEM, 3, 1, this.fd, 0);
-    this.bytes = new Uint8Array(libc().view(this.addr, MEM));
-    this.dv = new DataView(this.bytes.buffer, this.bytes.byteOffset, MEM);
-  }
-  close(): void {
-    libc().munmap(this.addr, MEM);
-    closeSync(this.fd);
-  }
-}
-
-/** The front-end: QEMU's side of the protocol. */
-class FrontEnd {
-  readonly sock: FdSocket;
-  constructor(path: string) {
-    this.sock = new FdSocket(connectUnix(path));
-  }
-  send(m: VhostUserMessageInput, fds: number[] = []): void {
-    this.sock.send(encodeVhostUserMessage({ ...m, fdCount: fds.length }), fds);
-  }
-  /** The next message from the back-end, or "eof" (the back-end runs on this thread's event loop: wait without blocking it). */
-  async reply(): Promise<VhostUserMessage | "eof"> {
-    let head = this.sock.receive(12);
-    for (let i = 0; head === "again" && i < 300; i++) {
-      await sleep(10);
-      head = this.sock.receive(12);
-    }
-    if (head === "again" || head === "eof") return "eof";
-    const size = new DataView(head.bytes.buffer).getUint32(8, true);
-    const body = size > 0 ? this.sock.readExactly(size) : new Uint8Array(0);
-    if (!body) return "eof";
-    const all = new Uint8Array(12 + size);
-    all.set(head.bytes);
-    all.set(body, 12);
-    return decodeVhostUserMessage(all, 0);
-  }
-  async u64(request: "GET_FEATURES" | "GET_PROTOCOL_FEATURES" | "GET_QUEUE_NUM"): Promise<bigint> {
-    this.send({ request });
-    const r = await this.reply();
-    if (r === "eof" || r.payload.type !== "u64") throw new Error(`no u64 reply to ${request}`);
-    return BigInt(r.payload.value);
-  }
-  /** The usual start-up of one ring over `ram`, as QEMU sends it. */
-  async start(ram: SharedRam, kick: EventFd, call: EventFd, opts: { size?: number; base?: number; features?: bigint } = {}): Promise<void> {
-    const offered = await this.u64("GET_FEATURES");
-    const want = opts.features ?? (offered & ((1n << BigInt(Feature.Version1)) | (1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES))));
-    this.send({ request: "SET_FEATURES", payload: { type: "u64", value: want } });
-    await this.u64("GET_PROTOCOL_FEATURES");
-    this.send({ request: "SET_PROTOCOL_FEATURES", payload: { type: "u64", value: 1n << BigInt(VHOST_USER_PROTOCOL_F.REPLY_ACK) } });
-    this.send({ request: "SET_OWNER" });
-    this.send({ request: "SET_MEM_TABLE", needReply: true, payload: { type: "memory-table", regions: [{ guestAddress: 0n, size: BigInt(MEM), userAddress: USER, mmapOffset: 0n }] } }, [ram.fd]);
-    const ack = await this.reply();
-    expect(ack !== "eof" && ack.payload.type === "u64" && BigInt(ack.payload.value)).toBe(0n); // 0: success
-    this.send({ request: "SET_VRING_NUM", payload: { type: "vring-state", index: 0, num: opts.size ?? 8 } });
-    this.send({ request: "SET_VRING_BASE", payload: { type: "vring-state", index: 0, num: opts.base ?? 0 } });
-    this.send({ request: "SET_VRING_ADDR", payload: { type: "vring-addr", index: 0, flags: 0, descUser: USER + BigInt(DESC), usedUser: USER + BigInt(USED), availUser: USER + BigInt(AVAIL), logGuest: 0n } });
-    this.send({ request: "SET_VRING_KICK", payload: { type: "vring-fd", index: 0, noFd: false } }, [kick.fd]);
-    this.send({ request: "SET_VRING_CALL", payload: { type: "vring-fd", index: 0, noFd: false } }, [call.fd]);
-    this.send({ request: "SET_VRING_ENABLE", payload: { type: "vring-state", index: 0, num: 1 } });
-  }
-  close(): void {
-    this.sock.close();
-  }
-}
-
-/** Posts one chain of descriptors (each [address, length, writable]) as avail.ring[idx]. */
-function post(ram: SharedRam, availIdx: number, head: number, bufs: [number, number, boolean][]): void {
-  bufs.forEach(([addr, len, w], i) => {
-    const d = DESC + 16 * (head + i);
-    ram.dv.setBigUint64(d, BigInt(addr), true);
-    ram.dv.setUint32(d + 8, len, true);
-    ram.dv.setUint16(d + 12, (w ? VringFlag.DescWrite : 0) | (i + 1 < bufs.length ? VringFlag.DescNext : 0), true);
-    ram.dv.setUint16(d + 14, head + i + 1, true);
-  });
-  ram.dv.setUint16(AVAIL + 4 + 2 * (availIdx % 8), head, true);
-  ram.dv.setUint16(AVAIL + 2, availIdx + 1, true);
-}
-
-/** Waits for the back-end's interrupt on `call` (its counter), up to 3 s. */
-async function interrupted(call: EventFd): Promise<bigint> {
-  for (let i = 0; i < 300; i++) {
-    const v = call.read();
-    if (v > 0n) return v;
-    await sleep(10);
-  }
-  return 0n;
-}
 
 function backend(device: () => RngDevice | BlkDevice): { b: VhostUserBackend; path: string; lines: string[] } {
   const path = join(dir, `vu${n++}.sock`);
@@ -143,7 +37,7 @@ async function until(cond: () => boolean): Promise<boolean> {
 describe("the vhost-user back-end under a front-end of our own", () => {
   it("serves our RngDevice: a posted 64-byte buffer comes back filled, with an interrupt on the call eventfd", async () => {
     const { b, path } = backend(() => new RngDevice());
-    const ram = new SharedRam();
+    const ram = new SharedRam(join(dir, `ram${n++}`));
     const kick = EventFd.create({ nonBlocking: true });
     const call = EventFd.create({ nonBlocking: true });
     const fe = new FrontEnd(path);
@@ -194,7 +88,7 @@ describe("the vhost-user back-end under a front-end of our own", () => {
   it("serves our BlkDevice: GET_CONFIG answers the capacity; a write request lands in the disk", async () => {
     const disk = new Uint8Array(64 * 512);
     const { b, path } = backend(() => new BlkDevice(new MemoryBlockBackend(disk)));
-    const ram = new SharedRam();
+    const ram = new SharedRam(join(dir, `ram${n++}`));
     const kick = EventFd.create({ nonBlocking: true });
     const call = EventFd.create({ nonBlocking: true });
     const fe = new FrontEnd(path);
@@ -224,7 +118,7 @@ describe("the vhost-user back-end under a front-end of our own", () => {
 
   it("hostile front-ends: each is cut off with the reason counted, no fd leaks, and the next front-end is served", async () => {
     const { b, path, lines } = backend(() => new RngDevice());
-    const ram = new SharedRam();
+    const ram = new SharedRam(join(dir, `ram${n++}`));
     const before = openFds();
     const attempts: [string, (fe: FrontEnd) => void][] = [
       ["garbage header", (fe) => fe.sock.send(new Uint8Array([0xff, 0xff, 0, 0, 9, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4]))],
