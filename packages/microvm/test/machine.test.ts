@@ -182,6 +182,27 @@ describe.each(ENGINES)("the board on the %s engine", (engine) => {
     }
   }, 120_000);
 
+  // A hostile guest against QEMU's transports (0xfeb00000 on that platform) while two of the
+  // devices are ours, behind vhost-user and -netdev stream: whatever rings QEMU hands over, the
+  // machine ends as the guest does, and this process goes on to run another machine.
+  if (engine === "qemu") it("a hostile guest with the RAM disk behind vhost-user and the ARP responder behind -netdev stream: the machine ends with the guest's triple fault, the host runs on", async () => {
+    const hostile = HOSTILE.replace("0xd0000000", "0xfeb00000").replace("0xd0001000", "0xfeb01000");
+    expect(hostile).not.toBe(HOSTILE);
+    const m = await createMachine({
+      ...engineOptions(engine),
+      kernel: tinyKernel(hostile),
+      cpus: 1,
+      legacy: true,
+      memory: 64 * 1024 * 1024,
+      devices: [{ kind: "blk", backend: { type: "memory", buffer: new SharedArrayBuffer(1 << 20) } }, { kind: "net" }, { kind: "rng" }],
+    });
+    const [, end] = await Promise.all([collect(m.serial()), m.done]);
+    expect(end.reason, end.message).toBe("triple-fault");
+    const again = await createMachine({ ...engineOptions(engine), kernel: tinyKernel(SAY_HI), cpus: 1, legacy: true });
+    const [out] = await Promise.all([collect(again.serial()), again.done]);
+    expect(out).toBe("hi\n");
+  }, 120_000);
+
   it("runs a board with the IRQ0 override (its GSI routes installed) and every check passes", async () => {
     const fx = makeFixture();
     try {
