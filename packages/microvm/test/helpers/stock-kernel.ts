@@ -54,8 +54,8 @@ const OFFLINE_RE = /apt-get download \S+ failed|cannot resolve linux-image|Faile
 /**
  * The stock kernel's artifacts, building them first (synchronously, seconds: one ~30 MB
  * download) when they are missing and this process may: as root (the build installs Debian
- * tools and makes a device node). Otherwise, or when apt cannot reach Debian's mirror, why not,
- * for a skip.
+ * tools and makes a device node). Otherwise, or when apt cannot reach Debian's mirror, or when
+ * the host's TSC rate is unknown, why not, for a skip.
  *
  * @returns the paths, or `{ skip }` with the reason (for a `(skipped: …)` title)
  * @throws Error when the build itself fails (a skip would hide a broken script)
@@ -66,6 +66,10 @@ const OFFLINE_RE = /apt-get download \S+ failed|cannot resolve linux-image|Faile
  * ```
  */
 export function stockKernel(): StockKernel | { skip: string } {
+  // Its users boot it under TCG with ACPI, which needs the host's TSC rate (tsc_early_khz=): where
+  // that cannot be known the boots may hang (docs/machine.md, "The guest's TSC under TCG").
+  const tsc = hostTsc();
+  if ("unknown" in tsc) return { skip: `the host's TSC rate is unknown (${tsc.unknown}): an ACPI guest under TCG may hang` };
   const printed = spawnSync("bash", [STOCK_BUILD, "--print"], { encoding: "utf8" });
   if (printed.error) return { skip: `bash is not available (${printed.error.message})` };
   if (printed.status === 0) {
