@@ -13,7 +13,7 @@
  * ```
  */
 export { MicrovmError, isMicrovmError, type MicrovmErrorCode } from "./errors.js";
-export { GED, MICROVM_ACPI_LAYOUT, MICROVM_LAYOUT, RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
+export { DEFAULT_MEMORY, GED, MICROVM_ACPI_LAYOUT, MICROVM_LAYOUT, RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
 export { boardAcpiTables, boardDsdt, type BoardAcpiInput } from "./acpi-tables.js";
 export {
   AddressSpace,

@@ -5,7 +5,7 @@
 import { closeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { EventFd, Kvm, defaultGsiRouting, isKvmError, type GsiRoute, type Vcpu, type VcpuRunResult, type VcpuThread, type IoThread, type Vm } from "@microvm/kvm";
-import { GuestMemory } from "@microvm/virtio-mmio";
+import { GuestMemory, MmioReg } from "@microvm/virtio-mmio";
 import { MicrovmError } from "./errors.js";
 import { GED } from "./layout.js";
 import type { Machine, MachineEnd, MachineOptions, MachineStats } from "./machine-types.js";
@@ -24,7 +24,6 @@ function handlerModule(name: "vcpu-handler" | "io-handler"): string {
 }
 
 // virtio-mmio register QueueNotify (virtio 1.2 §4.2.2).
-const QUEUE_NOTIFY = 0x50n;
 
 /**
  * A machine built from a plan on KVM, in this process: its VM, RAM, vCPU threads, I/O thread and
@@ -410,7 +409,7 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
       const d = devices[t.device.configIndex];
       if (!d) continue;
       const irqFd = vm.irqfd(t.gsi).fd;
-      const notifyFd = vm.ioeventfd({ space: "mmio", address: t.base + QUEUE_NOTIFY, length: 4 }).fd;
+      const notifyFd = vm.ioeventfd({ space: "mmio", address: t.base + BigInt(MmioReg.QueueNotify), length: 4 }).fd;
       const version = d.version ?? options.virtioVersion ?? 2;
       let device: TransportSetup["device"];
       switch (d.kind) {

@@ -128,6 +128,16 @@ export const MICROVM_ACPI_LAYOUT: Partial<MachineLayout> = {
 };
 
 /**
+ * Guest RAM when a board does not say: 128 MiB, QEMU's default for `-m`.
+ *
+ * @example
+ * ```ts
+ * planMachine({ kernel }).memory === BigInt(DEFAULT_MEMORY); // true
+ * ```
+ */
+export const DEFAULT_MEMORY: number = 128 * 1024 * 1024;
+
+/**
  * E820 ranges the machine reserves below 1 MiB: the MPTable KiB and the BIOS F-segment.
  *
  * @example

@@ -11,7 +11,7 @@ import {
 import { AddressSpace } from "./address-space.js";
 import { MicrovmError } from "./errors.js";
 import { boardAcpiTables } from "./acpi-tables.js";
-import { GED, RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
+import { DEFAULT_MEMORY, GED, RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
 import { KVM_PLATFORM, platformLayout, resolveLayout, type Platform } from "./platform.js";
 
 /**
@@ -438,7 +438,7 @@ export function planSurface(config: Omit<MachineConfig, "kernel">): Pick<Machine
 } {
   if (typeof config !== "object" || config === null) throw new MicrovmError("invalid-argument", "config: expected an object");
   const cpus = int("cpus", config.cpus ?? 1, 1, 254);
-  const memRaw = config.memory ?? 128 * 1024 * 1024;
+  const memRaw = config.memory ?? DEFAULT_MEMORY;
   if (typeof memRaw !== "number" && typeof memRaw !== "bigint") throw new MicrovmError("invalid-argument", `memory: expected a byte count, got ${typeof memRaw}`);
   const memory = BigInt(memRaw);
   if (memory < 2n * MIB || memory > 1n << 46n) throw new MicrovmError("out-of-range", `memory: expected 2 MiB..64 TiB, got ${memory} bytes`);

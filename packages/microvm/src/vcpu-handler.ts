@@ -8,13 +8,16 @@ import { writeSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import type { VcpuHandlerFactory } from "@microvm/kvm";
 import { EventFd } from "@microvm/kvm";
+import { MMIO_MAGIC, MmioReg } from "@microvm/virtio-mmio";
 import { GED } from "./layout.js";
 import type { RegionHandler, RegionHandlerFactory } from "./plan.js";
 import { COUNTER, MAILBOX, type VcpuHandlerData } from "./protocol.js";
 import { RingWriter } from "./ring.js";
 import { Uart16550 } from "./uart16550.js";
 
-const MAGIC_VIRT = 0x74726976; // "virt", virtio 1.2 §4.2.2
+// Module-local copies of the register offsets (loaders may turn imported constants into getters
+// on the exit path).
+const REG = { magic: MmioReg.MagicValue, version: MmioReg.Version, isr: MmioReg.InterruptStatus, ack: MmioReg.InterruptAck } as const;
 
 /**
  * The vCPU handler factory (the named export `@microvm/kvm` looks for).
@@ -149,15 +152,15 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
         if (t.index < 0) {
           // A transport with no device: magic and version answer, the rest reads as zero (as QEMU).
           if (exit.isWrite) return undefined;
-          if (offset === 0 && exit.length === 4) return MAGIC_VIRT;
-          if (offset === 4 && exit.length === 4) return 2;
+          if (offset === REG.magic && exit.length === 4) return MMIO_MAGIC;
+          if (offset === REG.version && exit.length === 4) return 2;
           return 0;
         }
         if (exit.length > 4) return exit.isWrite ? undefined : 0xffffffff;
         // InterruptStatus (0x60) and InterruptACK (0x64), aligned 32-bit, are served here from the
         // shared cell the transport keeps them in (virtio 1.2 §4.2.2); anything else is forwarded.
-        if (exit.length === 4 && offset === 0x60 && !exit.isWrite) return Atomics.load(isr, t.index) >>> 0;
-        if (exit.length === 4 && offset === 0x64 && exit.isWrite) {
+        if (exit.length === 4 && offset === REG.isr && !exit.isWrite) return Atomics.load(isr, t.index) >>> 0;
+        if (exit.length === 4 && offset === REG.ack && exit.isWrite) {
           Atomics.and(isr, t.index, ~Number(exit.value & 0xffffffffn));
           return undefined;
         }

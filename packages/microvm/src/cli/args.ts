@@ -12,6 +12,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { MicrovmError } from "../errors.js";
 import { checkHostForwards, parseHostfwd, type HostForward } from "../host-forward.js";
+import { DEFAULT_MEMORY } from "../layout.js";
 
 /** A `-chardev`. */
 export interface ChardevConfig {
@@ -327,7 +328,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   let machine: string | undefined;
   let legacy = false;
   let acpi = false;
-  let memory = 128 * 1024 * 1024;
+  let memory = DEFAULT_MEMORY;
   let cpus = 1;
   let kernel: string | undefined;
   let append = "";
