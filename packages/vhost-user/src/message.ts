@@ -17,7 +17,7 @@ import {
   type VhostUserRequestName,
 } from "./constants.js";
 import { VhostUserError } from "./errors.js";
-import type { VhostUserMemoryRegion, VhostUserPayload } from "./payload.js";
+import type { VhostUserMemoryRegion, VhostUserPayload, VhostUserPayloadType } from "./payload.js";
 import { MAX_REQUEST_ID, SPECS, type FdRule, type PayloadRule, type RequestSpec } from "./requests.js";
 
 /**
@@ -97,26 +97,24 @@ function optionsOf(options: VhostUserDecodeOptions | undefined): { maxQueues: nu
   return { maxQueues, maxPayload };
 }
 
+/**
+ * The sizes of the payload kinds whose size is fixed (vhost-user.rst "Payload": a u64; a vring
+ * state or a vring fd index, 8; the log description, 16; a vring address or one memory region, 40).
+ */
+const FIXED_SIZE: Readonly<Record<Exclude<VhostUserPayloadType, "memory-table" | "config" | "raw">, number>> = {
+  none: 0,
+  u64: 8,
+  "vring-state": 8,
+  "vring-fd": 8,
+  log: 16,
+  "vring-addr": 40,
+  "memory-region": 40,
+};
+
 /** The fixed size of a payload kind, or undefined for the variable ones. */
 function fixedSize(rule: PayloadRule): number | undefined {
-  switch (rule.kind) {
-    case "none":
-      return 0;
-    case "u64":
-    case "vring-state":
-    case "vring-fd":
-      return 8;
-    case "log":
-      return 16;
-    case "vring-addr":
-    case "memory-region":
-      return 40;
-    case "raw":
-      return rule.size;
-    case "memory-table":
-    case "config":
-      return undefined;
-  }
+  if (rule.kind === "raw") return rule.size;
+  return rule.kind === "memory-table" || rule.kind === "config" ? undefined : FIXED_SIZE[rule.kind];
 }
 
 /** The smallest size of a variable payload kind. */
@@ -412,23 +410,14 @@ function normPayload(name: string, p: VhostUserPayload<bigint | number>, maxPayl
 
 function payloadSize(p: VhostUserPayload): number {
   switch (p.type) {
-    case "none":
-      return 0;
-    case "u64":
-    case "vring-state":
-    case "vring-fd":
-      return 8;
-    case "log":
-      return 16;
-    case "vring-addr":
-    case "memory-region":
-      return 40;
     case "memory-table":
       return 8 + p.regions.length * VHOST_USER_MEMORY_REGION_SIZE;
     case "config":
       return VHOST_USER_CONFIG_HEADER_SIZE + p.data.length;
     case "raw":
       return p.bytes.length;
+    default:
+      return FIXED_SIZE[p.type];
   }
 }
 
