@@ -25,7 +25,8 @@ export default {
   mutate: [...pkg.sources.map((s) => (s.endsWith(".ts") ? s : `${s}/**/*.ts`)), "!**/*.d.ts"],
   coverageAnalysis: "perTest",
   // Only what the package's tests need goes into the sandbox: every package's sources (the tests
-  // import siblings from source), this package's tests, and the test guests for pvh's guest tests.
+  // import siblings from source), this package's tests, the shared test helpers they import from
+  // test/ (typed error codes, the ACPICA tools), and the test guests for pvh's guest tests.
   ignorePatterns: [
     "/**",
     "!/package.json",
@@ -36,6 +37,8 @@ export default {
     "!/packages/*/src/**",
     `!/packages/${name}/test/**`,
     "!/test/guests/**",
+    "!/test/error-codes.ts",
+    "!/test/acpica.ts",
     "!/guests/**",
   ],
   // The machine has 2 cores shared with other jobs: one test-runner process.

@@ -1,5 +1,6 @@
 // Test-only helpers, written independently of the package's code.
 import { isAcpiError } from "../src/index.js";
+import { typedErrorOf } from "../../../test/error-codes.ts";
 
 /** 8-bit sum of b[from..to). */
 export function sum8(b: Uint8Array, from = 0, to = b.length): number {
@@ -18,13 +19,7 @@ export function fixChecksum(b: Uint8Array): Uint8Array {
 
 /** The AcpiError code thrown by `f`, or "no error"; anything else thrown is rethrown. */
 export function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (isAcpiError(e)) return e.code;
-    throw e;
-  }
-  return "no error";
+  return typedErrorOf(f, isAcpiError)?.code ?? "no error";
 }
 
 /** Hex bytes from a string like "10 4c 12". */

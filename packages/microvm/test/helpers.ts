@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll } from "vitest";
 import { isMicrovmError } from "../src/index.js";
+import { typedErrorOf } from "../../../test/error-codes.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -213,13 +214,8 @@ export function usePrivateTmpdir(prefix: string): () => string {
 
 /** The MicrovmError (code and message) `f` throws; "no error" when it returns; any other throw is rethrown. */
 export function errorOf(f: () => unknown): { code: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    if (isMicrovmError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  return { code: "no error", message: "" };
+  const e = typedErrorOf(f, isMicrovmError);
+  return e ? { code: e.code, message: e.message } : { code: "no error", message: "" };
 }
 
 /** The MicrovmError code `f` throws ("no error" when it returns); any other throw is rethrown. */

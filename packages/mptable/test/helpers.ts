@@ -1,5 +1,6 @@
 // Test-only helpers, written independently of the package's own code.
 import { isMptableError } from "../src/index.js";
+import { typedErrorOf } from "../../../test/error-codes.ts";
 
 /** 8-bit sum of b[from..to). */
 export function sum8(b: Uint8Array, from: number, to: number): number {
@@ -21,13 +22,7 @@ export function fixChecksums(b: Uint8Array): Uint8Array {
 
 /** The MptableError code thrown by `f`, or "no error"; anything else thrown is rethrown. */
 export function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (isMptableError(e)) return e.code;
-    throw e;
-  }
-  return "no error";
+  return typedErrorOf(f, isMptableError)?.code ?? "no error";
 }
 
 /** Entry sizes by type, per MP spec 1.4 §4.3 (tables 4-3 to 4-8). */

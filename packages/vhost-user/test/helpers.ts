@@ -1,6 +1,8 @@
 // Hand byte builders for the tests: they write little-endian integers field by field from the
 // layouts in QEMU docs/interop/vhost-user.rst, without the package's encoder, so a vector built
 // here checks the codec rather than restating it.
+import { isVhostUserError } from "../src/index.js";
+import { typedErrorOf } from "../../../test/error-codes.ts";
 
 /** The little-endian bytes of a u32. */
 export function le32(n: number): number[] {
@@ -31,12 +33,7 @@ export const NEED_REPLY = 0x9;
 
 /** Runs `f` and returns the code of the VhostUserError it throws (fails on any other outcome). */
 export function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    const { name, code } = e as { name?: string; code?: string };
-    if (name === "VhostUserError" && typeof code === "string") return code;
-    throw e;
-  }
-  throw new Error("expected a VhostUserError, nothing was thrown");
+  const e = typedErrorOf(f, isVhostUserError);
+  if (!e) throw new Error("expected a VhostUserError, nothing was thrown");
+  return e.code;
 }
