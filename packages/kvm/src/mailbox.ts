@@ -30,22 +30,31 @@ export interface MailboxRequest {
   /** Access size in bytes. */ readonly size: number;
 }
 
-// Int32 slots of the shared block.
+// One slot of the shared block, 40 bytes (a multiple of 8, so the 64-bit fields stay aligned):
+// Int32 words, then BigUint64 words, as indices into a view starting at the slot.
 const LOCK = 0; // 0 free, 1 held by a caller
 const STATE = 1; // 0 idle, 1 request posted, 2 answer ready, 3 closed
 const OP = 2;
 const SIZE = 3;
-const ADDR = 4; // BigUint64 slot 2 (bytes 16..23)
-const VALUE = 3; // BigUint64 slot 3 (bytes 24..31)
-const RESULT = 4; // BigUint64 slot 4 (bytes 32..39)
-const BYTES = 40;
+const ADDR = 2; // BigUint64 (bytes 16..23)
+const VALUE = 3; // BigUint64 (bytes 24..31)
+const RESULT = 4; // BigUint64 (bytes 32..39)
+const SLOT_BYTES = 40;
+const SLOT_INTS = SLOT_BYTES / 4;
+const SLOT_U64 = SLOT_BYTES / 8;
+const MAX_SLOTS = 4096;
 
 /**
  * A synchronous mailbox from vCPU threads to the thread that owns a device (the board's
  * threading: rare accesses such as virtio register reads and writes are forwarded, the caller waits for the
  * answer). The caller writes the request into a SharedArrayBuffer, rings an eventfd that the I/O
- * thread's `epoll_wait` watches, and sleeps in `Atomics.wait` until the answer is there. Callers
- * on several vCPU threads take turns through a lock in the same block.
+ * thread's `epoll_wait` watches, and sleeps in `Atomics.wait` until the answer is there.
+ *
+ * The block has one slot per caller (`create({ slots })`, one per vCPU thread), so that vCPUs
+ * never wait for each other; callers that share a slot take turns through its lock. A request
+ * posted before the serving thread has started waits for it (the doorbell stays rung). When the
+ * serving side stops ({@link DeviceMailbox.serve}'s stop, or {@link DeviceMailbox.shutdown} from any
+ * thread, e.g. after the I/O thread died), pending and later calls fail with `closed` at once.
  *
  * Costs a cross-thread round trip per access (tens of microseconds), so keep hot paths (queue
  * notifications) on ioeventfd.
@@ -66,48 +75,81 @@ const BYTES = 40;
 export class DeviceMailbox {
   /** The shared block and doorbell to hand to both threads. */
   readonly descriptor: MailboxDescriptor;
+  /** The caller's slot (Int32 view). */
   readonly #i32: Int32Array;
+  /** The caller's slot (BigUint64 view). */
   readonly #u64: BigUint64Array;
   readonly #bell: EventFd;
 
-  private constructor(desc: MailboxDescriptor, bell: EventFd) {
+  private constructor(desc: MailboxDescriptor, bell: EventFd, slot: number) {
     this.descriptor = desc;
-    this.#i32 = new Int32Array(desc.buffer);
-    this.#u64 = new BigUint64Array(desc.buffer);
+    this.#i32 = new Int32Array(desc.buffer, slot * SLOT_BYTES, SLOT_INTS);
+    this.#u64 = new BigUint64Array(desc.buffer, slot * SLOT_BYTES, SLOT_U64);
     this.#bell = bell;
   }
 
   /**
-   * Creates a mailbox (a 40-byte SharedArrayBuffer and a doorbell eventfd owned by the caller).
+   * Creates a mailbox: a SharedArrayBuffer of `slots` 40-byte slots and a doorbell eventfd owned
+   * by the caller.
    *
+   * @param options - `slots`: how many callers have a slot of their own (default 1, at most 4096).
    * @returns The mailbox; close it after the threads that use it have stopped.
-   * @throws {@link KvmError} `syscall-failed` if the eventfd cannot be created.
+   * @throws {@link KvmError} `invalid-argument` for a slot count out of range; `syscall-failed` if
+   *   the eventfd cannot be created.
    * @example
    * ```ts
-   * const mailbox = DeviceMailbox.create();
+   * const mailbox = DeviceMailbox.create({ slots: vcpus }); // vCPU i attaches to slot i
    * ```
    */
-  static create(): DeviceMailbox {
+  static create(options: { readonly slots?: number } = {}): DeviceMailbox {
+    const slots = options.slots ?? 1;
+    if (!Number.isInteger(slots) || slots < 1 || slots > MAX_SLOTS) throw new KvmError("invalid-argument", `slots: expected 1..${MAX_SLOTS}, got ${String(slots)}`);
     const bell = EventFd.create();
-    return new DeviceMailbox({ buffer: new SharedArrayBuffer(BYTES), fd: bell.fd }, bell);
+    return new DeviceMailbox({ buffer: new SharedArrayBuffer(slots * SLOT_BYTES), fd: bell.fd }, bell, 0);
   }
 
   /**
    * Attaches to a mailbox on another thread (the caller's side, usually a vCPU handler).
    *
    * @param desc - {@link DeviceMailbox.descriptor}.
+   * @param slot - The caller's slot (default 0), e.g. its vCPU index.
    * @returns A mailbox object for this thread.
+   * @throws {@link KvmError} `invalid-argument` for a malformed descriptor or a slot it does not have.
+   * @example
+   * ```ts
+   * const mb = DeviceMailbox.attach(ctx.data.mailbox, ctx.index);
+   * ```
+   */
+  static attach(desc: MailboxDescriptor, slot = 0): DeviceMailbox {
+    const slots = DeviceMailbox.#slotsOf(desc);
+    if (!Number.isInteger(slot) || slot < 0 || slot >= slots) throw new KvmError("invalid-argument", `slot: expected 0..${slots - 1}, got ${String(slot)}`);
+    return new DeviceMailbox(desc, EventFd.fromFd(desc.fd), slot);
+  }
+
+  static #slotsOf(desc: MailboxDescriptor): number {
+    if (!(desc?.buffer instanceof SharedArrayBuffer) || desc.buffer.byteLength < SLOT_BYTES || desc.buffer.byteLength % SLOT_BYTES !== 0 || !Number.isInteger(desc.fd)) {
+      throw new KvmError("invalid-argument", `mailbox: expected { buffer: SharedArrayBuffer(n × ${SLOT_BYTES}), fd }`);
+    }
+    return desc.buffer.byteLength / SLOT_BYTES;
+  }
+
+  /**
+   * Closes the mailbox for its callers, from any thread: pending and later calls fail with
+   * `closed` (use it when the serving thread has died and cannot stop serving itself).
+   *
+   * @param desc - {@link DeviceMailbox.descriptor}.
    * @throws {@link KvmError} `invalid-argument` for a malformed descriptor.
    * @example
    * ```ts
-   * const mb = DeviceMailbox.attach(ctx.data.mailbox);
+   * DeviceMailbox.shutdown(mailbox.descriptor); // the I/O thread ended: release the vCPUs
    * ```
    */
-  static attach(desc: MailboxDescriptor): DeviceMailbox {
-    if (!(desc?.buffer instanceof SharedArrayBuffer) || desc.buffer.byteLength < BYTES) {
-      throw new KvmError("invalid-argument", "mailbox: expected { buffer: SharedArrayBuffer(40), fd }");
+  static shutdown(desc: MailboxDescriptor): void {
+    const all = new Int32Array(desc.buffer, 0, DeviceMailbox.#slotsOf(desc) * SLOT_INTS);
+    for (let b = 0; b < all.length; b += SLOT_INTS) {
+      Atomics.store(all, b + STATE, 3);
+      Atomics.notify(all, b + STATE);
     }
-    return new DeviceMailbox(desc, EventFd.fromFd(desc.fd));
   }
 
   /**
@@ -131,7 +173,8 @@ export class DeviceMailbox {
       Atomics.store(i, SIZE, request.size);
       this.#u64[ADDR] = request.address;
       this.#u64[VALUE] = request.value;
-      Atomics.store(i, STATE, 1);
+      // Posted only if the mailbox is still open (a shutdown may have come since the check above).
+      if (Atomics.compareExchange(i, STATE, 0, 1) !== 0) throw new KvmError("closed", "mailbox: the serving thread has stopped");
       this.#bell.signal();
       for (;;) {
         const st = Atomics.load(i, STATE);
@@ -140,7 +183,7 @@ export class DeviceMailbox {
         Atomics.wait(i, STATE, st, 1000);
       }
       const result = this.#u64[RESULT] ?? 0n;
-      Atomics.store(i, STATE, 0);
+      Atomics.compareExchange(i, STATE, 2, 0); // back to idle, unless shut down meanwhile
       return result;
     } finally {
       Atomics.store(i, LOCK, 0);
@@ -154,7 +197,7 @@ export class DeviceMailbox {
    * pending and later calls fail with `closed` instead of waiting forever.
    *
    * @param ctx - The I/O handler's context.
-   * @param desc - {@link DeviceMailbox.descriptor}.
+   * @param desc - {@link DeviceMailbox.descriptor}; every slot is served.
    * @param handler - Computes the answer, on the I/O thread.
    * @returns A function that stops serving (and closes the mailbox for callers).
    * @throws {@link KvmError} `invalid-argument` for a malformed descriptor.
@@ -167,29 +210,32 @@ export class DeviceMailbox {
    * ```
    */
   static serve(ctx: IoContext, desc: MailboxDescriptor, handler: (request: MailboxRequest) => bigint | number | undefined | void): () => void {
-    const mb = DeviceMailbox.attach(desc);
-    const i = mb.#i32;
-    const u = mb.#u64;
+    const slots = DeviceMailbox.#slotsOf(desc);
+    const i = new Int32Array(desc.buffer);
+    const u = new BigUint64Array(desc.buffer);
     ctx.watch(
       desc.fd,
       () => {
-        if (Atomics.load(i, STATE) !== 1) return;
-        const req: MailboxRequest = { op: Atomics.load(i, OP), size: Atomics.load(i, SIZE), address: u[ADDR] ?? 0n, value: u[VALUE] ?? 0n };
-        let answer: bigint | number | undefined | void;
-        try {
-          answer = handler(req);
-        } finally {
-          u[RESULT] = answer === undefined ? 0n : BigInt.asUintN(64, BigInt(answer));
-          Atomics.store(i, STATE, 2);
-          Atomics.notify(i, STATE);
+        for (let s = 0; s < slots; s++) {
+          const b = s * SLOT_INTS;
+          if (Atomics.load(i, b + STATE) !== 1) continue;
+          const q = s * SLOT_U64;
+          const req: MailboxRequest = { op: Atomics.load(i, b + OP), size: Atomics.load(i, b + SIZE), address: u[q + ADDR] ?? 0n, value: u[q + VALUE] ?? 0n };
+          let answer: bigint | number | undefined | void;
+          try {
+            answer = handler(req);
+          } finally {
+            u[q + RESULT] = answer === undefined ? 0n : BigInt.asUintN(64, BigInt(answer));
+            Atomics.store(i, b + STATE, 2);
+            Atomics.notify(i, b + STATE);
+          }
         }
       },
       { eventfd: true },
     );
     return () => {
       ctx.unwatch(desc.fd);
-      Atomics.store(i, STATE, 3);
-      Atomics.notify(i, STATE);
+      DeviceMailbox.shutdown(desc);
     };
   }
 

@@ -170,7 +170,10 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPU and I/O threads on 
     await vm.close();
   });
 
-  it("two vCPU threads forward MMIO accesses to the I/O thread through a DeviceMailbox", async () => {
+  it.each([
+    ["one slot they share", 1],
+    ["a slot each", 2],
+  ])("two vCPU threads forward MMIO accesses to the I/O thread through a DeviceMailbox: %s", async (_, slots) => {
     const { vm, ram } = newVm(kvm);
     const code = [
       0xb9, 0x32, 0x00, 0x00, 0x00, // mov ecx, 50
@@ -182,21 +185,21 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPU and I/O threads on 
       0xf4,
     ];
     ram.set(code, 0x100000);
-    const mailbox = DeviceMailbox.create();
+    const mailbox = DeviceMailbox.create({ slots });
     const state = new SharedArrayBuffer(16);
     const s = new Int32Array(state);
     await vm.startIoThread({ handler: fixture("mailbox-device.ts"), data: { mailbox: mailbox.descriptor, state } });
     const log = new SharedArrayBuffer(8);
     const vcpus = [0, 1].map((id) => vm.createVcpu(id, { vcpuCount: 2 }));
     for (const v of vcpus) protectedMode32(v, ram, 0x100000);
-    const threads = await Promise.all(vcpus.map((v) => vm.startVcpu(v, { handler: fixture("mailbox-forwarder.ts"), data: { mailbox: mailbox.descriptor, log } })));
+    const threads = await Promise.all(vcpus.map((v) => vm.startVcpu(v, { handler: fixture("mailbox-forwarder.ts"), data: { mailbox: mailbox.descriptor, log, ownSlot: slots > 1 } })));
     const results = await Promise.all(threads.map((t) => t.done));
     expect(results.map((r) => r.reason)).toEqual(["hlt", "hlt"]);
     // Every read got a distinct counter value and every write arrived once: 0 + 1 + ... + 99.
     expect([Atomics.load(s, 0), Atomics.load(s, 1), Atomics.load(s, 2)]).toEqual([100, 100, 4950]);
     expect(Math.max(...new Int32Array(log))).toBe(99);
     await vm.close();
-    expect(() => DeviceMailbox.attach(mailbox.descriptor).call({ op: 0, address: 0n, value: 0n, size: 4 })).toThrow(expect.objectContaining({ code: "closed" }));
+    for (let slot = 0; slot < slots; slot++) expect(() => DeviceMailbox.attach(mailbox.descriptor, slot).call({ op: 0, address: 0n, value: 0n, size: 4 })).toThrow(expect.objectContaining({ code: "closed" }));
     mailbox.close();
   });
 

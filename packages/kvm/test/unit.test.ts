@@ -1,6 +1,6 @@
 /** Pure parts of the package: errors, CPUID normalization, read answers, argument checks. */
 import { describe, expect, it } from "vitest";
-import { answerRead, isKvmError, Kvm, KvmError, normalizeCpuid, type CpuidEntry, type IoExit, type MmioExit } from "../src/index.ts";
+import { answerRead, DeviceMailbox, isKvmError, Kvm, KvmError, normalizeCpuid, type CpuidEntry, type IoExit, type MmioExit } from "../src/index.ts";
 import { errnoName } from "../src/errors.ts";
 import { openError } from "../src/kvm.ts";
 import { kvmTitle, kvmUnavailable } from "./helpers.ts";
@@ -48,6 +48,73 @@ describe("KvmError", () => {
 
   it("a non-KVM file that opens fails the API version check and is closed again", () => {
     expect(() => Kvm.open("/dev/null")).toThrow(expect.objectContaining({ syscall: "KVM_GET_API_VERSION" }));
+  });
+});
+
+describe("DeviceMailbox (no KVM needed)", () => {
+  const codeOf = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      return isKvmError(e) ? `${e.code}: ${e.message}` : String(e);
+    }
+    return "no error";
+  };
+
+  it("has the slots it was made with, each addressed by index, and refuses others by name", () => {
+    const mb = DeviceMailbox.create({ slots: 3 });
+    try {
+      expect(mb.descriptor.buffer.byteLength).toBe(3 * 40);
+      for (const slot of [0, 1, 2]) expect(DeviceMailbox.attach(mb.descriptor, slot)).toBeInstanceOf(DeviceMailbox);
+      expect(codeOf(() => DeviceMailbox.attach(mb.descriptor, 3))).toBe("invalid-argument: slot: expected 0..2, got 3");
+      expect(codeOf(() => DeviceMailbox.attach(mb.descriptor, -1))).toBe("invalid-argument: slot: expected 0..2, got -1");
+      expect(codeOf(() => DeviceMailbox.create({ slots: 0 }))).toBe("invalid-argument: slots: expected 1..4096, got 0");
+      expect(codeOf(() => DeviceMailbox.attach({ buffer: new SharedArrayBuffer(44), fd: mb.descriptor.fd }))).toMatch(/^invalid-argument: mailbox: expected/);
+    } finally {
+      mb.close();
+    }
+  });
+
+  it("after a shutdown from any thread, every slot's call fails with closed at once, and the others' slots too", () => {
+    const mb = DeviceMailbox.create({ slots: 2 });
+    try {
+      DeviceMailbox.shutdown(mb.descriptor);
+      for (const slot of [0, 1]) expect(codeOf(() => DeviceMailbox.attach(mb.descriptor, slot).call({ op: 0, address: 0n, value: 0n, size: 4 }))).toBe("closed: mailbox: the serving thread has stopped");
+      // Negative control: a fresh mailbox is not closed (its call would wait for a server, so only
+      // the state is looked at: slot 0's STATE word is idle, not closed).
+      const fresh = DeviceMailbox.create();
+      expect(new Int32Array(fresh.descriptor.buffer)[1]).toBe(0);
+      fresh.close();
+    } finally {
+      mb.close();
+    }
+  });
+
+  it("serves every slot's posted request from one doorbell, and its stop closes the mailbox", () => {
+    const mb = DeviceMailbox.create({ slots: 3 });
+    try {
+      let onBell: (() => void) | undefined;
+      const ctx = { watch: (_fd: number, f: () => void) => void (onBell = f), unwatch: () => undefined } as unknown as Parameters<typeof DeviceMailbox.serve>[0];
+      const seen: string[] = [];
+      const stop = DeviceMailbox.serve(ctx, mb.descriptor, (r) => (seen.push(`${r.op} ${r.address.toString(16)} ${r.size}`), r.address + 1n));
+      // Post into slots 0 and 2 as call() does (a call would block this thread waiting for the answer).
+      const i = new Int32Array(mb.descriptor.buffer);
+      const u = new BigUint64Array(mb.descriptor.buffer);
+      for (const slot of [0, 2]) {
+        i[slot * 10 + 2] = 0;
+        i[slot * 10 + 3] = 4;
+        u[slot * 5 + 2] = 0xd0000000n + BigInt(slot);
+        Atomics.store(i, slot * 10 + 1, 1);
+      }
+      onBell?.();
+      expect(seen).toEqual(["0 d0000000 4", "0 d0000002 4"]);
+      expect([0, 1, 2].map((s) => Atomics.load(i, s * 10 + 1))).toEqual([2, 0, 2]);
+      expect([u[0 * 5 + 4], u[2 * 5 + 4]]).toEqual([0xd0000001n, 0xd0000003n]);
+      stop();
+      expect([0, 1, 2].map((s) => Atomics.load(i, s * 10 + 1))).toEqual([3, 3, 3]);
+    } finally {
+      mb.close();
+    }
   });
 });
 

@@ -31,7 +31,6 @@ export {
   type PlanBlob,
   type TransportPlan,
   type GsiRoute,
-  type VirtioKind,
   type VirtioDevicePlanInit,
   type CustomRegionInit,
   type RegionHandler,
@@ -44,25 +43,32 @@ export { ArpResponder, parseMac, type ArpResponderOptions } from "./arp-responde
 export { FileBlockBackend, type FileBlockBackendOptions } from "./node/file-block-backend.js";
 export { FdBlockBackend, type FdBlockBackendOptions } from "./node/fd-block-backend.js";
 export { VhostUserBackend, type VhostUserBackendOptions, type VhostUserBackendStats } from "./node/vhost-user-backend.js";
+export { DEVICE_KINDS, deviceKind, type DeviceConfig, type VirtioKind } from "./devices/index.js";
+export { blkKind, type BlkBackendSpec, type BlkDeviceConfig } from "./devices/blk.js";
+export { netKind, type NetBackendSpec, type NetDeviceConfig } from "./devices/net.js";
+export { consoleKind, type ConsoleBackendSpec, type ConsoleDeviceConfig } from "./devices/console.js";
+export { rngKind, type RngBackendSpec, type RngDeviceConfig } from "./devices/rng.js";
 export type {
-  BlkBackendSpec,
-  NetBackendSpec,
-  ConsoleBackendSpec,
-  RngBackendSpec,
+  DeviceKind,
+  DeviceConfigBase,
   ModuleBackendSpec,
-} from "./protocol.js";
+  ConfigOf,
+  CliDevice,
+  CliBackendFlag,
+  CliDeviceParser,
+  CliDeviceHost,
+  DeviceCliHooks,
+  KvmDeviceHost,
+  IoDeviceSetup,
+  IoDeviceContext,
+  QemuDeviceArgs,
+} from "./devices/kind.js";
 export { checkHostForwards, parseHostfwd, type HostForward } from "./host-forward.js";
 export { passtUnavailableReason, passtArguments, parsePasstReport, type PasstReport } from "./node/passt.js";
 export { createMachine, planFor, resolveEngine, kvmUnavailableReason } from "./machine.js";
 export type {
   Machine,
   EngineChoice,
-  DeviceConfig,
-  DeviceConfigBase,
-  BlkDeviceConfig,
-  NetDeviceConfig,
-  ConsoleDeviceConfig,
-  RngDeviceConfig,
   SerialOutput,
   MachineOptions,
   MachineEnd,

@@ -4,16 +4,17 @@
  */
 import { closeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { EventFd, Kvm, defaultGsiRouting, isKvmError, type GsiRoute, type Vcpu, type VcpuRunResult, type VcpuThread, type IoThread, type Vm } from "@microvm/kvm";
+import { DeviceMailbox, EventFd, Kvm, defaultGsiRouting, isKvmError, type GsiRoute, type MailboxDescriptor, type Vcpu, type VcpuRunResult, type VcpuThread, type IoThread, type Vm } from "@microvm/kvm";
 import { GuestMemory, MmioReg } from "@microvm/virtio-mmio";
 import { MicrovmError } from "./errors.js";
 import { GED } from "./layout.js";
 import type { Machine, MachineEnd, MachineOptions, MachineStats } from "./machine-types.js";
 import type { MachinePlan } from "./plan.js";
-import { COUNTER, MAILBOX, type IoHandlerData, type TransportSetup, type VcpuHandlerData } from "./protocol.js";
+import { COUNTER, type IoHandlerData, type TransportSetup, type VcpuHandlerData } from "./protocol.js";
 import { RingReader, createRing } from "./ring.js";
 import { Uart16550 } from "./uart16550.js";
 import { PasstGroup, passtNeeded, socketPair, userNetDevices } from "./node/user-net.js";
+import { deviceKind } from "./devices/index.js";
 
 const here = import.meta.url;
 const fromSource = here.endsWith(".ts");
@@ -56,6 +57,7 @@ export class KvmMachine implements Machine {
   private readonly consoleReaders: Map<string, { reader: RingReader; transport: number }>;
   private readonly uart: Uart16550 | undefined;
   private readonly owned: { close(): void }[];
+  private readonly mailbox: MailboxDescriptor | undefined;
   private readonly passts: PasstGroup;
   private readonly ged: { events: Int32Array; irq: EventFd } | undefined;
   private stopping = false;
@@ -75,11 +77,13 @@ export class KvmMachine implements Machine {
     consoles: Map<string, { ring: SharedArrayBuffer; transport: number }>;
     uart: Uart16550 | undefined;
     owned: { close(): void }[];
+    mailbox?: MailboxDescriptor;
     passts: PasstGroup;
     ged: { events: SharedArrayBuffer; irqFd: number } | undefined;
   }) {
     this.ged = parts.ged ? { events: new Int32Array(parts.ged.events), irq: EventFd.fromFd(parts.ged.irqFd) } : undefined;
     this.owned = parts.owned;
+    this.mailbox = parts.mailbox;
     this.passts = parts.passts;
     this.plan = parts.plan;
     this.kvm = parts.kvm;
@@ -115,6 +119,8 @@ export class KvmMachine implements Machine {
     ]);
     const end: Omit<MachineEnd, "vcpus"> =
       "io" in first ? { reason: "error", message: first.io } : this.describeEnd(first.r, first.i, (first as { e?: unknown }).e);
+    // A vCPU waiting on the mailbox for an I/O thread that has gone gets all-ones and can stop.
+    if (this.mailbox) DeviceMailbox.shutdown(this.mailbox);
     const all = await Promise.allSettled(this.threads.map((t) => t.stop()));
     await this.io?.stop().catch(() => undefined);
     await this.vm.close().catch(() => undefined);
@@ -399,9 +405,8 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
     for (const b of plan.blobs) memory.write(b.address, b.bytes); // fresh RAM is zero: BSS needs nothing
 
     const counters = new Int32Array(new SharedArrayBuffer(COUNTER.count * 4));
-    const mailbox = new SharedArrayBuffer(plan.cpus * MAILBOX.slotInts * 4);
-    const mailboxFd = EventFd.create();
-    owned.push(mailboxFd);
+    const mailbox = DeviceMailbox.create({ slots: plan.cpus }); // one slot per vCPU
+    owned.push(mailbox);
     const setups: TransportSetup[] = [];
     const consoles = new Map<string, { ring: SharedArrayBuffer; transport: number }>();
     for (const t of plan.transports) {
@@ -411,40 +416,27 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
       const irqFd = vm.irqfd(t.gsi).fd;
       const notifyFd = vm.ioeventfd({ space: "mmio", address: t.base + BigInt(MmioReg.QueueNotify), length: 4 }).fd;
       const version = d.version ?? options.virtioVersion ?? 2;
-      let device: TransportSetup["device"];
-      switch (d.kind) {
-        case "blk":
-          device = { kind: "blk", backend: d.backend };
-          break;
-        case "net":
-          device = {
-            kind: "net",
-            backend: d.backend?.type === "user" ? { type: "stream", fd: streams.get(t.device.configIndex) as number } : (d.backend ?? { type: "arp-responder" }),
-            ...(d.mac ? { mac: d.mac } : {}),
-          };
-          break;
-        case "console": {
-          const backend = d.backend ?? { type: "stream" };
-          const ring = backend.type === "stream" ? createRing() : undefined;
-          if (ring) consoles.set(t.device.id, { ring, transport: t.index });
-          device = { kind: "console", backend, ...(ring ? { ring } : {}) };
-          break;
-        }
-        case "rng":
-          device = { kind: "rng", backend: d.backend ?? { type: "crypto" } };
-          break;
-      }
-      setups.push({ index: t.index, version, device, irqFd, notifyFd });
+      const kind = deviceKind(d.kind);
+      const configIndex = t.device.configIndex;
+      const id = t.device.id;
+      const device = kind.ioSetup(d, {
+        userStream: () => streams.get(configIndex) as number,
+        consoleRing: () => {
+          const ring = createRing();
+          consoles.set(id, { ring, transport: t.index });
+          return ring;
+        },
+      });
+      setups.push({ index: t.index, base: t.base, size: t.size, version, device, irqFd, notifyFd });
     }
     const isr = new SharedArrayBuffer(Math.max(1, plan.transports.length) * 4);
-    const ioData: IoHandlerData = { transports: setups, isr, mailbox, mailboxFd: mailboxFd.fd, counters: counters.buffer as SharedArrayBuffer };
-    // Worker threads start in parallel (each takes tens of ms): the I/O thread's state is
-    // "starting" (2) until its module is up, and a vCPU that forwards a register access meanwhile
-    // waits for it (it gives up only once the I/O thread has ended: 0).
+    const ioData: IoHandlerData = { transports: setups, isr, mailbox: mailbox.descriptor, counters: counters.buffer as SharedArrayBuffer };
+    // Worker threads start in parallel (each takes tens of ms): a vCPU that forwards a register
+    // access before the I/O thread serves the mailbox waits for it (the doorbell stays rung); it
+    // gives up only once the mailbox is shut down (the I/O thread ended).
     // Without a virtio device no access is ever forwarded (empty transports are answered on the
     // vCPU threads), so no I/O thread is started: a worker costs ~10 MiB and its start-up.
     const ioStart = setups.length > 0 ? vm.startIoThread({ handler: handlerModule("io-handler"), data: ioData }) : Promise.resolve(undefined);
-    if (setups.length > 0) Atomics.store(counters, COUNTER.ioAlive, 2);
 
     let uartData: VcpuHandlerData["uart"];
     let uart: Uart16550 | undefined;
@@ -492,8 +484,7 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
         ...(ged ? { ged: { base: ged.base, events: ged.events } } : {}),
         transports: windows,
         isr,
-        mailbox,
-        mailboxFd: mailboxFd.fd,
+        mailbox: mailbox.descriptor,
         counters: counters.buffer as SharedArrayBuffer,
         custom,
       };
@@ -502,12 +493,12 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
     const started = await Promise.allSettled([ioStart, ...vcpuStarts]);
     const failed = started.find((r) => r.status === "rejected");
     if (failed) {
-      Atomics.store(counters, COUNTER.ioAlive, 0); // release any vCPU waiting on the mailbox
+      DeviceMailbox.shutdown(mailbox.descriptor); // release any vCPU waiting on the mailbox
       throw (failed as PromiseRejectedResult).reason;
     }
     const io = (started[0] as PromiseFulfilledResult<IoThread | undefined>).value;
     const threads = started.slice(1).map((r) => (r as PromiseFulfilledResult<VcpuThread>).value);
-    return new KvmMachine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart, owned, passts, ged });
+    return new KvmMachine({ plan, kvm, vm, memory, threads, io, counters, serialRing, consoles, uart, owned, passts, ged, mailbox: mailbox.descriptor });
   } catch (e) {
     await vm.close().catch(() => undefined);
     for (const o of owned) o.close();

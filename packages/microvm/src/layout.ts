@@ -155,24 +155,7 @@ export const RESERVED_LOW: readonly {
   { start: 0xf0000n, size: 0x10000n },
 ];
 
-/**
- * Device ids of the virtio devices the machine offers (virtio 1.2 §5).
- *
- * @example
- * ```ts
- * VIRTIO_DEVICE_ID.blk; // 2
- * ```
- */
-export const VIRTIO_DEVICE_ID = {
-  /** Network device. */
-  net: 1,
-  /** Block device. */
-  blk: 2,
-  /** Console. */
-  console: 3,
-  /** Entropy source. */
-  rng: 4,
-} as const;
+export { VIRTIO_DEVICE_ID } from "./devices/index.js";
 
 /**
  * The register map of the board's Generic Event Device (with ACPI), relative to

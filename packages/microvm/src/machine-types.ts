@@ -1,97 +1,12 @@
 /**
- * The types a machine is described and observed with, whatever engine runs it: device
- * configurations with their backends, {@link MachineOptions}, how a machine ends and the
+ * The types a machine is described and observed with, whatever engine runs it:
+ * {@link MachineOptions} (a board with device backends, see devices/), how a machine ends and the
  * {@link Machine} interface both engines implement.
  */
 import type { Regs, VcpuRunResult } from "@microvm/kvm";
 import type { GuestMemory } from "@microvm/virtio-mmio";
-import type { MachineConfig, MachinePlan, VirtioDevicePlanInit } from "./plan.js";
-import type { BlkBackendSpec, ConsoleBackendSpec, NetBackendSpec, RngBackendSpec } from "./protocol.js";
-
-/**
- * What every {@link DeviceConfig} has besides its kind and backend.
- *
- * @example
- * ```ts
- * const base: DeviceConfigBase = { kind: "net", version: 1, mac: "52:54:00:12:34:56" };
- * ```
- */
-export interface DeviceConfigBase extends VirtioDevicePlanInit {
-  /** virtio-mmio version of its transport: 2 (modern, default) or 1 (legacy). */
-  readonly version?: 1 | 2;
-  /** net only: the MAC address (default: the device's own default). */
-  readonly mac?: string;
-}
-
-/**
- * A virtio-blk device.
- *
- * @example
- * ```ts
- * const blk: BlkDeviceConfig = { kind: "blk", backend: { type: "file", path: "root.img" } };
- * ```
- */
-export interface BlkDeviceConfig extends DeviceConfigBase {
-  /** Discriminant. */
-  readonly kind: "blk";
-  /** Its disk. */
-  readonly backend: BlkBackendSpec;
-}
-
-/**
- * A virtio-net device.
- *
- * @example
- * ```ts
- * const net: NetDeviceConfig = { kind: "net", backend: { type: "arp-responder", ips: ["10.0.2.2"] } };
- * ```
- */
-export interface NetDeviceConfig extends DeviceConfigBase {
-  /** Discriminant. */
-  readonly kind: "net";
-  /** Its peer; default the in-process ARP responder. */
-  readonly backend?: NetBackendSpec;
-}
-
-/**
- * A virtio console.
- *
- * @example
- * ```ts
- * const con: ConsoleDeviceConfig = { kind: "console", backend: { type: "fd", fd: 1 } };
- * ```
- */
-export interface ConsoleDeviceConfig extends DeviceConfigBase {
-  /** Discriminant. */
-  readonly kind: "console";
-  /** Where its output goes; default the machine's console stream. */
-  readonly backend?: ConsoleBackendSpec;
-}
-
-/**
- * A virtio-rng device.
- *
- * @example
- * ```ts
- * const rng: RngDeviceConfig = { kind: "rng" };
- * ```
- */
-export interface RngDeviceConfig extends DeviceConfigBase {
-  /** Discriminant. */
-  readonly kind: "rng";
-  /** Its entropy; default `crypto.getRandomValues`. */
-  readonly backend?: RngBackendSpec;
-}
-
-/**
- * A virtio device of a machine: its kind, where it sits, and its backend.
- *
- * @example
- * ```ts
- * const devices: DeviceConfig[] = [{ kind: "rng" }, { kind: "console" }];
- * ```
- */
-export type DeviceConfig = BlkDeviceConfig | NetDeviceConfig | ConsoleDeviceConfig | RngDeviceConfig;
+import type { DeviceConfig } from "./devices/index.js";
+import type { MachineConfig, MachinePlan } from "./plan.js";
 
 /**
  * Where the legacy UART's output goes.

@@ -5,7 +5,7 @@
 import { openSync, closeSync } from "node:fs";
 import { MicrovmError } from "./errors.js";
 import type { Machine, MachineOptions } from "./machine-types.js";
-import { planMachine, type MachinePlan } from "./plan.js";
+import { planMachine, type MachinePlan, type VirtioDevicePlanInit } from "./plan.js";
 import { KVM_PLATFORM, qemuPlatform } from "./platform.js";
 import { hostTsc } from "./node/host-tsc.js";
 
@@ -80,7 +80,7 @@ export function resolveEngine(options: Pick<MachineOptions, "engine" | "accel" |
  * plan.transports[0]?.base; // 0xfeb00000n
  * ```
  */
-export function planFor(options: MachineOptions): {
+export function planFor(options: Omit<MachineOptions, "devices"> & { readonly devices?: readonly VirtioDevicePlanInit[] }): {
   /** The engine. */
   readonly engine: "kvm" | "qemu";
   /** QEMU's accelerator (`kvm` for the in-process engine). */

@@ -13,16 +13,9 @@ import { MicrovmError } from "./errors.js";
 import { boardAcpiTables } from "./acpi-tables.js";
 import { DEFAULT_MEMORY, GED, RESERVED_LOW, VIRTIO_DEVICE_ID, type MachineLayout } from "./layout.js";
 import { KVM_PLATFORM, platformLayout, resolveLayout, type Platform } from "./platform.js";
+import type { VirtioKind } from "./devices/index.js";
 
-/**
- * The kinds of virtio device the machine offers.
- *
- * @example
- * ```ts
- * const kind: VirtioKind = "blk";
- * ```
- */
-export type VirtioKind = keyof typeof VIRTIO_DEVICE_ID;
+export type { VirtioKind } from "./devices/index.js";
 
 /**
  * A virtio device as the plan sees it: its kind and a name for messages and the listing.

@@ -7,11 +7,11 @@
 import { writeSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import type { VcpuHandlerFactory } from "@microvm/kvm";
-import { EventFd } from "@microvm/kvm";
+import { DeviceMailbox, EventFd, isKvmError } from "@microvm/kvm";
 import { MMIO_MAGIC, MmioReg } from "@microvm/virtio-mmio";
 import { GED } from "./layout.js";
 import type { RegionHandler, RegionHandlerFactory } from "./plan.js";
-import { COUNTER, MAILBOX, type VcpuHandlerData } from "./protocol.js";
+import { COUNTER, type VcpuHandlerData } from "./protocol.js";
 import { RingWriter } from "./ring.js";
 import { Uart16550 } from "./uart16550.js";
 
@@ -43,9 +43,7 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
   const customIo = custom.filter((c) => c.space === "io");
   const customMmio = custom.filter((c) => c.space === "memory");
   const counters = new Int32Array(data.counters);
-  const box = new Int32Array(data.mailbox);
-  const slot = data.index * MAILBOX.slotInts;
-  const wake = EventFd.fromFd(data.mailboxFd);
+  const mailbox = DeviceMailbox.attach(data.mailbox, data.index);
   const isr = new Int32Array(data.isr);
 
   let uart: Uart16550 | undefined;
@@ -87,24 +85,14 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
     return undefined;
   }
 
-  function forward(index: number, offset: number, width: number, isWrite: boolean, value: number): number {
-    box[slot + MAILBOX.transport] = index;
-    box[slot + MAILBOX.offset] = offset;
-    box[slot + MAILBOX.width] = width;
-    box[slot + MAILBOX.isWrite] = isWrite ? 1 : 0;
-    box[slot + MAILBOX.value] = value | 0;
-    Atomics.store(box, slot + MAILBOX.state, 1);
-    wake.signal();
-    while (Atomics.load(box, slot + MAILBOX.state) === 1) {
-      Atomics.wait(box, slot + MAILBOX.state, 1, 100);
-      if (Atomics.load(counters, COUNTER.ioAlive) === 0 && Atomics.load(box, slot + MAILBOX.state) === 1) {
-        Atomics.store(box, slot + MAILBOX.state, 0);
-        return 0xffffffff; // the I/O thread is gone: the device no longer answers
-      }
+  /** A register access of a transport, answered by the I/O thread (all ones once it has gone). */
+  function forward(address: bigint, width: number, isWrite: boolean, value: number): number {
+    try {
+      return Number(mailbox.call({ op: isWrite ? 1 : 0, address, value: BigInt(value >>> 0), size: width }) & 0xffffffffn);
+    } catch (e) {
+      if (isKvmError(e) && e.code === "closed") return 0xffffffff;
+      throw e;
     }
-    const r = (box[slot + MAILBOX.result] ?? 0) >>> 0;
-    Atomics.store(box, slot + MAILBOX.state, 0);
-    return r;
   }
 
   return {
@@ -164,7 +152,7 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
           Atomics.and(isr, t.index, ~Number(exit.value & 0xffffffffn));
           return undefined;
         }
-        const r = forward(t.index, offset, exit.length, exit.isWrite, Number(exit.value & 0xffffffffn));
+        const r = forward(a, exit.length, exit.isWrite, Number(exit.value & 0xffffffffn));
         return exit.isWrite ? undefined : r;
       }
       for (const c of customMmio) {

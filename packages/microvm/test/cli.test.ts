@@ -88,13 +88,13 @@ describe("parseCommandLine: the seed's flags", () => {
     expect(c.chardevs).toEqual([{ id: "virtiocon0", backend: "pty" }]);
     expect(c.drives).toEqual([{ id: "test", file: "test.img", readOnly: false }]);
     expect(c.netdevs).toEqual([{ type: "tap", id: "tap0" }]);
-    expect(c.devices).toEqual([{ kind: "console", chardev: "virtiocon0" }, { kind: "blk", drive: "test" }, { kind: "net", netdev: "tap0" }]);
+    expect(c.devices).toEqual([{ kind: "console", backend: "virtiocon0" }, { kind: "blk", backend: "test" }, { kind: "net", backend: "tap0" }]);
   });
 
   it("reads the seed's legacy-mode invocation flag for flag", () => {
     const c = config(LEGACY_SEED("vmlinux", "console=ttyS0 root=/dev/vda", "test.img"));
     expect(c).toMatchObject({ legacy: true, serial: "stdio", cpus: 2, memory: 512 * 2 ** 20 });
-    expect(c.devices).toEqual([{ kind: "blk", drive: "test" }, { kind: "net", netdev: "tap0" }]);
+    expect(c.devices).toEqual([{ kind: "blk", backend: "test" }, { kind: "net", backend: "tap0" }]);
   });
 
   it("reads QEMU's -m sizes: suffixes, plain MiB, size=, rounding to 8 KiB", () => {
@@ -129,7 +129,7 @@ describe("parseCommandLine: the seed's flags", () => {
     [["-M", "microvm", "-kernel", "k", "-netdev", "user,id=n,net=10.0.0.0/8"], /unsupported option 'net'; supported: type, id, hostfwd/],
     [["-M", "microvm", "-kernel", "k", "-netdev", "tap,id=n"], /script=no is required/],
     [["-M", "microvm", "-kernel", "k", "-netdev", "tap,id=n,script=no"], /downscript=no is required/],
-    [["-M", "microvm", "-kernel", "k", "-device", "e1000"], /device "e1000" is not supported; supported: virtio-serial-device, virtconsole, virtio-blk-device, virtio-net-device, virtio-rng-device/],
+    [["-M", "microvm", "-kernel", "k", "-device", "e1000"], /device "e1000" is not supported; supported: virtio-net-device, virtio-blk-device, virtio-serial-device, virtconsole, virtio-rng-device/],
     [["-M", "microvm", "-kernel", "k", "-device", "virtconsole,chardev=c"], /no virtio-serial-device before it/],
     [["-M", "microvm", "-kernel", "k", "-device", "virtio-blk-device,drive=nope"], /drive nope not found/],
     [["-M", "microvm", "-kernel", "k", "-device", "virtio-net-device,netdev=nope"], /netdev nope not found/],
@@ -179,7 +179,7 @@ describe("parseCommandLine: the seed's flags", () => {
 
   it("-device …,id= is accepted as QEMU users write it, checked as QEMU checks ids, and unique", () => {
     const c = config(["-M", "microvm", "-kernel", "k", "-device", "virtio-rng-device,id=rng-a", "-device", "virtio-serial-device,id=con", "-device", "virtconsole,chardev=c0", "-chardev", "pty,id=c0"]);
-    expect(c.devices).toEqual([{ kind: "rng", id: "rng-a" }, { kind: "console", id: "con", chardev: "c0" }]);
+    expect(c.devices).toEqual([{ kind: "rng", id: "rng-a" }, { kind: "console", id: "con", backend: "c0" }]);
     expect(() => config(["-M", "microvm", "-kernel", "k", "-device", "virtio-rng-device,id=x", "-device", "virtio-rng-device,id=x"])).toThrow(/-device: id x is used twice/);
     expect(() => config(["-M", "microvm", "-kernel", "k", "-device", "virtio-rng-device,id=1x"])).toThrow(/id "1x": expected a letter/);
     // the id reaches the plan: the transport carries it

@@ -40,6 +40,9 @@ const engineMissing = (engine: Engine): string | undefined =>
   engine === "kvm" ? kvmMissing : qemuAvailable() ? undefined : "qemu-system-x86_64 not found";
 import { HALT_FOREVER, HOSTILE, SAY_HI, TRIPLE_FAULT, tinyKernel } from "./helpers.js";
 
+/** A console backend module that appends the guest's output to a file (test/fixtures). */
+const CONSOLE_MODULE = fileURLToPath(new URL("./fixtures/console-file-backend.mjs", import.meta.url));
+
 const kvmMissing = Kvm.unavailableReason(process.env["MICROVM_KVM_DEVICE"] ?? "/dev/kvm");
 const here = fileURLToPath(new URL(".", import.meta.url));
 const text = (chunks: Uint8Array[]): string => Buffer.concat(chunks).toString("latin1");
@@ -69,6 +72,8 @@ async function runOurs(o: {
   irq0Override?: boolean;
   /** Use the in-process backends (a RAM disk, the ARP responder) on either engine. */
   inProcess?: boolean;
+  /** The virtio console on a JS module backend that appends the guest's output to this file. */
+  consoleFile?: string;
 }): Promise<OurRun> {
   const fx = o.fixture;
   const engine = o.engine ?? "kvm";
@@ -79,9 +84,10 @@ async function runOurs(o: {
   const image = `${fx.disk}.${engine}.img`;
   copyFileSync(fx.disk, image);
   const inProcess = o.inProcess ?? engine === "kvm";
+  const console: DeviceConfig = o.consoleFile ? { kind: "console", backend: { type: "module", module: CONSOLE_MODULE, options: { path: o.consoleFile } } } : { kind: "console" };
   const devices: DeviceConfig[] =
     inProcess
-      ? [{ kind: "blk", backend: { type: "memory", buffer: disk } }, { kind: "console" }, { kind: "rng" }, { kind: "net" }]
+      ? [{ kind: "blk", backend: { type: "memory", buffer: disk } }, console, { kind: "rng" }, { kind: "net" }]
       : [{ kind: "blk", backend: { type: "file", path: image } }, { kind: "console" }, { kind: "rng" }, { kind: "net", backend: { type: "user", provider: "slirp" } }];
   const m = await createMachine({
     ...engineOptions(engine),
@@ -95,7 +101,8 @@ async function runOurs(o: {
     cmdline: guestParams({ ...standardExpectations(fx, o.cpus, o.version), uart: o.uart, memmapSorted: true, ...o.extra }),
     devices,
   });
-  const [serial, consoleText, end] = await Promise.all([collect(m.serial()), collect(m.console()), m.done]);
+  const [serial, streamed, end] = await Promise.all([collect(m.serial()), o.consoleFile ? Promise.resolve("") : collect(m.console()), m.done]);
+  const consoleText = o.consoleFile ? readFileSync(o.consoleFile, "utf8") : streamed;
   const report = parseReport(o.uart ? serial : consoleText);
   const after = inProcess ? new Uint8Array(disk) : new Uint8Array(readFileSync(image));
   rmSync(image, { force: true });
@@ -166,11 +173,15 @@ describe.each(ENGINES)("the board on the %s engine", (engine) => {
   });
 
   // The QEMU engine's own case (on the KVM engine these backends are the default, tested above).
-  if (engine === "qemu") it("the KVM engine's in-process backends on QEMU: the RAM disk served over vhost-user, the ARP responder over -netdev stream; every check passes and the write lands in the RAM disk", async () => {
+  if (engine === "qemu") it("the KVM engine's in-process backends on QEMU: the RAM disk served over vhost-user, the ARP responder over -netdev stream, the console on a JS module behind a socket chardev; every check passes, the write lands in the RAM disk, the report reaches the module", async () => {
     const fx = makeFixture();
     try {
-      const r = await runOurs({ kernel: guests.elf64, fixture: fx, cpus: 2, version: 2, uart: true, engine, inProcess: true });
+      const consoleFile = join(fx.dir, "console.out");
+      const r = await runOurs({ kernel: guests.elf64, fixture: fx, cpus: 2, version: 2, uart: true, engine, inProcess: true, consoleFile });
       expect(r.end.reason, explain(r.report, r.end)).toBe("triple-fault");
+      // The console's JS module backend, behind QEMU's virtconsole on a socket chardev, got the
+      // guest's whole report (the same checks as the UART's); it was empty before the run.
+      expect(parseReport(r.console).checks.length, r.console.slice(-500)).toBe(r.report.checks.length);
       expect(failedChecks(r.report), explain(r.report, r.end)).toEqual([]);
       expect(r.report.summary?.result).toBe("PASS");
       const names = new Set(r.report.checks.map((c) => c.name));

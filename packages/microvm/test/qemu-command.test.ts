@@ -344,7 +344,6 @@ describe("qemuInvocation: devices", () => {
   });
 
   const refusals: [string, DeviceConfig, RegExp][] = [
-    ["a console module backend", { kind: "console", backend: { type: "module", module: "/opt/con.js" } }, /^device console0: a console backend of type module /],
     ["a RAM disk on a legacy transport (vhost-user needs virtio 1.0)", { kind: "blk", version: 1, backend: { type: "memory", buffer: new SharedArrayBuffer(4096) } }, /^device blk0: a device served over vhost-user needs a virtio 1\.0 transport \(version 2\)/],
     ["an rng module on a legacy transport", { kind: "rng", id: "entropy", version: 1, backend: { type: "module", module: "/opt/rng.js" } }, /^device entropy: a device served over vhost-user needs a virtio 1\.0 transport/],
   ];
@@ -355,6 +354,16 @@ describe("qemuInvocation: devices", () => {
     expect(e.code).toBe("engine");
     expect(e.message).toMatch(message);
     expect(e.message).toContain("QEMU");
+  });
+
+  it("puts a console on a JS module backend on a socket chardev this process serves, as a stream or fd console", () => {
+    for (const backend of [{ type: "module", module: "/opt/con.js" }, { type: "stream" }, { type: "fd", fd: 1 }] as const) {
+      const devices: DeviceConfig[] = [{ kind: "console", id: "con", backend }];
+      const inv = qemuInvocation(qemuPlan({ devices }), { accel: "tcg", dir: DIR, devices });
+      expect(inv.sockets.filter((x) => x.role === "console")).toEqual([{ name: "console-con.sock", role: "console", device: "con" }]);
+      expect(valuesOf(inv, "-chardev")).toContain(`socket,id=con-chr,path=${DIR}/console-con.sock`);
+      expect(valuesOf(inv, "-device")).toContain("virtconsole,chardev=con-chr,bus=con.0");
+    }
   });
 
   it("serves the in-process backends: blk memory/fd/module and an rng module over vhost-user (shared memfd RAM named microvm.ram), the ARP responder and a net module on -netdev stream", () => {

@@ -372,7 +372,7 @@ describe("the CLI's -netdev user (parseCommandLine)", () => {
         ],
       },
     ]);
-    expect(c.devices).toEqual([{ kind: "net", netdev: "n0" }]);
+    expect(c.devices).toEqual([{ kind: "net", backend: "n0" }]);
     expect(config([...base, "-netdev", "user,id=u", "-device", "virtio-net-device,netdev=u"]).netdevs).toEqual([{ type: "user", id: "u", hostfwd: [] }]);
     // a tap and a user netdev side by side
     const both = config([...base, "-netdev", "tap,id=t,script=no,downscript=no", "-netdev", "user,id=u", "-device", "virtio-net-device,netdev=t", "-device", "virtio-net-device,netdev=u"]);

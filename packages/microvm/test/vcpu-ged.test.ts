@@ -5,13 +5,13 @@
 // controls: writes that are not S5 with SLP_EN, or not the reset value, end nothing; a board
 // without ACPI has no GED at that address.
 import { afterAll, describe, expect, it } from "vitest";
-import { EventFd, type MmioExit, type VcpuContext, type VcpuHandler } from "@microvm/kvm";
+import { DeviceMailbox, type MmioExit, type VcpuContext, type VcpuHandler } from "@microvm/kvm";
 import { createVcpuHandler } from "../src/vcpu-handler.js";
-import { COUNTER, MAILBOX, type VcpuHandlerData } from "../src/protocol.js";
+import { COUNTER, type VcpuHandlerData } from "../src/protocol.js";
 import { GED, MICROVM_LAYOUT } from "../src/index.js";
 
-const mailboxFd = EventFd.create();
-afterAll(() => mailboxFd.close());
+const mailbox = DeviceMailbox.create();
+afterAll(() => mailbox.close());
 
 async function handler(withGed: boolean): Promise<{ h: VcpuHandler; stops: string[]; events: Int32Array; counters: Int32Array }> {
   const events = new Int32Array(new SharedArrayBuffer(4));
@@ -21,8 +21,7 @@ async function handler(withGed: boolean): Promise<{ h: VcpuHandler; stops: strin
     ...(withGed ? { ged: { base: MICROVM_LAYOUT.gedBase, events: events.buffer as SharedArrayBuffer } } : {}),
     transports: [],
     isr: new SharedArrayBuffer(4),
-    mailbox: new SharedArrayBuffer(MAILBOX.slotInts * 4),
-    mailboxFd: mailboxFd.fd,
+    mailbox: mailbox.descriptor,
     counters: counters.buffer as SharedArrayBuffer,
     custom: [],
   };

@@ -40,7 +40,6 @@ export {
   type VirtioDevice,
   type DeviceHost,
 } from "./transport.js";
-export { RegisterMailbox, type RegisterTarget } from "./mailbox.js";
 export {
   MemoryBlockBackend,
   MemoryFrameBackend,

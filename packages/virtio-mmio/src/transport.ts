@@ -7,7 +7,6 @@ import { VirtioError } from "./errors.js";
 import type { GuestMemory } from "./guest-memory.js";
 import { HOSTILE_CHECKS, type HostileCheck, type HostileReporter } from "./hostile.js";
 import { SplitQueue } from "./split-queue.js";
-import type { RegisterMailbox } from "./mailbox.js";
 
 // Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
 // which shows on the request path.
@@ -201,7 +200,7 @@ function emptyCounts(): Record<HostileCheck, number> {
  *
  * **Threading**: a transport and its device belong to one thread, the
  * device's I/O thread. A vCPU thread that takes an MMIO exit forwards `(offset, width, value)`
- * through a SharedArrayBuffer mailbox ({@link RegisterMailbox}) and waits with `Atomics.wait`; the owner calls
+ * through a mailbox (the board uses `@microvm/kvm`'s `DeviceMailbox`) and waits; the owner calls
  * {@link MmioTransport.read} or {@link MmioTransport.write} and posts the result back. Register
  * accesses are rare (setup, config, ISR reads), so the round trip is off the hot path. Queue
  * notifications arrive on the owner thread from ioeventfds (`addr = base + 0x50`, `len = 4`,

@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { MicrovmError } from "../errors.js";
 import { checkHostForwards, parseHostfwd, type HostForward } from "../host-forward.js";
 import { DEFAULT_MEMORY } from "../layout.js";
+import { DEVICE_KINDS } from "../devices/index.js";
+import type { CliBackendFlag, CliDevice, CliDeviceParser } from "../devices/kind.js";
 
 /** A `-chardev`. */
 export interface ChardevConfig {
@@ -52,14 +54,6 @@ export type NetdevConfig =
     };
 
 
-/** A virtio device from `-device`, in command-line order (which is transport order), with its `id=` if given. */
-export type DeviceSpec = (
-  | { readonly kind: "console"; /** the virtconsole's chardev, if one was attached */ readonly chardev?: string }
-  | { readonly kind: "blk"; readonly drive: string }
-  | { readonly kind: "net"; readonly netdev: string }
-  | { readonly kind: "rng" }
-) & { /** `id=`: the device's name (QEMU's `-device …,id=`). */ readonly id?: string };
-
 /** What a `microvm` command line asks for. */
 export interface CliConfig {
   /** `-M microvm,legacy`: the ISA 16550A UART and the 0x64 reset port. */
@@ -88,8 +82,8 @@ export interface CliConfig {
   readonly drives: readonly DriveConfig[];
   /** The netdevs. */
   readonly netdevs: readonly NetdevConfig[];
-  /** The virtio devices, in order. */
-  readonly devices: readonly DeviceSpec[];
+  /** The virtio devices, in command-line order (which is transport order). */
+  readonly devices: readonly CliDevice[];
   /**
    * Where the legacy UART goes: `stdio` (`-serial stdio`, or the default without `-nodefaults`),
    * or `none` (with `-nodefaults` and no `-serial`). Normal mode: `none`.
@@ -119,14 +113,11 @@ export const SUPPORTED_FLAGS: readonly (readonly [flag: string, arg: string, wha
   ["-nodefaults", "", "no default devices: in legacy mode the UART is then silent unless -serial stdio"],
   ["-no-user-config", "", "do not read the user config file ($XDG_CONFIG_HOME/microvm/microvm.conf)"],
   ["-chardev", "pty|stdio,id=ID[,server]", "a character device: a new /dev/pts/N, or this terminal"],
-  ["-device", "virtio-serial-device", "a virtio console device (one port)"],
-  ["-device", "virtconsole,chardev=ID", "the console port of the last virtio-serial-device, on a chardev"],
+  // The -device lines: each device kind's own (devices/).
+  ...DEVICE_KINDS.flatMap((k) => k.cli.help),
   ["-drive", "id=ID,file=FILE,format=raw,if=none[,readonly=on]", "a raw image, locked as QEMU locks it"],
-  ["-device", "virtio-blk-device,drive=ID", "a virtio block device on a drive"],
   ["-netdev", "tap,id=ID,script=no,downscript=no[,ifname=NAME]", "a tap device (an existing one by name, else a new temporary one)"],
   ["-netdev", "user,id=ID[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-:PORT]…", "user-mode networking without root (passt), host ports forwarded into the guest"],
-  ["-device", "virtio-net-device,netdev=ID", "a virtio network device on a netdev"],
-  ["-device", "virtio-rng-device", "a virtio entropy device fed from the host's /dev/urandom"],
   ["-serial", "stdio", "the legacy UART on this terminal (needs -M microvm,legacy)"],
   ["-accel", "tcg|kvm", "the accelerator: tcg runs on QEMU's CPU emulator (any host, engine qemu); kvm uses /dev/kvm"],
   ["-enable-kvm", "", "the same as -accel kvm"],
@@ -347,14 +338,8 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   const chardevs: ChardevConfig[] = [];
   const drives: DriveConfig[] = [];
   const netdevs: NetdevConfig[] = [];
-  const devices: (DeviceSpec & { kind: string })[] = [];
-  const consoleOwner = new Map<string, string>(); // chardev id -> user
-  const used = (kindOf: string, ids: Set<string>, v: string, flag: string): void => {
-    if (ids.has(v)) throw bad(`${flag}: ${kindOf} ${v} is already used by another device`);
-    ids.add(v);
-  };
-  const usedDrives = new Set<string>();
-  const usedNetdevs = new Set<string>();
+  const devices: CliDevice[] = [];
+  const claimed = new Map<string, string>(); // "<flag> <id>" -> who took it
 
   for (const [flag, value] of pairs) {
     const f = `-${flag}`;
@@ -462,54 +447,28 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         break;
       }
       case "device": {
-        const drivers = ["virtio-serial-device", "virtconsole", "virtio-blk-device", "virtio-net-device", "virtio-rng-device"];
         // The implied first element is the device type; "_driver" keeps that internal name out of
         // the lists of supported options in messages.
         const pairsD = parseKeyval(v, "_driver");
         const driver = pairsD[0]?.[0] === "_driver" ? pairsD[0][1] : "";
-        switch (driver) {
-          case "virtio-serial-device": {
-            const m = keys(f, pairsD, ["_driver", "id"]);
-            devices.push({ kind: "console", ...optId(f, m) });
-            break;
-          }
-          case "virtconsole": {
-            const m = keys(f, pairsD, ["_driver", "chardev"]);
-            const chardev = need(`${f} virtconsole`, m, "chardev");
-            // The port goes on the last virtio-serial-device (QEMU: the most recent virtio-serial bus).
-            let bus = -1;
-            for (let i = devices.length - 1; i >= 0; i--) if (devices[i]?.kind === "console") { bus = i; break; }
-            if (bus < 0) throw bad(`${f} virtconsole: no virtio-serial-device before it (add -device virtio-serial-device first)`);
-            const busDev = devices[bus] as { kind: "console"; chardev?: string };
-            if (busDev.chardev !== undefined) throw bad(`${f} virtconsole: the virtio-serial-device already has a virtconsole (one port per device)`);
-            const owner = consoleOwner.get(chardev);
-            if (owner) throw bad(`${f} virtconsole: chardev ${chardev} is already used by ${owner}`);
-            consoleOwner.set(chardev, "a virtconsole");
-            devices[bus] = { ...busDev, kind: "console", chardev };
-            break;
-          }
-          case "virtio-blk-device": {
-            const m = keys(f, pairsD, ["_driver", "drive", "id"]);
-            const drive = need(`${f} virtio-blk-device`, m, "drive");
-            used("drive", usedDrives, drive, f);
-            devices.push({ kind: "blk", drive, ...optId(f, m) });
-            break;
-          }
-          case "virtio-net-device": {
-            const m = keys(f, pairsD, ["_driver", "netdev", "id"]);
-            const netdev = need(`${f} virtio-net-device`, m, "netdev");
-            used("netdev", usedNetdevs, netdev, f);
-            devices.push({ kind: "net", netdev, ...optId(f, m) });
-            break;
-          }
-          case "virtio-rng-device": {
-            const m = keys(f, pairsD, ["_driver", "id"]);
-            devices.push({ kind: "rng", ...optId(f, m) });
-            break;
-          }
-          default:
-            throw bad(`${f}: device ${JSON.stringify(driver || v)} is not supported; supported: ${drivers.join(", ")}`);
-        }
+        const kind = DEVICE_KINDS.find((k) => k.cli.drivers.includes(driver));
+        if (!kind) throw bad(`${f}: device ${JSON.stringify(driver || v)} is not supported; supported: ${DEVICE_KINDS.flatMap((k) => k.cli.drivers).join(", ")}`);
+        const flag = `${f} ${driver}`;
+        const parser: CliDeviceParser = {
+          flag,
+          devices,
+          keys: (allowed) => keys(f, pairsD, ["_driver", ...allowed]),
+          need: (m, key) => need(flag, m, key),
+          optId: (m) => optId(f, m),
+          claim: (backendFlag: CliBackendFlag, bid: string, by = "another device") => {
+            const owner = claimed.get(`${backendFlag} ${bid}`);
+            if (owner !== undefined) throw bad(`${flag}: ${backendFlag} ${bid} is already used by ${owner}`);
+            claimed.set(`${backendFlag} ${bid}`, by);
+          },
+          push: (d) => void devices.push(d),
+          bad,
+        };
+        kind.cli.parse(driver, parser);
         break;
       }
       case "serial":
@@ -525,10 +484,13 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   const dup = deviceIds.find((x, i) => deviceIds.indexOf(x) !== i);
   if (dup !== undefined) throw bad(`-device: id ${dup} is used twice`);
   // References resolve against the whole command line, as QEMU resolves them at machine creation.
+  const backendIds: Record<CliBackendFlag, readonly { id: string }[]> = { drive: drives, netdev: netdevs, chardev: chardevs };
   for (const d of devices) {
-    if (d.kind === "blk" && !drives.some((x) => x.id === d.drive)) throw bad(`-device virtio-blk-device: drive ${d.drive} not found (no -drive id=${d.drive})`);
-    if (d.kind === "net" && !netdevs.some((x) => x.id === d.netdev)) throw bad(`-device virtio-net-device: netdev ${d.netdev} not found (no -netdev …,id=${d.netdev})`);
-    if (d.kind === "console" && d.chardev !== undefined && !chardevs.some((x) => x.id === d.chardev)) throw bad(`-device virtconsole: chardev ${d.chardev} not found (no -chardev …,id=${d.chardev})`);
+    const ref = DEVICE_KINDS.find((k) => k.kind === d.kind)?.cli.backendFlag;
+    if (!ref || d.backend === undefined) continue;
+    if (!backendIds[ref.flag].some((x) => x.id === d.backend)) {
+      throw bad(`-device ${ref.driver}: ${ref.flag} ${d.backend} not found (no -${ref.flag} ${ref.flag === "drive" ? "" : "…,"}id=${d.backend})`);
+    }
   }
   if (serial === "stdio" && !legacy) throw bad("-serial stdio: this machine has no UART; use -M microvm,legacy");
   // Without -nodefaults, a legacy board's UART defaults to stdio (QEMU's -nographic default).

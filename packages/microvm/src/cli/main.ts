@@ -11,9 +11,10 @@
  */
 import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { isMicrovmError, MicrovmError } from "../errors.js";
-import type { DeviceConfig, Machine, MachineOptions } from "../machine-types.js";
+import { deviceKind, type DeviceConfig } from "../devices/index.js";
+import type { CliDeviceHost } from "../devices/kind.js";
+import type { Machine, MachineOptions } from "../machine-types.js";
 import { helpText, parseCommandLine, type CliConfig } from "./args.js";
-import type { NetBackendSpec } from "../protocol.js";
 
 /** What {@link runCli} needs from its process; tests pass their own. */
 export interface CliIo {
@@ -78,28 +79,35 @@ function checkImage(path: string): void {
   if (st.isDirectory()) throw new MicrovmError("invalid-argument", `-drive file=${path}: is a directory (expected a raw image file)`);
 }
 
-/** The CLI's devices with stand-in backends, for printing QEMU's command line without opening anything. */
-function placeholderDevices(config: CliConfig): DeviceConfig[] {
-  return config.devices.map((d): DeviceConfig => {
-    switch (d.kind) {
-      case "blk": {
-        const drive = config.drives.find((x) => x.id === d.drive);
-        return { kind: "blk", backend: { type: "file", path: drive?.file ?? "", readOnly: drive?.readOnly ?? false } };
-      }
-      case "net":
-        return { kind: "net", backend: userBackend(config, d.netdev) ?? { type: "tap", fd: -1 } };
-      case "console":
-        return { kind: "console", backend: { type: "fd", fd: 1 } };
-      case "rng":
-        return { kind: "rng", backend: { type: "system" } };
-    }
-  }).map((d, i) => withId(config.devices[i]?.id, d));
+/**
+ * The machine's devices from the command line, each built by its kind (devices/) from the
+ * backends `host` gives: opened ones for a run, stand-ins for printing QEMU's command line.
+ */
+function cliDevices(config: CliConfig, host: CliDeviceHost): DeviceConfig[] {
+  return config.devices.map((d) => {
+    const c = deviceKind(d.kind).cli.config(d, host);
+    return d.id === undefined ? c : { ...c, id: d.id };
+  });
 }
 
-/** The backend of a device on a `-netdev user`, or undefined when its netdev is a tap. */
-function userBackend(config: CliConfig, netdev: string): NetBackendSpec | undefined {
-  const n = config.netdevs.find((x) => x.id === netdev);
-  return n?.type === "user" ? { type: "user", hostfwd: n.hostfwd } : undefined;
+/** A `-netdev` as a kind sees it: a tap's fd, or user networking with its forwards. */
+function netdevOf(config: CliConfig, id: string, tapFd: number): ReturnType<CliDeviceHost["netdev"]> {
+  const n = config.netdevs.find((x) => x.id === id);
+  return n?.type === "user" ? { type: "user", hostfwd: n.hostfwd } : { type: "tap", fd: tapFd };
+}
+
+/** Stand-ins for every backend: nothing is opened (`--print-plan`). */
+function placeholderHost(config: CliConfig, engine: "kvm" | "qemu"): CliDeviceHost {
+  return {
+    engine,
+    drive: (id) => {
+      const drive = config.drives.find((x) => x.id === id);
+      return { file: drive?.file ?? "", readOnly: drive?.readOnly ?? false };
+    },
+    netdev: (id) => netdevOf(config, id, -1),
+    chardev: () => ({ out: 1 }),
+    nullFd: () => 1,
+  };
 }
 
 /** Runs `f`, naming the kernel file in a kernel error (the plan only sees the bytes). */
@@ -110,11 +118,6 @@ function withKernelPath<T>(path: string, f: () => T): T {
     if (isMicrovmError(e) && e.code === "kernel") throw new MicrovmError("kernel", e.message.replace(/^kernel: /, `kernel ${path}: `), { cause: e });
     throw e;
   }
-}
-
-/** A device with the `id=` the command line gave it, if any. */
-function withId(id: string | undefined, d: DeviceConfig): DeviceConfig {
-  return id === undefined ? d : { ...d, id };
 }
 
 /** Quotes a word for a POSIX shell when it needs it. */
@@ -202,7 +205,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     ...(initrd ? { initrd } : {}),
   };
   // The engine is decided, and the plan made once, before anything is opened or created.
-  const chosen = withKernelPath(config.kernel, () => planFor({ ...board, engine: config.engine, ...(config.accel ? { accel: config.accel } : {}), devices: config.devices.map((d) => ({ kind: d.kind, ...(d.id !== undefined ? { id: d.id } : {}) }) as never) }));
+  const chosen = withKernelPath(config.kernel, () => planFor({ ...board, engine: config.engine, ...(config.accel ? { accel: config.accel } : {}), devices: config.devices.map((d) => ({ kind: d.kind, ...(d.id !== undefined ? { id: d.id } : {}) })) }));
   const { plan, engine, accel } = chosen;
   if (config.infoMtree) {
     io.out(`${plan.listing.join("\n")}\n`);
@@ -214,14 +217,13 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     io.out(`${formatPlan(plan).join("\n")}\n`);
     if (engine === "qemu") {
       const { qemuInvocation } = await import("../qemu/command.js");
-      const devices = placeholderDevices(config);
+      const devices = cliDevices(config, placeholderHost(config, engine));
       // The engine's own choice between passt and slirp (node/user-net.ts), made the same way here.
       const [{ userNetDevices }, { passtArguments }] = await Promise.all([import("../node/user-net.js"), import("../node/passt.js")]);
       const users = userNetDevices(devices);
       const inv = qemuInvocation(plan, { accel, dir: "$TMPDIR/microvm-qemu-XXXXXX", devices, userNet: users.passtMissing ? "slirp" : "passt" });
       io.out(`qemu: ${[inv.binary, ...inv.args].map(shellQuote).join(" ")}\n`);
-      const tapIds = config.devices.flatMap((d) => (d.kind === "net" && config.netdevs.find((n) => n.id === d.netdev)?.type === "tap" ? [d.netdev] : []));
-      if (inv.fds.length > 0) io.out(`qemu fds: ${inv.fds.map((_, i) => `fd ${3 + i} is netdev ${tapIds[i] ?? i}'s tap`).join(", ")}\n`);
+      if (inv.fds.length > 0) io.out(`qemu fds: ${inv.fdUses.map((what, i) => `fd ${3 + i} is ${what}`).join(", ")}\n`);
       for (const st of inv.streams) {
         const forwards = users.devices.find((u) => u.index === st.index)?.backend.hostfwd ?? [];
         io.out(`qemu fd ${st.fd} is device ${st.device}'s socket to: passt ${passtArguments(forwards, 3).map(shellQuote).join(" ")}\n`);
@@ -241,12 +243,12 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
   }
 
   // Host side of the devices, opened in command-line order; each registers its own cleanup.
-  const drives = new Map<string, { fd: number; size: number; readOnly: boolean; file: string }>();
+  const drives = new Map<string, { fd?: number; size?: number; readOnly: boolean; file: string }>();
   for (const d of config.drives) {
     if (engine === "qemu") {
       // QEMU opens and locks the image itself; here it is only checked, for a clear error.
       checkImage(d.file);
-      drives.set(d.id, { fd: -1, size: 0, readOnly: d.readOnly, file: d.file });
+      drives.set(d.id, { readOnly: d.readOnly, file: d.file });
       continue;
     }
     const { openImage } = await import("../node/image.js");
@@ -287,26 +289,13 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     }
   }
 
-  const devices: DeviceConfig[] = config.devices.map((d): DeviceConfig => withId(d.id, deviceOf(d)));
-  function deviceOf(d: CliConfig["devices"][number]): DeviceConfig {
-    switch (d.kind) {
-      case "blk": {
-        const img = drives.get(d.drive) as { fd: number; size: number; readOnly: boolean; file: string };
-        if (engine === "qemu") return { kind: "blk", backend: { type: "file", path: img.file, readOnly: img.readOnly } };
-        return { kind: "blk", backend: { type: "fd", fd: img.fd, size: img.size, readOnly: img.readOnly, id: d.drive } };
-      }
-      case "net":
-        return { kind: "net", backend: userBackend(config, d.netdev) ?? { type: "tap", fd: taps.get(d.netdev) as number } };
-      case "rng":
-        return { kind: "rng", backend: { type: "system" } };
-      case "console": {
-        const c = d.chardev !== undefined ? chardevs.get(d.chardev) : undefined;
-        // A virtio-serial-device without a port: the guest sees the console; its output goes nowhere.
-        if (!c) return { kind: "console", backend: { type: "fd", fd: nullFd() } };
-        return { kind: "console", backend: { type: "fd", fd: c.out, ...(c.input !== undefined ? { inputFd: c.input } : {}) } };
-      }
-    }
-  }
+  const devices = cliDevices(config, {
+    engine,
+    drive: (id) => drives.get(id) as { fd?: number; size?: number; readOnly: boolean; file: string },
+    netdev: (id) => netdevOf(config, id, taps.get(id) ?? -1),
+    chardev: (id) => (id !== undefined ? chardevs.get(id) : undefined),
+    nullFd,
+  });
 
   // The terminal: raw while the guest owns it, restored on every way out.
   let signalled: { name: string; signo: number } | undefined;

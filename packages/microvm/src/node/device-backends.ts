@@ -9,7 +9,10 @@
 import { pathToFileURL } from "node:url";
 import { MemoryBlockBackend, cryptoEntropy, type BlockBackend, type EntropySource, type FrameBackend } from "@microvm/virtio-mmio";
 import { ArpResponder } from "../arp-responder.js";
-import type { BlkBackendSpec, ModuleBackendSpec, NetBackendSpec, RngBackendSpec } from "../protocol.js";
+import type { BlkBackendSpec } from "../devices/blk.js";
+import type { ModuleBackendSpec } from "../devices/kind.js";
+import type { NetBackendSpec } from "../devices/net.js";
+import type { RngBackendSpec } from "../devices/rng.js";
 import { systemEntropy } from "./entropy.js";
 import { FdBlockBackend } from "./fd-block-backend.js";
 import { FileBlockBackend } from "./file-block-backend.js";

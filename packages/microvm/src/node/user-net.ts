@@ -9,8 +9,8 @@
 import { closeSync } from "node:fs";
 import type { Socket } from "node:net";
 import { MicrovmError } from "../errors.js";
-import type { DeviceConfig } from "../machine-types.js";
-import type { NetBackendSpec } from "../protocol.js";
+import type { DeviceConfig } from "../devices/index.js";
+import type { NetBackendSpec } from "../devices/net.js";
 import { describeErrno, libc } from "./libc.js";
 import { checkHostForwards } from "../host-forward.js";
 import { passtUnavailableReason, startPasst, type Passt } from "./passt.js";

@@ -14,9 +14,8 @@
  */
 import { buildPvhRom, type PvhRomBlob } from "@microvm/pvh";
 import { MicrovmError } from "../errors.js";
-import type { DeviceConfig } from "../machine-types.js";
+import { deviceKind, type DeviceConfig } from "../devices/index.js";
 import type { MachinePlan } from "../plan.js";
-import type { HostForward } from "../host-forward.js";
 import { QEMU_BIOS_SIZE } from "../platform.js";
 
 /**
@@ -81,6 +80,8 @@ export interface QemuInvocation {
   readonly sockets: readonly QemuSocket[];
   /** File descriptors QEMU inherits: `fds[i]` becomes fd `3 + i` in QEMU. */
   readonly fds: readonly number[];
+  /** What each of `fds` is, for messages (`device net0's tap`). */
+  readonly fdUses: readonly string[];
   /**
    * Net devices on a stream socket to passt (backend `user` with `userNet: "passt"`): the engine
    * starts passt on one end and passes the other to QEMU as fd `fd`, after `fds`, in this order.
@@ -180,6 +181,7 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
   const files: QemuFile[] = [];
   const sockets: QemuSocket[] = [];
   const fds: number[] = [];
+  const fdUses: string[] = [];
   const streams: QemuStream[] = [];
   const args: string[] = [];
   const push = (...a: string[]): void => void args.push(...a);
@@ -247,63 +249,33 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
   };
   for (const t of plan.transports) {
     if (!t.device) continue;
-    const d = devices[t.device.configIndex];
-    const id = t.device.id;
+    const { configIndex, id } = t.device;
+    const d = devices[configIndex];
     const bus = `bus=virtio-mmio-bus.${t.index}`;
     versions.add(d?.version ?? options.virtioVersion ?? 2);
-    switch (t.device.kind) {
-      case "blk": {
-        const b = (d as { backend?: { type: string; path?: string; readOnly?: boolean } } | undefined)?.backend;
-        if (!b) throw unsupported(`device ${id}`, "a blk device needs a backend");
-        if (b.type === "file" && typeof b.path === "string") {
-          push("-drive", `id=${id}-drive,file=${qv(b.path)},format=raw,if=none${b.readOnly ? ",readonly=on" : ""}`);
-          push("-device", `virtio-blk-device,drive=${id}-drive,${bus},id=${id}`);
-        } else vhostUser("vhost-user-blk", t.device.configIndex, id, bus); // a RAM disk, an fd, a JS module: our BlkDevice
-        break;
-      }
-      case "net": {
-        const b = (d as { backend?: { type: string; fd?: number }; mac?: string } | undefined)?.backend;
-        const mac = (d as { mac?: string } | undefined)?.mac;
-        if (b?.type === "user" && ((b as { provider?: string }).provider === "slirp" || (options.userNet ?? "passt") === "slirp")) {
-          // QEMU's hostfwd syntax (net/slirp.c slirp_hostfwd): [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport.
-          const fwd = ((b as { hostfwd?: readonly HostForward[] }).hostfwd ?? []).map((f) => `,hostfwd=${f.protocol}:${f.hostAddress ?? ""}:${f.hostPort}-:${f.guestPort}`);
-          push("-netdev", `user,id=${id}-net${fwd.join("")}`);
-        } else if (b?.type === "user") {
-          streams.push({ device: id, index: t.device.configIndex, fd: -1 });
-          push("-netdev", `stream,id=${id}-net,server=off,addr.type=fd,addr.str=@STREAM${streams.length - 1}@`);
-        } else if (b?.type === "stream" && typeof b.fd === "number") {
-          fds.push(b.fd);
-          push("-netdev", `stream,id=${id}-net,server=off,addr.type=fd,addr.str=${2 + fds.length}`);
-        } else if (b?.type === "tap" && typeof b.fd === "number") {
-          fds.push(b.fd);
-          push("-netdev", `tap,id=${id}-net,fd=${2 + fds.length},vhost=off`);
-        } else if (b === undefined || b.type === "arp-responder" || b.type === "module") {
-          // Our frame backend, in this process, on a stream socket QEMU connects to (-netdev stream, QEMU 7.2).
-          const sock = `net-${id}.sock`;
-          sockets.push({ name: sock, role: "net-stream", device: id, configIndex: t.device.configIndex });
-          push("-netdev", `stream,id=${id}-net,server=off,addr.type=unix,addr.path=${qv(at(sock))}`);
-        } else {
-          throw unsupported(`device ${id}`, `a net backend of type ${b.type} cannot be given to QEMU`);
-        }
-        push("-device", `virtio-net-device,netdev=${id}-net,${bus},id=${id}${mac ? `,mac=${mac}` : ""}`);
-        break;
-      }
-      case "console": {
-        const b = (d as { backend?: { type: string } } | undefined)?.backend ?? { type: "stream" };
-        if (b.type !== "stream" && b.type !== "fd") throw unsupported(`device ${id}`, `a console backend of type ${b.type} runs in this process's I/O thread`);
-        const sock = `console-${id}.sock`;
-        sockets.push({ name: sock, role: "console", device: id });
-        push("-chardev", `socket,id=${id}-chr,path=${qv(at(sock))}`);
-        push("-device", `virtio-serial-device,${bus},id=${id}`, "-device", `virtconsole,chardev=${id}-chr,bus=${id}.0`);
-        break;
-      }
-      case "rng": {
-        const b = (d as { backend?: { type: string } } | undefined)?.backend ?? { type: "crypto" };
-        if (b.type === "crypto" || b.type === "system") push("-object", `rng-random,id=${id}-rng,filename=/dev/urandom`, "-device", `virtio-rng-device,rng=${id}-rng,${bus},id=${id}`);
-        else vhostUser("vhost-user-rng", t.device.configIndex, id, bus); // a JS entropy module: our RngDevice
-        break;
-      }
-    }
+    deviceKind(t.device.kind).qemu(d, {
+      id,
+      bus,
+      configIndex,
+      userNet: options.userNet ?? "passt",
+      push,
+      qv,
+      socket: (role, name) => {
+        sockets.push({ name, role, device: id, ...(role === "console" ? {} : { configIndex }) });
+        return at(name);
+      },
+      inherit: (fd, what) => {
+        fds.push(fd);
+        fdUses.push(what);
+        return 2 + fds.length;
+      },
+      passtStream: () => {
+        streams.push({ device: id, index: configIndex, fd: -1 });
+        return `@STREAM${streams.length - 1}@`;
+      },
+      vhostUser: (type) => vhostUser(type, configIndex, id, bus),
+      unsupported: (why) => unsupported(`device ${id}`, why),
+    });
   }
   if (versions.size > 1) throw unsupported("virtio versions", "QEMU sets the virtio-mmio version of all transports at once (virtio-mmio.force-legacy); the devices ask for both 1 and 2");
   if (vhost) {
@@ -317,5 +289,5 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
   // The passt sockets come after the inherited fds, whose count is known only now.
   const numbered = streams.map((st, k) => ({ ...st, fd: 3 + fds.length + k }));
   const final = args.map((a) => a.replace(/@STREAM(\d+)@/, (_, k: string) => String(numbered[Number(k)]?.fd)));
-  return { binary: options.binary ?? "qemu-system-x86_64", args: final, files, sockets, fds, streams: numbered };
+  return { binary: options.binary ?? "qemu-system-x86_64", args: final, files, sockets, fds, fdUses, streams: numbered };
 }

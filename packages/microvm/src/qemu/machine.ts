@@ -13,13 +13,14 @@ import { connect, createServer, Socket, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isatty, ReadStream } from "node:tty";
-import { BlkDevice, RngDevice, type GuestMemory } from "@microvm/virtio-mmio";
+import type { ByteStreamBackend, GuestMemory } from "@microvm/virtio-mmio";
+import type { ModuleBackendSpec } from "../devices/kind.js";
 import { MicrovmError } from "../errors.js";
 import { spawnBound, which } from "../node/child.js";
-import { blockBackend, entropySource, frameBackend } from "../node/device-backends.js";
+import { deviceKind, type DeviceConfig } from "../devices/index.js";
 import { serveFrames } from "../node/frame-stream.js";
 import { PasstGroup, userNetDevices, type UserNetDevice } from "../node/user-net.js";
-import type { DeviceConfig, Machine, MachineEnd, MachineOptions, MachineStats, NetDeviceConfig } from "../machine-types.js";
+import type { Machine, MachineEnd, MachineOptions, MachineStats } from "../machine-types.js";
 import type { MachinePlan } from "../plan.js";
 import { qemuInvocation, type QemuInvocation } from "./command.js";
 import { QmpClient, type QmpEvent } from "./qmp.js";
@@ -127,11 +128,6 @@ export function qemuUnavailableReason(binary = "qemu-system-x86_64"): string | u
   return which(binary) ? undefined : `${binary}: not found on PATH (the QEMU engine needs it: Debian package qemu-system-x86)`;
 }
 
-/** virtio device type names of QEMU for the plan's kinds. */
-const QEMU_DEVICE_TYPE: Record<string, string> = { blk: "virtio-blk-device", net: "virtio-net-device", console: "virtio-serial-device", rng: "virtio-rng-device" };
-/** QEMU's vhost-user device types, for the devices our back-end serves (qemu/command.ts). */
-const QEMU_VHOST_USER_TYPE: Record<string, string> = { blk: "vhost-user-blk", rng: "vhost-user-rng" };
-
 /**
  * Compares the plan's transports with QEMU's `info qtree`: each transport's proxy at the planned
  * address sits on bus `virtio-mmio-bus.<index>`, holds the planned device (by type and id) or
@@ -184,8 +180,9 @@ export function compareQtree(plan: MachinePlan, qtree: string, forceLegacy: bool
     if (!p) return `${at}: QEMU has no virtio-mmio proxy there`;
     if (p.bus !== `virtio-mmio-bus.${t.index}`) return `${at}: QEMU's bus there is ${p.bus ?? "(none)"}, not virtio-mmio-bus.${t.index}`;
     if (p.forceLegacy !== forceLegacy) return `${at}: QEMU's force-legacy is ${String(p.forceLegacy)}, the plan wants ${String(forceLegacy)}`;
-    const types = vhostUser.has(t.device?.id ?? "") ? QEMU_VHOST_USER_TYPE : QEMU_DEVICE_TYPE;
-    const want = t.device ? [{ type: types[t.device.kind] ?? t.device.kind, id: t.device.id }] : [];
+    const kind = t.device ? deviceKind(t.device.kind) : undefined;
+    const type = kind && vhostUser.has(t.device?.id ?? "") ? (kind.qemuVhostUserType ?? kind.qemuType) : kind?.qemuType;
+    const want = t.device ? [{ type, id: t.device.id }] : [];
     if (JSON.stringify(p.devices) !== JSON.stringify(want)) {
       return `${at}: QEMU has ${p.devices.map((d) => `${d.type} "${d.id}"`).join(", ") || "no device"}, the plan has ${want.map((d) => `${d.type} "${d.id}"`).join(", ") || "no device"}`;
     }
@@ -529,7 +526,9 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
         // Our device model, served to QEMU's vhost-user device (node/vhost-user-backend.ts).
         const d = (options.devices ?? [])[s.configIndex as number] as DeviceConfig;
         const closers: (() => void)[] = [];
-        const model = d.kind === "blk" ? new BlkDevice(await blockBackend(d.backend, closers)) : new RngDevice({ source: await entropySource(d.kind === "rng" ? d.backend : undefined) });
+        const { vhostUserModel } = deviceKind(d.kind);
+        if (!vhostUserModel) throw new MicrovmError("engine", `device ${s.device ?? d.kind}: a ${d.kind} device has no model of ours to serve over vhost-user`);
+        const model = await vhostUserModel(d, closers);
         const { VhostUserBackend } = await import("../node/vhost-user-backend.js");
         const b = VhostUserBackend.listen({ socket: join(dir, s.name), device: () => model });
         backends.push(() => {
@@ -539,8 +538,10 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
         continue;
       }
       if (s.role === "net-stream") {
-        const d = (options.devices ?? [])[s.configIndex as number] as NetDeviceConfig;
-        const frames = await frameBackend(d.backend as Parameters<typeof frameBackend>[0]);
+        const d = (options.devices ?? [])[s.configIndex as number] as DeviceConfig;
+        const { qemuFrames } = deviceKind(d.kind);
+        if (!qemuFrames) throw new MicrovmError("engine", `device ${s.device ?? d.kind}: a ${d.kind} device has no frame backend of ours for -netdev stream`);
+        const frames = await qemuFrames(d);
         const server = createServer((sock) => backends.push(serveFrames(sock, frames)));
         servers.push(server);
         await new Promise<void>((resolve, reject) => {
@@ -634,6 +635,14 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
         const fd = backend.fd;
         socket.on("data", (b: Buffer) => writeAll(fd, b));
         if (typeof backend.inputFd === "number") stopInputs.push(watchInput(backend.inputFd, (b) => socket.write(b)));
+        consoles.set(s.device, { socket });
+      } else if (backend.type === "module") {
+        // The caller's ByteStreamBackend behind QEMU's virtconsole: the guest's output is written
+        // to it, and what it sends reaches the guest through the socket (QEMU paces the guest).
+        const { moduleBackend } = await import("../node/device-backends.js");
+        const stream = (await moduleBackend(backend as ModuleBackendSpec)) as ByteStreamBackend;
+        stream.attach?.({ receive: (b) => (socket.write(b), b.length) });
+        socket.on("data", (b: Buffer) => void stream.write(new Uint8Array(b)));
         consoles.set(s.device, { socket });
       } else {
         const q = new ChunkQueue();
