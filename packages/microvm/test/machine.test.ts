@@ -41,7 +41,7 @@ const engineMissing = (engine: Engine): string | undefined =>
 import { HALT_FOREVER, HOSTILE, SAY_HI, TRIPLE_FAULT, tinyKernel } from "./helpers.js";
 
 /** A console backend module that appends the guest's output to a file (test/fixtures). */
-const CONSOLE_MODULE = fileURLToPath(new URL("./fixtures/console-file-backend.mjs", import.meta.url));
+const CONSOLE_MODULE = fileURLToPath(new URL("./fixtures/console-backend.mjs", import.meta.url));
 
 const kvmMissing = Kvm.unavailableReason(process.env["MICROVM_KVM_DEVICE"] ?? "/dev/kvm");
 const here = fileURLToPath(new URL(".", import.meta.url));
