@@ -456,7 +456,7 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
     // powerdown() (which sets one and signals the GED's GSI).
     const ged = plan.acpi ? { base: plan.layout.gedBase, events: new SharedArrayBuffer(4), irqFd: vm.irqfd(plan.layout.gedGsi).fd } : undefined;
 
-    const windows = plan.transports.map((t) => ({ index: t.device ? t.index : -1, base: t.base, size: Number(t.size) }));
+    const windows = plan.transports.map((t) => ({ index: t.device ? t.index : -1, base: t.base, size: t.size }));
     const vcpus: Vcpu[] = [];
     for (let i = 0; i < plan.cpus; i++) {
       const vcpu = vm.createVcpu(i, { vcpuCount: plan.cpus });

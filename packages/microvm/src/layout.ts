@@ -132,10 +132,10 @@ export const MICROVM_ACPI_LAYOUT: Partial<MachineLayout> = {
  *
  * @example
  * ```ts
- * planMachine({ kernel }).memory === BigInt(DEFAULT_MEMORY); // true
+ * planMachine({ kernel }).memory === DEFAULT_MEMORY; // true
  * ```
  */
-export const DEFAULT_MEMORY: number = 128 * 1024 * 1024;
+export const DEFAULT_MEMORY: bigint = 128n * 1024n * 1024n;
 
 /**
  * E820 ranges the machine reserves below 1 MiB: the MPTable KiB and the BIOS F-segment.

@@ -63,7 +63,7 @@ export interface VcpuHandlerData {
     readonly events: SharedArrayBuffer;
   };
   /** Transport windows (index, base, size) that forward to the I/O thread. */
-  readonly transports: readonly { readonly index: number; readonly base: bigint; readonly size: number }[];
+  readonly transports: readonly { readonly index: number; readonly base: bigint; readonly size: bigint }[];
   /** InterruptStatus of every transport, one Int32 per transport index (see {@link IoHandlerData.isr}). */
   readonly isr: SharedArrayBuffer;
   /** The mailbox to the I/O thread (this vCPU's slot is its index). */

@@ -135,7 +135,7 @@ export const createVcpuHandler: VcpuHandlerFactory = async (ctx) => {
         return ged(Number(a - gedBase), exit.isWrite, Number(exit.value & 0xffn));
       }
       for (const t of data.transports) {
-        if (a < t.base || a >= t.base + BigInt(t.size)) continue;
+        if (a < t.base || a >= t.base + t.size) continue;
         const offset = Number(a - t.base);
         if (t.index < 0) {
           // A transport with no device: magic and version answer, the rest reads as zero (as QEMU).

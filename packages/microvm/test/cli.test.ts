@@ -84,7 +84,7 @@ const LEGACY_SEED = (kernel: string, append: string, img: string, tapExtra = "")
 describe("parseCommandLine: the seed's flags", () => {
   it("reads the seed's normal-mode invocation flag for flag", () => {
     const c = config(NORMAL_SEED("vmlinux", "console=hvc0 root=/dev/vda", "test.img"));
-    expect(c).toMatchObject({ legacy: false, memory: 512 * 2 ** 20, cpus: 2, kernel: "vmlinux", append: "console=hvc0 root=/dev/vda", nodefaults: true, noUserConfig: true, serial: "none" });
+    expect(c).toMatchObject({ legacy: false, memory: 512n * 2n ** 20n, cpus: 2, kernel: "vmlinux", append: "console=hvc0 root=/dev/vda", nodefaults: true, noUserConfig: true, serial: "none" });
     expect(c.chardevs).toEqual([{ id: "virtiocon0", backend: "pty" }]);
     expect(c.drives).toEqual([{ id: "test", file: "test.img", readOnly: false }]);
     expect(c.netdevs).toEqual([{ type: "tap", id: "tap0" }]);
@@ -93,18 +93,18 @@ describe("parseCommandLine: the seed's flags", () => {
 
   it("reads the seed's legacy-mode invocation flag for flag", () => {
     const c = config(LEGACY_SEED("vmlinux", "console=ttyS0 root=/dev/vda", "test.img"));
-    expect(c).toMatchObject({ legacy: true, serial: "stdio", cpus: 2, memory: 512 * 2 ** 20 });
+    expect(c).toMatchObject({ legacy: true, serial: "stdio", cpus: 2, memory: 512n * 2n ** 20n });
     expect(c.devices).toEqual([{ kind: "blk", backend: "test" }, { kind: "net", backend: "tap0" }]);
   });
 
   it("reads QEMU's -m sizes: suffixes, plain MiB, size=, rounding to 8 KiB", () => {
-    expect(parseMemorySize("512m")).toBe(536870912);
-    expect(parseMemorySize("512M")).toBe(536870912);
-    expect(parseMemorySize("1G")).toBe(1073741824);
-    expect(parseMemorySize("256")).toBe(268435456);
-    expect(parseMemorySize("size=1.5G")).toBe(1610612736);
-    expect(parseMemorySize("65536k")).toBe(67108864);
-    expect(parseMemorySize("1b")).toBe(8192);
+    expect(parseMemorySize("512m")).toBe(536870912n);
+    expect(parseMemorySize("512M")).toBe(536870912n);
+    expect(parseMemorySize("1G")).toBe(1073741824n);
+    expect(parseMemorySize("256")).toBe(268435456n);
+    expect(parseMemorySize("size=1.5G")).toBe(1610612736n);
+    expect(parseMemorySize("65536k")).toBe(67108864n);
+    expect(parseMemorySize("1b")).toBe(8192n);
     for (const b of ["", "12q", "-5", "1.2.3", "0"]) expect(() => parseMemorySize(b)).toThrow(/-m/);
   });
 

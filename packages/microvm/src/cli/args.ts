@@ -60,8 +60,8 @@ export interface CliConfig {
   readonly legacy: boolean;
   /** `-M microvm,acpi=on`: hardware-reduced ACPI tables describing the devices (default off). */
   readonly acpi: boolean;
-  /** `-m`, in bytes (default 128 MiB, QEMU's default). */
-  readonly memory: number;
+  /** `-m`, in bytes (default 128 MiB, QEMU's default): a guest size, so a bigint. */
+  readonly memory: bigint;
   /** `-smp`. */
   readonly cpus: number;
   /** `-kernel`. */
@@ -218,10 +218,10 @@ function optId(flag: string, m: Map<string, string>): { id?: string } {
  * @throws MicrovmError `invalid-argument` for a malformed size
  * @example
  * ```ts
- * parseMemorySize("512m"); // 536870912
+ * parseMemorySize("512m"); // 536870912n
  * ```
  */
-export function parseMemorySize(text: string): number {
+export function parseMemorySize(text: string): bigint {
   const t = text.startsWith("size=") ? text.slice(5) : text;
   const m = /^(\d+(?:\.\d+)?)([bkmgt])?$/i.exec(t);
   if (!m) throw bad(`-m: expected a size such as 512m, 1G or a number of MiB, got ${JSON.stringify(text)}`);
@@ -229,7 +229,7 @@ export function parseMemorySize(text: string): number {
   const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit] as number;
   const bytes = Math.ceil((Number(m[1]) * mult) / 8192) * 8192;
   if (!Number.isSafeInteger(bytes) || bytes <= 0) throw bad(`-m: ${JSON.stringify(text)}: expected a size from 2 MiB to 64 TiB, such as 512m or 2G`);
-  return bytes;
+  return BigInt(bytes);
 }
 
 /**
