@@ -106,7 +106,7 @@ export class DescriptorChain {
         continue;
       }
       const k = Math.min(len - skip, out.length - done);
-      mem.read((this.addresses[i] as number) + skip, out.subarray(done, done + k));
+      mem.read((this.addresses[i] as number) + skip, part(out, done, k));
       done += k;
       skip = 0;
     }
@@ -136,12 +136,21 @@ export class DescriptorChain {
         continue;
       }
       const k = Math.min(len - skip, data.length - done);
-      mem.write((this.addresses[i] as number) + skip, data.subarray(done, done + k));
+      mem.write((this.addresses[i] as number) + skip, part(data, done, k));
       done += k;
       skip = 0;
     }
     return done;
   }
+}
+
+/**
+ * `b[from, from + n)`: `b` itself when that is all of it (the common case of a buffer that holds a
+ * whole frame or sector), else a subarray. A subarray costs an allocation, and of a small array
+ * that V8 keeps on its heap, moving the bytes to a new ArrayBuffer: more than copying them.
+ */
+function part(b: Uint8Array, from: number, n: number): Uint8Array {
+  return from === 0 && n === b.length ? b : b.subarray(from, from + n);
 }
 
 /**

@@ -137,6 +137,17 @@ describe("GuestMemory", () => {
     expect(mem.firstOutside([2 ** 60], [1], 1)).toBe(0);
   });
 
+  it("checks a list of ranges against the region used last up to its last byte, and not one past it", () => {
+    // One region: every range is first tested against the region that served the previous access
+    // (the fast path taken by descriptor chains), here always this one.
+    const one = new GuestMemory([{ guestAddress: 0x1000n, bytes: new Uint8Array(0x1000) }]);
+    one.read8(0x1000);
+    expect(one.firstOutside([0x1ffc], [4], 1)).toBe(-1);
+    expect(one.firstOutside([0x1ffc], [5], 1)).toBe(0);
+    expect(one.firstOutside([0xfff], [4], 1)).toBe(0);
+    expect(one.firstOutside([0x1000 + 0.5], [4], 1)).toBe(0);
+  });
+
   it("can be subclassed", () => {
     class Counting extends GuestMemory {
       reads = 0;

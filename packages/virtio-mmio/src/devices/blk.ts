@@ -6,6 +6,7 @@ import { Blk as BlkExport, BlkFeature as BlkFeatureExport, BlkStatus as BlkStatu
 import type { BlockBackend, BlockResult } from "../backends.js";
 import { VirtioError } from "../errors.js";
 import type { DescriptorChain } from "../split-queue.js";
+import type { GuestMemory } from "../guest-memory.js";
 import type { DeviceHost } from "../transport.js";
 import { DeviceBase, isThenable } from "./device-base.js";
 
@@ -231,43 +232,8 @@ export class BlkDevice extends DeviceBase {
     const outLen = chain.readableBytes - Blk.HeaderSize;
     const b = this.backend;
     switch (type) {
-      case BlkType.In: {
-        if (!this.rangeOk(chain, sector, inLen)) return this.finish(chain, statusAddr, BlkStatus.IoErr, 0);
-        // Fastest path: a memory-backed disk and one data buffer: one copy, no guest view.
-        if (b.view !== undefined && n === chain.readableCount + 2 && (chain.lengths[n - 2] as number) === inLen) {
-          let st: number = BlkStatus.Ok;
-          try {
-            mem.write(chain.addresses[n - 2] as number, b.view(sector * 512, inLen));
-          } catch {
-            st = BlkStatus.IoErr;
-          }
-          mem.write8(statusAddr, st);
-          this.complete(0, chain, st === BlkStatus.Ok ? inLen + 1 : 1);
-          return;
-        }
-        // Fast path: one data buffer (the common 4 KiB page), a synchronous backend.
-        if (n === chain.readableCount + 2 && (chain.lengths[n - 2] as number) === inLen) {
-          const view = mem.tryView(chain.addresses[n - 2] as number, inLen);
-          if (view !== undefined) {
-            let r: BlockResult | Promise<BlockResult>;
-            try {
-              r = b.read(sector * 512, view);
-            } catch {
-              r = BlkStatus.IoErr;
-            }
-            if (!isThenable(r)) {
-              // Still inside the drain: no reset can have happened since the pop.
-              const st = statusOf(r);
-              mem.write8(statusAddr, st);
-              this.complete(0, chain, st === BlkStatus.Ok ? inLen + 1 : 1);
-              return;
-            }
-            return this.finish(chain, statusAddr, Promise.resolve(r).then(statusOf, () => BlkStatus.IoErr), inLen);
-          }
-        }
-        const st = this.segments(chain, false, sector * Blk.SectorSize, inLen, (off, view) => b.read(off, view));
-        return this.finish(chain, statusAddr, st, inLen);
-      }
+      case BlkType.In:
+        return this.readIn(chain, mem, statusAddr, sector, inLen);
       case BlkType.Out: {
         if (b.readOnly === true || !this.rangeOk(chain, sector, outLen)) return this.finish(chain, statusAddr, BlkStatus.IoErr, 0);
         let st = this.segments(chain, true, sector * Blk.SectorSize, outLen, (off, view) => b.write(off, view));
@@ -292,6 +258,51 @@ export class BlkDevice extends DeviceBase {
       default:
         return this.finish(chain, statusAddr, BlkStatus.Unsupp, 0);
     }
+  }
+
+  /**
+   * An IN request: the data part of the chain filled from the disk. A method of its own rather
+   * than a case of `request`: V8 then optimizes the hot path with an inlining budget of its own,
+   * and inlines the guest-memory accesses and the completion into it.
+   */
+  private readIn(chain: DescriptorChain, mem: GuestMemory, statusAddr: number, sector: number, inLen: number): void {
+    const n = chain.count;
+    const b = this.backend;
+    if (!this.rangeOk(chain, sector, inLen)) return this.finish(chain, statusAddr, BlkStatus.IoErr, 0);
+    // Fastest path: a memory-backed disk and one data buffer: one copy, no guest view.
+    if (b.view !== undefined && n === chain.readableCount + 2 && (chain.lengths[n - 2] as number) === inLen) {
+      let st: number = BlkStatus.Ok;
+      try {
+        mem.write(chain.addresses[n - 2] as number, b.view(sector * 512, inLen));
+      } catch {
+        st = BlkStatus.IoErr;
+      }
+      mem.write8(statusAddr, st);
+      this.complete(0, chain, st === BlkStatus.Ok ? inLen + 1 : 1);
+      return;
+    }
+    // Fast path: one data buffer (the common 4 KiB page), a synchronous backend.
+    if (n === chain.readableCount + 2 && (chain.lengths[n - 2] as number) === inLen) {
+      const view = mem.tryView(chain.addresses[n - 2] as number, inLen);
+      if (view !== undefined) {
+        let r: BlockResult | Promise<BlockResult>;
+        try {
+          r = b.read(sector * 512, view);
+        } catch {
+          r = BlkStatus.IoErr;
+        }
+        if (!isThenable(r)) {
+          // Still inside the drain: no reset can have happened since the pop.
+          const st = statusOf(r);
+          mem.write8(statusAddr, st);
+          this.complete(0, chain, st === BlkStatus.Ok ? inLen + 1 : 1);
+          return;
+        }
+        return this.finish(chain, statusAddr, Promise.resolve(r).then(statusOf, () => BlkStatus.IoErr), inLen);
+      }
+    }
+    const st = this.segments(chain, false, sector * Blk.SectorSize, inLen, (off, view) => b.read(off, view));
+    return this.finish(chain, statusAddr, st, inLen);
   }
 
   private rangeOk(chain: DescriptorChain, sector: number, len: number): boolean {

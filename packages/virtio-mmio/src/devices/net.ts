@@ -72,7 +72,10 @@ export class NetDevice extends DeviceBase implements FrameSink {
   /** The backend. */
   readonly backend: FrameBackend;
   private readonly mrg: boolean;
+  // Receive headers, one per size, reused for every frame: all zero but num_buffers (bytes 10..11
+  // of the 12-byte one), which every frame sets.
   private readonly hdrScratch = new Uint8Array(Net.HeaderSize);
+  private readonly legacyHdrScratch = new Uint8Array(Net.LegacyHeaderSize);
 
   /**
    * Creates the device and attaches it to the backend as its receive sink.
@@ -207,11 +210,12 @@ export class NetDevice extends DeviceBase implements FrameSink {
 
   private rxInto(host: DeviceHost, q: SplitQueue, frame: Uint8Array): boolean {
     const mem = host.memory;
-    const hl = this.headerSize;
+    // headerSize's rule, with MRG_RXBUF looked up once per frame.
+    const mrg = this.negotiated(NetFeature.MrgRxbuf);
+    const hl = mrg || this.negotiated(Feature.Version1) ? Net.HeaderSize : Net.LegacyHeaderSize;
     const total = hl + frame.length;
-    const hdr = this.hdrScratch.subarray(0, hl);
-    hdr.fill(0);
-    if (!this.negotiated(NetFeature.MrgRxbuf)) {
+    const hdr = hl === Net.HeaderSize ? this.hdrScratch : this.legacyHdrScratch;
+    if (!mrg) {
       const c = q.pop();
       if (c === undefined) return false;
       if (c.writableBytes < total) {
@@ -219,7 +223,10 @@ export class NetDevice extends DeviceBase implements FrameSink {
         this.complete(RX, c, 0);
         return true;
       }
-      if (hl === Net.HeaderSize) hdr[10] = 1; // num_buffers = 1
+      if (hl === Net.HeaderSize) {
+        hdr[10] = 1; // num_buffers = 1
+        hdr[11] = 0;
+      }
       c.write(mem, 0, hdr);
       c.write(mem, hl, frame);
       this.complete(RX, c, total);
@@ -241,12 +248,14 @@ export class NetDevice extends DeviceBase implements FrameSink {
     let off = 0; // offset in header+frame
     for (const c of chains) {
       let w = 0;
+      // (The whole header or frame is passed as it is rather than as a subarray from 0: a subarray
+      // allocates, and of a small frame that V8 keeps on its heap it moves the bytes out first.)
       if (off < hl) {
-        w += c.write(mem, 0, hdr.subarray(off));
+        w += c.write(mem, 0, off === 0 ? hdr : hdr.subarray(off));
         off += w;
       }
       if (off >= hl) {
-        const k = c.write(mem, w, frame.subarray(off - hl));
+        const k = c.write(mem, w, off === hl ? frame : frame.subarray(off - hl));
         w += k;
         off += k;
       }
