@@ -62,6 +62,8 @@ const eq = (a: Uint8Array, ao: number, b: Uint8Array): boolean => b.every((x, i)
  * ```
  */
 export class ArpResponder implements FrameBackend {
+  /** It has read each frame when transmit returns: the device lends it one buffer. */
+  readonly borrowsFrames = true;
   private sink: FrameSink | undefined;
   private readonly pending: Uint8Array[] = [];
   private readonly ips: Uint8Array[];

@@ -246,11 +246,19 @@ export interface FrameSink {
  */
 export interface FrameBackend {
   /**
-   * A frame from the guest (without virtio_net_hdr); the array is the backend's to keep. The
-   * transmit buffer is returned to the guest when the result settles.
+   * A frame from the guest (without virtio_net_hdr); the array is the backend's to keep, unless
+   * {@link FrameBackend.borrowsFrames} says otherwise. The transmit buffer is returned to the guest
+   * when the result settles.
    * @param frame - the frame
    */
   transmit(frame: Uint8Array): void | Promise<void>;
+  /**
+   * True for a backend that is done with each frame when `transmit` returns (it writes or copies
+   * the frame at once, as a tap or a socket does): it is then given a view of a buffer the device
+   * reuses for the next frame, which saves an allocation per frame. Default false: each frame is
+   * a new array the backend may keep.
+   */
+  readonly borrowsFrames?: boolean;
   /**
    * Receives the device's sink once, at construction.
    * @param sink - where to deliver frames

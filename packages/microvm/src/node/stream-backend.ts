@@ -39,6 +39,8 @@ export interface StreamWatch {
  * ```
  */
 export class StreamBackend implements FrameBackend {
+  /** It has copied each frame into its output queue when transmit returns: the device lends it one buffer. */
+  readonly borrowsFrames = true;
   /** Frames dropped because the output queue was full or the link had ended. */
   txDropped = 0;
   /** Why the link ended, once it has. */

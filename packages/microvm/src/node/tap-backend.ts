@@ -20,6 +20,8 @@ const READ_SIZE = 65536 + TAP_VNET_HDR_SIZE;
  * ```
  */
 export class TapBackend implements FrameBackend {
+  /** It has written each frame to the tap when transmit returns: the device lends it one buffer. */
+  readonly borrowsFrames = true;
   /** Frames dropped because the tap's queue was full when the guest sent them. */
   txDropped = 0;
   private sink: FrameSink | undefined;
@@ -27,6 +29,8 @@ export class TapBackend implements FrameBackend {
   private watching = false;
   private readonly buf = new Uint8Array(READ_SIZE);
   private readonly header = new Uint8Array(TAP_VNET_HDR_SIZE);
+  /** The header and the frame being written (grown to the largest frame so far). */
+  private txBuf = new Uint8Array(0);
 
   /**
    * Wraps a tap fd.
@@ -50,11 +54,14 @@ export class TapBackend implements FrameBackend {
    * ```
    */
   transmit(frame: Uint8Array): void {
-    const b = new Uint8Array(TAP_VNET_HDR_SIZE + frame.length);
-    b.set(this.header, 0); // flags 0, gso_type VIRTIO_NET_HDR_GSO_NONE (include/uapi/linux/virtio_net.h)
-    b.set(frame, TAP_VNET_HDR_SIZE);
+    // One buffer for every frame: write(2) has taken the bytes when it returns.
+    if (this.txBuf.length < TAP_VNET_HDR_SIZE + frame.length) {
+      this.txBuf = new Uint8Array(TAP_VNET_HDR_SIZE + frame.length);
+      this.txBuf.set(this.header, 0); // flags 0, gso_type VIRTIO_NET_HDR_GSO_NONE (include/uapi/linux/virtio_net.h)
+    }
+    this.txBuf.set(frame, TAP_VNET_HDR_SIZE);
     try {
-      writeSync(this.fd, b);
+      writeSync(this.fd, this.txBuf, 0, TAP_VNET_HDR_SIZE + frame.length);
     } catch {
       this.txDropped++; // EAGAIN (queue full) or the link is down: dropped, as a NIC drops
     }

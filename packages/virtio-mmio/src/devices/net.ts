@@ -75,6 +75,8 @@ export class NetDevice extends DeviceBase implements FrameSink {
   // Receive headers, one per size, reused for every frame: all zero but num_buffers (bytes 10..11
   // of the 12-byte one), which every frame sets.
   private readonly hdrScratch = new Uint8Array(Net.HeaderSize);
+  /** The transmit buffer lent to a backend that borrows frames ({@link FrameBackend.borrowsFrames}). */
+  private txScratch: Uint8Array | undefined;
   private readonly legacyHdrScratch = new Uint8Array(Net.LegacyHeaderSize);
 
   /**
@@ -280,7 +282,8 @@ export class NetDevice extends DeviceBase implements FrameSink {
       this.complete(TX, c, 0);
       return;
     }
-    const frame = new Uint8Array(len);
+    // A borrowing backend is done with the frame when transmit returns: one buffer serves all.
+    const frame = this.backend.borrowsFrames === true ? (this.txScratch ??= new Uint8Array(Net.MaxFrameSize)).subarray(0, len) : new Uint8Array(len);
     c.read(host.memory, hl, frame);
     let r: unknown;
     try {
