@@ -61,6 +61,7 @@ describe.each(codecPackages)("@microvm/%s in a browser-like context", (name) => 
       expect(out).toContain("used 1 len 32 interrupts 1 random true");
       expect(out).toContain("error out-of-bounds");
     }
+    if (name === "errors") expect(out).toEqual(["error out-of-range sectors: sectors: expected 1..2048, got 0", "another copy true", "unknown code false"]);
     if (name === "pvh") expect(out.join("\n")).toMatch(/^entry 0x100000 memmap \d+ cmdline 0x20000$/m);
     if (name === "acpi") {
       expect(out.filter((l) => / length \d+ revision \d+$/.test(l)).map((l) => l.split(" ")[0])).toEqual(["XSDT", "FACP", "APIC", "DSDT"]);

@@ -13,7 +13,7 @@ export const packageNames: string[] = readdirSync(join(root, "packages"))
   .sort();
 
 /** The codec packages, which must run without Node. */
-export const codecPackages: readonly string[] = ["mptable", "pvh", "virtio-mmio", "acpi", "vhost-user"];
+export const codecPackages: readonly string[] = ["errors", "mptable", "pvh", "virtio-mmio", "acpi", "vhost-user"];
 
 /** Builds every package whose dist/ is missing. */
 export function ensureBuilt(): void {

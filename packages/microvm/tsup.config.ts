@@ -21,7 +21,9 @@ const cliOutputs = ["cli.cjs", "cli.cjs.map", "cli-*", "cli.js"];
  * those into a shared chunk that the entry then requires at start-up. Resolved from here under a
  * suffix, they are separate modules inlined into the entry (the lazy chunks keep their own copy:
  * isMicrovmError checks a name and a code, not a class identity), so that dist/cli.cjs requires
- * no file of ours before it knows what the command line asks for.
+ * no file of ours before it knows what the command line asks for. The same goes for
+ * @microvm/errors, which errors.ts imports (the base class and the guard factory): the entry's
+ * copy of errors.ts gets a copy of it too.
  */
 const standaloneEntry: Plugin = {
   name: "microvm-cli-standalone-entry",
@@ -36,8 +38,18 @@ const standaloneEntry: Plugin = {
       if (entryModules.has(target)) return undefined;
       return { path: target, suffix };
     });
-    build.onLoad({ filter: /\.ts$/ }, (args) =>
-      args.suffix === suffix ? { contents: readFileSync(args.path, "utf8"), loader: "ts", resolveDir: dirname(args.path), pluginData: { cliEntry: true } } : undefined,
+    // The packages the entry's copies import that the CLI bundles (see noExternal below), resolved
+    // as esbuild would and then copied under the suffix like the entry's own modules.
+    build.onResolve({ filter: /^@microvm\/errors$/ }, async (args) => {
+      if (args.kind !== "import-statement" || (args.pluginData as { cliEntry?: boolean } | undefined)?.cliEntry !== true) return undefined;
+      const r = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir });
+      if (r.errors.length > 0) return { errors: r.errors };
+      return { path: r.path, suffix };
+    });
+    build.onLoad({ filter: /\.[cm]?[jt]s$/ }, (args) =>
+      args.suffix === suffix
+        ? { contents: readFileSync(args.path, "utf8"), loader: args.path.endsWith("ts") ? "ts" : "js", resolveDir: dirname(args.path), pluginData: { cliEntry: true } }
+        : undefined,
     );
     // The CLI build does not clean dist/ (the library build owns it); it removes its own old files.
     build.onStart(() => {
@@ -159,7 +171,7 @@ export default defineConfig([
     splitting: true,
     outExtension: () => ({ js: ".cjs" }),
     plugins: [toCommonJs],
-    noExternal: ["@microvm/mptable", "@microvm/pvh", "@microvm/virtio-mmio", "@microvm/acpi"],
+    noExternal: ["@microvm/errors", "@microvm/mptable", "@microvm/pvh", "@microvm/virtio-mmio", "@microvm/acpi"],
     external: ["koffi", "@microvm/kvm"],
     esbuildPlugins: [standaloneEntry, lazyGroups],
     esbuildOptions(options) {

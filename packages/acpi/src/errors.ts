@@ -1,3 +1,5 @@
+import { FieldError, codedErrorGuard, type ErrorCodes } from "@microvm/errors";
+
 /**
  * Every way an ACPI table or AML stream can be rejected, as a stable string code.
  *
@@ -32,20 +34,21 @@ export type AcpiErrorCode =
   | "bad-entry"
   | "bad-aml";
 
-const CODES: ReadonlySet<string> = new Set<AcpiErrorCode>([
-  "invalid-argument",
-  "out-of-range",
-  "bad-string",
-  "bad-name",
-  "too-long",
-  "truncated",
-  "bad-signature",
-  "bad-length",
-  "bad-checksum",
-  "bad-revision",
-  "bad-entry",
-  "bad-aml",
-]);
+// Every code, checked against the union by the compiler (one missing or extra does not compile).
+const CODES: ErrorCodes<AcpiErrorCode> = {
+  "invalid-argument": true,
+  "out-of-range": true,
+  "bad-string": true,
+  "bad-name": true,
+  "too-long": true,
+  "truncated": true,
+  "bad-signature": true,
+  "bad-length": true,
+  "bad-checksum": true,
+  "bad-revision": true,
+  "bad-entry": true,
+  "bad-aml": true,
+};
 
 /**
  * The one error type of `@microvm/acpi`. Its `code` is stable across versions; its message names
@@ -60,11 +63,9 @@ const CODES: ReadonlySet<string> = new Set<AcpiErrorCode>([
  * }
  * ```
  */
-export class AcpiError extends Error {
-  /** What went wrong, as a stable code. */
-  readonly code: AcpiErrorCode;
+export class AcpiError extends FieldError<AcpiErrorCode> {
   /** The field the error is about, prefixed by its table (`FADT.resetRegister.address`, `AML[12]`). */
-  readonly field: string;
+  declare readonly field: string;
 
   /**
    * Creates an error; the message is `${field}: ${detail}`.
@@ -74,12 +75,11 @@ export class AcpiError extends Error {
    * @param detail - what was expected and what was found
    */
   constructor(code: AcpiErrorCode, field: string, detail: string) {
-    super(`${field}: ${detail}`);
-    this.name = "AcpiError";
-    this.code = code;
-    this.field = field;
+    super("AcpiError", code, field, detail);
   }
 }
+
+const guard = codedErrorGuard<AcpiError>("AcpiError", CODES);
 
 /**
  * Tells whether `e` is an {@link AcpiError}, by name and code rather than `instanceof`, so it also
@@ -93,7 +93,5 @@ export class AcpiError extends Error {
  * ```
  */
 export function isAcpiError(e: unknown): e is AcpiError {
-  if (typeof e !== "object" || e === null) return false;
-  const { name, code } = e as { name?: unknown; code?: unknown };
-  return name === "AcpiError" && typeof code === "string" && CODES.has(code);
+  return guard(e);
 }

@@ -1,4 +1,5 @@
 import { constants as osConstants } from "node:os";
+import { CodedError, codedErrorGuard, type ErrorCodes } from "@microvm/errors";
 
 /**
  * The stable error codes of {@link KvmError}.
@@ -37,6 +38,23 @@ export type KvmErrorCode =
   | "msr-partial"
   | "thread-failed"
   | "signal-in-use";
+
+// Every code, checked against the union by the compiler (one missing or extra does not compile).
+const CODES: ErrorCodes<KvmErrorCode> = {
+  "device-missing": true,
+  "permission-denied": true,
+  "api-version": true,
+  "unsupported": true,
+  "ioctl-failed": true,
+  "syscall-failed": true,
+  "invalid-argument": true,
+  "out-of-range": true,
+  "closed": true,
+  "vcpu-busy": true,
+  "msr-partial": true,
+  "thread-failed": true,
+  "signal-in-use": true,
+};
 
 /**
  * Options of the {@link KvmError} constructor.
@@ -87,9 +105,7 @@ export function errnoName(errno: number): string {
  * }
  * ```
  */
-export class KvmError extends Error {
-  /** The stable code; see {@link KvmErrorCode}. */
-  readonly code: KvmErrorCode;
+export class KvmError extends CodedError<KvmErrorCode> {
   /** The ioctl or system call that failed, when one did. */
   readonly syscall: string | undefined;
   /** The errno of that call, when one failed. */
@@ -107,29 +123,13 @@ export class KvmError extends Error {
    * ```
    */
   constructor(code: KvmErrorCode, message: string, options: KvmErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "KvmError";
-    this.code = code;
+    super("KvmError", code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.syscall = options.syscall;
     this.errno = options.errno;
   }
 }
 
-const codes: ReadonlySet<string> = new Set<KvmErrorCode>([
-  "device-missing",
-  "permission-denied",
-  "api-version",
-  "unsupported",
-  "ioctl-failed",
-  "syscall-failed",
-  "invalid-argument",
-  "out-of-range",
-  "closed",
-  "vcpu-busy",
-  "msr-partial",
-  "thread-failed",
-  "signal-in-use",
-]);
+const guard = codedErrorGuard<KvmError>("KvmError", CODES);
 
 /**
  * Whether `e` is a {@link KvmError}, checked by `name` and `code` (not `instanceof`), so errors from
@@ -143,9 +143,7 @@ const codes: ReadonlySet<string> = new Set<KvmErrorCode>([
  * ```
  */
 export function isKvmError(e: unknown): e is KvmError {
-  if (typeof e !== "object" || e === null) return false;
-  const o = e as { name?: unknown; code?: unknown };
-  return o.name === "KvmError" && typeof o.code === "string" && codes.has(o.code);
+  return guard(e);
 }
 
 /** @internal Builds the error for a failed ioctl: `KVM_RUN failed: EINTR (errno 4)`. */

@@ -1,3 +1,5 @@
+import { CodedError, codedErrorGuard, type ErrorCodes } from "@microvm/errors";
+
 /**
  * Every way the machine can refuse a configuration or stop with an error, as a stable code.
  *
@@ -36,20 +38,21 @@ export type MicrovmErrorCode =
   | "platform-mismatch"
   | "backend";
 
-const CODES: ReadonlySet<string> = new Set<MicrovmErrorCode>([
-  "invalid-argument",
-  "out-of-range",
-  "overlap",
-  "too-many-devices",
-  "kernel",
-  "not-found",
-  "kvm",
-  "guest",
-  "state",
-  "engine",
-  "platform-mismatch",
-  "backend",
-]);
+// Every code, checked against the union by the compiler (one missing or extra does not compile).
+const CODES: ErrorCodes<MicrovmErrorCode> = {
+  "invalid-argument": true,
+  "out-of-range": true,
+  "overlap": true,
+  "too-many-devices": true,
+  "kernel": true,
+  "not-found": true,
+  "kvm": true,
+  "guest": true,
+  "state": true,
+  "engine": true,
+  "platform-mismatch": true,
+  "backend": true,
+};
 
 /**
  * The error type of `@microvm/microvm`, with a stable `code` and a message that names the field
@@ -64,10 +67,7 @@ const CODES: ReadonlySet<string> = new Set<MicrovmErrorCode>([
  * }
  * ```
  */
-export class MicrovmError extends Error {
-  /** What went wrong, as a stable code. */
-  readonly code: MicrovmErrorCode;
-
+export class MicrovmError extends CodedError<MicrovmErrorCode> {
   /**
    * Creates an error.
    *
@@ -76,11 +76,11 @@ export class MicrovmError extends Error {
    * @param options - the underlying error, if any
    */
   constructor(code: MicrovmErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "MicrovmError";
-    this.code = code;
+    super("MicrovmError", code, message, options);
   }
 }
+
+const guard = codedErrorGuard<MicrovmError>("MicrovmError", CODES);
 
 /**
  * Tells whether `e` is a {@link MicrovmError}, by name and code rather than `instanceof`.
@@ -93,7 +93,5 @@ export class MicrovmError extends Error {
  * ```
  */
 export function isMicrovmError(e: unknown): e is MicrovmError {
-  if (typeof e !== "object" || e === null) return false;
-  const { name, code } = e as { name?: unknown; code?: unknown };
-  return name === "MicrovmError" && typeof code === "string" && CODES.has(code);
+  return guard(e);
 }

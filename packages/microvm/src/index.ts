@@ -50,6 +50,7 @@ export { consoleKind, type ConsoleBackendSpec, type ConsoleDeviceConfig } from "
 export { rngKind, type RngBackendSpec, type RngDeviceConfig } from "./devices/rng.js";
 export type {
   DeviceKind,
+  KindedConfig,
   DeviceConfigBase,
   ModuleBackendSpec,
   ConfigOf,

@@ -1,3 +1,5 @@
+import { FieldError, codedErrorGuard, type ErrorCodes } from "@microvm/errors";
+
 /**
  * Every way an MPTable can be rejected, as a stable string code.
  *
@@ -39,28 +41,29 @@ export type MptableErrorCode =
   | "default-configuration"
   | "no-processors";
 
-const CODES: ReadonlySet<string> = new Set<MptableErrorCode>([
-  "invalid-argument",
-  "out-of-range",
-  "too-many-cpus",
-  "no-cpus",
-  "duplicate-apic-id",
-  "apic-id-conflict",
-  "bsp-count",
-  "bad-string",
-  "misaligned",
-  "above-1mib",
-  "truncated",
-  "bad-signature",
-  "bad-length",
-  "bad-checksum",
-  "bad-spec-revision",
-  "null-lapic",
-  "unknown-entry",
-  "reserved-bits",
-  "default-configuration",
-  "no-processors",
-]);
+// Every code, checked against the union by the compiler (one missing or extra does not compile).
+const CODES: ErrorCodes<MptableErrorCode> = {
+  "invalid-argument": true,
+  "out-of-range": true,
+  "too-many-cpus": true,
+  "no-cpus": true,
+  "duplicate-apic-id": true,
+  "apic-id-conflict": true,
+  "bsp-count": true,
+  "bad-string": true,
+  "misaligned": true,
+  "above-1mib": true,
+  "truncated": true,
+  "bad-signature": true,
+  "bad-length": true,
+  "bad-checksum": true,
+  "bad-spec-revision": true,
+  "null-lapic": true,
+  "unknown-entry": true,
+  "reserved-bits": true,
+  "default-configuration": true,
+  "no-processors": true,
+};
 
 /**
  * The one error type of `@microvm/mptable`. Its `code` is stable across versions; its message
@@ -75,11 +78,9 @@ const CODES: ReadonlySet<string> = new Set<MptableErrorCode>([
  * }
  * ```
  */
-export class MptableError extends Error {
-  /** What went wrong, as a stable code. */
-  readonly code: MptableErrorCode;
+export class MptableError extends FieldError<MptableErrorCode> {
   /** The field the error is about (`cpus`, `processors[3].apicId`, `header.checksum`, …). */
-  readonly field: string;
+  declare readonly field: string;
 
   /**
    * Creates an error; the message is `${field}: ${detail}`.
@@ -89,12 +90,11 @@ export class MptableError extends Error {
    * @param detail - what was expected and what was found
    */
   constructor(code: MptableErrorCode, field: string, detail: string) {
-    super(`${field}: ${detail}`);
-    this.name = "MptableError";
-    this.code = code;
-    this.field = field;
+    super("MptableError", code, field, detail);
   }
 }
+
+const guard = codedErrorGuard<MptableError>("MptableError", CODES);
 
 /**
  * Tells whether `e` is an {@link MptableError}, by name and code rather than `instanceof`, so it
@@ -108,7 +108,5 @@ export class MptableError extends Error {
  * ```
  */
 export function isMptableError(e: unknown): e is MptableError {
-  if (typeof e !== "object" || e === null) return false;
-  const { name, code } = e as { name?: unknown; code?: unknown };
-  return name === "MptableError" && typeof code === "string" && CODES.has(code);
+  return guard(e);
 }

@@ -1,3 +1,5 @@
+import { CodedError, codedErrorGuard, type ErrorCodes } from "@microvm/errors";
+
 /**
  * Every error this package throws is a {@link PvhError} with one of these stable codes.
  *
@@ -87,40 +89,41 @@ export type PvhErrorCode =
   | "rom-layout"
   | "not-pvh-rom";
 
-const CODES: ReadonlySet<string> = new Set<PvhErrorCode>([
-  "not-elf",
-  "wrong-class",
-  "big-endian",
-  "bad-header",
-  "wrong-machine",
-  "phdrs-outside-file",
-  "segment-outside-file",
-  "memsz-less-than-filesz",
-  "address-overflow",
-  "no-load-segments",
-  "segments-overlap",
-  "segment-outside-ram",
-  "no-pvh-note",
-  "note-overrun",
-  "notes-too-large",
-  "bad-pvh-note",
-  "entry-above-4g",
-  "entry-not-loaded",
-  "invalid-argument",
-  "out-of-range",
-  "truncated",
-  "bad-magic",
-  "unsupported-version",
-  "reserved-not-zero",
-  "too-many-entries",
-  "cmdline-too-long",
-  "address-limit",
-  "placements-overlap",
-  "outside-ram",
-  "entry-state-unsupported",
-  "rom-layout",
-  "not-pvh-rom",
-]);
+// Every code, checked against the union by the compiler (one missing or extra does not compile).
+const CODES: ErrorCodes<PvhErrorCode> = {
+  "not-elf": true,
+  "wrong-class": true,
+  "big-endian": true,
+  "bad-header": true,
+  "wrong-machine": true,
+  "phdrs-outside-file": true,
+  "segment-outside-file": true,
+  "memsz-less-than-filesz": true,
+  "address-overflow": true,
+  "no-load-segments": true,
+  "segments-overlap": true,
+  "segment-outside-ram": true,
+  "no-pvh-note": true,
+  "note-overrun": true,
+  "notes-too-large": true,
+  "bad-pvh-note": true,
+  "entry-above-4g": true,
+  "entry-not-loaded": true,
+  "invalid-argument": true,
+  "out-of-range": true,
+  "truncated": true,
+  "bad-magic": true,
+  "unsupported-version": true,
+  "reserved-not-zero": true,
+  "too-many-entries": true,
+  "cmdline-too-long": true,
+  "address-limit": true,
+  "placements-overlap": true,
+  "outside-ram": true,
+  "entry-state-unsupported": true,
+  "rom-layout": true,
+  "not-pvh-rom": true,
+};
 
 /**
  * The one error class of `@microvm/pvh`. `code` is stable and machine-readable; `message` names
@@ -136,10 +139,7 @@ const CODES: ReadonlySet<string> = new Set<PvhErrorCode>([
  * console.log(e.name, e.code); // "PvhError" "out-of-range"
  * ```
  */
-export class PvhError extends Error {
-  /** What went wrong, as a stable string (see {@link PvhErrorCode}). */
-  readonly code: PvhErrorCode;
-
+export class PvhError extends CodedError<PvhErrorCode> {
   /**
    * Creates an error.
    *
@@ -153,11 +153,11 @@ export class PvhError extends Error {
    * ```
    */
   constructor(code: PvhErrorCode, message: string) {
-    super(message);
-    this.name = "PvhError";
-    this.code = code;
+    super("PvhError", code, message);
   }
 }
+
+const guard = codedErrorGuard<PvhError>("PvhError", CODES);
 
 /**
  * Tells whether `e` is a {@link PvhError}, by its `name` and a known `code` (not `instanceof`,
@@ -177,7 +177,5 @@ export class PvhError extends Error {
  * ```
  */
 export function isPvhError(e: unknown): e is PvhError {
-  if (typeof e !== "object" || e === null) return false;
-  const o = e as { name?: unknown; code?: unknown };
-  return o.name === "PvhError" && typeof o.code === "string" && CODES.has(o.code);
+  return guard(e);
 }

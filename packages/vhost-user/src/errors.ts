@@ -1,3 +1,5 @@
+import { FieldError, codedErrorGuard, type ErrorCodes } from "@microvm/errors";
+
 /**
  * Every way a vhost-user message, stream or feature set can be rejected, as a stable string code.
  *
@@ -44,6 +46,26 @@ export type VhostUserErrorCode =
   | "not-offered"
   | "feature-dependency";
 
+// Every code, in the order of the list above, checked against the union by the compiler (one
+// missing or extra does not compile).
+const CODES: ErrorCodes<VhostUserErrorCode> = {
+  "invalid-argument": true,
+  "out-of-range": true,
+  "truncated": true,
+  "too-long": true,
+  "bad-version": true,
+  "bad-flags": true,
+  "bad-size": true,
+  "unknown-request": true,
+  "bad-index": true,
+  "bad-region": true,
+  "overlap": true,
+  "fd-count": true,
+  "bad-payload": true,
+  "not-offered": true,
+  "feature-dependency": true,
+};
+
 /**
  * Every {@link VhostUserErrorCode}, in the order of the list above (the order the decoder checks in,
  * roughly: header, size, payload, descriptors).
@@ -53,25 +75,7 @@ export type VhostUserErrorCode =
  * const counts = Object.fromEntries(VHOST_USER_ERROR_CODES.map((c) => [c, 0]));
  * ```
  */
-export const VHOST_USER_ERROR_CODES: readonly VhostUserErrorCode[] = [
-  "invalid-argument",
-  "out-of-range",
-  "truncated",
-  "too-long",
-  "bad-version",
-  "bad-flags",
-  "bad-size",
-  "unknown-request",
-  "bad-index",
-  "bad-region",
-  "overlap",
-  "fd-count",
-  "bad-payload",
-  "not-offered",
-  "feature-dependency",
-];
-
-const CODES: ReadonlySet<string> = new Set<string>(VHOST_USER_ERROR_CODES);
+export const VHOST_USER_ERROR_CODES: readonly VhostUserErrorCode[] = Object.keys(CODES) as VhostUserErrorCode[];
 
 /**
  * The one error type of `@microvm/vhost-user`. Its `code` is stable across versions; its message
@@ -87,11 +91,9 @@ const CODES: ReadonlySet<string> = new Set<string>(VHOST_USER_ERROR_CODES);
  * }
  * ```
  */
-export class VhostUserError extends Error {
-  /** What went wrong, as a stable code. */
-  readonly code: VhostUserErrorCode;
+export class VhostUserError extends FieldError<VhostUserErrorCode> {
   /** The field the error is about, prefixed by its request or part (`header.size`, `SET_VRING_ADDR.flags`). */
-  readonly field: string;
+  declare readonly field: string;
 
   /**
    * Creates an error; the message is `${field}: ${detail}`.
@@ -101,12 +103,11 @@ export class VhostUserError extends Error {
    * @param detail - what was expected and what was found
    */
   constructor(code: VhostUserErrorCode, field: string, detail: string) {
-    super(`${field}: ${detail}`);
-    this.name = "VhostUserError";
-    this.code = code;
-    this.field = field;
+    super("VhostUserError", code, field, detail);
   }
 }
+
+const guard = codedErrorGuard<VhostUserError>("VhostUserError", CODES);
 
 /**
  * Tells whether `e` is a {@link VhostUserError}, by name and code rather than `instanceof`, so it
@@ -120,7 +121,5 @@ export class VhostUserError extends Error {
  * ```
  */
 export function isVhostUserError(e: unknown): e is VhostUserError {
-  if (typeof e !== "object" || e === null) return false;
-  const { name, code } = e as { name?: unknown; code?: unknown };
-  return name === "VhostUserError" && typeof code === "string" && CODES.has(code);
+  return guard(e);
 }

@@ -3,6 +3,8 @@
  * @module
  */
 
+import { CodedError, codedErrorGuard, type ErrorCodes } from "@microvm/errors";
+
 /**
  * Stable codes carried by {@link VirtioError}. `invalid-argument` is a TypeError-like code (wrong
  * kind of value), `out-of-range` a RangeError-like code (a number outside its allowed range),
@@ -17,13 +19,14 @@
  */
 export type VirtioErrorCode = "invalid-argument" | "out-of-range" | "out-of-bounds" | "not-contiguous" | "truncated";
 
-const CODES: ReadonlySet<string> = new Set<VirtioErrorCode>([
-  "invalid-argument",
-  "out-of-range",
-  "out-of-bounds",
-  "not-contiguous",
-  "truncated",
-]);
+// Every code, checked against the union by the compiler (one missing or extra does not compile).
+const CODES: ErrorCodes<VirtioErrorCode> = {
+  "invalid-argument": true,
+  "out-of-range": true,
+  "out-of-bounds": true,
+  "not-contiguous": true,
+  "truncated": true,
+};
 
 /**
  * The error thrown by `@microvm/virtio-mmio`. Messages name the field and the limit, e.g.
@@ -43,21 +46,18 @@ const CODES: ReadonlySet<string> = new Set<VirtioErrorCode>([
  * }
  * ```
  */
-export class VirtioError extends Error {
-  /** The stable machine-readable code. */
-  readonly code: VirtioErrorCode;
-
+export class VirtioError extends CodedError<VirtioErrorCode> {
   /**
    * Creates the error; the package throws it, callers rarely need to.
    * @param code - the stable code
    * @param message - a message naming the field and the limit
    */
   constructor(code: VirtioErrorCode, message: string) {
-    super(message);
-    this.name = "VirtioError";
-    this.code = code;
+    super("VirtioError", code, message);
   }
 }
+
+const guard = codedErrorGuard<VirtioError>("VirtioError", CODES);
 
 /**
  * Whether `e` is a {@link VirtioError}, checked by `name` and `code` rather than `instanceof`, so
@@ -71,7 +71,5 @@ export class VirtioError extends Error {
  * ```
  */
 export function isVirtioError(e: unknown): e is VirtioError {
-  if (typeof e !== "object" || e === null) return false;
-  const o = e as { name?: unknown; code?: unknown };
-  return o.name === "VirtioError" && typeof o.code === "string" && CODES.has(o.code);
+  return guard(e);
 }

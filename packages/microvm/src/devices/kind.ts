@@ -113,7 +113,10 @@ export interface CliDeviceParser {
    * @param m - the values
    * @returns `{ id }` or `{}`
    */
-  optId(m: Map<string, string>): { id?: string };
+  optId(m: Map<string, string>): {
+    /** The id. */
+    id?: string;
+  };
   /**
    * Takes a backend id for this device; a second device naming it is refused.
    *
@@ -156,14 +159,35 @@ export interface CliDeviceHost {
    * @param id - the drive id
    * @returns the drive
    */
-  drive(id: string): { readonly file: string; readonly readOnly: boolean; readonly fd?: number; readonly size?: number };
+  drive(id: string): {
+    /** The image file. */
+    readonly file: string;
+    /** `readonly=on`. */
+    readonly readOnly: boolean;
+    /** The open, locked image (KVM engine). */
+    readonly fd?: number;
+    /** Its size in bytes (with `fd`). */
+    readonly size?: number;
+  };
   /**
    * A `-netdev`: a tap (its fd, or -1 for a stand-in) or user networking with its forwards.
    *
    * @param id - the netdev id
    * @returns the netdev
    */
-  netdev(id: string): { readonly type: "tap"; readonly fd: number } | { readonly type: "user"; readonly hostfwd: readonly HostForward[] };
+  netdev(id: string):
+    | {
+        /** A tap. */
+        readonly type: "tap";
+        /** Its fd (-1 for a stand-in). */
+        readonly fd: number;
+      }
+    | {
+        /** User networking. */
+        readonly type: "user";
+        /** The forwarded ports. */
+        readonly hostfwd: readonly HostForward[];
+      };
   /**
    * A `-chardev`'s output fd and input fd (a pty master, or stdout and stdin); undefined for
    * none.
@@ -171,7 +195,14 @@ export interface CliDeviceHost {
    * @param id - the chardev id, or undefined
    * @returns the fds
    */
-  chardev(id: string | undefined): { readonly out: number; readonly input?: number } | undefined;
+  chardev(id: string | undefined):
+    | {
+        /** Where output goes. */
+        readonly out: number;
+        /** Where input comes from. */
+        readonly input?: number;
+      }
+    | undefined;
   /**
    * An fd open on /dev/null, for output that goes nowhere.
    *
@@ -198,7 +229,14 @@ export interface DeviceCliHooks<C> {
    * The backend flag its devices refer to, and whether the reference may be absent; the command
    * line checks that the id exists once every flag is read.
    */
-  readonly backendFlag?: { readonly flag: CliBackendFlag; readonly driver: string; readonly optional?: boolean };
+  readonly backendFlag?: {
+    /** The flag. */
+    readonly flag: CliBackendFlag;
+    /** The `-device` driver that names the id, for messages. */
+    readonly driver: string;
+    /** Whether a device may name none. */
+    readonly optional?: boolean;
+  };
   /**
    * Parses one `-device` of one of its drivers.
    *
@@ -344,6 +382,19 @@ export interface QemuDeviceArgs {
 }
 
 /**
+ * What a device kind's configuration has at least: its kind's name.
+ *
+ * @example
+ * ```ts
+ * const c: KindedConfig = { kind: "rng" };
+ * ```
+ */
+export interface KindedConfig {
+  /** The kind's name. */
+  readonly kind: string;
+}
+
+/**
  * One kind of virtio device of the board: everything that differs between blk, net, console and
  * rng, in one object. The table `DEVICE_KINDS` (devices/index.ts) lists them; the command line, the
  * plan, both engines and the I/O thread iterate it.
@@ -354,7 +405,7 @@ export interface QemuDeviceArgs {
  * kind.virtioId; // 4
  * ```
  */
-export interface DeviceKind<C extends { readonly kind: string }> {
+export interface DeviceKind<C extends KindedConfig> {
   /** Its name, the `kind` of its configurations. */
   readonly kind: C["kind"];
   /** Its virtio device id (virtio 1.2 §5 "Device Types"). */
