@@ -95,7 +95,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const signal = await new Promise<string>((resolve) => {
       for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, () => resolve(s));
     });
-    process.stderr.write(`microvm-vhost-user: ${signal}: stopping\n`);
+    const st = backend.stats();
+    process.stderr.write(`microvm-vhost-user: ${signal}: stopping after ${st.connections} front-end connection(s), ${st.kicks} kick(s), ${st.calls} interrupt(s)\n`);
     return 0;
   } catch (e) {
     process.stderr.write(`microvm-vhost-user: ${isMicrovmError(e) ? e.message : String(e)}\n`);

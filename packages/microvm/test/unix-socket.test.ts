@@ -22,6 +22,31 @@ function pair(): { a: FdSocket; b: FdSocket; l: UnixListener } {
 }
 
 describe("unix sockets with fds", () => {
+  it("listening where a killed back-end left its socket replaces it; a live listener or a file there is refused", () => {
+    const path = join(dir, "restart.sock");
+    const dead = UnixListener.listen(path);
+    closeSync(dead.fd); // as SIGKILL leaves it: the socket file stays, nobody listens
+    const again = UnixListener.listen(path); // replaced
+    const a = connectUnix(path);
+    expect(again.accept()).toBeDefined();
+    closeSync(a);
+    // Negative controls: a live listener at the path is not taken over, nor is a plain file.
+    const live = (() => {
+      try {
+        UnixListener.listen(path);
+        return "listened";
+      } catch (e) {
+        return isMicrovmError(e) ? e.message : String(e);
+      }
+    })();
+    expect(live).toMatch(/another process is listening there/);
+    again.close();
+    const file = join(dir, "not-a-socket");
+    writeFileSync(file, "keep me");
+    expect(() => UnixListener.listen(file)).toThrow(/bind .*not-a-socket \(the path exists and is not a socket\)/);
+    expect(readdirSync(dir)).toContain("not-a-socket");
+  });
+
   it("bytes and fds cross together; each received fd is the sender's open file", () => {
     const { a, b, l } = pair();
     const files = [0, 1, 2].map((i) => {
@@ -79,7 +104,7 @@ describe("unix sockets with fds", () => {
       UnixListener.listen(taken);
       expect.unreachable();
     } catch (e) {
-      expect(isMicrovmError(e) && e.message).toMatch(/^bind .*taken: Address|^bind .*taken: /);
+      expect(isMicrovmError(e) && e.message).toMatch(/^bind .*taken \(the path exists and is not a socket\): /);
     }
   });
 });

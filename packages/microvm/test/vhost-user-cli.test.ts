@@ -79,4 +79,74 @@ describe.skipIf(skip !== undefined)(`microvm-vhost-user under QEMU${skip ? ` (sk
     closeSync(fd);
     expect(new TextDecoder().decode(head).slice(0, 2 * (word.length + 1))).toBe(`${word}\n${word}\n`);
   });
+
+  // The back-end restarted under a running QEMU (vhost-user.rst, "reconnect"): QEMU's chardev
+  // reconnects (reconnect=1), sets the device up again on the new back-end and resumes each ring
+  // at its used index, so requests in flight when the old one died are served again by the new
+  // one. The new daemon takes over the socket the killed one left behind.
+  async function killAndRestart(word: string, reconnect: boolean, timeoutMs: number) {
+    const image = join(dir, `disk-${word}.img`);
+    writeFileSync(image, "");
+    truncateSync(image, 8 << 20);
+    const sock = join(dir, `blk-${word}.sock`);
+    let log = "";
+    const start = () => {
+      const d = spawn(process.execPath, [...NODE_ARGS, "blk", "--socket", sock, "--image", image], { stdio: ["ignore", "ignore", "pipe"] });
+      d.stderr.setEncoding("utf8").on("data", (t: string) => (log += t));
+      return { d, closed: new Promise<number | string | null>((r) => d.once("close", (code, signal) => r(code ?? signal))) };
+    };
+    const first = start();
+    for (let i = 0; i < 300 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+    let second: ReturnType<typeof start> | undefined;
+    let restarted: Promise<void> | undefined;
+    try {
+      const run = await runQemuMicrovm({
+        kernel: built as StockKernel,
+        cpus: 1,
+        machine: ["memory-backend=mem"],
+        append: `stock.blk=${word}`,
+        args: ["-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-global", "virtio-mmio.force-legacy=false", "-chardev", `socket,id=vu,path=${sock}${reconnect ? ",reconnect=1" : ""}`, "-device", "vhost-user-blk,chardev=vu"],
+        // The guest has found the disk and is about to write its pattern: the back-end dies now.
+        onText: (text) => {
+          if (restarted || !/^STOCK-REPORT/m.test(text)) return;
+          restarted = (async () => {
+            first.d.kill("SIGKILL");
+            await first.closed;
+            second = start();
+          })();
+        },
+        timeoutMs,
+      });
+      await restarted;
+      const s = second as ReturnType<typeof start> | undefined;
+      s?.d.kill("SIGTERM");
+      await s?.closed;
+      const fd = openSync(image, "r");
+      const head = new Uint8Array(65536);
+      readSync(fd, head, 0, head.length, 0);
+      closeSync(fd);
+      return { run, log, killed: await first.closed, head };
+    } finally {
+      first.d.kill("SIGKILL");
+      (second as ReturnType<typeof start> | undefined)?.d.kill("SIGKILL");
+    }
+  }
+
+  it("killed with SIGKILL and restarted while the guest writes: QEMU reconnects to the new daemon, which serves the rest; the guest's fsync'd pattern reads back and is in the image", async () => {
+    const word = "restart4";
+    const { run, log, killed, head } = await killAndRestart(word, true, 90_000);
+    expect(killed).toBe("SIGKILL");
+    expect(run.text, `${run.text.slice(-1500)}\n${run.stderr.slice(-1500)}\n${log}`).toMatch(/^STOCK-BLK ok 65536/m);
+    // The second daemon had QEMU's connection and served the guest's requests after the restart.
+    expect(log, log).toMatch(/stopping after 1 front-end connection\(s\), [1-9]\d* kick\(s\)/);
+    expect(head).toEqual(new TextEncoder().encode(`${word}\n`.repeat(8000)).subarray(0, 65536));
+  }, 150_000);
+
+  it("negative control: without reconnect= QEMU stays cut off from the new daemon, and the guest's check never completes", async () => {
+    const { run, log, killed } = await killAndRestart("noreconnect", false, 15_000);
+    expect(killed).toBe("SIGKILL");
+    expect(run.text, run.text.slice(-1500)).toMatch(/^STOCK-REPORT/m);
+    expect(run.text).not.toMatch(/^STOCK-BLK ok/m);
+    expect(log).toMatch(/stopping after 0 front-end connection\(s\)/);
+  }, 60_000);
 });

@@ -137,7 +137,7 @@ export function libc(): Libc {
   return bound;
 }
 
-/** errno values (include/uapi/asm-generic/errno-base.h, errno.h). */
+/** errno values (include/uapi/asm-generic/errno-base.h, errno.h; x86-64). */
 export const ERRNO: {
   readonly EPERM: 1;
   readonly ENOENT: 2;
@@ -149,7 +149,9 @@ export const ERRNO: {
   readonly ENODEV: 19;
   readonly EINVAL: 22;
   readonly ENOTTY: 25;
-} = { EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, EAGAIN: 11, EACCES: 13, EBUSY: 16, ENODEV: 19, EINVAL: 22, ENOTTY: 25 };
+  readonly EADDRINUSE: 98;
+  readonly ECONNREFUSED: 111;
+} = { EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, EAGAIN: 11, EACCES: 13, EBUSY: 16, ENODEV: 19, EINVAL: 22, ENOTTY: 25, EADDRINUSE: 98, ECONNREFUSED: 111 };
 
 const NAMES: Record<number, string> = Object.fromEntries(Object.entries(ERRNO).map(([k, v]) => [v, k]));
 

@@ -8,7 +8,7 @@
  *
  * @internal
  */
-import { closeSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, lstatSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { MicrovmError } from "../errors.js";
 import { ERRNO, describeErrno, libc } from "./libc.js";
 
@@ -72,7 +72,8 @@ export class UnixListener {
   ) {}
 
   /**
-   * Listens at `path`, which must not exist.
+   * Listens at `path`, which must not exist, or be a socket nobody listens on any more (what a
+   * killed back-end leaves behind), which is replaced.
    *
    * @param path - the socket's path
    * @returns the listener
@@ -84,9 +85,19 @@ export class UnixListener {
     const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw fail("socket(AF_UNIX)", -fd);
     let r = c.bind(fd, addr, addr.length);
+    let why = "";
+    if (r === -ERRNO.EADDRINUSE) {
+      const state = socketState(path);
+      if (state === "stale") {
+        // Left by a back-end that died (SIGKILL, a crash): nobody listens there any more, so it is
+        // replaced, and a front-end that reconnects (QEMU's reconnect=) finds the new one.
+        unlinkSync(path);
+        r = c.bind(fd, addr, addr.length);
+      } else why = state === "live" ? " (another process is listening there)" : " (the path exists and is not a socket)";
+    }
     if (r < 0) {
       closeSync(fd);
-      throw fail(`bind ${path}`, -r);
+      throw fail(`bind ${path}${why}`, -r);
     }
     r = c.listen(fd, 1);
     if (r < 0) {
@@ -145,6 +156,31 @@ export function connectUnix(path: string): number {
     throw fail(`connect ${path}`, -r);
   }
   return fd;
+}
+
+/**
+ * What is at `path`: a unix socket someone listens on (`live`), one nobody listens on any more
+ * (`stale`: a connection is refused), or something else.
+ *
+ * @param path - the path
+ * @returns the state
+ */
+function socketState(path: string): "live" | "stale" | "other" {
+  try {
+    if (!lstatSync(path).isSocket()) return "other"; // a file of something else is never removed
+  } catch {
+    return "other";
+  }
+  const c = libc();
+  const addr = sockaddr(path);
+  const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "other";
+  try {
+    const r = c.connect(fd, addr, addr.length);
+    return r === 0 ? "live" : r === -ERRNO.ECONNREFUSED ? "stale" : "other";
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

@@ -198,6 +198,8 @@ export interface QemuMicrovmOptions {
   readonly timeoutMs?: number;
   /** More QEMU arguments, after the devices (e.g. a vhost-user chardev and device). */
   readonly args?: readonly string[];
+  /** Called with the whole console text so far, each time more arrives. */
+  readonly onText?: (text: string) => void;
 }
 
 /** How a {@link runQemuMicrovm} run went. */
@@ -305,6 +307,7 @@ export async function runQemuMicrovm(opts: QemuMicrovmOptions): Promise<QemuMicr
     }
     // Without ACPI (or when ACPI's power-off fails) the kernel halts and QEMU keeps running.
     if (haltTimer === undefined && /reboot: (System halted|Power down)/.test(text)) haltTimer = setTimeout(() => kill("halted"), 2_000);
+    opts.onText?.(text);
   });
   child.stderr.setEncoding("utf8").on("data", (c: string) => void (stderr += c));
   const status = await new Promise<number | string | null>((resolve) => {
