@@ -5,15 +5,21 @@
 // capacity and writes what a request says, a ring stopped with GET_VRING_BASE resumes where it
 // stopped on a new connection. Hostile front-ends (garbage, bad fd counts, a ring outside the
 // memory table, features never offered, a legacy driver) end their connection with the reason
-// counted, leak no fd, and the back-end takes the next front-end.
+// counted, leak no fd, and the back-end takes the next front-end. With VIRTIO_RING_F_EVENT_IDX an
+// interrupt goes out only when the driver's used_event asks for it. Polling (pollMicros, off by
+// default): a driver on another thread keeps the ring busy; buffers are taken without kicks, the
+// event loop still gets its turns, and once the driver stops the back-end asks for kicks again
+// and leaves the event loop idle.
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
 import { afterAll, describe, expect, it } from "vitest";
 import { EventFd } from "@microvm/kvm";
-import { BUF, FrontEnd, MEM, SharedRam, USED, USER, interrupted, post } from "./helpers/vhost-user-frontend.js";
-import { VHOST_USER_PROTOCOL_F, encodeVhostUserMessage } from "@microvm/vhost-user";
-import { BlkDevice, MemoryBlockBackend, RngDevice } from "@microvm/virtio-mmio";
+import { AVAIL, BUF, DESC, FrontEnd, MEM, SharedRam, USED, USER, interrupted, post } from "./helpers/vhost-user-frontend.js";
+import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F, encodeVhostUserMessage } from "@microvm/vhost-user";
+import { BlkDevice, Feature, MemoryBlockBackend, RngDevice } from "@microvm/virtio-mmio";
 import { VhostUserBackend } from "../src/node/vhost-user-backend.js";
 
 const dir = mkdtempSync(join(tmpdir(), "microvm-vhost-user-"));
@@ -173,4 +179,136 @@ describe("the vhost-user back-end under a front-end of our own", () => {
     // the socket's path is gone
     expect(() => readFileSync(path)).toThrow(/ENOENT/);
   });
+
+  it("with EVENT_IDX, interrupts only when the driver's used_event asks for one; without polling, every served kick leaves kicks on", async () => {
+    const { b, path } = backend(() => new RngDevice());
+    const ram = new SharedRam(join(dir, `ram${n++}`));
+    const kick = EventFd.create({ nonBlocking: true });
+    const call = EventFd.create({ nonBlocking: true });
+    const fe = new FrontEnd(path);
+    await until(() => b.connected);
+    await fe.start(ram, kick, call, { features: EVENT_IDX_FEATURES });
+    // used_event = 2: "interrupt me once used.idx goes past 2", i.e. at the third buffer
+    ram.dv.setUint16(USED_EVENT, 2, true);
+    for (let i = 0; i < 3; i++) {
+      post(ram, i, i, [[BUF + 64 * i, 64, true]]);
+      kick.signal();
+      expect(await until(() => ram.dv.getUint16(USED + 2, true) === i + 1)).toBe(true);
+      // kicks stay on: avail_event is the next index to serve, so the driver's next buffer kicks
+      expect(ram.dv.getUint16(AVAIL_EVENT, true)).toBe(i + 1);
+      if (i < 2) {
+        await sleep(20);
+        expect(call.read(), `no interrupt after buffer ${i}`).toBe(0n);
+      }
+    }
+    expect(await interrupted(call)).toBe(1n);
+    expect(b.stats()).toMatchObject({ kicks: 3, calls: 1, polled: 0, hostile: {} });
+    fe.close();
+    await until(() => !b.connected);
+    b.close();
+    kick.close();
+    call.close();
+    ram.close();
+  });
+
+  it("pollMicros: a busy driver's buffers are taken without kicks, the event loop still gets its turns, and an idle back-end asks for kicks again and does not spin", async () => {
+    const path = join(dir, `vu${n++}.sock`);
+    // A quiet window far longer than the stream's gaps: only the per-turn bound can give the event
+    // loop its turns while the driver streams.
+    const b = VhostUserBackend.listen({ socket: path, device: () => new RngDevice(), pollMicros: 50_000 });
+    const ramPath = join(dir, `ram${n++}`);
+    const ram = new SharedRam(ramPath);
+    const kick = EventFd.create({ nonBlocking: true });
+    const call = EventFd.create({ nonBlocking: false }); // the driver sleeps in read() until its interrupt
+    const fe = new FrontEnd(path);
+    await until(() => b.connected);
+    await fe.start(ram, kick, call, { features: EVENT_IDX_FEATURES });
+    // The event loop's longest pause while the driver streams (the back-end polls on this thread).
+    let last = performance.now();
+    let maxLag = 0;
+    const tick = setInterval(() => {
+      const t = performance.now();
+      maxLag = Math.max(maxLag, t - last);
+      last = t;
+    }, 1);
+    const STREAM_MS = 300;
+    const worker = new Worker(DRIVER, { eval: true, workerData: { path: ramPath, kickFd: kick.fd, callFd: call.fd, ms: STREAM_MS, size: 8, DESC, AVAIL, USED, BUF } });
+    const r = await new Promise<{ requests: number; kicks: number; stuck: boolean }>((resolve, reject) => {
+      // A driver whose interrupt never comes sleeps in read(): one from here wakes it, as stuck.
+      const watchdog = setTimeout(() => call.signal(), STREAM_MS + 5000);
+      worker.once("message", (m: { requests: number; kicks: number; stuck: boolean }) => {
+        clearTimeout(watchdog);
+        resolve(m);
+      });
+      worker.once("error", reject);
+    });
+    clearInterval(tick);
+    maxLag = Math.max(maxLag, performance.now() - last); // a pause that lasted until the stream's end
+    await worker.terminate();
+    expect(r.stuck, "a buffer was never served").toBe(false);
+    expect(r.requests).toBeGreaterThan(50);
+    const s = b.stats();
+    // taken while polling, without a kick: the driver kicked for fewer buffers than it posted
+    expect(s.polled).toBeGreaterThan(0);
+    expect(r.kicks).toBeLessThan(r.requests);
+    expect(s.kicks).toBeLessThanOrEqual(r.kicks);
+    // bounded: a stream of 300 ms never held the event loop for long (POLL_TURN_MS is 2 ms)
+    expect(maxLag).toBeLessThan(150);
+    // idle: polling stopped, kicks asked for again (avail_event = the next index to serve)…
+    await sleep(20);
+    expect(ram.dv.getUint16(AVAIL_EVENT, true)).toBe(r.requests & 0xffff);
+    // …and the event loop sleeps (a back-end spinning on the rings would keep it near 1)
+    const elu0 = performance.eventLoopUtilization();
+    await sleep(200);
+    expect(performance.eventLoopUtilization(elu0).utilization).toBeLessThan(0.5);
+    expect(b.stats()).toMatchObject({ polled: s.polled, kicks: s.kicks, hostile: {} });
+    fe.close();
+    await until(() => !b.connected);
+    b.close();
+    kick.close();
+    call.close();
+    ram.close();
+  });
 });
+
+/** VERSION_1, the protocol-features extension and EVENT_IDX, as QEMU acks them for our devices. */
+const EVENT_IDX_FEATURES = (1n << BigInt(Feature.Version1)) | (1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES)) | (1n << BigInt(Feature.EventIdx));
+/** The rings of FrontEnd.start (8 entries): used_event after avail.ring, avail_event after used.ring. */
+const USED_EVENT = AVAIL + 4 + 2 * 8;
+const AVAIL_EVENT = USED + 4 + 8 * 8;
+
+/**
+ * A virtio driver on its own thread, as a guest's would be: it posts one 64-byte writable buffer
+ * at a time for `ms`, kicks only when avail_event asks (vring_need_event, virtio 1.2 §2.7.10),
+ * asks for an interrupt for it (used_event) and sleeps in read() on the call eventfd until it
+ * comes. Guest RAM is the shared file, through pread and pwrite (the same pages the back-end maps).
+ */
+const DRIVER = `
+const { workerData, parentPort } = require("node:worker_threads");
+const fs = require("node:fs");
+const { path, kickFd, callFd, ms, size, DESC, AVAIL, USED, BUF } = workerData;
+const fd = fs.openSync(path, "r+");
+const b2 = Buffer.alloc(2), b8 = Buffer.alloc(8), d = Buffer.alloc(16), one = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+const rd16 = (at) => (fs.readSync(fd, b2, 0, 2, at), b2.readUInt16LE(0));
+const wr16 = (at, v) => (b2.writeUInt16LE(v & 0xffff), fs.writeSync(fd, b2, 0, 2, at));
+const t0 = Date.now();
+let i = 0, kicks = 0, stuck = false;
+while (Date.now() - t0 < ms) {
+  const head = i % size;
+  d.fill(0);
+  d.writeBigUInt64LE(BigInt(BUF + 64 * head), 0);
+  d.writeUInt32LE(64, 8);
+  d.writeUInt16LE(2, 12); // VIRTQ_DESC_F_WRITE
+  fs.writeSync(fd, d, 0, 16, DESC + 16 * head);
+  wr16(AVAIL + 4 + 2 * head, head);
+  wr16(AVAIL + 4 + 2 * size, i); // used_event: an interrupt for this buffer
+  wr16(AVAIL + 2, i + 1);
+  const ev = rd16(USED + 4 + 8 * size); // avail_event
+  if (((i - ev) & 0xffff) < 1) { fs.writeSync(kickFd, one); kicks++; } // vring_need_event(ev, i + 1, i)
+  fs.readSync(callFd, b8, 0, 8, null); // the interrupt (or the test's watchdog)
+  if (rd16(USED + 2) !== ((i + 1) & 0xffff)) { stuck = true; break; }
+  i++;
+}
+fs.closeSync(fd);
+parentPort.postMessage({ requests: i, kicks, stuck });
+`;

@@ -52,7 +52,18 @@ export interface VhostUserBackendOptions {
   readonly device: () => VirtioDevice;
   /** Where one line per connection event goes; default nowhere. */
   readonly log?: (line: string) => void;
+  /**
+   * Busy polling: after a kick, keep serving the rings and looking for new buffers until this
+   * many microseconds pass without one, with the driver asked not to kick meanwhile (EVENT_IDX's
+   * avail_event, else used.flags NO_NOTIFY). At most 2 ms per turn of the event loop, however busy
+   * the rings; never while idle. Default 0: off (on a host without a spare core it slows the
+   * guest down; docs/vhost-user.md, "Speed").
+   */
+  readonly pollMicros?: number;
 }
+
+/** The longest the back-end polls in one turn of the event loop, in ms, however busy the rings. */
+const POLL_TURN_MS = 2;
 
 /**
  * Counters of a back-end.
@@ -75,6 +86,8 @@ export interface VhostUserBackendStats {
   readonly kicks: number;
   /** Interrupts sent (call eventfd writes). */
   readonly calls: number;
+  /** Times polling ({@link VhostUserBackendOptions.pollMicros}) found a ring with new buffers, posted without a kick. */
+  readonly polled: number;
 }
 
 interface Ring {
@@ -87,6 +100,14 @@ interface Ring {
   started: boolean;
   queue: SplitQueue | undefined;
   poll: PollHandle | undefined;
+  /** The available ring's flags and idx (4 bytes), while started. */
+  availHead: DataView | undefined;
+  /** The used ring's avail_event (2 bytes; meaningful with EVENT_IDX), while started. */
+  availEvent: DataView | undefined;
+  /** avail.idx as it was just before the device last looked at the ring. */
+  seen: number;
+  /** VIRTIO_RING_F_EVENT_IDX was negotiated when the ring started. */
+  eventIdx: boolean;
 }
 
 interface Mapping {
@@ -96,6 +117,13 @@ interface Mapping {
 }
 
 const ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
+/**
+ * A locked read-modify-write (x86: `lock xadd`) orders every earlier store before every later
+ * load: between "kick me again" (avail_event / used.flags) and the re-read of avail.idx, which must
+ * not be served from before the store (virtio 1.2 §2.7.10, the driver's side has the same fence).
+ */
+const FENCE = new Int32Array(new SharedArrayBuffer(4));
+const fence = (): number => Atomics.add(FENCE, 0, 0);
 /** The largest split virtqueue (virtio 1.2 §2.7: Queue Size up to 32768). */
 const MAX_QUEUE_SIZE = 32768;
 
@@ -116,7 +144,7 @@ export class VhostUserBackend {
   private readonly listenPoll: PollHandle;
   private session: Session | undefined;
   private closed = false;
-  private readonly counts = { connections: 0, messages: 0, kicks: 0, calls: 0 };
+  private readonly counts = { connections: 0, messages: 0, kicks: 0, calls: 0, polled: 0 };
   private readonly refused: Record<string, number> = {};
   private readonly hostile: Record<string, number> = {};
 
@@ -139,7 +167,7 @@ export class VhostUserBackend {
   /**
    * The counters so far.
    *
-   * @returns connections, messages, refusals, hostile checks, kicks, calls
+   * @returns connections, messages, refusals, hostile checks, kicks, calls, buffers found by polling
    */
   stats(): VhostUserBackendStats {
     return { ...this.counts, refused: { ...this.refused }, hostile: { ...this.hostile } };
@@ -174,10 +202,12 @@ export class VhostUserBackend {
       }
       this.counts.connections++;
       this.options.log?.(`vhost-user ${this.options.socket}: front-end connected`);
-      this.session = new Session(new FdSocket(fd), this.options.device(), this.koffi, {
+      const pollMicros = this.options.pollMicros ?? 0;
+      this.session = new Session(new FdSocket(fd), this.options.device(), this.koffi, Number.isFinite(pollMicros) && pollMicros > 0 ? pollMicros / 1000 : 0, {
         message: () => this.counts.messages++,
         kick: () => this.counts.kicks++,
         call: () => this.counts.calls++,
+        polled: () => this.counts.polled++,
         hostile: (check) => (this.hostile[check] = (this.hostile[check] ?? 0) + 1),
         refused: (code) => (this.refused[code] = (this.refused[code] ?? 0) + 1),
         ended: (why) => {
@@ -193,6 +223,7 @@ interface SessionEvents {
   message(): void;
   kick(): void;
   call(): void;
+  polled(): void;
   hostile(check: HostileCheck): void;
   refused(code: string): void;
   ended(why: string): void;
@@ -213,18 +244,24 @@ class Session implements DeviceHost {
   private active = false;
   private over = false;
   private readonly poll: PollHandle;
+  /** Inside {@link Session.pollRings} (it does not nest). */
+  private polling = false;
+  /** A continuation of polling is queued with setImmediate. */
+  private pollQueued = false;
 
   constructor(
     private readonly sock: FdSocket,
     private readonly device: VirtioDevice,
     private readonly koffi: ReturnType<typeof loadKoffi>,
+    /** How long polling waits for new buffers, in ms; 0: no polling. */
+    private readonly pollMs: number,
     private readonly events: SessionEvents,
   ) {
     // What the device offers on a modern transport, plus the vhost-user protocol extension.
     this.offered = device.features(false) | (1n << BigInt(Feature.Version1)) | (1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES));
     // MQ (GET_QUEUE_NUM) and REPLY_ACK always; CONFIG (GET_CONFIG) for a device with a config space.
     this.offeredProtocol = PROTOCOL_MQ_REPLY_ACK | (device.config.length > 0 ? 1n << BigInt(VHOST_USER_PROTOCOL_F.CONFIG) : 0n);
-    this.rings = device.queueMaxSizes.map(() => ({ size: 0, addr: undefined, base: 0, kick: undefined, call: undefined, enabled: false, started: false, queue: undefined, poll: undefined }));
+    this.rings = device.queueMaxSizes.map(() => ({ size: 0, addr: undefined, base: 0, kick: undefined, call: undefined, enabled: false, started: false, queue: undefined, poll: undefined, availHead: undefined, availEvent: undefined, seen: 0, eventIdx: false }));
     this.poll = koffi.node.poll(sock.fd, { readable: true }, () => this.readable());
   }
 
@@ -239,6 +276,9 @@ class Session implements DeviceHost {
   signalUsed(index: number): void {
     const r = this.rings[index];
     if (!r?.queue || r.call === undefined || !r.queue.needsNotification()) return;
+    // While polling, the driver's next buffer needs no kick: say so before the interrupt wakes it
+    // (the device's drain has just asked for kicks again).
+    if (this.polling) this.suppressKicks(r, true);
     try {
       writeSync(r.call, ONE);
       this.events.call();
@@ -519,6 +559,12 @@ class Session implements DeviceHost {
       this.end(`refused: ring ${index}'s addresses or size do not fit the memory table`);
       return;
     }
+    // Views of avail.flags/idx and of avail_event, for polling (inside the checked ring parts).
+    const head = this.memory.tryView(avail, 4);
+    const event = this.memory.tryView(used + 4 + 8 * r.size, 2);
+    r.availHead = head && new DataView(head.buffer, head.byteOffset, 4);
+    r.availEvent = event && new DataView(event.buffer, event.byteOffset, 2);
+    r.eventIdx = features.eventIdx;
     r.queue = q;
     r.started = true;
     if (!this.active) {
@@ -534,10 +580,116 @@ class Session implements DeviceHost {
         // EAGAIN: another reader took it; the queue is looked at anyway
       }
       this.events.kick();
-      if (r.started && this.active) this.device.queueNotify(index);
+      if (!r.started || !this.active) return;
+      // A kick with nothing new (one sent while we were polling) starts no polling.
+      const fresh = r.availHead !== undefined && r.availHead.getUint16(2, true) !== r.seen;
+      if (fresh && this.pollMs > 0) this.pollRings();
+      else this.serve(r, index);
     });
     // Buffers the driver made available before the ring started are served now.
-    this.device.queueNotify(index);
+    this.serve(r, index);
+  }
+
+  /**
+   * Lets the device take what ring `index` has, then, after a fence, looks again: the device
+   * re-enables notifications and re-reads avail.idx, but without a fence the re-read may be served
+   * before the store is visible to the driver, and a buffer added then would get neither a kick
+   * nor a look.
+   */
+  private serve(r: Ring, index: number): void {
+    for (let i = 0; i < 64; i++) {
+      const q = r.queue;
+      if (!q || !r.started || !this.active) return;
+      r.seen = r.availHead ? r.availHead.getUint16(2, true) : 0;
+      const before = q.nextAvail;
+      this.device.queueNotify(index);
+      if (!r.started || r.queue !== q) return;
+      // The device may have taken buffers added after that read: those were looked at too.
+      const past = (q.nextAvail - r.seen) & 0xffff;
+      if (past !== 0 && past <= r.size) r.seen = q.nextAvail;
+      fence();
+      // Again only if the device took buffers and more came (a device may leave buffers in the
+      // ring, e.g. receive buffers with nothing to receive yet: those are not new work).
+      if (q.nextAvail === before || !q.hasAvailable()) return;
+    }
+  }
+
+  /**
+   * Serves the started rings and busy-polls them while the driver keeps adding buffers: asks it
+   * not to kick (EVENT_IDX: avail_event left behind; else used.flags NO_NOTIFY; again before each
+   * interrupt, see signalUsed), serves every ring whose avail.idx moved, and stops after
+   * {@link Session.pollMs} without new buffers: notifications back on, a fence, one last look.
+   * Bounded: at most POLL_TURN_MS per event-loop turn; if the rings are still busy then, it goes on
+   * after the loop's other work (setImmediate).
+   */
+  private pollRings(): void {
+    if (this.pollMs <= 0 || this.polling || this.over || !this.active) return;
+    this.polling = true;
+    try {
+      const start = performance.now();
+      const turnEnd = start + POLL_TURN_MS;
+      let quietEnd = start + this.pollMs;
+      this.suppressAll(true);
+      for (;;) {
+        let found = false;
+        for (let i = 0; i < this.rings.length; i++) {
+          const r = this.rings[i] as Ring;
+          if (!r.started || !r.availHead || r.availHead.getUint16(2, true) === r.seen) continue;
+          this.events.polled();
+          this.serve(r, i);
+          found = true;
+        }
+        if (this.over || !this.active) return;
+        const now = performance.now();
+        if (found) {
+          this.suppressAll(true); // the device's drain asked for kicks again
+          quietEnd = now + this.pollMs;
+        }
+        if (now < quietEnd && now < turnEnd) continue;
+        // Quiet (or the turn is over): kicks back on, then a last look after the fence.
+        this.suppressAll(false);
+        fence();
+        const pending = this.rings.some((r) => r.started && r.availHead !== undefined && r.availHead.getUint16(2, true) !== r.seen);
+        if (!pending) return;
+        if (now >= turnEnd) {
+          // Busy for a whole turn: the event loop gets its turn (sockets, timers), then we go on.
+          // Buffers added before kicks were back on may have no kick: the continuation serves them.
+          if (!this.pollQueued) {
+            this.pollQueued = true;
+            setImmediate(() => {
+              this.pollQueued = false;
+              if (this.over || !this.active) return;
+              this.rings.forEach((r, i) => {
+                if (r.started) this.serve(r, i);
+              });
+              this.pollRings();
+            });
+          }
+          return;
+        }
+        this.suppressAll(true);
+        quietEnd = now + this.pollMs;
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** {@link Session.suppressKicks} on every started ring. */
+  private suppressAll(off: boolean): void {
+    for (const r of this.rings) this.suppressKicks(r, off);
+  }
+
+  /** Asks the driver not to kick (true) or to kick for its next buffer (false). */
+  private suppressKicks(r: Ring, off: boolean): void {
+    const q = r.queue;
+    if (!r.started || !q) return;
+    if (r.eventIdx) {
+      // The driver kicks when avail_event is among the indices it just added (vring_need_event):
+      // one behind the next index to serve is never among them.
+      r.availEvent?.setUint16(0, (q.nextAvail + (off ? 0xffff : 0)) & 0xffff, true);
+    } else if (off) q.disableNotifications();
+    else q.enableNotifications();
   }
 
   private stopRing(r: Ring, keepBase = false): void {
@@ -547,6 +699,7 @@ class Session implements DeviceHost {
     r.queue?.deactivate();
     r.queue = undefined;
     r.started = false;
+    r.availHead = r.availEvent = undefined;
   }
 
   private resetDevice(): void {
