@@ -27,15 +27,16 @@ let n = 0;
 const SHARED = ["-object", "memory-backend-memfd,id=mem,size=256M,share=on"];
 const MODERN = ["-global", "virtio-mmio.force-legacy=false"];
 
-/** The FileBlockBackend with every read of sector 0 corrupted in one byte. */
+/** The FileBlockBackend with every read of sector 0 corrupted in one byte (plain and vectored reads). */
 function corrupting(inner: FileBlockBackend): BlockBackend {
   return new Proxy(inner, {
     get(target, prop, recv) {
       const v = Reflect.get(target, prop, recv) as unknown;
-      if (prop !== "read" || typeof v !== "function") return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      return (offset: number, into: Uint8Array, ...rest: unknown[]) => {
+      if ((prop !== "read" && prop !== "readv") || typeof v !== "function") return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      return (offset: number, into: Uint8Array | readonly Uint8Array[], ...rest: unknown[]) => {
         const r = (v as (...a: unknown[]) => unknown).call(target, offset, into, ...rest);
-        if (offset === 0 && into.length > 0) into[0] = (into[0] ?? 0) ^ 0xff;
+        const first = Array.isArray(into) ? (into[0] as Uint8Array | undefined) : (into as Uint8Array);
+        if (offset === 0 && first !== undefined && first.length > 0) first[0] = (first[0] ?? 0) ^ 0xff;
         return r;
       };
     },

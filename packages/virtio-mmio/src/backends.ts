@@ -71,6 +71,22 @@ export interface BlockBackend {
    * @param data - source (a guest-memory view)
    */
   write(offset: number, data: Uint8Array): BlockResult | Promise<BlockResult>;
+  /**
+   * Optional vectored read: fills `buffers`, in order, from byte `offset` on, as one operation
+   * (a file backend's `preadv`). When present it is used for a request whose data spans several
+   * guest buffers (Linux splits a 1 MiB read into one buffer per page or run of pages), instead of
+   * one `read` per buffer.
+   * @param offset - byte offset
+   * @param buffers - destinations (guest-memory views), back to back on the disk
+   */
+  readv?(offset: number, buffers: readonly Uint8Array[]): BlockResult | Promise<BlockResult>;
+  /**
+   * Optional vectored write: writes `buffers`, in order, from byte `offset` on, as one operation
+   * (`pwritev`); used as {@link BlockBackend.readv} is.
+   * @param offset - byte offset
+   * @param buffers - sources (guest-memory views), back to back on the disk
+   */
+  writev?(offset: number, buffers: readonly Uint8Array[]): BlockResult | Promise<BlockResult>;
   /** Makes completed writes durable. */
   flush?(): BlockResult | Promise<BlockResult>;
   /**

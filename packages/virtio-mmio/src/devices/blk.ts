@@ -236,7 +236,7 @@ export class BlkDevice extends DeviceBase {
         return this.readIn(chain, mem, statusAddr, sector, inLen);
       case BlkType.Out: {
         if (b.readOnly === true || !this.rangeOk(chain, sector, outLen)) return this.finish(chain, statusAddr, BlkStatus.IoErr, 0);
-        let st = this.segments(chain, true, sector * Blk.SectorSize, outLen, (off, view) => b.write(off, view));
+        let st = this.segments(chain, true, sector * Blk.SectorSize, outLen, (off, view) => b.write(off, view), b.writev === undefined ? undefined : (off, views) => (b.writev as NonNullable<BlockBackend["writev"]>)(off, views));
         if (!this.negotiated(BlkFeature.Flush) && typeof b.flush === "function") {
           // Write-through: the write is complete only once it is durable (virtio 1.2 §5.2.6.2).
           st = then(st, () => call(() => b.flush?.()));
@@ -301,7 +301,7 @@ export class BlkDevice extends DeviceBase {
         return this.finish(chain, statusAddr, Promise.resolve(r).then(statusOf, () => BlkStatus.IoErr), inLen);
       }
     }
-    const st = this.segments(chain, false, sector * Blk.SectorSize, inLen, (off, view) => b.read(off, view));
+    const st = this.segments(chain, false, sector * Blk.SectorSize, inLen, (off, view) => b.read(off, view), b.readv === undefined ? undefined : (off, views) => (b.readv as NonNullable<BlockBackend["readv"]>)(off, views));
     return this.finish(chain, statusAddr, st, inLen);
   }
 
@@ -316,15 +316,24 @@ export class BlkDevice extends DeviceBase {
     return true;
   }
 
-  /** Runs `op` over the data part of the chain (readable after the header, or writable before the status byte). */
+  /**
+   * Runs `op` over the data part of the chain (readable after the header, or writable before the
+   * status byte); or, when the backend is vectored (`vector`) and the data is in several buffers
+   * that are all plain views of guest memory, `vector` once over all of them.
+   */
   private segments(
     chain: DescriptorChain,
     readable: boolean,
     offset: number,
     total: number,
     op: (offset: number, view: Uint8Array) => BlockResult | Promise<BlockResult>,
+    vector?: (offset: number, views: readonly Uint8Array[]) => BlockResult | Promise<BlockResult>,
   ): Status {
     const mem = (this.host as DeviceHost).memory;
+    if (vector !== undefined) {
+      const views = this.dataViews(chain, readable, total);
+      if (views !== undefined && views.length > 1) return call(() => vector(offset, views));
+    }
     const out: Status[] = [];
     let skip = readable ? Blk.HeaderSize : 0;
     let left = total;
@@ -360,6 +369,32 @@ export class BlkDevice extends DeviceBase {
       left -= k;
     }
     return out.length === 1 ? (out[0] as Status) : all(out);
+  }
+
+  /**
+   * The data part of the chain as guest-memory views, in order; undefined when a buffer is not one
+   * view (it crosses two memory regions: `segments` bounces it through a copy).
+   */
+  private dataViews(chain: DescriptorChain, readable: boolean, total: number): Uint8Array[] | undefined {
+    const mem = (this.host as DeviceHost).memory;
+    const views: Uint8Array[] = [];
+    let skip = readable ? Blk.HeaderSize : 0;
+    let left = total;
+    const to = readable ? chain.readableCount : chain.count;
+    for (let i = readable ? 0 : chain.readableCount; i < to && left > 0; i++) {
+      const len = chain.lengths[i] as number;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      const k = Math.min(len - skip, left);
+      const view = mem.tryView((chain.addresses[i] as number) + skip, k);
+      if (view === undefined) return undefined;
+      views.push(view);
+      skip = 0;
+      left -= k;
+    }
+    return views;
   }
 
   private discard(chain: DescriptorChain, type: number, len: number): Status {
