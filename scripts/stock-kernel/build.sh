@@ -38,7 +38,8 @@ if [ -z "$(ls /var/lib/apt/lists/*_Packages* 2>/dev/null | head -1)" ]; then
 fi
 need=()
 dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
-for t in cpio:cpio modprobe:kmod depmod:kmod lz4:lz4 xz:xz-utils readelf:binutils; do
+dpkg-query -W -f '${Status}' libc6-dev 2>/dev/null | grep -q 'ok installed' || need+=(libc6-dev) # randread.c, static
+for t in cpio:cpio modprobe:kmod depmod:kmod lz4:lz4 xz:xz-utils readelf:binutils gcc:gcc; do
   command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -53,7 +54,7 @@ debian_kernel_resolve linux-image-cloud-amd64
 bbver=$(dpkg-query -W -f '${Version}' busybox-static)
 hash=$( {
   printf '%s %s\nbusybox-static %s\n' "$dk_pkg" "$dk_ver" "$bbver"
-  sha256sum "$here/build.sh" "$here/init" "$here/../debian-kernel.sh" | awk '{print $1}'
+  sha256sum "$here/build.sh" "$here/init" "$here/randread.c" "$here/../debian-kernel.sh" | awk '{print $1}'
 } | sha256sum | cut -c1-16)
 out="$cache/$hash"
 print_paths() { printf 'vmlinux=%s\nbzimage=%s\ninitramfs=%s\n' "$out/vmlinux" "$out/bzImage" "$out/initramfs.cpio"; }
@@ -64,7 +65,7 @@ if [ -f "$out/.done" ]; then print_paths; exit 0; fi
 ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is dynamically linked: install busybox-static"
 # The applets the init uses (busybox-static 1.35 has them all; checked, so a smaller build fails
 # here rather than in the guest).
-for a in sh mount insmod sleep cat grep sed tr head ls od poweroff basename readlink mdev timeout; do
+for a in sh mount insmod sleep cat grep sed tr head ls od poweroff basename readlink mdev timeout ip arping; do
   /bin/busybox --list | grep -qx "$a" || die "busybox-static has no '$a' applet"
 done
 
@@ -117,6 +118,8 @@ for m in $MODULES; do
     echo "$name" >> "$root/lib/modules/order"
   done <<< "$deps"
 done
+# The random-read benchmark tool (stock.rand=): static, so the initramfs needs no libc.
+gcc -static -O2 -o "$root/bin/randread" "$here/randread.c" || die "cannot build randread.c statically (needs gcc and libc6-dev)"
 cp "$here/init" "$root/init"
 chmod +x "$root/init"
 

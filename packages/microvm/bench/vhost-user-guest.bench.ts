@@ -1,9 +1,10 @@
 // Our BlkDevice behind QEMU's vhost-user-blk against QEMU's own virtio-blk, as the guest sees
 // them: Debian's stock kernel on QEMU's microvm (TCG, 1 vCPU) reads 32 MiB of the disk with
-// O_DIRECT, in 1 MiB and in 4 KiB blocks (scripts/stock-kernel/init, stock.dd=), timed by the
-// guest's own clock. The same image, the same guest, one boot per side and sample; each boot
-// measures both block sizes, so the 4 KiB row takes its samples from the 1 MiB row's boots (in
-// the same interleaved order) and boots only when run alone. One warm-up boot per side: the first
+// O_DIRECT, sequentially in 1 MiB and in 4 KiB blocks (scripts/stock-kernel/init, stock.dd=), and
+// 2048 random 4 KiB blocks one at a time (stock.rand=, scripts/stock-kernel/randread.c), timed by
+// the guest's own clock. The same image, the same guest, one boot per side and sample; each boot
+// measures all three, so the later rows take their samples from the first row's boots (in the
+// same interleaved order) and boot only when run alone. One warm-up boot per side: the first
 // boot in a process serves its 1 MiB reads at a third to half of the later speed (the request
 // path's JIT warm-up, and the host's page cache of the fresh image, which QEMU's cache=none side
 // does not use), a cost the daemon pays once. Under TCG the guest's instructions dominate both
@@ -19,29 +20,32 @@ import { BlkDevice } from "@microvm/virtio-mmio";
 import { runQemuMicrovm, stockKernel, type StockKernel } from "../test/helpers/stock-kernel.js";
 
 const MIB = 32;
+const RANDOM_READS = 2048;
 let dir = "";
 let image = "";
 let kernel: StockKernel | undefined;
 let n = 0;
-/** Figures a boot measured that the other block size's row has not taken yet, by side and block size. */
-const spare = { ours: new Map<number, number[]>(), ref: new Map<number, number[]>() };
+/** What a boot measures: sequential reads by block size, and random 4 KiB reads. */
+type Measure = "1048576" | "4096" | "random-4096";
+/** Figures a boot measured that the other rows have not taken yet, by side and measure. */
+const spare = { ours: new Map<Measure, number[]>(), ref: new Map<Measure, number[]>() };
 
-/** One sample of `bs` for a side: a figure an earlier boot left, or a new boot (its other figure is kept). */
-async function sample(side: "ours" | "ref", bs: number): Promise<number> {
-  const left = spare[side].get(bs);
+/** One sample of `what` for a side: a figure an earlier boot left, or a new boot (its other figures are kept). */
+async function sample(side: "ours" | "ref", what: Measure): Promise<number> {
+  const left = spare[side].get(what);
   if (left !== undefined && left.length > 0) return left.shift() as number;
   const got = await boot(side === "ours");
-  for (const [size, mbps] of got) {
-    if (size === bs) continue;
-    const list = spare[side].get(size) ?? [];
+  for (const [m, mbps] of got) {
+    if (m === what) continue;
+    const list = spare[side].get(m) ?? [];
     list.push(mbps);
-    spare[side].set(size, list);
+    spare[side].set(m, list);
   }
-  return got.get(bs) as number;
+  return got.get(what) as number;
 }
 
-/** One boot: MB/s for 1 MiB and 4 KiB reads, from the guest's STOCK-DD lines. */
-async function boot(vhost: boolean): Promise<Map<number, number>> {
+/** One boot: MB/s of each measure, from the guest's STOCK-DD and STOCK-RAND lines. */
+async function boot(vhost: boolean): Promise<Map<Measure, number>> {
   const k = kernel as StockKernel;
   let backend: VhostUserBackend | undefined;
   let args: string[];
@@ -54,18 +58,20 @@ async function boot(vhost: boolean): Promise<Map<number, number>> {
     args = ["-global", "virtio-mmio.force-legacy=false", "-drive", `id=d0,if=none,format=raw,file=${image},cache=none`, "-device", "virtio-blk-device,drive=d0"];
   }
   try {
-    const r = await runQemuMicrovm({ kernel: k, cpus: 1, ...(vhost ? { machine: ["memory-backend=mem"] } : {}), append: `stock.dd=${MIB}`, args, timeoutMs: 120_000 });
-    const out = new Map<number, number>();
-    for (const m of r.text.matchAll(/^STOCK-DD (\d+) (\d+) (\d+)/gm)) out.set(Number(m[1]), Number(m[2]) / 1e6 / (Number(m[3]) / 1e9));
-    if (out.size !== 2) throw new Error(`no STOCK-DD lines (${vhost ? "vhost-user" : "QEMU"}):\n${r.text.slice(-1500)}\n${r.stderr}`);
+    const r = await runQemuMicrovm({ kernel: k, cpus: 1, ...(vhost ? { machine: ["memory-backend=mem"] } : {}), append: `stock.dd=${MIB} stock.rand=${RANDOM_READS}`, args, timeoutMs: 120_000 });
+    const out = new Map<Measure, number>();
+    const mbps = (bytes: string | undefined, ns: string | undefined): number => Number(bytes) / 1e6 / (Number(ns) / 1e9);
+    for (const m of r.text.matchAll(/^STOCK-DD (\d+) (\d+) (\d+)/gm)) out.set(m[1] as Measure, mbps(m[2], m[3]));
+    for (const m of r.text.matchAll(/^STOCK-RAND 4096 (\d+) (\d+)/gm)) out.set("random-4096", mbps(m[1], m[2]));
+    if (out.size !== 3) throw new Error(`no STOCK-DD or STOCK-RAND lines (${vhost ? "vhost-user" : "QEMU"}):\n${r.text.slice(-1500)}\n${r.stderr}`);
     return out;
   } finally {
     backend?.close();
   }
 }
 
-const row = (bs: number, label: string): BenchCase => ({
-  name: `guest reads, ${label} blocks, O_DIRECT: our BlkDevice via vhost-user-blk (TCG)`,
+const row = (what: Measure, label: string): BenchCase => ({
+  name: `guest reads, ${label}, O_DIRECT: our BlkDevice via vhost-user-blk (TCG)`,
   unit: "MB/s",
   better: "higher",
   reference: "QEMU's own virtio-blk on the same image, same guest",
@@ -91,8 +97,8 @@ const row = (bs: number, label: string): BenchCase => ({
     if (dir) rmSync(dir, { recursive: true, force: true });
     dir = "";
   },
-  ours: () => sample("ours", bs),
-  ref: () => sample("ref", bs),
+  ours: () => sample("ours", what),
+  ref: () => sample("ref", what),
 });
 
-export const cases: BenchCase[] = [row(1048576, "1 MiB"), row(4096, "4 KiB")];
+export const cases: BenchCase[] = [row("1048576", "1 MiB blocks"), row("4096", "4 KiB blocks"), row("random-4096", "random 4 KiB blocks")];
