@@ -40,6 +40,15 @@ async function until(cond: () => boolean): Promise<boolean> {
   return cond();
 }
 
+/** The front-end hangs up; once the back-end has seen it, everything the test opened is closed. */
+async function hangUp(fe: { close(): void }, b: VhostUserBackend, fds: readonly { close(): void }[], ram: { close(): void }): Promise<void> {
+  fe.close();
+  await until(() => !b.connected);
+  b.close();
+  for (const f of fds) f.close();
+  ram.close();
+}
+
 describe("the vhost-user back-end under a front-end of our own", () => {
   it("serves our RngDevice: a posted 64-byte buffer comes back filled, with an interrupt on the call eventfd", async () => {
     const { b, path } = backend(() => new RngDevice());
@@ -114,12 +123,7 @@ describe("the vhost-user back-end under a front-end of our own", () => {
     expect(ram.bytes[BUF + 0x400]).toBe(0); // VIRTIO_BLK_S_OK
     expect(disk.subarray(3 * 512, 4 * 512).every((x) => x === 0xab)).toBe(true);
     expect(disk.subarray(0, 3 * 512).every((x) => x === 0)).toBe(true);
-    fe.close();
-    await until(() => !b.connected);
-    b.close();
-    kick.close();
-    call.close();
-    ram.close();
+    await hangUp(fe, b, [kick, call], ram);
   });
 
   it("hostile front-ends: each is cut off with the reason counted, no fd leaks, and the next front-end is served", async () => {
@@ -203,12 +207,7 @@ describe("the vhost-user back-end under a front-end of our own", () => {
     }
     expect(await interrupted(call)).toBe(1n);
     expect(b.stats()).toMatchObject({ kicks: 3, calls: 1, polled: 0, hostile: {} });
-    fe.close();
-    await until(() => !b.connected);
-    b.close();
-    kick.close();
-    call.close();
-    ram.close();
+    await hangUp(fe, b, [kick, call], ram);
   });
 
   it("pollMicros: a busy driver's buffers are taken without kicks, the event loop still gets its turns, and an idle back-end asks for kicks again and does not spin", async () => {
@@ -262,12 +261,7 @@ describe("the vhost-user back-end under a front-end of our own", () => {
     await sleep(200);
     expect(performance.eventLoopUtilization(elu0).utilization).toBeLessThan(0.5);
     expect(b.stats()).toMatchObject({ polled: s.polled, kicks: s.kicks, hostile: {} });
-    fe.close();
-    await until(() => !b.connected);
-    b.close();
-    kick.close();
-    call.close();
-    ram.close();
+    await hangUp(fe, b, [kick, call], ram);
   });
 });
 
