@@ -97,8 +97,6 @@ export const COUNTER = {
   unclaimedMmioReads: 2,
   /** MMIO writes nothing claimed. */
   unclaimedMmioWrites: 3,
-  /** Unused (was: the I/O thread's state; the mailbox now says when it has gone). */
-  reserved4: 4,
   /** Register accesses forwarded to the I/O thread. */
   forwarded: 5,
   /** Queue notifications served. */
