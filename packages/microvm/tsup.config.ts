@@ -97,7 +97,8 @@ const toCommonJs: TsupPlugin = {
  * machine.ts goes to one of a few groups (virtual modules that re-export the real ones), and each
  * group also imports the groups it builds on (`uses`), so that what a lower group needs is reached
  * from every group above it alike and lands in one shared chunk per group:
- * - planning (--info-mtree; every run): the machine, the planner and the codecs;
+ * - surface (--info-mtree without a kernel): the platform, the layout, the address spaces;
+ * - planning (every run): the machine, the planner and the codecs;
  * - plan-printer (--print-plan; both engines): QEMU's command line and user networking, whose
  *   helper start-up (child_process) --info-mtree never loads;
  * - one group per engine, and one per device backend (tap, pty, image lock, terminal), loaded only
@@ -109,7 +110,8 @@ const lazyGroups: Plugin = {
     const ns = "microvm-cli-group";
     const at = (...p: string[]): string => join(src, ...p);
     const groups: Record<string, { readonly members: readonly string[]; readonly uses: readonly string[] }> = {
-      planning: { members: [at("machine.ts"), at("plan.ts"), at("platform.ts")], uses: [] },
+      surface: { members: [at("surface.ts"), at("engine-choice.ts"), at("platform.ts")], uses: [] },
+      planning: { members: [at("machine.ts"), at("plan.ts")], uses: ["surface"] },
       "plan-printer": { members: [at("format-plan.ts"), at("qemu", "command.ts"), at("node", "user-net.ts"), at("node", "passt.ts")], uses: ["planning"] },
       "qemu-engine": { members: [at("qemu", "machine.ts")], uses: ["planning", "plan-printer"] },
       "kvm-engine": { members: [at("kvm-machine.ts")], uses: ["planning", "plan-printer"] },
@@ -119,7 +121,7 @@ const lazyGroups: Plugin = {
       terminal: { members: [at("node", "terminal.ts")], uses: ["planning"] },
     };
     // One export of each group that others use (any would do: it makes the group reachable).
-    const representative: Record<string, string> = { planning: "planFor", "plan-printer": "formatPlan" };
+    const representative: Record<string, string> = { surface: "planSurface", planning: "planFor", "plan-printer": "formatPlan" };
     const groupOf = new Map(Object.entries(groups).flatMap(([g, { members }]) => members.map((f) => [f, g] as const)));
     const importers = new Set([at("cli", "main.ts"), at("machine.ts")]);
     build.onResolve({ filter: /^\.\.?\// }, (args) => {

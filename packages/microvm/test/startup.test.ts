@@ -89,6 +89,8 @@ interface Loaded {
 const ROLES: readonly (readonly [string, string])[] = [
   ["function parseCommandLine(", "command line"],
   ["function planMachine(", "planner"],
+  ["function planSurface(", "surface"],
+  ["function encodeAcpiTables(", "encoders"],
   ["function formatPlan(", "plan printer"],
   ["function qemuInvocation(", "qemu command line"],
   ["function createQemuMachine(", "qemu engine"],
@@ -187,11 +189,14 @@ describe("what the microvm bin loads", () => {
     expect(l.files).toEqual([BIN]);
   });
 
-  it.each([["kvm"], ["qemu"]])("--info-mtree on the %s engine loads the planner and no backend", (engine) => {
+  it.each([["kvm"], ["qemu"]])("--info-mtree on the %s engine loads the surface alone: no planner, no encoder, no backend", (engine) => {
     const l = run(["-M", "microvm,legacy", "--info-mtree", "--engine", engine, ...(engine === "qemu" ? ["-accel", "tcg"] : [])]);
     expect(l.code, l.stderr).toBe(0);
     expect(l.stdout).toContain("(prio 0, i/o): serial");
-    expect(l.roles.has("planner")).toBe(true);
+    expect(l.roles.has("surface")).toBe(true);
+    // The planner and its encoders (PVH, MPTable, ACPI) are for a board with a kernel.
+    expect(l.roles.has("planner")).toBe(false);
+    expect(l.roles.has("encoders")).toBe(false);
     expect(l.esm).toEqual([]);
     expectNoBackend(l);
   });
@@ -204,7 +209,7 @@ describe("what the microvm bin loads", () => {
       "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0"]);
     expect(l.code, l.stderr).toBe(0);
     expect(l.stdout).toMatch(/^qemu: qemu-system-x86_64 /m);
-    for (const role of ["planner", "plan printer", "qemu command line"]) expect(l.roles.has(role), role).toBe(true);
+    for (const role of ["planner", "encoders", "plan printer", "qemu command line"]) expect(l.roles.has(role), role).toBe(true);
     expect(l.esm).toEqual([]);
     expectNoBackend(l);
   });

@@ -178,8 +178,9 @@ export async function runCli(
 
 async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Promise<number> {
   if (config.kernel === undefined) {
-    // --info-mtree alone: the surface depends on the board and the engine, not on a kernel.
-    const [{ resolveEngine }, { planSurface }, { KVM_PLATFORM, qemuPlatform }] = await Promise.all([import("../machine.js"), import("../plan.js"), import("../platform.js")]);
+    // --info-mtree alone: the surface depends on the board and the engine, not on a kernel (and
+    // needs none of the encoders: surface.ts, not plan.ts).
+    const [{ resolveEngine }, { planSurface }, { KVM_PLATFORM, qemuPlatform }] = await Promise.all([import("../engine-choice.js"), import("../surface.js"), import("../platform.js")]);
     const r = resolveEngine({ engine: config.engine, ...(config.accel ? { accel: config.accel } : {}) });
     const surface = planSurface({
       memory: config.memory,
