@@ -348,6 +348,8 @@ describe("encoder messages", () => {
     ["IOAPIC id 256", at({ ioApic: { id: 256 } }), ["out-of-range", "ioApics[0].id", "ioApics[0].id: expected 0..255, got 256"]],
     ["IOAPIC id -1", at({ ioApic: { id: -1 } }), ["out-of-range", "ioApics[0].id", "ioApics[0].id: expected 0..255, got -1"]],
     ["an IOAPIC id equal to a CPU's", at({ cpus: 3, ioApic: { id: 1 } }), ["apic-id-conflict", "ioApics[0].id", "ioApics[0].id: IOAPIC id 1 equals the APIC id of processors[1]"]],
+    // The first processor's id too (index 0 is a processor, not "none").
+    ["an IOAPIC id equal to the first CPU's", at({ cpus: 3, ioApic: { id: 0 } }), ["apic-id-conflict", "ioApics[0].id", "ioApics[0].id: IOAPIC id 0 equals the APIC id of processors[0]"]],
     [
       "a repeated IOAPIC id",
       at({ ioApics: [{ id: 5, version: 0x11, usable: true, address: 0xfec00000 }, { id: 5, version: 0x11, usable: true, address: 0xfec01000 }], ioInterrupts: [] }),
