@@ -93,6 +93,22 @@ for (const version of [2, 1] as const) {
         expect(q.reap()).toEqual([{ id: w.head, len: 1 }]);
         expect(disk.slice(20 * 512, 20 * 512 + 1024)).toEqual(pattern(1024, 77));
         expect(calls).toEqual(vectored ? ["readv 1536 512+512+512", "writev 10240 512+512"] : ["read 1536 512", "read 2048 512", "read 2560 512", "write 10240 512", "write 10752 512"]);
+        // The header and the first data sector in one buffer, the second sector in another: the
+        // first view starts after the header.
+        calls.length = 0;
+        const q2 = d.queues[0]!;
+        const first = d.alloc.alloc(16 + 512);
+        d.mem.write32(first, BlkType.Out);
+        d.mem.write64(first + 8, 40n);
+        d.mem.write(first + 16, pattern(512, 31));
+        const second = d.alloc.alloc(512);
+        d.mem.write(second, pattern(512, 32));
+        const st = d.alloc.alloc(1);
+        const head = q2.submit([{ addr: first, len: 16 + 512 }, { addr: second, len: 512 }, { addr: st, len: 1, write: true } as never]);
+        expect(q2.reap()).toEqual([{ id: head, len: 1 }]);
+        expect(d.mem.read8(st)).toBe(BlkStatus.Ok);
+        expect(disk.slice(40 * 512, 42 * 512)).toEqual(Uint8Array.from([...pattern(512, 31), ...pattern(512, 32)]));
+        expect(calls).toEqual(vectored ? ["writev 20480 512+512"] : ["write 20480 512", "write 20992 512"]);
       }
     });
 
