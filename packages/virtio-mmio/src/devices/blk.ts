@@ -330,29 +330,14 @@ export class BlkDevice extends DeviceBase {
     vector?: (offset: number, views: readonly Uint8Array[]) => BlockResult | Promise<BlockResult>,
   ): Status {
     const mem = (this.host as DeviceHost).memory;
-    if (vector !== undefined) {
-      const views = this.dataViews(chain, readable, total);
-      if (views !== undefined && views.length > 1) return call(() => vector(offset, views));
+    const parts = this.dataParts(chain, readable, total);
+    if (vector !== undefined && parts.length > 1 && parts.every((p) => p.view !== undefined)) {
+      return call(() => vector(offset, parts.map((p) => p.view as Uint8Array)));
     }
     const out: Status[] = [];
-    let skip = readable ? Blk.HeaderSize : 0;
-    let left = total;
     let off = offset;
-    const from = readable ? 0 : chain.readableCount;
-    const to = readable ? chain.readableCount : chain.count;
-    for (let i = from; i < to && left > 0; i++) {
-      let len = chain.lengths[i] as number;
-      let addr = chain.addresses[i] as number;
-      if (skip >= len) {
-        skip -= len;
-        continue;
-      }
-      addr += skip;
-      len -= skip;
-      skip = 0;
-      const k = Math.min(len, left);
+    for (const { addr, len: k, view } of parts) {
       const o = off;
-      const view = mem.tryView(addr, k);
       if (view !== undefined) out.push(call(() => op(o, view)));
       else {
         // A buffer crossing two adjacent regions: bounce through a copy.
@@ -366,18 +351,18 @@ export class BlkDevice extends DeviceBase {
         }
       }
       off += k;
-      left -= k;
     }
     return out.length === 1 ? (out[0] as Status) : all(out);
   }
 
   /**
-   * The data part of the chain as guest-memory views, in order; undefined when a buffer is not one
-   * view (it crosses two memory regions: `segments` bounces it through a copy).
+   * The data part of the chain, in order: each buffer's address and length (the header skipped on
+   * the readable side, the status byte left out on the writable one) and its guest-memory view,
+   * undefined for a buffer that crosses two memory regions.
    */
-  private dataViews(chain: DescriptorChain, readable: boolean, total: number): Uint8Array[] | undefined {
+  private dataParts(chain: DescriptorChain, readable: boolean, total: number): { addr: number; len: number; view: Uint8Array | undefined }[] {
     const mem = (this.host as DeviceHost).memory;
-    const views: Uint8Array[] = [];
+    const parts: { addr: number; len: number; view: Uint8Array | undefined }[] = [];
     let skip = readable ? Blk.HeaderSize : 0;
     let left = total;
     const to = readable ? chain.readableCount : chain.count;
@@ -387,14 +372,13 @@ export class BlkDevice extends DeviceBase {
         skip -= len;
         continue;
       }
+      const addr = (chain.addresses[i] as number) + skip;
       const k = Math.min(len - skip, left);
-      const view = mem.tryView((chain.addresses[i] as number) + skip, k);
-      if (view === undefined) return undefined;
-      views.push(view);
+      parts.push({ addr, len: k, view: mem.tryView(addr, k) });
       skip = 0;
       left -= k;
     }
-    return views;
+    return parts;
   }
 
   private discard(chain: DescriptorChain, type: number, len: number): Status {
