@@ -105,15 +105,7 @@ export class FdBlockBackend implements BlockBackend {
    * ```
    */
   readv(offset: number, buffers: readonly Uint8Array[]): BlockResult {
-    let at = offset;
-    for (let i = 0; i < buffers.length; i += IOV_MAX) {
-      const part = buffers.slice(i, i + IOV_MAX);
-      const n = readvSync(this.fd, part, at);
-      const len = totalLength(part);
-      // A short read (the end of the file, or a signal): the rest one buffer at a time.
-      if (n < len) eachFrom(part, n, at, (o, b) => this.read(o, b));
-      at += len;
-    }
+    vectored(this.fd, offset, buffers, readvSync, (o, b) => this.read(o, b));
   }
 
   /**
@@ -128,14 +120,7 @@ export class FdBlockBackend implements BlockBackend {
    * ```
    */
   writev(offset: number, buffers: readonly Uint8Array[]): BlockResult {
-    let at = offset;
-    for (let i = 0; i < buffers.length; i += IOV_MAX) {
-      const part = buffers.slice(i, i + IOV_MAX);
-      const n = writevSync(this.fd, part, at);
-      const len = totalLength(part);
-      if (n < len) eachFrom(part, n, at, (o, b) => this.write(o, b));
-      at += len;
-    }
+    vectored(this.fd, offset, buffers, writevSync, (o, b) => this.write(o, b));
   }
 
   /**
@@ -154,6 +139,22 @@ export class FdBlockBackend implements BlockBackend {
 
 /** The most buffers one preadv/pwritev takes (IOV_MAX, limits.h / UIO_MAXIOV). */
 const IOV_MAX = 1024;
+
+/**
+ * `buffers` at `offset` through `sys` (readvSync or writevSync), at most IOV_MAX buffers a call;
+ * what a short transfer (the end of the file, a signal) leaves goes through `one`, a buffer at a
+ * time.
+ */
+function vectored(fd: number, offset: number, buffers: readonly Uint8Array[], sys: (fd: number, buffers: Uint8Array[], position: number) => number, one: (offset: number, part: Uint8Array) => void): void {
+  let at = offset;
+  for (let i = 0; i < buffers.length; i += IOV_MAX) {
+    const part = buffers.slice(i, i + IOV_MAX);
+    const n = sys(fd, part, at);
+    const len = totalLength(part);
+    if (n < len) eachFrom(part, n, at, one);
+    at += len;
+  }
+}
 
 function totalLength(buffers: readonly Uint8Array[]): number {
   let t = 0;
