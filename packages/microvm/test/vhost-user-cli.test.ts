@@ -3,7 +3,7 @@
 // the guest is Debian's stock kernel, whose init writes and reads back a pattern), removes its
 // socket and exits 0 on SIGTERM; bad command lines and a missing image are one-line errors
 // before any socket exists.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readSync, closeSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +41,26 @@ describe("microvm-vhost-user: the command line", () => {
   });
 });
 
+/** A fresh 8 MiB raw image and a socket path for a daemon run named `word`. */
+function blkFiles(word: string): { image: string; sock: string } {
+  const image = join(dir, `disk-${word}.img`);
+  writeFileSync(image, "");
+  truncateSync(image, 8 << 20);
+  return { image, sock: join(dir, `blk-${word}.sock`) };
+}
+
+/** Starts `microvm-vhost-user blk` on `sock` and `image`; its stderr goes to `log`. */
+function startBlkDaemon(sock: string, image: string, log: (text: string) => void): { d: ChildProcess; closed: Promise<number | string | null> } {
+  const d = spawn(process.execPath, [...NODE_ARGS, "blk", "--socket", sock, "--image", image], { stdio: ["ignore", "ignore", "pipe"] });
+  d.stderr?.setEncoding("utf8").on("data", log);
+  return { d, closed: new Promise((r) => d.once("close", (code, signal) => r(code ?? signal))) };
+}
+
+/** Waits (15 s at most) for the daemon's socket to appear. */
+async function socketUp(sock: string): Promise<void> {
+  for (let i = 0; i < 300 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
 const noQemu = qemuAvailable() ? undefined : "qemu-system-x86_64 is not installed";
 const built = noQemu ? { skip: noQemu } : stockKernel();
 const skip = "skip" in built ? built.skip : undefined;
@@ -49,15 +69,10 @@ describe.skipIf(skip !== undefined)(`microvm-vhost-user under QEMU${skip ? ` (sk
     ["SIGTERM", "daemon5"],
     ["SIGKILL", "killed9"],
   ] as const)("serves blk to QEMU's vhost-user-blk: the guest's fsync'd pattern is in the image; then %s", async (signal, word) => {
-    const image = join(dir, `disk-${word}.img`);
-    writeFileSync(image, "");
-    truncateSync(image, 8 << 20);
-    const sock = join(dir, `blk-${word}.sock`);
-    const daemon = spawn(process.execPath, [...NODE_ARGS, "blk", "--socket", sock, "--image", image], { stdio: ["ignore", "ignore", "pipe"] });
+    const { image, sock } = blkFiles(word);
     let log = "";
-    daemon.stderr.setEncoding("utf8").on("data", (t: string) => (log += t));
-    const exited = new Promise<number | null>((r) => daemon.once("close", (code) => r(code)));
-    for (let i = 0; i < 300 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+    const { d: daemon, closed: exited } = startBlkDaemon(sock, image, (t) => (log += t));
+    await socketUp(sock);
     expect(existsSync(sock), log).toBe(true);
     const r = await runQemuMicrovm({
       kernel: built as StockKernel,
@@ -85,18 +100,11 @@ describe.skipIf(skip !== undefined)(`microvm-vhost-user under QEMU${skip ? ` (sk
   // at its used index, so requests in flight when the old one died are served again by the new
   // one. The new daemon takes over the socket the killed one left behind.
   async function killAndRestart(word: string, reconnect: boolean, timeoutMs: number) {
-    const image = join(dir, `disk-${word}.img`);
-    writeFileSync(image, "");
-    truncateSync(image, 8 << 20);
-    const sock = join(dir, `blk-${word}.sock`);
+    const { image, sock } = blkFiles(word);
     let log = "";
-    const start = () => {
-      const d = spawn(process.execPath, [...NODE_ARGS, "blk", "--socket", sock, "--image", image], { stdio: ["ignore", "ignore", "pipe"] });
-      d.stderr.setEncoding("utf8").on("data", (t: string) => (log += t));
-      return { d, closed: new Promise<number | string | null>((r) => d.once("close", (code, signal) => r(code ?? signal))) };
-    };
+    const start = () => startBlkDaemon(sock, image, (t) => (log += t));
     const first = start();
-    for (let i = 0; i < 300 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+    await socketUp(sock);
     let second: ReturnType<typeof start> | undefined;
     let restarted: Promise<void> | undefined;
     try {
