@@ -22,38 +22,77 @@ export function byteSum(b: Uint8Array, start: number, end: number): number {
  * about three plain copies of the table. Each byte must be stored once; bytes never stored are 0.
  */
 export class SummingWriter {
-  private readonly v: DataView;
   private readonly b: Uint8Array;
   private sum = 0;
 
   /** @param b - the destination, zeroed */
   constructor(b: Uint8Array) {
     this.b = b;
-    this.v = viewOf(b);
   }
 
   /** Stores byte `x` at `o`. */
   u8(o: number, x: number): void {
-    this.v.setUint8(o, x);
-    this.sum += x & 0xff;
+    const v = x & 0xff;
+    this.b[o] = v;
+    this.sum += v;
   }
 
   /** Stores the little-endian u16 `x` at `o`. */
   u16(o: number, x: number): void {
-    this.v.setUint16(o, x, true);
-    this.sum += (x & 0xff) + ((x >>> 8) & 0xff);
+    const lo = x & 0xff;
+    const hi = (x >>> 8) & 0xff;
+    const b = this.b;
+    b[o] = lo;
+    b[o + 1] = hi;
+    this.sum += lo + hi;
   }
 
-  /** Stores the little-endian u32 `x` at `o`. */
+  /**
+   * Stores the little-endian u32 `x` at `o`. Plain byte stores: a DataView's `setUint32` plus the
+   * byte sum cost twice as much here.
+   */
   u32(o: number, x: number): void {
-    this.v.setUint32(o, x, true);
-    this.sum += (x & 0xff) + ((x >>> 8) & 0xff) + ((x >>> 16) & 0xff) + (x >>> 24);
+    const b0 = x & 0xff;
+    const b1 = (x >>> 8) & 0xff;
+    const b2 = (x >>> 16) & 0xff;
+    const b3 = x >>> 24;
+    const b = this.b;
+    b[o] = b0;
+    b[o + 1] = b1;
+    b[o + 2] = b2;
+    b[o + 3] = b3;
+    this.sum += b0 + b1 + b2 + b3;
   }
 
   /** Stores the bytes `x` from `o`. */
   bytes(o: number, x: Uint8Array): void {
     this.b.set(x, o);
     for (let i = 0; i < x.length; i++) this.sum += x[i] as number;
+  }
+
+  /**
+   * Replaces the byte at `o`, already stored (or still 0), with `x`, keeping the sum right.
+   */
+  overwrite(o: number, x: number): void {
+    const v = x & 0xff;
+    this.sum += v - (this.b[o] as number);
+    this.b[o] = v;
+  }
+
+  /**
+   * Repeats the `size` bytes stored at `o` so that they appear `count` times in a row from `o`,
+   * copying in doubling runs (a handful of copies for hundreds of entries).
+   */
+  repeat(o: number, size: number, count: number): void {
+    let entrySum = 0;
+    for (let i = o; i < o + size; i++) entrySum += this.b[i] as number;
+    let have = 1;
+    while (have < count) {
+      const n = Math.min(have, count - have);
+      this.b.copyWithin(o + have * size, o, o + n * size);
+      have += n;
+    }
+    this.sum += entrySum * (count - 1);
   }
 
   /** The checksum byte of everything stored since the last call: it makes their sum 0. */

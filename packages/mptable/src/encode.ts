@@ -42,7 +42,23 @@ import type {
  */
 export const DEFAULT_OEM_ID: "MICROVM" = "MICROVM";
 
-function processorsOf(config: MpTableConfig): MpProcessor[] {
+/**
+ * The encoder's own form of a table: like {@link MpTable}, but a CPU count given as `cpus: n`
+ * stays a number. Those n processors (APIC ids 0..n-1, the defaults, the first one the BSP) are
+ * valid by construction, so the encoder neither makes an object for each nor checks them: at 254
+ * CPUs the objects and their checks were half of the encoder's time.
+ */
+interface EncoderTable extends Omit<MpTable, "processors"> {
+  readonly processors: readonly MpProcessor[] | number;
+}
+
+/** The number of processors of a table in either form. */
+function cpuCount(t: EncoderTable): number {
+  return typeof t.processors === "number" ? t.processors : t.processors.length;
+}
+
+/** The processors of `config`, or their count when `keepCount` and `cpus` is a number. */
+function processorsOf(config: MpTableConfig, keepCount: boolean): MpProcessor[] | number {
   const given = config.processors ?? config.cpus;
   if (given === undefined) {
     throw new MptableError("invalid-argument", "cpus", "expected a CPU count or a list of processors, got nothing");
@@ -51,17 +67,9 @@ function processorsOf(config: MpTableConfig): MpProcessor[] {
     if (!Number.isInteger(given)) throw new MptableError("invalid-argument", "cpus", `expected an integer 1..${MP_MAX_CPUS}, got ${given}`);
     if (given < 1) throw new MptableError("no-cpus", "cpus", `expected 1..${MP_MAX_CPUS}, got ${given}`);
     if (given > MP_MAX_CPUS) throw new MptableError("too-many-cpus", "cpus", `expected 1..${MP_MAX_CPUS}, got ${given}`);
+    if (keepCount) return given;
     const out = new Array<MpProcessor>(given);
-    for (let i = 0; i < given; i++) {
-      out[i] = {
-        apicId: i,
-        apicVersion: DEFAULT_LAPIC_VERSION,
-        enabled: true,
-        bootstrap: i === 0,
-        signature: DEFAULT_CPU_SIGNATURE,
-        featureFlags: DEFAULT_CPU_FEATURES,
-      };
-    }
+    for (let i = 0; i < given; i++) out[i] = countedProcessor(i);
     return out;
   }
   if (!Array.isArray(given)) {
@@ -71,6 +79,18 @@ function processorsOf(config: MpTableConfig): MpProcessor[] {
   // A non-object entry is kept as it is, for validateMpTable to name it (`processors[i]`).
   const anyBsp = list.some((p) => p?.bootstrap === true);
   return list.map((p, i) => (typeof p === "object" && p !== null ? defaultProcessor(p, !anyBsp && i === 0) : (p as unknown as MpProcessor)));
+}
+
+/** Processor `i` of a table given as a CPU count. */
+function countedProcessor(i: number): MpProcessor {
+  return {
+    apicId: i,
+    apicVersion: DEFAULT_LAPIC_VERSION,
+    enabled: true,
+    bootstrap: i === 0,
+    signature: DEFAULT_CPU_SIGNATURE,
+    featureFlags: DEFAULT_CPU_FEATURES,
+  };
 }
 
 function defaultProcessor(p: MpProcessorConfig, bsp: boolean): MpProcessor {
@@ -99,12 +119,19 @@ function defaultProcessor(p: MpProcessorConfig, bsp: boolean): MpProcessor {
  * ```
  */
 export function resolveMpTableConfig(config: MpTableConfig): MpTable {
+  return resolveTable(config, false) as MpTable;
+}
+
+/** {@link resolveMpTableConfig}, keeping a CPU count as a number when `keepCount`. */
+function resolveTable(config: MpTableConfig, keepCount: boolean): EncoderTable {
   if (typeof config !== "object" || config === null) {
     throw new MptableError("invalid-argument", "config", `expected an object, got ${config === null ? "null" : typeof config}`);
   }
-  const processors = processorsOf(config);
-  const bsp = processors.find((p) => p?.bootstrap) ?? processors[0];
-  const maxApic = processors.reduce((m, p) => (typeof p?.apicId === "number" && p.apicId > m ? p.apicId : m), -1);
+  const processors = processorsOf(config, keepCount);
+  // A counted table's BSP is APIC id 0 and its largest id n-1.
+  const bspApic = typeof processors === "number" ? 0 : (processors.find((p) => p?.bootstrap) ?? processors[0])?.apicId;
+  const maxApic =
+    typeof processors === "number" ? processors - 1 : processors.reduce((m, p) => (typeof p?.apicId === "number" && p.apicId > m ? p.apicId : m), -1);
   const ioApics: MpIoApic[] = config.ioApics
     ? [...config.ioApics]
     : [
@@ -129,7 +156,7 @@ export function resolveMpTableConfig(config: MpTableConfig): MpTable {
     : [
         // LINT0 is the 8259's ExtINT input of the BSP (virtual-wire mode), LINT1 the NMI of every
         // LAPIC: MP spec 1.4 §5.1 default configurations, and what Firecracker and qboot write.
-        { type: "ExtINT", polarity: "conforming", trigger: "conforming", sourceBus: lintBus, sourceIrq: 0, destApic: bsp?.apicId ?? 0, destLint: 0 },
+        { type: "ExtINT", polarity: "conforming", trigger: "conforming", sourceBus: lintBus, sourceIrq: 0, destApic: bspApic ?? 0, destLint: 0 },
         { type: "NMI", polarity: "conforming", trigger: "conforming", sourceBus: lintBus, sourceIrq: 0, destApic: MP_APIC_ALL, destLint: 1 },
       ];
   return {
@@ -148,10 +175,10 @@ export function resolveMpTableConfig(config: MpTableConfig): MpTable {
 }
 
 /** Base-table length (configuration header plus entries) of a complete table. */
-function baseLength(t: MpTable): number {
+function baseLength(t: EncoderTable): number {
   return (
     MP_SIZES.header +
-    t.processors.length * MP_SIZES.processor +
+    cpuCount(t) * MP_SIZES.processor +
     t.buses.length * MP_SIZES.bus +
     t.ioApics.length * MP_SIZES.ioApic +
     t.ioInterrupts.length * MP_SIZES.ioInterrupt +
@@ -172,7 +199,7 @@ function baseLength(t: MpTable): number {
  * ```
  */
 export function mpTableSize(config: MpTableConfig): number {
-  return MP_SIZES.floatingPointer + baseLength(resolveMpTableConfig(config));
+  return MP_SIZES.floatingPointer + baseLength(resolveTable(config, true));
 }
 
 function checkIrqFields(list: string, i: number, e: MpIoInterrupt | MpLocalInterrupt): void {
@@ -204,6 +231,13 @@ function checkIrqFields(list: string, i: number, e: MpIoInterrupt | MpLocalInter
  * ```
  */
 export function validateMpTable(t: MpTable): void {
+  // A number here is not the encoder's CPU count: an MpTable lists its processors.
+  if (!Array.isArray(t.processors)) throw new MptableError("invalid-argument", "processors", `expected an array, got ${typeof t.processors}`);
+  validateTable(t);
+}
+
+/** {@link validateMpTable} for either form of a table; a CPU count was checked by the resolver. */
+function validateTable(t: EncoderTable): void {
   checkInt("address", t.address, 0, MP_LIMIT_1MIB - 1);
   if (t.address % 16 !== 0) {
     throw new MptableError("misaligned", "address", `expected a multiple of 16 (Linux scans in 16-byte steps), got 0x${t.address.toString(16)}`);
@@ -217,36 +251,18 @@ export function validateMpTable(t: MpTable): void {
   checkInt("lapicAddress", t.lapicAddress, 0, 0xffffffff);
   if (t.lapicAddress === 0) throw new MptableError("null-lapic", "lapicAddress", "expected a non-zero address (Linux rejects 0)");
 
-  for (const key of ["processors", "buses", "ioApics", "ioInterrupts", "localInterrupts"] as const) {
+  for (const key of ["buses", "ioApics", "ioInterrupts", "localInterrupts"] as const) {
     if (!Array.isArray(t[key])) throw new MptableError("invalid-argument", key, `expected an array, got ${typeof t[key]}`);
   }
-  const n = t.processors.length;
-  if (n < 1) throw new MptableError("no-cpus", "cpus", `expected 1..${MP_MAX_CPUS}, got ${n}`);
-  if (n > MP_MAX_CPUS) throw new MptableError("too-many-cpus", "cpus", `expected 1..${MP_MAX_CPUS}, got ${n}`);
-  // Field names (`processors[3].apicId`) are built only for a message: a 254-CPU table has ~1500
-  // fields, and naming each one up front was most of the encoder's time.
   // The processor holding each APIC id, -1 for none: an array rather than a Map, which cost a
   // quarter of the encoder's time at 254 CPUs. Every id looked up is checked to be 0..0xff first.
   const cpuOfApicId = new Array<number>(256).fill(-1);
-  let bsps = 0;
-  t.processors.forEach((p, i) => {
-    if (typeof p !== "object" || p === null) throw new MptableError("invalid-argument", `processors[${i}]`, "expected an object");
-    // 0xff is the xAPIC broadcast id, so a CPU can never have it.
-    const id = checkEntryInt("processors", i, "apicId", p.apicId, 0, 0xfe);
-    const prev = cpuOfApicId[id] as number;
-    if (prev >= 0) throw new MptableError("duplicate-apic-id", `processors[${i}].apicId`, `APIC id ${id} is already used by processors[${prev}]`);
-    cpuOfApicId[id] = i;
-    checkEntryInt("processors", i, "apicVersion", p.apicVersion, 0, 0xff);
-    checkEntryBool("processors", i, "enabled", p.enabled);
-    checkEntryBool("processors", i, "bootstrap", p.bootstrap);
-    checkEntryInt("processors", i, "signature", p.signature, 0, 0xffffffff);
-    checkEntryInt("processors", i, "featureFlags", p.featureFlags, 0, 0xffffffff);
-    if (p.bootstrap) {
-      bsps++;
-      if (!p.enabled) throw new MptableError("bsp-count", `processors[${i}].enabled`, "expected the bootstrap processor to be enabled, got false");
-    }
-  });
-  if (bsps !== 1) throw new MptableError("bsp-count", "processors", `expected exactly 1 bootstrap processor, got ${bsps}`);
+  if (typeof t.processors === "number") {
+    // A counted table: n processors with APIC ids 0..n-1, the first the BSP (processorsOf).
+    for (let i = 0; i < t.processors; i++) cpuOfApicId[i] = i;
+  } else {
+    validateProcessors(t.processors, cpuOfApicId);
+  }
 
   const busIds = new Set<number>();
   t.buses.forEach((b, i) => {
@@ -305,6 +321,37 @@ export function validateMpTable(t: MpTable): void {
 }
 
 /**
+ * Checks a list of processors (1..254, distinct APIC ids below 0xff, one enabled BSP) and records
+ * in `cpuOfApicId` which processor holds each APIC id.
+ */
+function validateProcessors(processors: readonly MpProcessor[], cpuOfApicId: number[]): void {
+  const n = processors.length;
+  if (n < 1) throw new MptableError("no-cpus", "cpus", `expected 1..${MP_MAX_CPUS}, got ${n}`);
+  if (n > MP_MAX_CPUS) throw new MptableError("too-many-cpus", "cpus", `expected 1..${MP_MAX_CPUS}, got ${n}`);
+  // Field names (`processors[3].apicId`) are built only for a message: a 254-CPU table has ~1500
+  // fields, and naming each one up front was most of the encoder's time.
+  let bsps = 0;
+  processors.forEach((p, i) => {
+    if (typeof p !== "object" || p === null) throw new MptableError("invalid-argument", `processors[${i}]`, "expected an object");
+    // 0xff is the xAPIC broadcast id, so a CPU can never have it.
+    const id = checkEntryInt("processors", i, "apicId", p.apicId, 0, 0xfe);
+    const prev = cpuOfApicId[id] as number;
+    if (prev >= 0) throw new MptableError("duplicate-apic-id", `processors[${i}].apicId`, `APIC id ${id} is already used by processors[${prev}]`);
+    cpuOfApicId[id] = i;
+    checkEntryInt("processors", i, "apicVersion", p.apicVersion, 0, 0xff);
+    checkEntryBool("processors", i, "enabled", p.enabled);
+    checkEntryBool("processors", i, "bootstrap", p.bootstrap);
+    checkEntryInt("processors", i, "signature", p.signature, 0, 0xffffffff);
+    checkEntryInt("processors", i, "featureFlags", p.featureFlags, 0, 0xffffffff);
+    if (p.bootstrap) {
+      bsps++;
+      if (!p.enabled) throw new MptableError("bsp-count", `processors[${i}].enabled`, "expected the bootstrap processor to be enabled, got false");
+    }
+  });
+  if (bsps !== 1) throw new MptableError("bsp-count", "processors", `expected exactly 1 bootstrap processor, got ${bsps}`);
+}
+
+/**
  * Writes an I/O or local interrupt entry: both are 8 bytes, laid out alike up to the last byte,
  * the destination IOAPIC pin (`mpc_intsrc.dstirq`) or LAPIC LINT (`mpc_lintsrc.destapiclint`).
  */
@@ -337,22 +384,42 @@ function writeInterrupt(w: SummingWriter, o: number, type: number, e: MpIoInterr
  * ```
  */
 export function encodeMpTableInto(config: MpTableConfig, out: Uint8Array, offset = 0): number {
-  const t = resolveMpTableConfig(config);
-  validateMpTable(t);
+  const t = resolveTable(config, true);
+  validateTable(t);
   if (!(out instanceof Uint8Array)) throw new MptableError("invalid-argument", "out", "expected a Uint8Array");
   const size = MP_SIZES.floatingPointer + baseLength(t);
   checkInt("offset", offset, 0, Math.max(0, out.length - size));
   if (offset + size > out.length) {
     throw new MptableError("out-of-range", "out", `expected room for ${size} bytes at offset ${offset}, got ${out.length - offset}`);
   }
-  writeTable(t, out.subarray(offset, offset + size));
+  const b = out.subarray(offset, offset + size);
+  b.fill(0);
+  writeTable(t, b);
   return size;
 }
 
-/** Writes a resolved, validated table into `b`, which is exactly its size. */
-function writeTable(t: MpTable, b: Uint8Array): void {
+/** Writes a processor entry (MP spec 1.4 §4.3.1; struct mpc_cpu). */
+function writeProcessor(
+  w: SummingWriter,
+  o: number,
+  apicId: number,
+  apicVersion: number,
+  enabled: boolean,
+  bootstrap: boolean,
+  signature: number,
+  featureFlags: number,
+): void {
+  w.u8(o, MP_ENTRY_TYPE.processor);
+  w.u8(o + 1, apicId);
+  w.u8(o + 2, apicVersion);
+  w.u8(o + 3, (enabled ? MP_CPU_FLAG.enabled : 0) | (bootstrap ? MP_CPU_FLAG.bootProcessor : 0));
+  w.u32(o + 4, signature);
+  w.u32(o + 8, featureFlags);
+}
+
+/** Writes a resolved, validated table into `b`, which is zeroed and exactly its size. */
+function writeTable(t: EncoderTable, b: Uint8Array): void {
   const length = b.length - MP_SIZES.floatingPointer;
-  b.fill(0);
   const w = new SummingWriter(b);
 
   // Floating pointer (MP spec 1.4 §4.1; struct mpf_intel).
@@ -372,20 +439,25 @@ function writeTable(t: MpTable, b: Uint8Array): void {
   w.u8(h + 6, t.specRevision);
   w.bytes(h + 8, asciiField("oemId", t.oemId, 8));
   w.bytes(h + 16, asciiField("productId", t.productId, 12));
-  const entries = t.processors.length + t.buses.length + t.ioApics.length + t.ioInterrupts.length + t.localInterrupts.length;
+  const entries = cpuCount(t) + t.buses.length + t.ioApics.length + t.ioInterrupts.length + t.localInterrupts.length;
   w.u16(h + 34, entries);
   w.u32(h + 36, t.lapicAddress);
   // Bytes 40..43: extended table length and checksum, left 0 (no extended entries).
 
   let o = h + MP_SIZES.header;
-  for (const p of t.processors) {
-    w.u8(o, MP_ENTRY_TYPE.processor);
-    w.u8(o + 1, p.apicId);
-    w.u8(o + 2, p.apicVersion);
-    w.u8(o + 3, (p.enabled ? MP_CPU_FLAG.enabled : 0) | (p.bootstrap ? MP_CPU_FLAG.bootProcessor : 0));
-    w.u32(o + 4, p.signature);
-    w.u32(o + 8, p.featureFlags);
-    o += MP_SIZES.processor;
+  if (typeof t.processors === "number") {
+    // One entry written, then copied n-1 times; only the APIC id and the BSP flag differ.
+    const n = t.processors;
+    writeProcessor(w, o, 0, DEFAULT_LAPIC_VERSION, true, false, DEFAULT_CPU_SIGNATURE, DEFAULT_CPU_FEATURES);
+    w.repeat(o, MP_SIZES.processor, n);
+    w.overwrite(o + 3, MP_CPU_FLAG.enabled | MP_CPU_FLAG.bootProcessor);
+    for (let i = 1; i < n; i++) w.overwrite(o + i * MP_SIZES.processor + 1, i);
+    o += n * MP_SIZES.processor;
+  } else {
+    for (const p of t.processors) {
+      writeProcessor(w, o, p.apicId, p.apicVersion, p.enabled, p.bootstrap, p.signature, p.featureFlags);
+      o += MP_SIZES.processor;
+    }
   }
   for (const bus of t.buses) {
     w.u8(o, MP_ENTRY_TYPE.bus);
@@ -432,8 +504,8 @@ function writeTable(t: MpTable, b: Uint8Array): void {
  * ```
  */
 export function encodeMpTable(config: MpTableConfig): Uint8Array {
-  const t = resolveMpTableConfig(config);
-  validateMpTable(t);
+  const t = resolveTable(config, true);
+  validateTable(t);
   const out = new Uint8Array(MP_SIZES.floatingPointer + baseLength(t));
   writeTable(t, out);
   return out;

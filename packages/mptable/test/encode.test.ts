@@ -102,6 +102,19 @@ describe("encodeMpTable options", () => {
     expect(codeOf(() => encodeMpTableInto({ address: 0x9fc00, cpus: 2 }, new Uint8Array(100), 0))).toBe("out-of-range");
   });
 
+  it("writes a CPU count exactly as the same processors listed one by one, for every count", () => {
+    // The encoder writes `cpus: n` from the count (one entry copied n times, ids patched); a list
+    // takes the general path. Both must give the same bytes and checksums, 1..254.
+    for (let n = 1; n <= 254; n++) {
+      const address = n > 37 ? 0xf0000 : 0x9fc00;
+      const counted = encodeMpTable({ address, cpus: n });
+      const listed = encodeMpTable({ address, processors: resolveMpTableConfig({ address, cpus: n }).processors });
+      expect(counted, `${n} CPUs`).toEqual(listed);
+      expect(sum8(counted, 16, counted.length)).toBe(0);
+      expect(decodeMpTable(counted, address).processors.map((p) => p.apicId)).toEqual(Array.from({ length: n }, (_, i) => i));
+    }
+  });
+
   it("sets the IMCR bit and spec revision 1 when asked", () => {
     const b = encodeMpTable({ address: 0x9fc00, cpus: 1, imcrPresent: true, specRevision: 1 });
     expect(b[12]).toBe(0x80);
