@@ -132,7 +132,10 @@ export class ArpResponder implements FrameBackend {
       frame[12] === 0x08 && frame[13] === 0x06 &&
       frame[14] === 0 && frame[15] === 1 && frame[16] === 0x08 && frame[17] === 0 &&
       frame[18] === 6 && frame[19] === 4 && frame[20] === 0 && frame[21] === 1;
-    if (!isArpRequest || !this.ips.some((ip) => eq(frame, 38, ip))) {
+    // The frame may be guest memory that changes meanwhile (borrowsFrames): the address answered
+    // for is ours, as matched, not the frame's bytes read a second time.
+    const ip = isArpRequest ? this.ips.find((a) => eq(frame, 38, a)) : undefined;
+    if (ip === undefined) {
       this.stats.ignored++;
       return;
     }
@@ -141,7 +144,7 @@ export class ArpResponder implements FrameBackend {
     reply.set(this.mac, 6);
     reply.set([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2], 12); // ARP reply
     reply.set(this.mac, 22); // sender: us
-    reply.set(frame.subarray(38, 42), 28); // the address asked about
+    reply.set(ip, 28); // the address asked about
     reply.set(frame.subarray(22, 28), 32); // target: the requester
     reply.set(frame.subarray(28, 32), 38);
     this.stats.answered++;

@@ -270,9 +270,12 @@ export interface FrameBackend {
   transmit(frame: Uint8Array): void | Promise<void>;
   /**
    * True for a backend that is done with each frame when `transmit` returns (it writes or copies
-   * the frame at once, as a tap or a socket does): it is then given a view of a buffer the device
-   * reuses for the next frame, which saves an allocation per frame. Default false: each frame is
-   * a new array the backend may keep.
+   * the frame at once, as a tap or a socket does). It is then lent the frame without a copy: a
+   * view of guest memory when the frame lies in one guest buffer, else a view of a buffer the
+   * device reuses for the next frame. Guest memory can change while it is read (a driver on
+   * another vCPU): such a backend reads each byte once, or copies first, and never trusts a
+   * second read of a field it has checked. Default false: each frame is a new array, a copy the
+   * backend may keep.
    */
   readonly borrowsFrames?: boolean;
   /**

@@ -114,6 +114,30 @@ export class DescriptorChain {
   }
 
   /**
+   * A view of `length` device-readable bytes from `offset` into the readable part, when they lie
+   * in one buffer and one memory region; undefined otherwise ({@link DescriptorChain.read} then
+   * copies them). The view is guest memory itself: the guest can change it while it is read.
+   *
+   * @param mem - the guest memory the chain came from
+   * @param offset - byte offset into the readable part
+   * @param length - byte count, with `offset + length <= readableBytes`
+   * @returns the view, or undefined
+   * @example
+   * ```ts
+   * const frame = chain.readableView(mem, 12, chain.readableBytes - 12) ?? copyOut(chain);
+   * ```
+   */
+  readableView(mem: GuestMemory, offset: number, length: number): Uint8Array | undefined {
+    let skip = offset;
+    for (let i = 0; i < this.readableCount; i++) {
+      const len = this.lengths[i] as number;
+      if (skip < len) return skip + length <= len ? mem.tryView((this.addresses[i] as number) + skip, length) : undefined;
+      skip -= len;
+    }
+    return undefined;
+  }
+
+  /**
    * Scatters `data` into the device-writable buffers, starting `offset` bytes into the writable
    * part. Stops at the end of the writable part.
    *

@@ -319,7 +319,7 @@ for (const version of [2, 1] as const) {
 
   describe(`virtio-net over transport version ${version}`, () => {
     for (const mrg of [true, false]) {
-      it(`lends a borrowing backend one reused buffer per frame, and gives a keeping one its own array (MRG_RXBUF ${mrg ? "on" : "off"})`, () => {
+      it(`lends a borrowing backend the guest's bytes or one reused buffer, and gives a keeping one its own array (MRG_RXBUF ${mrg ? "on" : "off"})`, () => {
         for (const borrows of [true, false]) {
           const seen: { bytes: number[]; buffer: ArrayBufferLike; array: Uint8Array }[] = [];
           const wire: FrameBackend = { ...(borrows ? { borrowsFrames: true } : {}), transmit: (f) => void seen.push({ bytes: [...f], buffer: f.buffer, array: f }) };
@@ -327,20 +327,44 @@ for (const version of [2, 1] as const) {
           d.init({ accept: (o) => (mrg ? o : o & ~bit(NetFeature.MrgRxbuf)) });
           const hl = version === 2 || mrg ? 12 : 10;
           const tx = d.queues[1] as NonNullable<(typeof d.queues)[1]>;
-          const frames = [pattern(1514, 3), pattern(60, 5)];
-          for (const frame of frames) {
+          // Two frames in one buffer each after the header, two split across two buffers.
+          const frames = [pattern(1514, 3), pattern(60, 5), pattern(300, 7), pattern(200, 9)];
+          const whole: number[] = [];
+          frames.forEach((frame, i) => {
             const h = d.alloc.alloc(hl);
-            const f = d.alloc.alloc(frame.length);
-            d.mem.write(f, frame);
-            tx.submit([{ addr: h, len: hl }, { addr: f, len: frame.length }]);
-          }
+            if (i < 2) {
+              const f = d.alloc.alloc(frame.length);
+              d.mem.write(f, frame);
+              whole.push(f);
+              tx.submit([{ addr: h, len: hl }, { addr: f, len: frame.length }]);
+            } else {
+              const a = d.alloc.alloc(100);
+              const b = d.alloc.alloc(frame.length - 100);
+              d.mem.write(a, frame.subarray(0, 100));
+              d.mem.write(b, frame.subarray(100));
+              tx.submit([{ addr: h, len: hl }, { addr: a, len: 100 }, { addr: b, len: frame.length - 100 }]);
+            }
+          });
           tx.reap();
           // Each frame's bytes were right while transmit ran…
           expect(seen.map((x) => x.bytes)).toEqual(frames.map((f) => [...f]));
-          // …and a borrowing backend got views of one buffer, a keeping one two arrays of its own,
-          // which still hold their frames.
-          expect(seen[0]?.buffer === seen[1]?.buffer).toBe(borrows);
-          if (!borrows) expect(seen.map((x) => [...x.array])).toEqual(frames.map((f) => [...f]));
+          const guest = d.mem.view(whole[0]!, 1).buffer;
+          if (borrows) {
+            // …a frame in one buffer was the guest's own bytes (no copy: a guest write shows)…
+            expect(seen[0]?.buffer).toBe(guest);
+            expect(seen[1]?.buffer).toBe(guest);
+            d.mem.write8(whole[1]!, 0xab);
+            expect(seen[1]?.array[0]).toBe(0xab);
+            // …and split frames were copied into one reused buffer that is not guest memory.
+            expect(seen[2]?.buffer).not.toBe(guest);
+            expect(seen[3]?.buffer).toBe(seen[2]?.buffer);
+          } else {
+            // …and a keeping backend got arrays of its own, which still hold their frames.
+            expect(new Set(seen.map((x) => x.buffer)).size).toBe(frames.length);
+            expect(seen.some((x) => x.buffer === guest)).toBe(false);
+            d.mem.write8(whole[1]!, 0xab);
+            expect(seen.map((x) => [...x.array])).toEqual(frames.map((f) => [...f]));
+          }
         }
       });
 

@@ -6,6 +6,7 @@ import type { FrameBackend, FrameSink } from "../backends.js";
 import { DeviceId as DeviceIdExport, Feature as FeatureExport, Net as NetExport, NetFeature as NetFeatureExport } from "../constants.js";
 import { VirtioError } from "../errors.js";
 import type { DescriptorChain, SplitQueue } from "../split-queue.js";
+import type { GuestMemory } from "../guest-memory.js";
 import type { DeviceHost } from "../transport.js";
 import { DeviceBase, isThenable } from "./device-base.js";
 
@@ -77,6 +78,8 @@ export class NetDevice extends DeviceBase implements FrameSink {
   private readonly hdrScratch = new Uint8Array(Net.HeaderSize);
   /** The transmit buffer lent to a backend that borrows frames ({@link FrameBackend.borrowsFrames}). */
   private txScratch: Uint8Array | undefined;
+  /** The last view of `txScratch` lent, reused while frames keep the same length (a subarray allocates). */
+  private txView: Uint8Array | undefined;
   private readonly legacyHdrScratch = new Uint8Array(Net.LegacyHeaderSize);
 
   /**
@@ -162,7 +165,11 @@ export class NetDevice extends DeviceBase implements FrameSink {
    */
   queueNotify(index: number): void {
     if (index === RX) this.backend.rxReady?.();
-    else if (index === TX) this.drain(TX, (c) => this.transmit(c));
+    else if (index === TX) {
+      // The header size depends only on the features, which cannot change during a drain.
+      const hl = this.headerSize;
+      this.drain(TX, (c) => this.transmit(c, hl));
+    }
   }
 
   /**
@@ -201,13 +208,12 @@ export class NetDevice extends DeviceBase implements FrameSink {
   private rx(host: DeviceHost, frame: Uint8Array): boolean {
     const q = host.queue(RX);
     if (!q.ready) return false;
-    try {
-      return this.rxInto(host, q, frame);
-    } finally {
-      // Ask to be notified of the next receive buffer (avail_event = next index with EVENT_IDX):
-      // the receive queue is never drained, so this is where the device re-arms notifications.
-      q.enableNotifications();
-    }
+    if (this.rxInto(host, q, frame)) return true;
+    // Out of receive buffers: ask to be notified of the next one (avail_event = the next index
+    // with EVENT_IDX), and try again if one was posted before the request was visible (virtio 1.2
+    // §2.7.10). The receive queue is never drained, so this is where the device re-arms
+    // notifications; while buffers last the driver need not notify at all.
+    return q.enableNotifications() && this.rxInto(host, q, frame);
   }
 
   private rxInto(host: DeviceHost, q: SplitQueue, frame: Uint8Array): boolean {
@@ -217,9 +223,12 @@ export class NetDevice extends DeviceBase implements FrameSink {
     const hl = mrg || this.negotiated(Feature.Version1) ? Net.HeaderSize : Net.LegacyHeaderSize;
     const total = hl + frame.length;
     const hdr = hl === Net.HeaderSize ? this.hdrScratch : this.legacyHdrScratch;
-    if (!mrg) {
-      const c = q.pop();
-      if (c === undefined) return false;
+    const first = q.pop();
+    if (first === undefined) return false;
+    if (!mrg || first.writableBytes >= total) {
+      // One buffer holds the frame: without MRG_RXBUF it must; with it, it usually does (Linux
+      // sizes mergeable buffers to the frames it sees), and then no list of buffers is made.
+      const c = first;
       if (c.writableBytes < total) {
         host.hostile("malformed-request", `net rx buffer ${c.head}: ${c.writableBytes} bytes cannot hold a ${total}-byte frame`);
         this.complete(RX, c, 0);
@@ -234,8 +243,8 @@ export class NetDevice extends DeviceBase implements FrameSink {
       this.complete(RX, c, total);
       return true;
     }
-    const chains: DescriptorChain[] = [];
-    let room = 0;
+    const chains: DescriptorChain[] = [first];
+    let room = first.writableBytes;
     while (room < total) {
       const c = q.pop();
       if (c === undefined) {
@@ -268,9 +277,20 @@ export class NetDevice extends DeviceBase implements FrameSink {
     return true;
   }
 
-  private transmit(c: DescriptorChain): void {
+  /** The frame copied into the one transmit buffer lent to a borrowing backend. */
+  private scratchFrame(c: DescriptorChain, mem: GuestMemory, hl: number, len: number): Uint8Array {
+    let v = this.txView;
+    if (v === undefined || v.length !== len) {
+      // A view per length, reused while frames keep it (a subarray allocates).
+      const scratch = (this.txScratch ??= new Uint8Array(Net.MaxFrameSize));
+      v = this.txView = scratch.subarray(0, len);
+    }
+    c.read(mem, hl, v);
+    return v;
+  }
+
+  private transmit(c: DescriptorChain, hl: number): void {
     const host = this.host as DeviceHost;
-    const hl = this.headerSize;
     if (c.readableBytes < hl) {
       host.hostile("malformed-request", `net tx ${c.head}: ${c.readableBytes} bytes, expected at least the ${hl}-byte header`);
       this.complete(TX, c, 0);
@@ -282,9 +302,17 @@ export class NetDevice extends DeviceBase implements FrameSink {
       this.complete(TX, c, 0);
       return;
     }
-    // A borrowing backend is done with the frame when transmit returns: one buffer serves all.
-    const frame = this.backend.borrowsFrames === true ? (this.txScratch ??= new Uint8Array(Net.MaxFrameSize)).subarray(0, len) : new Uint8Array(len);
-    c.read(host.memory, hl, frame);
+    const mem = host.memory;
+    let frame: Uint8Array;
+    if (this.backend.borrowsFrames === true) {
+      // A borrowing backend is done with the frame when transmit returns. It gets the guest's own
+      // bytes when the frame lies in one buffer (no copy: QEMU likewise hands its net backends
+      // the guest's buffers, hw/net/virtio-net.c virtio_net_flush_tx), else one reused buffer.
+      frame = c.readableView(mem, hl, len) ?? this.scratchFrame(c, mem, hl, len);
+    } else {
+      frame = new Uint8Array(len);
+      c.read(mem, hl, frame);
+    }
     let r: unknown;
     try {
       r = this.backend.transmit(frame);
