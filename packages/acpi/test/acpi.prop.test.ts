@@ -47,7 +47,7 @@ import {
 // Internal paths with properties of their own: the AML plan and writer, the FADT's size, the
 // word-wise checksum.
 import { planAml, writeAml } from "../src/aml.js";
-import { byteSum } from "../src/bytes.js";
+import { byteSum, keyOf, keysByValue } from "../src/bytes.js";
 import { fadtSize } from "../src/fadt.js";
 import { codeOf, sum8 } from "./helpers.js";
 
@@ -282,6 +282,22 @@ function walk(node: unknown, f: (node: Node, depth: number, ifs: number) => void
 
 /** The number of bytes a PkgLength of value n takes, from the spec's limits (ACPI 6.4 §20.2.4). */
 const pkgSize = (n: number) => (n < 64 ? 1 : n < 1 << 12 ? 2 : n < 1 << 20 ? 3 : 4);
+
+describe("keysByValue", () => {
+  it("gives keyOf's answer for every byte value, duplicates and out-of-range values included", () => {
+    const dup = { a: 1, b: 1, c: 300, d: -1, e: 0.5, f: 255 };
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 3 }), fc.integer({ min: -2, max: 260 }), { size: "+1" }), (options) => {
+        const table = keysByValue(options);
+        for (let n = 0; n < 256; n++) expect(table[n]).toBe(keyOf(options, n));
+      }),
+      { numRuns: 200 },
+    );
+    const t = keysByValue(dup);
+    expect([t[0], t[1], t[255]]).toEqual([undefined, "a", "f"]);
+    expect(t.length).toBe(256);
+  });
+});
 
 describe("table properties", () => {
   it("every FADT decodes back equal and sums to zero", () => {
