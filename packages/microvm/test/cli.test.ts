@@ -20,7 +20,7 @@ import {
   testBytes,
   type GuestImages,
 } from "../../../test/guests/harness.ts";
-import { parseCommandLine, parseMemorySize, type CliConfig } from "../src/cli/args.js";
+import { parseCommandLine, parseMemorySize, type CliConfig, type DriveConfig } from "../src/cli/args.js";
 import { lockImage } from "../src/node/image.js";
 import { openTap } from "../src/node/tap.js";
 import { HALT_FOREVER, TRIPLE_FAULT, tinyKernel } from "./helpers.js";
@@ -110,12 +110,13 @@ describe("parseCommandLine: the seed's flags", () => {
 
   it("names an unsupported flag and lists the supported ones", () => {
     const m = parseError(["-M", "microvm", "-kernel", "k", "-vga", "std"]);
-    expect(m).toMatch(/^-vga: unsupported option; supported: -M, -m, -smp, -kernel, -append, -initrd, -nodefaults, -no-user-config, -chardev, -device, -drive, -netdev, -serial, -accel, -enable-kvm, --engine, --info-mtree, --print-plan, --help, --version/);
+    expect(m).toMatch(/^-vga: unsupported option; supported: -M, -m, -smp, -kernel, -append, -initrd, -nodefaults, -no-user-config, -chardev, -device, -drive, -netdev, -serial, -cpu, -accel, -enable-kvm, -nographic, -display, -no-reboot, --engine, --info-mtree, --print-plan, --help, --version/);
   });
 
   it.each<[string[], RegExp]>([
     [["-M", "pc", "-kernel", "k"], /machine "pc" is not supported; supported: microvm/],
-    [["-M", "microvm,pit=off", "-kernel", "k"], /-M: unsupported option 'pit'; supported: type, legacy, acpi/],
+    [["-M", "microvm,pit=off", "-kernel", "k"], /-M: pit=off is not supported: this board always has the i8254 PIT/],
+    [["-M", "microvm,hpet=off", "-kernel", "k"], /-M: unsupported option 'hpet'; supported: type, legacy, acpi, isa-serial, pit, pic, rtc, x-option-roms/],
     [["-M", "microvm"], /-kernel is required/],
     [["-kernel", "k"], /-M microvm is required/],
     [["-M", "microvm", "-kernel", "k", "-smp", "0"], /cpus: expected 1\.\.254/],
@@ -143,6 +144,37 @@ describe("parseCommandLine: the seed's flags", () => {
     [["-M", "microvm", "vmlinux"], /"vmlinux": unexpected argument/],
   ])("refuses %j", (argv, re) => {
     expect(parseError(argv)).toMatch(re);
+  });
+
+  it("QEMU's own microvm command lines: machine options this board matches, -cpu, -nographic, -display none, -no-reboot, read-only=on", () => {
+    const base = config(["-M", "microvm", "-kernel", "k"]);
+    // What this board has anyway is accepted; what it cannot be is refused, saying why.
+    expect(config(["-M", "microvm,x-option-roms=off,pit=on,pic=on,rtc=off,isa-serial=off", "-kernel", "k"])).toEqual(base);
+    expect(config(["-M", "microvm,isa-serial=on", "-kernel", "k"]).legacy).toBe(true);
+    expect(config(["-M", "microvm,legacy,isa-serial=on", "-kernel", "k"]).legacy).toBe(true);
+    expect(parseError(["-M", "microvm,legacy,isa-serial=off", "-kernel", "k"])).toMatch(/^-M: isa-serial=off contradicts legacy=on/);
+    expect(parseError(["-M", "microvm,pic=off", "-kernel", "k"])).toMatch(/^-M: pic=off is not supported: this board always has the 8259 PIC/);
+    expect(parseError(["-M", "microvm,rtc=on", "-kernel", "k"])).toMatch(/^-M: rtc=on is not supported: this board has no MC146818 RTC; leave it out or say rtc=off$/);
+    expect(parseError(["-M", "microvm,x-option-roms=on", "-kernel", "k"])).toMatch(/^-M: x-option-roms=on is not supported/);
+    expect(parseError(["-M", "microvm,pit=maybe", "-kernel", "k"])).toMatch(/^-M: pit: expected on or off, got "maybe"$/);
+    // -cpu: the two models that name what the guest gets; host needs KVM.
+    expect(config(["-M", "microvm", "-kernel", "k", "-cpu", "host"]).cpu).toBe("host");
+    expect(config(["-M", "microvm", "-kernel", "k", "-cpu", "max", "-accel", "tcg"]).cpu).toBe("max");
+    expect(base.cpu).toBeUndefined();
+    expect(parseError(["-M", "microvm", "-kernel", "k", "-cpu", "qemu64"])).toMatch(/^-cpu: CPU model "qemu64" is not supported; supported: host, max/);
+    expect(parseError(["-M", "microvm", "-kernel", "k", "-cpu", "host,+x2apic,vmx=off"])).toMatch(/^-cpu: CPU feature flags \(\+x2apic, vmx=off\) are not supported/);
+    expect(parseError(["-M", "microvm", "-kernel", "k", "-cpu", "host", "-accel", "tcg"])).toMatch(/^-cpu host: needs KVM, and -accel tcg was given/);
+    expect(parseError(["-M", "microvm", "-kernel", "k", "-cpu", "host", "-cpu", "max"])).toMatch(/^-cpu: max contradicts -cpu host/);
+    // No display to turn off, and a reset always ends the run: accepted, nothing changes.
+    expect(config(["-M", "microvm", "-kernel", "k", "-nographic", "-display", "none", "-no-reboot"])).toEqual(base);
+    expect(parseError(["-M", "microvm", "-kernel", "k", "-display", "gtk"])).toMatch(/^-display: "gtk" is not supported: microvm has no display/);
+    // read-only= is the block layer's spelling of readonly=.
+    const drive = (opts: string): DriveConfig[] => config(["-M", "microvm", "-kernel", "k", "-drive", `id=d,file=x,format=raw,if=none${opts}`]).drives;
+    expect(drive(",read-only=on")).toEqual([{ id: "d", file: "x", readOnly: true }]);
+    expect(drive(",read-only=off")).toEqual([{ id: "d", file: "x", readOnly: false }]);
+    expect(drive(",readonly=on,read-only=on")).toEqual([{ id: "d", file: "x", readOnly: true }]);
+    expect(drive("")).toEqual([{ id: "d", file: "x", readOnly: false }]);
+    expect(parseError(["-M", "microvm", "-kernel", "k", "-drive", "id=d,file=x,format=raw,if=none,readonly=on,read-only=off"])).toMatch(/read-only=off contradicts readonly=on/);
   });
 
   it("-nodefaults: without it a legacy board's UART is on stdio; with it, silent unless -serial stdio", () => {
@@ -283,6 +315,20 @@ describe("microvm (the process): flags that need no guest", () => {
     expectOneLineError(r, /kernel \S+: .*(PHYS32_ENTRY|note)/i); // the file is named
   });
 
+  it("-cpu host needs KVM: refused in one line when the engine would run TCG (no /dev/kvm here), -cpu max runs there", async () => {
+    const k = join(dir, "tf-cpu.elf");
+    writeFileSync(k, tinyKernel(TRIPLE_FAULT));
+    const noKvm = { MICROVM_KVM_DEVICE: join(dir, "no-such-kvm") };
+    expectOneLineError(await cli(["-M", "microvm", "-cpu", "host", "-kernel", k], noKvm), /-cpu host: needs KVM \(.*no-such-kvm: no such device\); under TCG the guest's CPU is QEMU's max/);
+    expectOneLineError(await cli(["-M", "microvm", "-cpu", "host", "--info-mtree"], noKvm), /-cpu host: needs KVM/);
+    // Negative control: the same command lines with -cpu max (and QEMU's habits) pass that point.
+    const plan = await cli(["-M", "microvm", "-cpu", "max", "-nographic", "-display", "none", "-no-reboot", "-kernel", k, "--print-plan"], noKvm);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/^engine: qemu \(accel tcg\)/);
+    expect(plan.stdout).toMatch(/ -cpu max /);
+    expect((await cli(["-M", "microvm", "-cpu", "max", "--info-mtree"], noKvm)).code).toBe(0);
+  });
+
   it("--info-mtree needs no kernel: the surface without -kernel is the one with it, on either engine", async () => {
     const k = join(dir, "tf-noarg.elf");
     writeFileSync(k, tinyKernel(TRIPLE_FAULT));
@@ -393,13 +439,17 @@ describe.each(["kvm", "qemu"] as const)("microvm (the process) on the %s engine"
     expect([...sector]).toEqual(Array.from({ length: 512 }, (_, i) => blkPattern(5, i)));
   });
 
-  it("readonly=on: the guest sees a read-only disk and the image is unchanged", async () => {
-    const img = image("ro.img");
-    const r = await cli(["-M", "microvm,legacy", "-kernel", guests.elf64, "-append", "microvm.blk_write=5", "-nodefaults", "-drive", `id=d0,file=${img.path},format=raw,if=none,readonly=on`, "-device", "virtio-blk-device,drive=d0", "-serial", "stdio"]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^info virtio\.blk0 capacity=128 sectors ro=1 /m); // VIRTIO_BLK_F_RO offered
-    expect(findCheck(parseReport(r.stdout), "virtio.blk0.write")).toMatchObject({ status: "fail", got: "read-only" });
-    expect(Buffer.compare(readFileSync(img.path), Buffer.from(img.bytes))).toBe(0);
+  it("readonly=on: the guest sees a read-only disk and the image is unchanged; so with QEMU's spellings and habits (isa-serial=on, read-only=on, -cpu, -nographic, …)", async () => {
+    // The second line is how QEMU users write the same board (QEMU's microvm docs and scripts).
+    const qemuHabits = ["-cpu", engine === "kvm" ? "host" : "max", "-nographic", "-display", "none", "-no-reboot"];
+    for (const [machine, ro, extra] of [["microvm,legacy", "readonly=on", []], ["microvm,isa-serial=on,x-option-roms=off,rtc=off,pit=on,pic=on", "read-only=on", qemuHabits]] as const) {
+      const img = image(`ro-${ro}.img`);
+      const r = await cli(["-M", machine, "-kernel", guests.elf64, "-append", "microvm.blk_write=5", "-nodefaults", "-drive", `id=d0,file=${img.path},format=raw,if=none,${ro}`, "-device", "virtio-blk-device,drive=d0", "-serial", "stdio", ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^info virtio\.blk0 capacity=128 sectors ro=1 /m); // VIRTIO_BLK_F_RO offered
+      expect(findCheck(parseReport(r.stdout), "virtio.blk0.write")).toMatchObject({ status: "fail", got: "read-only" });
+      expect(Buffer.compare(readFileSync(img.path), Buffer.from(img.bytes))).toBe(0);
+    }
   });
 
   it("-nodefaults: a legacy UART without -serial prints on stdout without it, and nothing with it", async () => {

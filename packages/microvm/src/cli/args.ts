@@ -97,6 +97,11 @@ export interface CliConfig {
   readonly engine: "kvm" | "qemu" | "auto";
   /** `-accel tcg|kvm` or `-enable-kvm` (QEMU's spellings), when given. */
   readonly accel?: "kvm" | "tcg";
+  /**
+   * `-cpu host|max`, when given. Both name the CPU every engine gives the guest (the host's
+   * CPU as KVM offers it; under TCG, QEMU's `max`); `host` needs KVM, as in QEMU.
+   */
+  readonly cpu?: "host" | "max";
 }
 
 /** What the command line asks the program to do. */
@@ -104,7 +109,7 @@ export type CliCommand = { readonly action: "help" } | { readonly action: "versi
 
 /** Every flag `microvm` accepts, with its argument, for `--help` and for errors. */
 export const SUPPORTED_FLAGS: readonly (readonly [flag: string, arg: string, what: string])[] = [
-  ["-M", "microvm[,legacy][,acpi=on|off]", "the machine; legacy adds the ISA 16550A UART at 0x3f8 and the 0x64 reset port; acpi=on adds ACPI tables that describe the devices (for kernels without virtio_mmio.device= support)"],
+  ["-M", "microvm[,legacy][,acpi=on|off][,isa-serial=on|off]", "the machine; legacy (or isa-serial=on) adds the ISA 16550A UART at 0x3f8 and the 0x64 reset port; acpi=on adds ACPI tables that describe the devices (for kernels without virtio_mmio.device= support); QEMU's pit=on, pic=on, rtc=off and x-option-roms=off are accepted, as this board has them"],
   ["-m", "SIZE", "guest RAM: 512m, 1G, or a plain number of MiB (default 128)"],
   ["-smp", "N", "vCPUs, 1..254 (default 1)"],
   ["-kernel", "FILE", "the PVH kernel: a vmlinux or any ELF with the Xen PHYS32_ENTRY note"],
@@ -115,12 +120,16 @@ export const SUPPORTED_FLAGS: readonly (readonly [flag: string, arg: string, wha
   ["-chardev", "pty|stdio,id=ID[,server]", "a character device: a new /dev/pts/N, or this terminal"],
   // The -device lines: each device kind's own (devices/).
   ...DEVICE_KINDS.flatMap((k) => k.cli.help),
-  ["-drive", "id=ID,file=FILE,format=raw,if=none[,readonly=on]", "a raw image, locked as QEMU locks it"],
+  ["-drive", "id=ID,file=FILE,format=raw,if=none[,readonly=on]", "a raw image, locked as QEMU locks it (read-only=on is the same as readonly=on)"],
   ["-netdev", "tap,id=ID,script=no,downscript=no[,ifname=NAME]", "a tap device (an existing one by name, else a new temporary one)"],
   ["-netdev", "user,id=ID[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-:PORT]…", "user-mode networking without root (passt), host ports forwarded into the guest"],
   ["-serial", "stdio", "the legacy UART on this terminal (needs -M microvm,legacy)"],
+  ["-cpu", "host|max", "the guest's CPU: the host's as KVM offers it (host needs KVM), under TCG QEMU's max; the default either way"],
   ["-accel", "tcg|kvm", "the accelerator: tcg runs on QEMU's CPU emulator (any host, engine qemu); kvm uses /dev/kvm"],
   ["-enable-kvm", "", "the same as -accel kvm"],
+  ["-nographic", "", "accepted for QEMU's command lines: microvm has no display (output is on this terminal already)"],
+  ["-display", "none", "accepted for QEMU's command lines: microvm has no display"],
+  ["-no-reboot", "", "accepted for QEMU's command lines: a guest reset always ends the run (exit status 0)"],
   ["--engine", "kvm|qemu|auto", "kvm: in this process on /dev/kvm; qemu: in qemu-system-x86_64; auto (default): kvm if /dev/kvm opens, else qemu with tcg"],
   ["--info-mtree", "", "print the machine's exposed surface (QEMU's `info mtree` format) for the chosen engine and exit"],
   ["--print-plan", "", "print the engine, the plan (memory map, transports, command line) and the QEMU command line that would run, and exit"],
@@ -261,8 +270,20 @@ function readUserConfig(path: string): string[] {
   return out;
 }
 
-const FLAGS_WITH_VALUE = new Set(["M", "machine", "m", "smp", "kernel", "append", "initrd", "chardev", "device", "drive", "netdev", "serial", "accel", "engine"]);
-const FLAGS_BARE = new Set(["nodefaults", "no-user-config", "info-mtree", "print-plan", "enable-kvm", "help", "h", "version"]);
+const FLAGS_WITH_VALUE = new Set(["M", "machine", "m", "smp", "kernel", "append", "initrd", "chardev", "device", "drive", "netdev", "serial", "accel", "cpu", "display", "engine"]);
+const FLAGS_BARE = new Set(["nodefaults", "no-user-config", "info-mtree", "print-plan", "enable-kvm", "nographic", "no-reboot", "help", "h", "version"]);
+
+/**
+ * QEMU's `-M microvm` options for parts this board has or lacks whatever the command line says
+ * (docs/architecture.md: the board is fixed): the value that matches the board is accepted, so that
+ * QEMU command lines run unchanged where they ask for this board; the other is refused with why.
+ */
+const FIXED_BOARD_PARTS: readonly (readonly [key: string, has: boolean, why: string])[] = [
+  ["pit", true, "this board always has the i8254 PIT (KVM's in-kernel PIT on the kvm engine, QEMU's on the qemu engine)"],
+  ["pic", true, "this board always has the 8259 PIC (part of KVM's in-kernel interrupt controller)"],
+  ["rtc", false, "this board has no MC146818 RTC"],
+  ["x-option-roms", false, "this board runs no firmware, so no option ROMs"],
+];
 
 function splitPairs(argv: readonly string[]): [flag: string, value: string | undefined][] {
   const pairs: [flag: string, value: string | undefined][] = [];
@@ -330,6 +351,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   let printPlan = false;
   let engine: "kvm" | "qemu" | "auto" = "auto";
   let accel: "kvm" | "tcg" | undefined;
+  let cpu: "host" | "max" | undefined;
   const setAccel = (f: string, a: string): void => {
     if (a !== "kvm" && a !== "tcg") throw bad(`${f}: accelerator ${JSON.stringify(a)} is not supported; supported: kvm, tcg`);
     if (accel !== undefined && accel !== a) throw bad(`${f}: ${a} contradicts the accelerator given before (${accel})`);
@@ -347,12 +369,21 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
     switch (flag) {
       case "M":
       case "machine": {
-        const m = keys(f, parseKeyval(v, "type"), ["type", "legacy", "acpi"]);
+        const m = keys(f, parseKeyval(v, "type"), ["type", "legacy", "acpi", "isa-serial", ...FIXED_BOARD_PARTS.map(([k]) => k)]);
         const type = need(f, m, "type");
         if (type !== "microvm") throw bad(`${f}: machine ${JSON.stringify(type)} is not supported; supported: microvm`);
         machine = type;
         legacy = onOff(f, "legacy", m.get("legacy"), false);
+        if (m.has("isa-serial")) {
+          // QEMU's name for the legacy board's part the guest sees most: the ISA UART.
+          const isa = onOff(f, "isa-serial", m.get("isa-serial"), false);
+          if (m.has("legacy") && isa !== legacy) throw bad(`${f}: isa-serial=${isa ? "on" : "off"} contradicts legacy=${legacy ? "on" : "off"} (the legacy board is the one with the ISA UART)`);
+          legacy = isa;
+        }
         acpi = onOff(f, "acpi", m.get("acpi"), false);
+        for (const [key, has, why] of FIXED_BOARD_PARTS) {
+          if (m.has(key) && onOff(f, key, m.get(key), has) !== has) throw bad(`${f}: ${key}=${has ? "off" : "on"} is not supported: ${why}; leave it out or say ${key}=${has ? "on" : "off"}`);
+        }
         break;
       }
       case "m":
@@ -394,6 +425,25 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       case "enable-kvm":
         setAccel(f, "kvm");
         break;
+      case "cpu": {
+        // QEMU's -cpu takes a model and feature flags (+x2apic, vmx=off): only the model is read.
+        const pairsC = parseKeyval(v, "model");
+        const model = pairsC[0]?.[0] === "model" ? pairsC[0][1] : "";
+        if (model !== "host" && model !== "max") throw bad(`${f}: CPU model ${JSON.stringify(model)} is not supported; supported: host, max (the guest gets the host's CPU as KVM offers it, or QEMU's max under TCG)`);
+        if (pairsC.length > 1) throw bad(`${f}: CPU feature flags (${pairsC.slice(1).map(([k, x]) => (x === "on" ? k : `${k}=${x}`)).join(", ")}) are not supported: the guest's CPU is the model's as it is`);
+        if (cpu !== undefined && cpu !== model) throw bad(`${f}: ${model} contradicts -cpu ${cpu} given before`);
+        cpu = model;
+        break;
+      }
+      case "display": {
+        const m = keys(f, parseKeyval(v, "type"), ["type"]);
+        if (need(f, m, "type") !== "none") throw bad(`${f}: ${JSON.stringify(m.get("type"))} is not supported: microvm has no display; only -display none is accepted`);
+        break;
+      }
+      case "nographic":
+      case "no-reboot":
+        // No display to turn off; a reset always ends the run (the exit status is 0), as with QEMU's -no-reboot.
+        break;
       case "engine":
         if (v !== "kvm" && v !== "qemu" && v !== "auto") throw bad(`${f}: expected kvm, qemu or auto, got ${JSON.stringify(v)}`);
         engine = v;
@@ -411,7 +461,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         break;
       }
       case "drive": {
-        const m = keys(f, parseKeyval(v, undefined), ["id", "file", "format", "if", "readonly"]);
+        const m = keys(f, parseKeyval(v, undefined), ["id", "file", "format", "if", "readonly", "read-only"]);
         const did = id(f, m);
         const file = need(f, m, "file");
         const format = m.get("format");
@@ -419,7 +469,11 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         const iface = m.get("if");
         if (iface !== "none") throw bad(`${f}: if=${iface ?? ""}: only if=none is supported (attach it with -device virtio-blk-device,drive=${did})`);
         if (drives.some((d) => d.id === did)) throw bad(`${f}: duplicate drive id ${did}`);
-        drives.push({ id: did, file, readOnly: onOff(f, "readonly", m.get("readonly"), false) });
+        // read-only= is the block layer's spelling, which QEMU's -drive passes through.
+        const readonly = onOff(f, "readonly", m.get("readonly"), false);
+        const readOnly = onOff(f, "read-only", m.get("read-only"), readonly);
+        if (m.has("readonly") && readOnly !== readonly) throw bad(`${f}: read-only=${m.get("read-only") ?? ""} contradicts readonly=${m.get("readonly") ?? ""}`);
+        drives.push({ id: did, file, readOnly });
         break;
       }
       case "netdev": {
@@ -501,6 +555,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   }
   if (devices.length > 8) throw bad(`-device: ${devices.length} virtio devices; the microvm has 8 virtio-mmio transports`);
   if (engine === "kvm" && accel === "tcg") throw bad("--engine kvm: contradicts -accel tcg (TCG is QEMU's CPU emulator: use --engine qemu or leave --engine out)");
+  if (cpu === "host" && accel === "tcg") throw bad("-cpu host: needs KVM, and -accel tcg was given (under TCG the guest's CPU is QEMU's max: leave -cpu out or say -cpu max)");
   if (!kernel && !infoMtree) throw bad("-kernel is required (microvm has no firmware: it boots a PVH kernel directly)");
 
   return {
@@ -525,6 +580,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       printPlan,
       engine,
       ...(accel !== undefined ? { accel } : {}),
+      ...(cpu !== undefined ? { cpu } : {}),
     },
   };
 }

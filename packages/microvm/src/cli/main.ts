@@ -176,12 +176,20 @@ export async function runCli(
   }
 }
 
+/** `-cpu host` needs KVM, as in QEMU: refused once the engine is known to run TCG, before anything is opened. */
+function checkCpu(config: CliConfig, accel: "kvm" | "tcg", why: string | undefined): void {
+  if (config.cpu === "host" && accel === "tcg") {
+    throw new MicrovmError("invalid-argument", `-cpu host: needs KVM${why !== undefined ? ` (${why})` : ""}; under TCG the guest's CPU is QEMU's max: leave -cpu out or say -cpu max`);
+  }
+}
+
 async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Promise<number> {
   if (config.kernel === undefined) {
     // --info-mtree alone: the surface depends on the board and the engine, not on a kernel (and
     // needs none of the encoders: surface.ts, not plan.ts).
     const [{ resolveEngine }, { planSurface }, { KVM_PLATFORM, qemuPlatform }] = await Promise.all([import("../engine-choice.js"), import("../surface.js"), import("../platform.js")]);
     const r = resolveEngine({ engine: config.engine, ...(config.accel ? { accel: config.accel } : {}) });
+    checkCpu(config, r.accel, r.why);
     const surface = planSurface({
       memory: config.memory,
       cpus: config.cpus,
@@ -208,6 +216,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
   // The engine is decided, and the plan made once, before anything is opened or created.
   const chosen = withKernelPath(config.kernel, () => planFor({ ...board, engine: config.engine, ...(config.accel ? { accel: config.accel } : {}), devices: config.devices.map((d) => ({ kind: d.kind, ...(d.id !== undefined ? { id: d.id } : {}) })) }));
   const { plan, engine, accel } = chosen;
+  checkCpu(config, accel, chosen.why);
   if (config.infoMtree) {
     io.out(`${plan.listing.join("\n")}\n`);
     return 0;
