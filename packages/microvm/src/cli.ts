@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { runCli } from "./cli/main.js";
@@ -29,6 +29,10 @@ type Loader = (this: unknown, m: NodeModule, filename: string) => void;
  * The cache is `$XDG_CACHE_HOME/microvm/v8-<node version>-<arch>/` (else `~/.cache/…`), or the
  * directory `MICROVM_COMPILE_CACHE` names; `MICROVM_COMPILE_CACHE=0` turns it off. Any failure to
  * read or write it is ignored. Only the built CLI (CommonJS) has chunks: from source this is a no-op.
+ * Chunk names carry a hash of their content, so another build's caches never match this one's;
+ * when a run writes its caches, it removes those of chunks this build does not have once they are
+ * a week old (younger ones may belong to another installed version still in use), and leftover
+ * temporary files a day old, so that upgrades do not pile caches up.
  */
 function useCompileCache(): void {
   const setting = process.env["MICROVM_COMPILE_CACHE"];
@@ -77,6 +81,22 @@ function useCompileCache(): void {
       }
     } catch {
       // a read-only or absent home: run without a cache
+    }
+    prune();
+  }
+  function prune(): void {
+    const day = 86_400_000;
+    try {
+      const ours = new Set(readdirSync(dist).filter((n) => n.startsWith("cli-")));
+      for (const n of readdirSync(cacheDir)) {
+        const tmp = /\.\d+\.tmp$/.test(n);
+        const foreign = n.endsWith(".v8") && !ours.has(n.slice(0, -3));
+        if (!tmp && !foreign) continue;
+        const path = join(cacheDir, n);
+        if (Date.now() - statSync(path).mtimeMs > (tmp ? day : 7 * day)) unlinkSync(path);
+      }
+    } catch {
+      // another process pruning too, or no cache directory: nothing to do
     }
   }
 }

@@ -10,7 +10,7 @@
 // library; the in-process engine loads koffi, @microvm/kvm, its worker entries and our handler
 // modules (vcpu-handler.js and io-handler.js, by path from dist/).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -238,9 +238,21 @@ describe("what the microvm bin loads", () => {
     // A corrupt cache is rejected by V8: the chunk compiles as usual and its cache is written anew.
     const victim = readdirSync(cache)[0] as string;
     writeFileSync(join(cache, victim), "not a code cache");
+    // Another build's caches (chunk names this dist does not have): a month-old one is removed
+    // when caches are next written, a fresh one (another install, maybe in use) is kept; so is a
+    // month-old cache of one of this build's chunks (it is current). A temporary file left by a
+    // killed writer goes after a day.
+    const month = Date.now() / 1000 - 30 * 86_400;
+    const planted = { oldForeign: "cli-chunk-GONE1234.cjs.v8", newForeign: "cli-chunk-NEW12345.cjs.v8", oldTmp: `${victim}.999999.tmp` };
+    for (const n of Object.values(planted)) writeFileSync(join(cache, n), "x");
+    utimesSync(join(cache, planted.oldForeign), month, month);
+    utimesSync(join(cache, planted.oldTmp), month, month);
+    const current = readdirSync(cache).find((n) => n !== victim && !Object.values(planted).includes(n)) as string;
+    utimesSync(join(cache, current), month, month);
     const third = run(args, { MICROVM_COMPILE_CACHE: cache });
     expect(third.stdout).toBe(first.stdout);
     expect(readFileSync(join(cache, victim)).length).toBeGreaterThan(100);
+    expect(readdirSync(cache).sort()).toEqual([...chunks.map((c) => `${c}.v8`), planted.newForeign].sort());
     const off = join(dir, "v8-off");
     const none = run(args, { MICROVM_COMPILE_CACHE: "0", XDG_CACHE_HOME: off });
     expect(none.stdout).toBe(first.stdout);
