@@ -125,7 +125,8 @@ describe("parseCommandLine: the seed's flags", () => {
     [["-M", "microvm", "-kernel", "k", "-chardev", "pty,id=c0,server=off"], /server=off is not supported/],
     [["-M", "microvm", "-kernel", "k", "-drive", "id=d,file=x,format=qcow2,if=none"], /only format=raw/],
     [["-M", "microvm", "-kernel", "k", "-drive", "id=d,file=x,format=raw"], /only if=none/],
-    [["-M", "microvm", "-kernel", "k", "-drive", "id=d,file=x,format=raw,if=none,cache=none"], /unsupported option 'cache'/],
+    [["-M", "microvm", "-kernel", "k", "-drive", "id=d,file=x,format=raw,if=none,cache=none"], /cache=none is not supported: disks use the host's page cache/],
+    [["-M", "microvm", "-kernel", "k", "-drive", "id=d,file=x,format=raw,if=none,aio=native"], /unsupported option 'aio'/],
     [["-M", "microvm", "-kernel", "k", "-netdev", "socket,id=n"], /type "socket" is not supported; supported: tap, user/],
     [["-M", "microvm", "-kernel", "k", "-netdev", "user,id=n,net=10.0.0.0/8"], /unsupported option 'net'; supported: type, id, hostfwd/],
     [["-M", "microvm", "-kernel", "k", "-netdev", "tap,id=n"], /script=no is required/],
@@ -173,6 +174,7 @@ describe("parseCommandLine: the seed's flags", () => {
     expect(drive(",read-only=on")).toEqual([{ id: "d", file: "x", readOnly: true }]);
     expect(drive(",read-only=off")).toEqual([{ id: "d", file: "x", readOnly: false }]);
     expect(drive(",readonly=on,read-only=on")).toEqual([{ id: "d", file: "x", readOnly: true }]);
+    expect(drive(",cache=writeback")).toEqual([{ id: "d", file: "x", readOnly: false }]);
     expect(drive("")).toEqual([{ id: "d", file: "x", readOnly: false }]);
     expect(parseError(["-M", "microvm", "-kernel", "k", "-drive", "id=d,file=x,format=raw,if=none,readonly=on,read-only=off"])).toMatch(/read-only=off contradicts readonly=on/);
   });

@@ -120,7 +120,7 @@ export const SUPPORTED_FLAGS: readonly (readonly [flag: string, arg: string, wha
   ["-chardev", "pty|stdio,id=ID[,server]", "a character device: a new /dev/pts/N, or this terminal"],
   // The -device lines: each device kind's own (devices/).
   ...DEVICE_KINDS.flatMap((k) => k.cli.help),
-  ["-drive", "id=ID,file=FILE,format=raw,if=none[,readonly=on]", "a raw image, locked as QEMU locks it (read-only=on is the same as readonly=on)"],
+  ["-drive", "id=ID,file=FILE,format=raw,if=none[,readonly=on]", "a raw image, locked as QEMU locks it (read-only=on is the same as readonly=on; cache=writeback, the only mode, is accepted)"],
   ["-netdev", "tap,id=ID,script=no,downscript=no[,ifname=NAME]", "a tap device (an existing one by name, else a new temporary one)"],
   ["-netdev", "user,id=ID[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-:PORT]…", "user-mode networking without root (passt), host ports forwarded into the guest"],
   ["-serial", "stdio", "the legacy UART on this terminal (needs -M microvm,legacy)"],
@@ -461,7 +461,13 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         break;
       }
       case "drive": {
-        const m = keys(f, parseKeyval(v, undefined), ["id", "file", "format", "if", "readonly", "read-only"]);
+        const m = keys(f, parseKeyval(v, undefined), ["id", "file", "format", "if", "readonly", "read-only", "cache"]);
+        // The one cache mode this board's disks have (QEMU's default): the host's page cache, a
+        // volatile write cache offered to the guest, FLUSH as fdatasync (docs/cli.md).
+        const cache = m.get("cache");
+        if (cache !== undefined && cache !== "writeback") {
+          throw bad(`${f}: cache=${cache} is not supported: disks use the host's page cache and offer the guest a write cache whose FLUSH is fdatasync (cache=writeback, QEMU's default)`);
+        }
         const did = id(f, m);
         const file = need(f, m, "file");
         const format = m.get("format");
