@@ -327,10 +327,18 @@ for (const version of [2, 1] as const) {
           d.init({ accept: (o) => (mrg ? o : o & ~bit(NetFeature.MrgRxbuf)) });
           const hl = version === 2 || mrg ? 12 : 10;
           const tx = d.queues[1] as NonNullable<(typeof d.queues)[1]>;
-          // Two frames in one buffer each after the header, two split across two buffers.
-          const frames = [pattern(1514, 3), pattern(60, 5), pattern(300, 7), pattern(200, 9)];
+          // Two frames in one buffer each after the header, two split across two buffers, and one
+          // in the same buffer as its header (as Linux sends them with VERSION_1).
+          const frames = [pattern(1514, 3), pattern(60, 5), pattern(300, 7), pattern(200, 9), pattern(90, 11)];
           const whole: number[] = [];
           frames.forEach((frame, i) => {
+            if (i === 4) {
+              const b = d.alloc.alloc(hl + frame.length);
+              d.mem.fill(b, hl);
+              d.mem.write(b + hl, frame);
+              tx.submit([{ addr: b, len: hl + frame.length }]);
+              return;
+            }
             const h = d.alloc.alloc(hl);
             if (i < 2) {
               const f = d.alloc.alloc(frame.length);
@@ -358,6 +366,7 @@ for (const version of [2, 1] as const) {
             // …and split frames were copied into one reused buffer that is not guest memory.
             expect(seen[2]?.buffer).not.toBe(guest);
             expect(seen[3]?.buffer).toBe(seen[2]?.buffer);
+            expect(seen[4]?.buffer).toBe(guest); // the bytes after the header, in place
           } else {
             // …and a keeping backend got arrays of its own, which still hold their frames.
             expect(new Set(seen.map((x) => x.buffer)).size).toBe(frames.length);
@@ -557,6 +566,28 @@ describe("notification suppression", () => {
     expect(q.availEvent()).toBe(2);
     q.submit([{ addr: a, len: 4, write: true }]);
     expect(d.interrupts).toBe(before + 1);
+  });
+
+  it("net receive with MRG_RXBUF: a frame that exactly fills two buffers takes those two, and the next buffer is left for the next frame", () => {
+    const wire = new MemoryFrameBackend();
+    const d = new Driver(new NetDevice(wire));
+    d.init();
+    const rx = d.queues[0]!;
+    const total = 12 + 100; // header + frame
+    const bufs = [64, total - 64, 200].map((len) => {
+      const addr = d.alloc.alloc(len);
+      rx.add([{ addr, len, write: true }]);
+      return addr;
+    });
+    rx.notify();
+    wire.inject(pattern(100, 4));
+    const used = rx.reap();
+    expect(used.map((u) => u.len)).toEqual([64, total - 64]);
+    expect(d.mem.read16(bufs[0]! + 10)).toBe(2); // num_buffers: exactly the two
+    wire.inject(pattern(50, 6));
+    const next = rx.reap();
+    expect(next.map((u) => u.len)).toEqual([12 + 50]);
+    expect(d.mem.read16(bufs[2]! + 10)).toBe(1);
   });
 
   for (const eventIdx of [true, false]) {

@@ -714,4 +714,30 @@ describe("SplitQueue: nextAvail and resume (a backend taking over running rings,
     expect(q3.resume(70000)).toBe(false);
     expect(r.violations).toEqual([["avail-idx-jump", "vring base: expected 0..65535, got 70000"]]);
   });
+
+  it("resume takes a base of 0..65535 exactly; a stopped queue's nextAvail is 0 again", () => {
+    const fresh = (): { q: SplitQueue; violations: string[] } => {
+      const violations: string[] = [];
+      const q = new SplitQueue({ memory: memory(), maxSize: 8, onViolation: (_c, d) => violations.push(d) });
+      q.activate({ size: 8, desc: DESC, avail: AVAIL, used: USED }, { eventIdx: false, indirect: false });
+      return { q, violations };
+    };
+    for (const base of [0, 1, 65535]) {
+      const { q, violations } = fresh();
+      expect(q.resume(base), String(base)).toBe(true);
+      expect(q.nextAvail).toBe(base);
+      expect(violations).toEqual([]);
+    }
+    for (const base of [-1, 1.5, 65536, Number.NaN]) {
+      const { q, violations } = fresh();
+      expect(q.resume(base), String(base)).toBe(false);
+      expect(violations).toEqual([`vring base: expected 0..65535, got ${String(base)}`]);
+      expect(q.broken).toBe(true);
+    }
+    const { q } = fresh();
+    expect(q.resume(7)).toBe(true);
+    expect(q.nextAvail).toBe(7);
+    q.deactivate();
+    expect(q.nextAvail).toBe(0); // not the stale 7: GET_VRING_BASE of a stopped ring
+  });
 });
