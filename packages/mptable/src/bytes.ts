@@ -19,7 +19,8 @@ export function byteSum(b: Uint8Array, start: number, end: number): number {
 /**
  * Little-endian stores into a zeroed table that keep the 8-bit sum of the bytes stored, so that
  * the encoder's checksums need no second pass over the bytes: at 254 CPUs that pass alone cost
- * about three plain copies of the table. Each byte must be stored once; bytes never stored are 0.
+ * about three plain copies of the table. Each byte is stored once (`overwrite` replaces one and
+ * `repeat` copies stored ones, both keeping the sum); bytes never stored are 0.
  */
 export class SummingWriter {
   private readonly b: Uint8Array;
