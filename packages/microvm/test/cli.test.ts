@@ -170,7 +170,7 @@ describe("parseCommandLine: the seed's flags", () => {
     expect(config(["-M", "microvm", "-kernel", "k", "-nographic", "-display", "none", "-no-reboot"])).toEqual(base);
     expect(parseError(["-M", "microvm", "-kernel", "k", "-display", "gtk"])).toMatch(/^-display: "gtk" is not supported: microvm has no display/);
     // read-only= is the block layer's spelling of readonly=.
-    const drive = (opts: string): DriveConfig[] => config(["-M", "microvm", "-kernel", "k", "-drive", `id=d,file=x,format=raw,if=none${opts}`]).drives;
+    const drive = (opts: string): readonly DriveConfig[] => config(["-M", "microvm", "-kernel", "k", "-drive", `id=d,file=x,format=raw,if=none${opts}`]).drives;
     expect(drive(",read-only=on")).toEqual([{ id: "d", file: "x", readOnly: true }]);
     expect(drive(",read-only=off")).toEqual([{ id: "d", file: "x", readOnly: false }]);
     expect(drive(",readonly=on,read-only=on")).toEqual([{ id: "d", file: "x", readOnly: true }]);
