@@ -14,7 +14,7 @@ export default defineConfig({
     // vitest's own output, then the skips by reason and the `tests: N passed, N failed, N skipped`
     // line CI's log scanner reads (test/summary-reporter.ts; a --reporter option replaces both).
     reporters: ["default", `${root}test/summary-reporter.ts`],
-    // One cache directory for the processes the tests start, removed after (test/global-setup.ts).
+    // One compile-cache directory for the CLI processes the tests start, removed after (test/global-setup.ts).
     globalSetup: [`${root}test/global-setup.ts`],
     // One project per package, plus the repository-level tests (packed tarballs, browser bundles).
     projects: [

@@ -106,7 +106,7 @@ export function cases(): BenchCase[] {
         const r = spawnSync(process.execPath, args, {
           encoding: "latin1",
           maxBuffer: 16 << 20,
-          env: { ...process.env, HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent", XDG_CACHE_HOME: join(dir, "cache"), PATH: `${dir}:${process.env["PATH"] ?? ""}`, MICROVM_BENCH_HWM: join(dir, "hwm") },
+          env: { ...process.env, HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent", MICROVM_COMPILE_CACHE: join(dir, "cache"), PATH: `${dir}:${process.env["PATH"] ?? ""}`, MICROVM_BENCH_HWM: join(dir, "hwm") },
         });
         if (!PASS_RE.test(r.stdout)) throw new Error(`the guest did not pass:\n${r.stdout.slice(-2000)}\n${r.stderr}`);
         const qemu = Number(readFileSync(join(dir, "qemu-rss"), "utf8").trim().split("\n").pop());
