@@ -236,7 +236,7 @@ export class BlkDevice extends DeviceBase {
         return this.readIn(chain, mem, statusAddr, sector, inLen);
       case BlkType.Out: {
         if (b.readOnly === true || !this.rangeOk(chain, sector, outLen)) return this.finish(chain, statusAddr, BlkStatus.IoErr, 0);
-        let st = this.segments(chain, true, sector * Blk.SectorSize, outLen, (off, view) => b.write(off, view), b.writev === undefined ? undefined : (off, views) => (b.writev as NonNullable<BlockBackend["writev"]>)(off, views));
+        let st = this.segments(chain, true, sector * Blk.SectorSize, outLen, (off, view) => b.write(off, view), b.writev?.bind(b));
         if (!this.negotiated(BlkFeature.Flush) && typeof b.flush === "function") {
           // Write-through: the write is complete only once it is durable (virtio 1.2 §5.2.6.2).
           st = then(st, () => call(() => b.flush?.()));
@@ -301,7 +301,7 @@ export class BlkDevice extends DeviceBase {
         return this.finish(chain, statusAddr, Promise.resolve(r).then(statusOf, () => BlkStatus.IoErr), inLen);
       }
     }
-    const st = this.segments(chain, false, sector * Blk.SectorSize, inLen, (off, view) => b.read(off, view), b.readv === undefined ? undefined : (off, views) => (b.readv as NonNullable<BlockBackend["readv"]>)(off, views));
+    const st = this.segments(chain, false, sector * Blk.SectorSize, inLen, (off, view) => b.read(off, view), b.readv?.bind(b));
     return this.finish(chain, statusAddr, st, inLen);
   }
 
