@@ -16,39 +16,49 @@ const src = join(here, "src");
 const cliOutputs = ["cli.cjs", "cli.cjs.map", "cli-*", "cli.js"];
 
 /**
- * The modules the CLI entry itself is made of (the command line, --help, --version). They import
- * errors.ts and host-forward.ts, which the lazily loaded chunks share too; esbuild would hoist
- * those into a shared chunk that the entry then requires at start-up. Resolved from here under a
- * suffix, they are separate modules inlined into the entry (the lazy chunks keep their own copy:
- * isMicrovmError checks a name and a code, not a class identity), so that dist/cli.cjs requires
- * no file of ours before it knows what the command line asks for. The same goes for
- * @microvm/errors, which errors.ts imports (the base class and the guard factory): the entry's
- * copy of errors.ts gets a copy of it too.
+ * Two bundles of the CLI that must each be one file: the bin itself (src/cli.ts: the compile cache
+ * and `--version`) and the command line's chunk (cli/main.ts and cli/args.ts: the flags, --help,
+ * the errors). What they import is shared with the lazily loaded chunks (errors.ts,
+ * host-forward.ts, @microvm/errors, the version), and esbuild would hoist it into shared chunks
+ * that they then require at start-up. Resolved from each of them under a suffix of its own, those
+ * modules are separate copies inlined into that bundle (the lazy chunks keep their own copy:
+ * isMicrovmError checks a name and a code, not a class identity), so that dist/cli.cjs requires no
+ * file of ours for `--version`, and one chunk for anything else before it knows what the command
+ * line asks for. Packages the copies import that the CLI bundles (@microvm/errors, imported by
+ * errors.ts) are copied the same way.
  */
 const standaloneEntry: Plugin = {
   name: "microvm-cli-standalone-entry",
   setup(build) {
-    const entryModules = new Set([join(src, "cli.ts"), join(src, "cli", "main.ts"), join(src, "cli", "args.ts")]);
-    const suffix = "?cli-entry";
+    /** Each bundle's own modules, and the suffix of the copies made for it. */
+    const bundles = new Map([
+      [join(src, "cli.ts"), "?cli-bin"],
+      [join(src, "cli", "main.ts"), "?cli-command-line"],
+      [join(src, "cli", "args.ts"), "?cli-command-line"],
+    ]);
+    const suffixes = new Set(bundles.values());
+    const copyOf = (args: { importer: string; pluginData?: unknown }): string | undefined =>
+      bundles.get(args.importer) ?? (args.pluginData as { copy?: string } | undefined)?.copy;
     build.onResolve({ filter: /^\.\.?\// }, (args) => {
-      // Static imports of the entry's modules and, transitively, of the copies made here.
-      const fromEntry = entryModules.has(args.importer) || (args.pluginData as { cliEntry?: boolean } | undefined)?.cliEntry === true;
-      if (args.kind !== "import-statement" || !fromEntry) return undefined;
+      // Static imports of a bundle's modules and, transitively, of the copies made here.
+      const suffix = copyOf(args);
+      if (args.kind !== "import-statement" || !suffix) return undefined;
       const target = join(dirname(args.importer), args.path).replace(/\.js$/, ".ts");
-      if (entryModules.has(target)) return undefined;
+      if (bundles.has(target)) return undefined;
       return { path: target, suffix };
     });
-    // The packages the entry's copies import that the CLI bundles (see noExternal below), resolved
-    // as esbuild would and then copied under the suffix like the entry's own modules.
+    // The packages the copies import that the CLI bundles (see noExternal below), resolved as
+    // esbuild would and then copied under the same suffix.
     build.onResolve({ filter: /^@microvm\/errors$/ }, async (args) => {
-      if (args.kind !== "import-statement" || (args.pluginData as { cliEntry?: boolean } | undefined)?.cliEntry !== true) return undefined;
+      const suffix = (args.pluginData as { copy?: string } | undefined)?.copy;
+      if (args.kind !== "import-statement" || !suffix) return undefined;
       const r = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir });
       if (r.errors.length > 0) return { errors: r.errors };
       return { path: r.path, suffix };
     });
     build.onLoad({ filter: /\.[cm]?[jt]s$/ }, (args) =>
-      args.suffix === suffix
-        ? { contents: readFileSync(args.path, "utf8"), loader: args.path.endsWith("ts") ? "ts" : "js", resolveDir: dirname(args.path), pluginData: { cliEntry: true } }
+      suffixes.has(args.suffix)
+        ? { contents: readFileSync(args.path, "utf8"), loader: args.path.endsWith("ts") ? "ts" : "js", resolveDir: dirname(args.path), pluginData: { copy: args.suffix } }
         : undefined,
     );
     // The CLI build does not clean dist/ (the library build owns it); it removes its own old files.
@@ -93,10 +103,12 @@ const toCommonJs: TsupPlugin = {
 /**
  * The CLI's lazily loaded code in few files. Left to itself, esbuild makes one chunk per dynamic
  * import() target plus one per set of targets that share a module: about ten files for
- * --info-mtree, each a resolve, a read and a compile. Here every dynamic import() of main.ts and
- * machine.ts goes to one of a few groups (virtual modules that re-export the real ones), and each
- * group also imports the groups it builds on (`uses`), so that what a lower group needs is reached
- * from every group above it alike and lands in one shared chunk per group:
+ * --info-mtree, each a resolve, a read and a compile. Here every dynamic import() of cli.ts,
+ * main.ts and machine.ts goes to one of a few groups (virtual modules that re-export the real
+ * ones), and each group also imports the groups it builds on (`uses`), so that what a lower group
+ * needs is reached from every group above it alike and lands in one shared chunk per group:
+ * - command-line (every command but `--version`): the flags, --help, the errors; compiled from the
+ *   compile cache like the other chunks, which the bin itself cannot be;
  * - surface (--info-mtree without a kernel): the platform, the layout, the address spaces;
  * - planning (every run): the machine, the planner and the codecs;
  * - plan-printer (--print-plan; both engines): QEMU's command line and user networking, whose
@@ -110,6 +122,7 @@ const lazyGroups: Plugin = {
     const ns = "microvm-cli-group";
     const at = (...p: string[]): string => join(src, ...p);
     const groups: Record<string, { readonly members: readonly string[]; readonly uses: readonly string[] }> = {
+      "command-line": { members: [at("cli", "main.ts")], uses: [] },
       surface: { members: [at("surface.ts"), at("engine-choice.ts"), at("platform.ts")], uses: [] },
       planning: { members: [at("machine.ts"), at("plan.ts")], uses: ["surface"] },
       "plan-printer": { members: [at("format-plan.ts"), at("qemu", "command.ts"), at("node", "user-net.ts"), at("node", "passt.ts")], uses: ["planning"] },
@@ -123,7 +136,7 @@ const lazyGroups: Plugin = {
     // One export of each group that others use (any would do: it makes the group reachable).
     const representative: Record<string, string> = { surface: "planSurface", planning: "planFor", "plan-printer": "formatPlan" };
     const groupOf = new Map(Object.entries(groups).flatMap(([g, { members }]) => members.map((f) => [f, g] as const)));
-    const importers = new Set([at("cli", "main.ts"), at("machine.ts")]);
+    const importers = new Set([at("cli.ts"), at("cli", "main.ts"), at("machine.ts")]);
     build.onResolve({ filter: /^\.\.?\// }, (args) => {
       if (args.kind !== "dynamic-import" || !importers.has(args.importer)) return undefined;
       const g = groupOf.get(join(dirname(args.importer), args.path).replace(/\.js$/, ".ts"));
@@ -162,7 +175,8 @@ export default defineConfig([
     // (~4 ms and ~1.9 MiB on Node 20), with the pure workspace codecs bundled in, so that no package
     // is resolved at run time except koffi (native) and @microvm/kvm (which starts its worker
     // files by path from its own dist/). Code behind a dynamic import() stays in separate chunks
-    // (dist/cli-*.cjs, loaded with require), so --help and --version load only dist/cli.cjs.
+    // (dist/cli-*.cjs, loaded with require), so --version loads only dist/cli.cjs, and --help the
+    // command line's chunk as well.
     // The chunks sit in dist/ itself: the KVM engine finds vcpu-handler.js and io-handler.js next
     // to the module that names them.
     entry: { cli: "src/cli.ts" },

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 /**
- * The `microvm` executable (package.json `bin`, built to dist/cli.cjs). Kept tiny: the command
- * line module is loaded first, and the machine only when a run is asked for, from chunks of its
- * own (dist/cli-*.cjs; see tsup.config.ts and docs/performance.md, "Start-up and footprint").
+ * The `microvm` executable (package.json `bin`, built to dist/cli.cjs). Kept tiny: it answers
+ * `microvm --version` itself, and otherwise loads the command line from a chunk of its own
+ * through the compile cache below, then the machine only when a run is asked for, from further
+ * chunks (dist/cli-*.cjs; see tsup.config.ts and docs/performance.md, "Start-up and footprint").
  *
  * @module
  */
-import { readFileSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { runCli } from "./cli/main.js";
+import { cliVersion } from "./cli/version.js";
 
 interface Script {
   readonly cachedDataRejected?: boolean;
@@ -101,8 +102,24 @@ function useCompileCache(): void {
   }
 }
 
-useCompileCache();
-void runCli(process.argv.slice(2)).then((code) => {
-  // Worker threads and stdin would otherwise keep the process alive after the guest has ended.
-  process.exit(code);
-});
+/** `microvm --version` alone, answered without the command line's chunk; false if it could not be written here. */
+function answeredVersion(argv: readonly string[]): boolean {
+  if (argv.length !== 1 || (argv[0] !== "--version" && argv[0] !== "-version")) return false;
+  try {
+    const text = Buffer.from(`microvm ${cliVersion()}\n`);
+    return writeSync(1, text) === text.length;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPIPE"; // the reader has gone; otherwise the full path retries
+  }
+}
+
+const argv = process.argv.slice(2);
+if (!answeredVersion(argv)) {
+  useCompileCache();
+  void import("./cli/main.js")
+    .then(({ runCli }) => runCli(argv))
+    .then((code) => {
+      // Worker threads and stdin would otherwise keep the process alive after the guest has ended.
+      process.exit(code);
+    });
+}

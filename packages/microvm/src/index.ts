@@ -79,7 +79,7 @@ export type {
 export { KvmMachine, createKvmMachine } from "./kvm-machine.js";
 export { QemuMachine, createQemuMachine, compareMtree, compareQtree, mtreeSections, qemuUnavailableReason } from "./qemu/machine.js";
 export { formatPlan } from "./format-plan.js";
-export { qemuInvocation, type QemuInvocation, type QemuInvocationOptions, type QemuFile, type QemuSocket, type QemuStream } from "./qemu/command.js";
+export { qemuInvocation, type QemuInvocation, type QemuInvocationOptions, type QemuFile, type QemuSocket, type QemuChannel, type QemuStream } from "./qemu/command.js";
 export { QmpClient, splitQmp, type QmpEvent } from "./qemu/qmp.js";
 export {
   KVM_PLATFORM,

@@ -140,8 +140,11 @@ describe("qemuInvocation: the machine", () => {
     expect(inv.args).toContain("-nodefaults");
     expect(valuesOf(inv, "-global")).toContain("ioapic.version=0x11");
     expect(inv.binary).toBe("qemu-system-x86_64");
-    // the control socket, and the UART's socket iff legacy
-    expect(inv.sockets.map((s) => `${s.role}:${s.name}`)).toEqual(legacy ? ["qmp:qmp.sock", "serial:serial.sock"] : ["qmp:qmp.sock"]);
+    // the control channel, and the UART's iff legacy: connected sockets QEMU inherits, no socket files
+    expect(inv.channels).toEqual(legacy ? [{ role: "qmp", fd: 3 }, { role: "serial", fd: 4 }] : [{ role: "qmp", fd: 3 }]);
+    expect(inv.sockets).toEqual([]);
+    expect(valuesOf(inv, "-chardev")).toEqual(legacy ? ["socket,id=microvm-qmp,fd=3", "socket,id=microvm-serial,fd=4"] : ["socket,id=microvm-qmp,fd=3"]);
+    expect(valuesOf(inv, "-mon")).toEqual(["chardev=microvm-qmp,mode=control"]);
     expect(valuesOf(inv, "-serial")).toEqual(legacy ? ["chardev:microvm-serial"] : []);
   });
 
@@ -213,12 +216,8 @@ describe("qemuInvocation: the machine", () => {
     const inv = qemuInvocation(plan, { accel: "tcg", dir: "/tmp/a,b/", devices });
     expect(valuesOf(inv, "-drive")).toEqual(["id=blk0-drive,file=/srv/disk,,1.img,format=raw,if=none,readonly=on"]);
     expect(parseOpt(valuesOf(inv, "-drive")[0] as string).kv.get("file")).toBe("/srv/disk,1.img");
-    const chardevs = valuesOf(inv, "-chardev");
-    expect(chardevs).toEqual([
-      "socket,id=microvm-qmp,path=/tmp/a,,b/qmp.sock",
-      "socket,id=microvm-serial,path=/tmp/a,,b/serial.sock",
-      "socket,id=console0-chr,path=/tmp/a,,b/console-console0.sock",
-    ]);
+    // the channels are inherited fds: no path in them
+    expect(valuesOf(inv, "-chardev")).toEqual(["socket,id=microvm-qmp,fd=3", "socket,id=microvm-serial,fd=4", "socket,id=console0-chr,fd=5"]);
     for (const l of valuesOf(inv, "-device").filter((d) => d.startsWith("loader,"))) {
       expect(l).toMatch(/^loader,file=\/tmp\/a,,b\/blob\d+\.bin,addr=0x[0-9a-f]+,force-raw=on$/);
       expect(parseOpt(l).kv.get("file")).toMatch(/^\/tmp\/a,b\/blob\d+\.bin$/);
@@ -258,7 +257,9 @@ describe("qemuInvocation: devices", () => {
     expect(valuesOf(inv, "-drive")).toEqual(["id=blk0-drive,file=/srv/root.img,format=raw,if=none"]);
     expect(byId.get("console0")?.head).toBe("virtio-serial-device");
     expect(valuesOf(inv, "-device")).toContain("virtconsole,chardev=console0-chr,bus=console0.0");
-    expect(inv.sockets).toContainEqual({ name: "console-console0.sock", role: "console", device: "console0" });
+    // the console's channel comes after the taps and the control channel
+    expect(inv.channels).toEqual([{ role: "qmp", fd: 5 }, { role: "console", device: "console0", fd: 6 }]);
+    expect(valuesOf(inv, "-chardev")).toContain("socket,id=console0-chr,fd=6");
     // the taps: inherited fds, numbered from 3 in transport order
     expect(byId.get("net0")?.kv.get("mac")).toBe("52:54:00:12:34:56");
     expect(byId.get("uplink")?.kv.has("mac")).toBe(false);
@@ -288,6 +289,9 @@ describe("qemuInvocation: devices", () => {
       "tap,id=net1-net,fd=3,vhost=off",
     ]);
     expect(valuesOf(inv, "-device")).toContain("virtio-net-device,netdev=net0-net,bus=virtio-mmio-bus.5,id=net0,mac=52:54:00:00:00:01");
+    // the control channel comes last, after the passt sockets
+    expect(inv.channels).toEqual([{ role: "qmp", fd: 6 }]);
+    expect(valuesOf(inv, "-chardev")).toEqual(["socket,id=microvm-qmp,fd=6"]);
   });
 
   it("with userNet slirp, gives a user device QEMU's own -netdev user with its forwards, inheriting nothing", () => {
@@ -360,8 +364,8 @@ describe("qemuInvocation: devices", () => {
     for (const backend of [{ type: "module", module: "/opt/con.js" }, { type: "stream" }, { type: "fd", fd: 1 }] as const) {
       const devices: DeviceConfig[] = [{ kind: "console", id: "con", backend }];
       const inv = qemuInvocation(qemuPlan({ devices }), { accel: "tcg", dir: DIR, devices });
-      expect(inv.sockets.filter((x) => x.role === "console")).toEqual([{ name: "console-con.sock", role: "console", device: "con" }]);
-      expect(valuesOf(inv, "-chardev")).toContain(`socket,id=con-chr,path=${DIR}/console-con.sock`);
+      expect(inv.channels.filter((x) => x.role === "console")).toEqual([{ role: "console", device: "con", fd: 4 }]);
+      expect(valuesOf(inv, "-chardev")).toContain("socket,id=con-chr,fd=4");
       expect(valuesOf(inv, "-device")).toContain("virtconsole,chardev=con-chr,bus=con.0");
     }
   });

@@ -198,4 +198,19 @@ describe.skipIf(qemuMissing)(`the QEMU engine's life cycle (TCG)${skipNote}`, ()
       expect(leftovers()).toEqual({ dirs: [], processes: [] });
     }
   });
+
+  it("a qemuBinary that closes its channels before it exits with a message: still that message, not the closed channel", async () => {
+    // QEMU failing at start closes its QMP socket before the engine sees it exit; the error must be
+    // QEMU's own message (the QMP greeting's failure alone would say "QEMU closed the connection").
+    const script = join(scripts, "fake-qemu-closing");
+    const closeFds = 'const fs = require("fs"); for (const fd of [3, 4]) fs.closeSync(fd);';
+    const later = 'setTimeout(() => { fs.writeSync(2, "fake-qemu: closing first\\n"); process.exit(1); }, 300);';
+    writeFileSync(script, `#!${process.execPath}\n${closeFds}\n${later}\n`);
+    chmodSync(script, 0o755);
+    const e = await failure(createMachine(board({ qemuBinary: script })));
+    expect(e.code).toBe("engine");
+    expect(e.message).toContain("fake-qemu: closing first");
+    expect(e.message).toContain("status 1");
+    expect(leftovers()).toEqual({ dirs: [], processes: [] });
+  });
 });

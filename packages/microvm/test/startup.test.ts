@@ -101,6 +101,9 @@ const ROLES: readonly (readonly [string, string])[] = [
   ["function openTap(", "tap backend"],
   ["function openImage(", "image backend"],
   ["function enterRawMode(", "terminal"],
+  // @microvm/virtio-mmio's device models, bundled into a CLI chunk (minified) or in the library build
+  ["var BlkDevice=class", "virtio device models"],
+  ["var BlkDevice = class", "virtio device models"],
 ];
 
 let dir = "";
@@ -125,6 +128,13 @@ function run(args: readonly string[], env: Record<string, string> = {}): Loaded 
     for (const [marker, role] of ROLES) if (text.includes(marker)) roles.add(role);
   }
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ours, roles, files, esm, native: strip("native"), builtins: strip("builtin") };
+}
+
+/** The command line's chunk of this build (dist/cli-command-line-<hash>.cjs). */
+function commandLineChunk(): string {
+  const names = readdirSync(DIST).filter((n) => /^cli-command-line-[A-Z0-9]+\.cjs$/.test(n));
+  expect(names.length, "one command line chunk in dist/").toBe(1);
+  return join(DIST, names[0] as string);
 }
 
 const isKoffi = (f: string): boolean => /[/\\]koffi[/\\@]|koffi\.node$|@koromix/.test(f);
@@ -160,11 +170,12 @@ describe("what the microvm bin loads", () => {
     expect(readFileSync(BIN, "utf8")).toMatch(/^#!\/usr\/bin\/env node\n/);
   });
 
-  it.each([["--version"], ["--help"]])("%s loads dist/cli.cjs and nothing else: no chunk, no package, no ES module, no stdout stream", (flag) => {
+  it.each([["--version"], ["--help"]])("%s loads dist/cli.cjs (and for --help the command line's chunk) and nothing else: no package, no ES module, no stdout stream", (flag) => {
     const l = run([flag]);
     expect(l.code, l.stderr).toBe(0);
     expect(l.stdout).toMatch(flag === "--version" ? /^microvm \d+\.\d+\.\d+\n$/ : /-M microvm/);
-    expect(l.files).toEqual([BIN]);
+    // --version is answered by the bin itself; anything else loads the command line's chunk first
+    expect(l.files).toEqual(flag === "--version" ? [BIN] : [BIN, commandLineChunk()]);
     expect(l.esm).toEqual([]);
     expectNoBackend(l);
     // The output goes out with write(2): process.stdout (a net.Socket on a pipe) is never made.
@@ -182,11 +193,16 @@ describe("what the microvm bin loads", () => {
     expect(readFileSync(log, "utf8")).toMatch(/^builtin NativeModule net$/m);
   });
 
-  it("an error on the command line loads nothing more than --version", () => {
+  it("an error on the command line loads nothing more than --help; --version among other flags takes the command line's path", () => {
     const l = run(["-vga", "std"]);
     expect(l.code).toBe(1);
     expect(l.stderr).toMatch(/^microvm: -vga: unsupported option/);
-    expect(l.files).toEqual([BIN]);
+    expect(l.files).toEqual([BIN, commandLineChunk()]);
+    expect([...l.roles]).toEqual(["command line"]);
+    // the bin answers --version alone only: with another flag, the command line decides (QEMU's rule)
+    const mixed = run(["-M", "microvm", "--version"]);
+    expect(mixed.stdout).toMatch(/^microvm \d+\.\d+\.\d+\n$/);
+    expect(mixed.files).toEqual([BIN, commandLineChunk()]);
   });
 
   it.each([["kvm"], ["qemu"]])("--info-mtree on the %s engine loads the surface alone: no planner, no encoder, no backend", (engine) => {
@@ -268,7 +284,10 @@ describe("what the microvm bin loads", () => {
       expect(l.files.filter(isKoffi)).toEqual([]);
       expect(l.native).toEqual([]);
       expect(l.files.filter(isKvmPackage)).toEqual([]);
-      for (const role of ["kvm engine", "vcpu handler", "io handler", "pty backend", "tap backend", "image backend", "terminal"]) expect(l.roles.has(role), role).toBe(false);
+      // a board without virtio devices needs none of the device models (QEMU has its own)
+      for (const role of ["kvm engine", "vcpu handler", "io handler", "pty backend", "tap backend", "image backend", "terminal", "virtio device models"]) {
+        expect(l.roles.has(role), role).toBe(false);
+      }
       expect(l.esm).toEqual([]);
     });
 
@@ -295,6 +314,8 @@ describe("what the microvm bin loads", () => {
       expect(l.files.filter((f) => isKvmPackage(f) && /(vcpu|io)-worker\.js$/.test(f)).length).toBe(2);
       // The handler modules are the library build's ES modules, found next to the engine's chunk.
       expect(l.ours).toEqual(expect.arrayContaining(["vcpu-handler.js", "io-handler.js"]));
+      // the I/O thread serves the rng with @microvm/virtio-mmio's device models (the package's own build)
+      expect(l.files.filter((f) => /[/\\]virtio-mmio[/\\]dist[/\\]/.test(f)).length).toBeGreaterThan(0);
       for (const role of ["pty backend", "tap backend", "image backend", "terminal"]) expect(l.roles.has(role), role).toBe(false);
     }, 600_000);
 

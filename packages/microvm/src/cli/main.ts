@@ -14,7 +14,9 @@ import { isMicrovmError, MicrovmError } from "../errors.js";
 import { deviceKind, type DeviceConfig } from "../devices/index.js";
 import type { CliDeviceHost } from "../devices/kind.js";
 import type { Machine, MachineOptions } from "../machine-types.js";
+import type { QemuChannel } from "../qemu/command.js";
 import { helpText, parseCommandLine, type CliConfig } from "./args.js";
+import { cliVersion } from "./version.js";
 
 /** What {@link runCli} needs from its process; tests pass their own. */
 export interface CliIo {
@@ -42,19 +44,6 @@ function writeFd(fd: 1 | 2, text: string): void {
     if (code !== "EAGAIN") throw e;
     (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off));
   }
-}
-
-function version(): string {
-  // package.json is one level up from dist/cli.cjs (the bin), two from src/cli/main.ts.
-  for (const rel of ["../package.json", "../../package.json"]) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "@microvm/microvm") return pkg.version ?? "0.0.0";
-    } catch {
-      // try the next
-    }
-  }
-  return "0.0.0";
 }
 
 function readInput(what: string, path: string): Uint8Array {
@@ -162,7 +151,7 @@ export async function runCli(
       return 0;
     }
     if (cmd.action === "version") {
-      io.out(`microvm ${version()}\n`);
+      io.out(`microvm ${cliVersion()}\n`);
       return 0;
     }
     return await run(cmd.config, io, cleanups);
@@ -234,6 +223,8 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
       const inv = qemuInvocation(plan, { accel, dir: "$TMPDIR/microvm-qemu-XXXXXX", devices, userNet: users.passtMissing ? "slirp" : "passt" });
       io.out(`qemu: ${[inv.binary, ...inv.args].map(shellQuote).join(" ")}\n`);
       if (inv.fds.length > 0) io.out(`qemu fds: ${inv.fdUses.map((what, i) => `fd ${3 + i} is ${what}`).join(", ")}\n`);
+      const channel = (c: QemuChannel): string => `fd ${c.fd} is ${c.role === "qmp" ? "QMP" : c.role === "serial" ? "the serial port" : `device ${c.device ?? "?"}`}`;
+      io.out(`qemu channels (sockets connected to this process): ${inv.channels.map(channel).join(", ")}\n`);
       for (const st of inv.streams) {
         const forwards = users.devices.find((u) => u.index === st.index)?.backend.hostfwd ?? [];
         io.out(`qemu fd ${st.fd} is device ${st.device}'s socket to: passt ${passtArguments(forwards, 3).map(shellQuote).join(" ")}\n`);

@@ -104,7 +104,7 @@ export const consoleKind: DeviceKind<ConsoleDeviceConfig> = {
   model: consoleModel,
   qemu(config, q) {
     // Every backend (a stream, an fd, a JS module) is served by this process on a socket chardev.
-    q.push("-chardev", `socket,id=${q.id}-chr,path=${q.qv(q.socket("console", `console-${q.id}.sock`))}`);
+    q.push("-chardev", `socket,id=${q.id}-chr,fd=${q.channel()}`);
     q.push("-device", `virtio-serial-device,${q.bus},id=${q.id}`, "-device", `virtconsole,chardev=${q.id}-chr,bus=${q.id}.0`);
   },
 };

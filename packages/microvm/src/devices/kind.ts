@@ -347,11 +347,17 @@ export interface QemuDeviceArgs {
   /**
    * A socket the engine listens on for QEMU, by role (see `QemuSocket`).
    *
-   * @param role - `console` (a chardev the engine serves), `vhost-user` or `net-stream`
+   * @param role - `vhost-user` or `net-stream`
    * @param name - its file name in the engine's directory
    * @returns its path
    */
-  socket(role: "console" | "vhost-user" | "net-stream", name: string): string;
+  socket(role: "vhost-user" | "net-stream", name: string): string;
+  /**
+   * A console channel the engine serves: a connected socket QEMU inherits (see `QemuChannel`).
+   *
+   * @returns a placeholder for the fd's number in QEMU, for `-chardev socket,fd=…`
+   */
+  channel(): string;
   /**
    * An fd QEMU inherits.
    *

@@ -1,7 +1,8 @@
 /**
  * The QEMU engine's command line, as data: which `qemu-system-x86_64` arguments run a plan, which
  * files must exist for them (the generated ROM, the blobs), which sockets QEMU connects to and
- * which file descriptors it inherits. Pure: nothing is written or started here, so the command
+ * which file descriptors it inherits (among them its control and character channels, connected
+ * sockets made at its spawn). Pure: nothing is written or started here, so the command
  * line can be printed (`--print-plan`) and tested.
  *
  * QEMU is told to build exactly the plan's machine and nothing of its own: `-M microvm` with
@@ -37,27 +38,47 @@ export interface QemuFile {
 
 /**
  * A unix socket the engine listens on and QEMU connects to (QEMU is the client, so that it
- * cannot run before the engine is there).
+ * cannot run before the engine is there). Used where a listener is what the other side expects:
+ * QEMU reconnects to a vhost-user back-end, and `-netdev stream` connects as a client.
  *
  * @example
  * ```ts
- * const s: QemuSocket = { name: "qmp.sock", role: "qmp" };
+ * const s: QemuSocket = { name: "vhost-blk0.sock", role: "vhost-user", device: "blk0", configIndex: 0 };
  * ```
  */
 export interface QemuSocket {
   /** File name in the engine's directory. */
   readonly name: string;
   /**
-   * `qmp` (the control channel), `serial` (the legacy UART), `console` (a virtio console port),
    * `vhost-user` (a device model of ours QEMU reaches as a vhost-user back-end: a RAM disk, a JS
    * module) or `net-stream` (a net backend of ours, e.g. the ARP responder, on QEMU's
    * `-netdev stream`).
    */
-  readonly role: "qmp" | "serial" | "console" | "vhost-user" | "net-stream";
-  /** For `console`, `vhost-user` and `net-stream`: the device id. */
+  readonly role: "vhost-user" | "net-stream";
+  /** The device id. */
+  readonly device: string;
+  /** The device's index in the board's devices. */
+  readonly configIndex: number;
+}
+
+/**
+ * A character channel between the engine and QEMU: one end of a connected unix stream socket
+ * (a socketpair made when QEMU is spawned) that QEMU inherits as fd `fd` and opens as a
+ * `-chardev socket,fd=…` in client mode; the engine keeps the other end. No socket file, no
+ * listener, and nothing to wait for: the channel exists before QEMU runs.
+ *
+ * @example
+ * ```ts
+ * const c: QemuChannel = { role: "qmp", fd: 3 };
+ * ```
+ */
+export interface QemuChannel {
+  /** `qmp` (the control channel), `serial` (the legacy UART) or `console` (a virtio console port). */
+  readonly role: "qmp" | "serial" | "console";
+  /** For `console`: the device id. */
   readonly device?: string;
-  /** For `vhost-user` and `net-stream`: the device's index in the board's devices. */
-  readonly configIndex?: number;
+  /** The fd number QEMU is told (after {@link QemuInvocation.fds} and {@link QemuInvocation.streams}). */
+  readonly fd: number;
 }
 
 /**
@@ -78,6 +99,11 @@ export interface QemuInvocation {
   readonly files: readonly QemuFile[];
   /** Sockets to listen on in `dir` first. */
   readonly sockets: readonly QemuSocket[];
+  /**
+   * Character channels QEMU inherits as connected sockets, numbered after `fds` and `streams` in
+   * this order: `qmp` first, then `serial` on a legacy board, then each `console`.
+   */
+  readonly channels: readonly QemuChannel[];
   /** File descriptors QEMU inherits: `fds[i]` becomes fd `3 + i` in QEMU. */
   readonly fds: readonly number[];
   /** What each of `fds` is, for messages (`device net0's tap`). */
@@ -183,6 +209,12 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
   const fds: number[] = [];
   const fdUses: string[] = [];
   const streams: QemuStream[] = [];
+  const channels: { role: QemuChannel["role"]; device?: string }[] = [];
+  /** A channel; its fd number, known only at the end, is a placeholder until then. */
+  const channel = (role: QemuChannel["role"], device?: string): string => {
+    channels.push({ role, ...(device !== undefined ? { device } : {}) });
+    return `@CHANNEL${channels.length - 1}@`;
+  };
   const args: string[] = [];
   const push = (...a: string[]): void => void args.push(...a);
 
@@ -225,13 +257,10 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
     push("-device", `loader,file=${qv(at(name))},addr=0x${b.address.toString(16)},force-raw=on`);
   });
 
-  // Control: QMP on a socket the engine listens on.
-  sockets.push({ name: "qmp.sock", role: "qmp" });
-  push("-chardev", `socket,id=microvm-qmp,path=${qv(at("qmp.sock"))}`, "-mon", "chardev=microvm-qmp,mode=control");
-  if (plan.legacy) {
-    sockets.push({ name: "serial.sock", role: "serial" });
-    push("-chardev", `socket,id=microvm-serial,path=${qv(at("serial.sock"))}`, "-serial", "chardev:microvm-serial");
-  }
+  // Control: QMP on an inherited connected socket (QEMU 7.2's chardev/char-socket.c takes `fd=`
+  // as an already connected socket in client mode: util/qemu-sockets.c, socket_connect()).
+  push("-chardev", `socket,id=microvm-qmp,fd=${channel("qmp")}`, "-mon", "chardev=microvm-qmp,mode=control");
+  if (plan.legacy) push("-chardev", `socket,id=microvm-serial,fd=${channel("serial")}`, "-serial", "chardev:microvm-serial");
 
   // Devices, each on its planned transport.
   const versions = new Set<number>();
@@ -261,9 +290,10 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
       push,
       qv,
       socket: (role, name) => {
-        sockets.push({ name, role, device: id, ...(role === "console" ? {} : { configIndex }) });
+        sockets.push({ name, role, device: id, configIndex });
         return at(name);
       },
+      channel: () => channel("console", id),
       inherit: (fd, what) => {
         fds.push(fd);
         fdUses.push(what);
@@ -286,8 +316,11 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
     args[m] = `${args[m]},memory-backend=microvm.ram`;
   }
   if (!versions.has(1)) push("-global", "virtio-mmio.force-legacy=false");
-  // The passt sockets come after the inherited fds, whose count is known only now.
+  // The passt sockets come after the inherited fds, whose count is known only now; the channels last.
   const numbered = streams.map((st, k) => ({ ...st, fd: 3 + fds.length + k }));
-  const final = args.map((a) => a.replace(/@STREAM(\d+)@/, (_, k: string) => String(numbered[Number(k)]?.fd)));
-  return { binary: options.binary ?? "qemu-system-x86_64", args: final, files, sockets, fds, fdUses, streams: numbered };
+  const numberedChannels = channels.map((c, k) => ({ ...c, fd: 3 + fds.length + streams.length + k }));
+  const final = args.map((a) =>
+    a.replace(/@STREAM(\d+)@/, (_, k: string) => String(numbered[Number(k)]?.fd)).replace(/@CHANNEL(\d+)@/, (_, k: string) => String(numberedChannels[Number(k)]?.fd)),
+  );
+  return { binary: options.binary ?? "qemu-system-x86_64", args: final, files, sockets, channels: numberedChannels, fds, fdUses, streams: numbered };
 }

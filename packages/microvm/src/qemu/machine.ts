@@ -1,10 +1,11 @@
 /**
  * The QEMU engine: runs a plan in `qemu-system-x86_64 -M microvm` (see command.ts for what QEMU is
  * told), controlled through QMP. Start-up: a private directory with the ROM, the blobs and the
- * sockets; QEMU started paused (`-S`) as a child that dies with this process (`setpriv
- * --pdeathsig`); QMP greeted; QEMU's own `info mtree` compared with the plan's listing (a QEMU
- * that builds another machine is refused); the directory removed (QEMU has read the files and
- * connected the sockets); `cont`. The end: a SHUTDOWN event (its reason), `query-status`, `quit`,
+ * listening sockets of vhost-user and `-netdev stream` backends; QEMU started paused (`-S`) as a
+ * child that dies with this process (`setpriv --pdeathsig`), its QMP, serial and console channels
+ * connected sockets it inherits; QMP greeted; QEMU's own `info mtree` compared with the plan's
+ * listing (a QEMU that builds another machine is refused); the directory removed (QEMU has read
+ * the files and connected the sockets); `cont`. The end: a SHUTDOWN event (its reason), `query-status`, `quit`,
  * the process reaped. Every exit path removes the directory and leaves no process behind.
  */
 import type { ChildProcess } from "node:child_process";
@@ -18,11 +19,10 @@ import type { ModuleBackendSpec } from "../devices/kind.js";
 import { MicrovmError } from "../errors.js";
 import { spawnBound, which } from "../node/child.js";
 import { deviceKind, type DeviceConfig } from "../devices/index.js";
-import { serveFrames } from "../node/frame-stream.js";
 import { PasstGroup, userNetDevices, type UserNetDevice } from "../node/user-net.js";
 import type { Machine, MachineEnd, MachineOptions, MachineStats } from "../machine-types.js";
 import type { MachinePlan } from "../plan.js";
-import { qemuInvocation, type QemuInvocation } from "./command.js";
+import { qemuInvocation, type QemuChannel, type QemuInvocation } from "./command.js";
 import { QmpClient, type QmpEvent } from "./qmp.js";
 
 /** Byte chunks handed from a socket to an async iterator, in order, until the end. */
@@ -192,6 +192,8 @@ export function compareQtree(plan: MachinePlan, qtree: string, forceLegacy: bool
 }
 
 const START_TIMEOUT_MS = 30_000;
+/** How long a start-up step that failed waits for QEMU's exit, to report QEMU's own message. */
+const EXIT_GRACE_MS = 2_000;
 const QUIT_GRACE_MS = 5_000;
 
 /**
@@ -520,14 +522,13 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
   try {
     const inv = qemuInvocation(plan, { accel, dir, devices: options.devices ?? [], binary, userNet, ...(options.virtioVersion ? { virtioVersion: options.virtioVersion } : {}) });
     for (const f of inv.files) writeFileSync(join(dir, f.name), f.bytes, { mode: 0o600 });
-    const connections = new Map<string, Promise<Socket>>();
     for (const s of inv.sockets) {
       if (s.role === "vhost-user") {
         // Our device model, served to QEMU's vhost-user device (node/vhost-user-backend.ts).
-        const d = (options.devices ?? [])[s.configIndex as number] as DeviceConfig;
+        const d = (options.devices ?? [])[s.configIndex] as DeviceConfig;
         const closers: (() => void)[] = [];
         const { vhostUserModel } = deviceKind(d.kind);
-        if (!vhostUserModel) throw new MicrovmError("engine", `device ${s.device ?? d.kind}: a ${d.kind} device has no model of ours to serve over vhost-user`);
+        if (!vhostUserModel) throw new MicrovmError("engine", `device ${s.device}: a ${d.kind} device has no model of ours to serve over vhost-user`);
         const model = await vhostUserModel(d, closers);
         const { VhostUserBackend } = await import("../node/vhost-user-backend.js");
         const b = VhostUserBackend.listen({ socket: join(dir, s.name), device: () => model });
@@ -537,22 +538,15 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
         });
         continue;
       }
-      if (s.role === "net-stream") {
-        const d = (options.devices ?? [])[s.configIndex as number] as DeviceConfig;
-        const { qemuFrames } = deviceKind(d.kind);
-        if (!qemuFrames) throw new MicrovmError("engine", `device ${s.device ?? d.kind}: a ${d.kind} device has no frame backend of ours for -netdev stream`);
-        const frames = await qemuFrames(d);
-        const server = createServer((sock) => backends.push(serveFrames(sock, frames)));
-        servers.push(server);
-        await new Promise<void>((resolve, reject) => {
-          server.once("error", reject);
-          server.listen(join(dir, s.name), () => resolve());
-        });
-        continue;
-      }
-      const server = createServer();
+      // net-stream: a frame backend of ours on QEMU's -netdev stream, which connects as a client.
+      const d = (options.devices ?? [])[s.configIndex] as DeviceConfig;
+      const { qemuFrames } = deviceKind(d.kind);
+      if (!qemuFrames) throw new MicrovmError("engine", `device ${s.device}: a ${d.kind} device has no frame backend of ours for -netdev stream`);
+      const frames = await qemuFrames(d);
+      // Loaded here: it brings the virtio codecs, which a board without such a device never needs.
+      const { serveFrames } = await import("../node/frame-stream.js");
+      const server = createServer((sock) => backends.push(serveFrames(sock, frames)));
       servers.push(server);
-      connections.set(s.name, new Promise<Socket>((resolve) => server.once("connection", resolve)));
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(join(dir, s.name), () => resolve());
@@ -572,7 +566,8 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
         }
       }
       // The child dies with this process (node/child.ts).
-      child = spawnBound(binary, inv.args, ["ignore", "ignore", "pipe", ...inv.fds, ...qemuEnds]);
+      // The channels (QMP, serial, consoles) are socketpairs libuv makes for "pipe" entries.
+      child = spawnBound(binary, inv.args, ["ignore", "ignore", "pipe", ...inv.fds, ...qemuEnds, ...inv.channels.map(() => "pipe" as const)]);
     } finally {
       for (const e of qemuEnds) e.destroy(); // QEMU has its own copy
     }
@@ -589,17 +584,29 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
       throw new MicrovmError("engine", `QEMU did not start (${signal ? `signal ${signal}` : `status ${String(code)}`}): ${stderr.trim() || "no message"}`);
     });
     const timeout = new Promise<never>((_, reject) => {
-      const t = setTimeout(() => reject(new MicrovmError("engine", `QEMU did not connect to its control socket within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      const t = setTimeout(() => reject(new MicrovmError("engine", `QEMU did not answer on its control channel (QMP) within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
       void exited.finally(() => clearTimeout(t));
     });
-    const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, failedStart, timeout]);
+    // QEMU failing at start closes its channels as it exits: a step that fails then (QMP's
+    // greeting, a command) waits briefly for the exit, so the error is QEMU's status and message.
+    const race = <T>(p: Promise<T>): Promise<T> =>
+      Promise.race([
+        p.catch(async (e: unknown) => {
+          let grace: NodeJS.Timeout | undefined;
+          const ended = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (grace = setTimeout(() => r(false), EXIT_GRACE_MS)))]);
+          clearTimeout(grace);
+          if (ended) await failedStart;
+          throw e;
+        }),
+        failedStart,
+        timeout,
+      ]);
 
     const events: QmpEvent[] = [];
     let sink: (e: QmpEvent) => void = (e) => void events.push(e);
-    const qmpSocket = await race(connections.get("qmp.sock") as Promise<Socket>);
-    const qmp = await race(QmpClient.open(qmpSocket, (e) => sink(e)));
-    // The chardevs connected before the monitor did (QEMU creates them in command-line order).
-    const socketOf = async (name: string): Promise<Socket> => race(connections.get(name) as Promise<Socket>);
+    const stdio = started.stdio;
+    const channelOf = (c: QemuChannel): Socket => stdio[c.fd] as Socket;
+    const qmp = await race(QmpClient.open(channelOf(inv.channels[0] as QemuChannel), (e) => sink(e)));
 
     const mtree = (await race(qmp.execute("human-monitor-command", { "command-line": "info mtree" }))) as string;
     const diff = compareMtree(plan.listing, mtree);
@@ -610,8 +617,9 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
 
     let serialQueue: ChunkQueue | undefined;
     let serialSocket: Socket | undefined;
-    if (inv.sockets.some((s) => s.role === "serial")) {
-      serialSocket = await socketOf("serial.sock");
+    const serialChannel = inv.channels.find((c) => c.role === "serial");
+    if (serialChannel) {
+      serialSocket = channelOf(serialChannel);
       const out = options.serial ?? { type: "stream" as const };
       if (out.type === "stream") {
         const q = new ChunkQueue();
@@ -624,9 +632,9 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
       serialSocket.on("error", () => undefined);
     }
     const consoles = new Map<string, { socket: Socket; queue?: ChunkQueue }>();
-    for (const s of inv.sockets) {
+    for (const s of inv.channels) {
       if (s.role !== "console" || !s.device) continue;
-      const socket = await socketOf(s.name);
+      const socket = channelOf(s);
       socket.on("error", () => undefined);
       const t = plan.transports.find((x) => x.device?.id === s.device);
       const d = t?.device ? options.devices?.[t.device.configIndex] : undefined;
@@ -650,7 +658,7 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
         consoles.set(s.device, { socket, queue: q });
       }
     }
-    // QEMU has read its files and connected its sockets: nothing of ours needs to stay on disk.
+    // QEMU has read its files and connected to the listeners: nothing of ours needs to stay on disk.
     for (const s of servers) s.close();
     rmSync(dir, { recursive: true, force: true });
     await race(qmp.execute("cont"));
