@@ -1,0 +1,268 @@
+// The errors of the root and definition-block codecs and of validateAcpiTable, whole: code, field
+// and message, for each way an input can be wrong (the other tests check codes). The expected
+// texts are written out here from what each check promises, not copied from the code's output.
+import { describe, expect, it } from "vitest";
+import {
+  amlBuffer,
+  amlHid,
+  amlInteger,
+  amlMethod,
+  amlPackage,
+  amlReturn,
+  decodeDefinitionBlock,
+  decodeRsdp,
+  decodeXsdt,
+  encodeAcpiTables,
+  encodeDefinitionBlock,
+  encodeDsdt,
+  encodeRsdp,
+  encodeXsdt,
+  isAcpiError,
+  madtForCpus,
+  validateAcpiTable,
+} from "../src/index.js";
+import { fixChecksum, sum8 } from "./helpers.js";
+
+/** The AcpiError `f` throws, as [code, message] (the message starts with the field). */
+function errorOf(f: () => unknown): [string, string] {
+  try {
+    f();
+  } catch (e) {
+    if (!isAcpiError(e)) throw e;
+    expect(e.message.startsWith(`${e.field}: `), e.message).toBe(true);
+    return [e.code, e.message];
+  }
+  throw new Error("no error thrown");
+}
+
+/** Sets byte `at` of a copy of `b`, then re-balances the checksum byte `sum` over `b[0..end)`. */
+function patched(b: Uint8Array, at: number, value: number, sum: number, end: number): Uint8Array {
+  const c = b.slice();
+  c[at] = value;
+  c[sum] = 0;
+  c[sum] = (256 - sum8(c, 0, end)) & 0xff;
+  return c;
+}
+
+describe("RSDP errors", () => {
+  const good = encodeRsdp({ xsdtAddress: 0x1000n, oemId: "ACME" });
+
+  it("encoding: not an object, a bad OEM id, an address out of range", () => {
+    expect(errorOf(() => encodeRsdp(null as never))).toEqual(["invalid-argument", "RSDP: expected an object"]);
+    expect(errorOf(() => encodeRsdp("x" as never))).toEqual(["invalid-argument", "RSDP: expected an object"]);
+    expect(errorOf(() => encodeRsdp({ xsdtAddress: 1n, oemId: "A " }))).toEqual([
+      "bad-string",
+      'RSDP.oemId: expected 0..6 printable ASCII characters without trailing blanks, got "A "',
+    ]);
+    expect(errorOf(() => encodeRsdp({ xsdtAddress: -1n }))).toEqual(["out-of-range", "RSDP.xsdtAddress: expected 0..0xffffffffffffffff, got -1"]);
+    expect(errorOf(() => encodeRsdp({ xsdtAddress: "1" as never }))).toEqual([
+      "invalid-argument",
+      'RSDP.xsdtAddress: expected an integer 0..0xffffffffffffffff (number or bigint), got "1"',
+    ]);
+    // a default OEM id is written when none is given
+    const d = encodeRsdp({ xsdtAddress: 1n });
+    expect(String.fromCharCode(...d.subarray(0, 8))).toBe("RSD PTR ");
+    expect(decodeRsdp(d).oemId).toBe("MICROV");
+  });
+
+  it("decoding: each check names its field", () => {
+    expect(errorOf(() => decodeRsdp([1, 2] as never))).toEqual(["invalid-argument", "bytes: expected a Uint8Array, got an array"]);
+    expect(errorOf(() => decodeRsdp(good.subarray(0, 19)))).toEqual(["truncated", "RSDP: expected 20 bytes at offset 0, but the bytes end at 19"]);
+    const sig = patched(good, 3, 0x78, 8, 20);
+    expect(errorOf(() => decodeRsdp(sig))).toEqual(["bad-signature", 'RSDP.signature: expected "RSD PTR ", got "RSDxPTR "']);
+    const sum = good.slice();
+    sum[8] = ((sum[8] as number) + 1) & 0xff;
+    expect(errorOf(() => decodeRsdp(sum))).toEqual(["bad-checksum", "RSDP.checksum: expected the first 20 bytes to sum to 0 mod 256, got 1"]);
+    expect(errorOf(() => decodeRsdp(patched(good, 15, 0, 8, 20)))).toEqual([
+      "bad-revision",
+      "RSDP.revision: expected 2 or more (ACPI 2.0+, with an XSDT address), got 0",
+    ]);
+    // revision 2 but only the ACPI 1.0 part: the 36 bytes are needed
+    expect(errorOf(() => decodeRsdp(good.subarray(0, 30)))).toEqual(["truncated", "RSDP: expected 36 bytes at offset 0, but the bytes end at 30"]);
+    // the length field: below 36, or past the bytes given
+    const short = good.slice();
+    short[20] = 35;
+    short[32] = 0;
+    short[32] = (256 - sum8(short, 0, 36)) & 0xff;
+    expect(errorOf(() => decodeRsdp(short))).toEqual(["bad-length", "RSDP.length: expected 36..36 bytes, got 35"]);
+    const long = new Uint8Array(40);
+    long.set(good);
+    long[20] = 41;
+    expect(errorOf(() => decodeRsdp(long))).toEqual(["bad-length", "RSDP.length: expected 36..40 bytes, got 41"]);
+    const xsum = good.slice();
+    xsum[32] = ((xsum[32] as number) + 3) & 0xff;
+    expect(errorOf(() => decodeRsdp(xsum))).toEqual(["bad-checksum", "RSDP.extendedChecksum: expected the 36 bytes to sum to 0 mod 256, got 3"]);
+    const oem = patched(patched(good, 10, 0x01, 8, 20), 32, 0, 32, 36);
+    oem[32] = 0;
+    oem[32] = (256 - sum8(oem, 0, 36)) & 0xff;
+    expect(errorOf(() => decodeRsdp(oem))).toEqual(["bad-string", "RSDP.oemId: expected printable ASCII, got byte 0x01 at offset 1"]);
+  });
+
+  it("decoding a longer RSDP (a later revision's) checks the extended checksum over its length", () => {
+    const b = new Uint8Array(40);
+    b.set(good);
+    b[20] = 40;
+    b[15] = 3;
+    b[8] = 0;
+    b[8] = (256 - sum8(b, 0, 20)) & 0xff;
+    b[32] = 0;
+    b[32] = (256 - sum8(b, 0, 40)) & 0xff;
+    expect(decodeRsdp(b)).toEqual({ xsdtAddress: 0x1000n, oemId: "ACME", revision: 3, rsdtAddress: 0 });
+    b[39] = 1; // inside the length: the extended checksum sees it
+    expect(errorOf(() => decodeRsdp(b))[1]).toBe("RSDP.extendedChecksum: expected the 40 bytes to sum to 0 mod 256, got 1");
+  });
+});
+
+describe("XSDT errors", () => {
+  it("encoding: not an object with an array, an entry out of range (named by its index)", () => {
+    for (const bad of [null, 5, {}, { entries: "x" }]) {
+      expect(errorOf(() => encodeXsdt(bad as never))).toEqual(["invalid-argument", "XSDT.entries: expected an object with an array of addresses"]);
+    }
+    expect(errorOf(() => encodeXsdt({ entries: [1n, 2n, -3n] }))).toEqual(["out-of-range", "XSDT.entries[2]: expected 0..0xffffffffffffffff, got -3"]);
+    expect(errorOf(() => encodeXsdt({ entries: [0.5] }))[1]).toBe("XSDT.entries[0]: expected an integer 0..0xffffffffffffffff (number or bigint), got 0.5");
+    // as many entries as the u32 length field allows is the limit; one more is refused by count
+    // (a sparse array: its length is all the check reads)
+    const tooMany = new Array<bigint>(Math.floor((0xffffffff - 36) / 8) + 1);
+    expect(errorOf(() => encodeXsdt({ entries: tooMany }))).toEqual(["too-long", `XSDT.entries: too many entries: ${tooMany.length}`]);
+  });
+
+  it("decoding: a length that is not 36 + 8 per entry", () => {
+    const b = encodeXsdt({ entries: [1n, 2n] });
+    const odd = new Uint8Array(b.length + 4);
+    odd.set(b);
+    odd[4] = b.length + 4;
+    expect(errorOf(() => decodeXsdt(fixChecksum(odd)))).toEqual(["bad-length", `XSDT.header.length: expected 36 + 8 per entry, got ${b.length + 4}`]);
+    // a whole number of entries past the header decodes, and only up to the length
+    const extra = new Uint8Array(b.length + 8);
+    extra.set(b);
+    extra[b.length] = 0xaa; // past the length: not an entry
+    expect(decodeXsdt(extra).entries).toEqual([1n, 2n]);
+  });
+});
+
+describe("validateAcpiTable errors", () => {
+  const xsdt = encodeXsdt({ entries: [0x1000n] });
+
+  it("names the table it was asked for, or `table`, and each header field", () => {
+    expect(errorOf(() => validateAcpiTable("x" as never))).toEqual(["invalid-argument", "bytes: expected a Uint8Array"]);
+    expect(errorOf(() => validateAcpiTable(xsdt.subarray(0, 35)))).toEqual(["truncated", "table.header: expected 36 bytes at offset 0, but the bytes end at 35"]);
+    expect(errorOf(() => validateAcpiTable(xsdt.subarray(0, 35), "APIC"))[1]).toBe("MADT.header: expected 36 bytes at offset 0, but the bytes end at 35");
+    const lower = fixChecksum(xsdt.slice());
+    lower[0] = 0x78; // "xSDT"
+    expect(errorOf(() => validateAcpiTable(fixChecksum(lower)))).toEqual(["bad-signature", 'table.header.signature: expected 4 characters A-Z, 0-9 or _, got "xSDT"']);
+    expect(errorOf(() => validateAcpiTable(xsdt, "FACP"))).toEqual(["bad-signature", 'FADT.header.signature: expected "FACP", got "XSDT"']);
+    const short = xsdt.slice();
+    short[4] = 35;
+    expect(errorOf(() => validateAcpiTable(fixChecksum(short)))).toEqual(["bad-length", "XSDT.header.length: expected at least 36 bytes, got 35"]);
+    const long = xsdt.slice();
+    long[4] = 0;
+    long[5] = 0;
+    long[6] = 1; // 0x10000 bytes
+    expect(errorOf(() => validateAcpiTable(long))).toEqual(["truncated", "XSDT.header.length: the table says 0x10000 bytes, but only 44 are given"]);
+    const sum = xsdt.slice();
+    sum[20] = ((sum[20] as number) + 2) & 0xff;
+    expect(errorOf(() => validateAcpiTable(sum))).toEqual(["bad-checksum", "XSDT.header.checksum: expected the 44 bytes to sum to 0 mod 256, got 2"]);
+    const rev = xsdt.slice();
+    rev[8] = 2;
+    expect(errorOf(() => validateAcpiTable(fixChecksum(rev)))).toEqual([
+      "bad-revision",
+      "XSDT.header.revision: expected 1..1 (ACPI 6.4 §5.2.8: the XSDT's revision is 1), got 2",
+    ]);
+    const oem = xsdt.slice();
+    oem[17] = 0x7f;
+    expect(errorOf(() => validateAcpiTable(fixChecksum(oem)))).toEqual(["bad-string", "XSDT.header.oemTableId: expected printable ASCII, got byte 0x7f at offset 1"]);
+    // a table of a signature with no rule: any revision, the header's minimum length
+    const other = xsdt.slice();
+    other.set([0x4f, 0x45, 0x4d, 0x31], 0); // "OEM1"
+    other[8] = 0xff;
+    expect(validateAcpiTable(fixChecksum(other))).toMatchObject({ signature: "OEM1", length: 44, header: { revision: 0xff } });
+  });
+});
+
+describe("definition block errors", () => {
+  it("encoding: not an object, another signature, AML not bytes", () => {
+    expect(errorOf(() => encodeDefinitionBlock(null as never))).toEqual(["invalid-argument", "definitionBlock: expected an object"]);
+    expect(errorOf(() => encodeDefinitionBlock({ signature: "FACP", aml: new Uint8Array() } as never))).toEqual([
+      "invalid-argument",
+      'definitionBlock.signature: expected "DSDT" or "SSDT", got "FACP"',
+    ]);
+    expect(errorOf(() => encodeDefinitionBlock({ signature: "SSDT", aml: [1] } as never))).toEqual(["invalid-argument", "SSDT.aml: expected a Uint8Array, got an array"]);
+    expect(errorOf(() => encodeDefinitionBlock({ signature: "DSDT", aml: new Uint8Array(), header: { oemTableId: "X".repeat(9) } }))[1]).toBe(
+      'DSDT.header.oemTableId: expected 0..8 printable ASCII characters without trailing blanks, got "XXXXXXXXX"',
+    );
+    expect(errorOf(() => encodeDefinitionBlock({ signature: "DSDT", aml: new Uint8Array(), header: { revision: 256 } }))).toEqual([
+      "out-of-range",
+      "DSDT.header.revision: expected 0..255, got 256",
+    ]);
+    expect(errorOf(() => encodeDefinitionBlock({ signature: "DSDT", aml: new Uint8Array(), header: 5 as never }))).toEqual(["invalid-argument", "header: expected an object or nothing"]);
+  });
+
+  it("decoding: a table that is not a definition block", () => {
+    expect(errorOf(() => decodeDefinitionBlock(encodeXsdt({ entries: [] })))).toEqual([
+      "bad-signature",
+      'definitionBlock.header.signature: expected "DSDT" or "SSDT", got "XSDT"',
+    ]);
+    const ssdt = encodeDefinitionBlock({ signature: "SSDT", aml: Uint8Array.from([0xa3]) });
+    expect(errorOf(() => decodeDefinitionBlock(ssdt, "DSDT"))).toEqual(["bad-signature", 'DSDT.header.signature: expected "DSDT", got "SSDT"']);
+    expect(decodeDefinitionBlock(ssdt).aml).toEqual(Uint8Array.from([0xa3]));
+  });
+
+  it("encodeDsdt takes a header or the defaults", () => {
+    const plain = decodeDefinitionBlock(encodeDsdt([]), "DSDT");
+    expect(plain.header).toMatchObject({ revision: 2, oemId: "MICROV", oemTableId: "MICROVM" });
+    const named = decodeDefinitionBlock(encodeDsdt([], { oemId: "ACME", oemRevision: 7 }), "DSDT");
+    expect(named.header).toMatchObject({ revision: 2, oemId: "ACME", oemTableId: "MICROVM", oemRevision: 7 });
+  });
+});
+
+describe("encodeAcpiTables errors", () => {
+  const madt = madtForCpus({ cpus: 1 });
+
+  it("not an object, an address that is not one, tables that would end past 2^64", () => {
+    expect(errorOf(() => encodeAcpiTables(null as never))).toEqual(["invalid-argument", "tables: expected an object"]);
+    expect(errorOf(() => encodeAcpiTables({ address: -8n, madt, dsdt: [] }))).toEqual(["out-of-range", "tables.address: expected 0..0xffffffffffffffff, got -8"]);
+    const near = (1n << 64n) - 64n;
+    expect(errorOf(() => encodeAcpiTables({ address: near, madt, dsdt: [] }))).toEqual(["out-of-range", "tables.address: the tables would end beyond 2^64"]);
+    // the last address the tables fit below 2^64 is accepted
+    const size = encodeAcpiTables({ address: 0, madt, dsdt: [] }).tables.length;
+    expect(encodeAcpiTables({ address: (1n << 64n) - BigInt(size), madt, dsdt: [] }).tables.length).toBe(size);
+  });
+
+  it("the RSDP gets the OEM id given, or the default one", () => {
+    expect(decodeRsdp(encodeAcpiTables({ address: 0x1000, madt, dsdt: [], oemId: "ACME" }).rsdp).oemId).toBe("ACME");
+    expect(decodeRsdp(encodeAcpiTables({ address: 0x1000, madt, dsdt: [] }).rsdp).oemId).toBe("MICROV");
+    expect(errorOf(() => encodeAcpiTables({ address: 0x1000, madt, dsdt: [], oemId: "TOO LONG" }))[1]).toBe(
+      'RSDP.oemId: expected 0..6 printable ASCII characters without trailing blanks, got "TOO LONG"',
+    );
+  });
+});
+
+describe("AML builders: what they wrap, and their errors", () => {
+  it("numbers and bigints become integers, strings strings, data objects stay as they are", () => {
+    expect(amlPackage([1, 2n, "x", amlBuffer(Uint8Array.from([7]))]).elements).toEqual([
+      { kind: "integer", value: 1n },
+      { kind: "integer", value: 2n },
+      { kind: "string", value: "x" },
+      { kind: "buffer", bytes: Uint8Array.from([7]) },
+    ]);
+    expect(amlReturn(3n)).toEqual({ kind: "return", value: { kind: "integer", value: 3n } });
+    expect(amlReturn("PWRB")).toEqual({ kind: "return", value: { kind: "string", value: "PWRB" } });
+  });
+
+  it("amlMethod: no body and no return value, a return value, or a body", () => {
+    const bare = amlMethod("M");
+    expect(bare).toEqual({ kind: "method", path: "M", argCount: 0, serialized: false, syncLevel: 0 });
+    expect("returns" in bare || "body" in bare).toBe(false);
+    expect(amlMethod("_STA", 0x0f).returns).toEqual({ kind: "integer", value: 15n });
+    expect(amlMethod("M", []).body).toEqual([]);
+  });
+
+  it("amlInteger and amlHid name what is wrong", () => {
+    expect(errorOf(() => amlInteger(-1))).toEqual(["out-of-range", "AML.integer: expected 0..0xffffffffffffffff, got -1"]);
+    expect(errorOf(() => amlHid(5 as never))).toEqual(["invalid-argument", "AML._HID: expected a string, got 5"]);
+    // only exactly three letters and four hex digits are an EISA id; anything longer stays a string
+    expect(amlHid("PNP0501").value).toEqual({ kind: "integer", value: 0x0105d041n });
+    expect(amlHid("PNP0501X").value).toEqual({ kind: "string", value: "PNP0501X" });
+    expect(amlHid("XPNP0501").value).toEqual({ kind: "string", value: "XPNP0501" });
+  });
+});
