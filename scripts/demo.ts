@@ -12,19 +12,18 @@
  * demo prints that report, then per-phase timings from the process start.
  *
  * Engines (docs/engines.md): where /dev/kvm opens, the in-process KVM engine runs it as above.
- * Elsewhere (or with `./run demo --engine qemu`) the QEMU engine runs the same plan under TCG;
- * QEMU's devices cannot reach this process's backends, so the disk is a temporary image file
- * (removed afterwards) instead of the RAM disk, and QEMU's user-mode network (slirp, which
- * answers ARP for 10.0.2.2 with the same MAC) stands in for the ARP responder. The demo says so.
+ * Elsewhere (or with `./run demo --engine qemu`) the QEMU engine runs the same board under TCG,
+ * with the same backends: the RAM disk is our virtio-blk device model served to QEMU's
+ * vhost-user-blk, the ARP responder sits behind QEMU's virtio-net on a `-netdev stream` socket,
+ * the console stream behind QEMU's virtconsole (docs/vhost-user.md); only the entropy is QEMU's
+ * own virtio-rng reading the host's. The demo says which engine ran it.
  *
  * The same machine from the command line (needs root for the tap):
  *   pnpm microvm -M microvm,legacy -smp 2 -kernel guests/build/guest64.elf -nodefaults \
  *     -device virtio-rng-device -serial stdio
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const t = (): number => performance.now(); // ms since the process started (perf_hooks timeOrigin)
@@ -98,10 +97,6 @@ if (wanted !== "kvm" && wanted !== "qemu" && wanted !== "auto") {
 const chosen = resolveEngine({ engine: wanted, ...(wanted === "qemu" ? { accel: "tcg" as const } : {}) });
 if (chosen.why) console.error(`[demo] ${chosen.why}: running the demo on the QEMU engine with TCG`);
 const onQemu = chosen.engine === "qemu";
-// The QEMU engine's stand-ins for the in-process backends (see the header).
-const scratch = onQemu ? mkdtempSync(join(tmpdir(), "microvm-demo-")) : undefined;
-const image = scratch ? join(scratch, "disk.img") : undefined;
-if (image) writeFileSync(image, new Uint8Array(disk));
 let machine;
 try {
   machine = await createMachine({
@@ -114,14 +109,13 @@ try {
     engine: chosen.engine,
     ...(onQemu ? { accel: chosen.accel } : {}),
     devices: [
-      image ? { kind: "blk", backend: { type: "file", path: image } } : { kind: "blk", backend: { type: "memory", buffer: disk } },
+      { kind: "blk", backend: { type: "memory", buffer: disk } },
       { kind: "console", backend: { type: "stream" } },
       { kind: "rng", backend: { type: "crypto" } },
-      onQemu ? { kind: "net", backend: { type: "user", provider: "slirp" } } : { kind: "net", backend: { type: "arp-responder", ips: ["10.0.2.2"], mac: "52:55:0a:00:02:02" } },
+      { kind: "net", backend: { type: "arp-responder", ips: ["10.0.2.2"], mac: "52:55:0a:00:02:02" } },
     ],
   });
 } catch (e) {
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
   console.error(`[demo] the machine could not start: ${isMicrovmError(e) ? `${e.code}: ${e.message}` : String(e)}`);
   process.exit(1);
 }
@@ -142,18 +136,17 @@ const end = await machine.done;
 const tDone = t();
 await consoleDone;
 
-const after = image ? new Uint8Array(readFileSync(image)) : new Uint8Array(disk);
-if (scratch) rmSync(scratch, { recursive: true, force: true });
+const after = new Uint8Array(disk);
 const written = after.subarray(WRITE_SECTOR * 512, WRITE_SECTOR * 512 + 512).every((b, i) => b === ((i * 7 + WRITE_SECTOR + 0x5a) & 0xff));
 const summary = /^summary pass=(\d+) fail=(\d+) result=(\w+)$/m.exec(report);
 const ms = (x: number | undefined): string => (x === undefined ? "—" : `${x.toFixed(1).padStart(8)} ms`);
 console.log("");
 console.log(
   onQemu
-    ? `demo machine on the QEMU engine (accel ${chosen.accel}): -M microvm,legacy, ${CPUS} vCPUs, ${MEM_MIB} MiB; virtio blk (a temporary image file: QEMU cannot reach a RAM disk in this process), console (stream), rng (host entropy), net (QEMU's slirp in place of the in-process ARP responder); 16550A UART; no 0x64 reset port (QEMU's microvm has no i8042)`
+    ? `demo machine on the QEMU engine (accel ${chosen.accel}): -M microvm,legacy, ${CPUS} vCPUs, ${MEM_MIB} MiB; virtio blk (RAM disk, our device model over vhost-user), console (stream), rng (QEMU's, host entropy), net (ARP responder, over -netdev stream); 16550A UART; no 0x64 reset port (QEMU's microvm has no i8042)`
     : `demo machine on the KVM engine: -M microvm,legacy, ${CPUS} vCPUs, ${MEM_MIB} MiB; virtio blk (RAM disk), console (stream), rng (crypto), net (ARP responder); 16550A UART`,
 );
-console.log(`the guest ended by: ${end.reason}${end.message ? ` (${end.message})` : ""}; report: ${summary ? `${summary[1]} checks passed, ${summary[2]} failed, ${summary[3]}` : "no summary (truncated)"}; sector ${WRITE_SECTOR} written to the ${image ? "image" : "RAM disk"}: ${written ? "yes" : "no"}`);
+console.log(`the guest ended by: ${end.reason}${end.message ? ` (${end.message})` : ""}; report: ${summary ? `${summary[1]} checks passed, ${summary[2]} failed, ${summary[3]}` : "no summary (truncated)"}; sector ${WRITE_SECTOR} written to the RAM disk: ${written ? "yes" : "no"}`);
 console.log("timings (from the process start):");
 console.log(`  process start         ${ms(0)}`);
 console.log(`  script running        ${ms(tStart)}`);
