@@ -105,12 +105,15 @@ function useCompileCache(): void {
 /** `microvm --version` alone, answered without the command line's chunk; false if it could not be written here. */
 function answeredVersion(argv: readonly string[]): boolean {
   if (argv.length !== 1 || (argv[0] !== "--version" && argv[0] !== "-version")) return false;
+  const text = Buffer.from(`microvm ${cliVersion()}\n`);
+  let off = 0;
   try {
-    const text = Buffer.from(`microvm ${cliVersion()}\n`);
-    return writeSync(1, text) === text.length;
+    while (off < text.length) off += writeSync(1, text, off);
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPIPE"; // the reader has gone; otherwise the full path retries
+    // The reader has gone (EPIPE): done. Nothing written yet (e.g. EAGAIN): the full path retries.
+    return (e as NodeJS.ErrnoException).code === "EPIPE" || off > 0;
   }
+  return true;
 }
 
 const argv = process.argv.slice(2);

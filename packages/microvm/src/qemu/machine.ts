@@ -2,11 +2,12 @@
  * The QEMU engine: runs a plan in `qemu-system-x86_64 -M microvm` (see command.ts for what QEMU is
  * told), controlled through QMP. Start-up: a private directory with the ROM, the blobs and the
  * listening sockets of vhost-user and `-netdev stream` backends; QEMU started paused (`-S`) as a
- * child that dies with this process (`setpriv --pdeathsig`), its QMP, serial and console channels
- * connected sockets it inherits; QMP greeted; QEMU's own `info mtree` compared with the plan's
- * listing (a QEMU that builds another machine is refused); the directory removed (QEMU has read
- * the files and connected the sockets); `cont`. The end: a SHUTDOWN event (its reason), `query-status`, `quit`,
- * the process reaped. Every exit path removes the directory and leaves no process behind.
+ * child that dies with this process (`setpriv --pdeathsig`), with its QMP, serial and console
+ * channels on connected sockets it inherits; QMP greeted; QEMU's own `info mtree` compared with
+ * the plan's listing (a QEMU that builds another machine is refused); the directory removed (QEMU
+ * has read the files and connected to the listeners); `cont`. The end: a SHUTDOWN event (its
+ * reason), `query-status`, `quit`, the process reaped. Every exit path removes the directory and
+ * leaves no process behind.
  */
 import type { ChildProcess } from "node:child_process";
 import { fstatSync, mkdtempSync, rmSync, writeFileSync, writeSync } from "node:fs";
@@ -606,7 +607,7 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
     let sink: (e: QmpEvent) => void = (e) => void events.push(e);
     const stdio = started.stdio;
     const channelOf = (c: QemuChannel): Socket => stdio[c.fd] as Socket;
-    const qmp = await race(QmpClient.open(channelOf(inv.channels[0] as QemuChannel), (e) => sink(e)));
+    const qmp = await race(QmpClient.open(channelOf(inv.channels.find((c) => c.role === "qmp") as QemuChannel), (e) => sink(e)));
 
     const mtree = (await race(qmp.execute("human-monitor-command", { "command-line": "info mtree" }))) as string;
     const diff = compareMtree(plan.listing, mtree);
