@@ -91,7 +91,7 @@ export function writeHeader(table: string, signature: string, h: SdtHeader, b: U
 }
 
 /** Sets the checksum byte (offset 9) of the table at `b[at..at+length)` so that it sums to zero (ACPI 6.4 §5.2.6). */
-export function finishTable(b: Uint8Array, at = 0, length: number = b.length - at): Uint8Array {
+export function finishTable(b: Uint8Array, at: number, length: number): Uint8Array {
   setChecksum(b, at + 9, at, at + length);
   return b;
 }

@@ -193,6 +193,10 @@ describe("argument checks: codes, fields and messages", () => {
     expect(t[255]).toBe("D");
     expect(t[1]).toBeUndefined();
     expect(t.filter((k) => k !== undefined)).toEqual(["A", "B", "D"]);
+    // the values outside 0..255 and the non-integers are left out, not stored under other names
+    expect(Object.keys(t).filter((k) => !/^\d+$/.test(k))).toEqual([]);
+    // 256 entries even when no key has the value 255
+    expect(keysByValue({ A: 1 }).length).toBe(256);
   });
 
   it("need says how many bytes were expected where, and where they end", () => {

@@ -3,11 +3,18 @@
 // texts are written out here from what each check promises, not copied from the code's output.
 import { describe, expect, it } from "vitest";
 import {
+  amlAnd,
+  amlArg,
   amlBuffer,
   amlHid,
+  amlIf,
   amlInteger,
+  amlLocal,
   amlMethod,
+  amlNamedField,
+  amlOperationRegion,
   amlPackage,
+  amlReservedField,
   amlReturn,
   decodeDefinitionBlock,
   decodeRsdp,
@@ -179,6 +186,76 @@ describe("validateAcpiTable errors", () => {
   });
 });
 
+describe("SDT headers: defaults, field names, the rules per signature", () => {
+  const xsdt = encodeXsdt({ entries: [0x1000n] });
+
+  it("a table without a header gets the defaults; a header that is not an object is refused", () => {
+    expect(decodeXsdt(xsdt).header).toEqual({ revision: 1, oemId: "MICROV", oemTableId: "MICROVM", oemRevision: 1, creatorId: "MCVM", creatorRevision: 1 });
+    for (const header of [null, 5, "ACME"]) {
+      expect(errorOf(() => encodeXsdt({ entries: [], header: header as never }))).toEqual(["invalid-argument", "header: expected an object or nothing"]);
+    }
+  });
+
+  it("each header field names its table", () => {
+    expect(errorOf(() => encodeXsdt({ entries: [], header: { oemRevision: -1 } }))).toEqual(["out-of-range", "XSDT.header.oemRevision: expected 0..0xffffffff, got -1"]);
+    expect(errorOf(() => encodeXsdt({ entries: [], header: { creatorRevision: 2 ** 32 } }))).toEqual([
+      "out-of-range",
+      "XSDT.header.creatorRevision: expected 0..0xffffffff, got 0x100000000",
+    ]);
+    expect(errorOf(() => encodeXsdt({ entries: [], header: { oemId: "1234567" } }))[1]).toBe('XSDT.header.oemId: expected 0..6 printable ASCII characters without trailing blanks, got "1234567"');
+    expect(errorOf(() => encodeXsdt({ entries: [], header: { creatorId: "12345" } }))[1]).toBe('XSDT.header.creatorId: expected 0..4 printable ASCII characters without trailing blanks, got "12345"');
+    const oem = xsdt.slice();
+    oem[12] = 0x0a;
+    expect(errorOf(() => decodeXsdt(fixChecksum(oem)))).toEqual(["bad-string", "XSDT.header.oemId: expected printable ASCII, got byte 0x0a at offset 2"]);
+    const creator = xsdt.slice();
+    creator[29] = 0xff;
+    expect(errorOf(() => decodeXsdt(fixChecksum(creator)))).toEqual(["bad-string", "XSDT.header.creatorId: expected printable ASCII, got byte 0xff at offset 1"]);
+  });
+
+  it("signatures are four of A-Z, 0-9 and _, all of them and nothing next to them", () => {
+    const withSignature = (sig: string): Uint8Array => {
+      const b = xsdt.slice();
+      for (let i = 0; i < 4; i++) b[i] = sig.charCodeAt(i);
+      return fixChecksum(b);
+    };
+    for (const sig of ["AZ09", "Z9_A", "_0_9"]) expect(validateAcpiTable(withSignature(sig)).signature, sig).toBe(sig);
+    for (const sig of ["@ABC", "AB[C", "AB/C", "AB:C", "AB`C", "abcd", "AB C"]) {
+      expect(errorOf(() => validateAcpiTable(withSignature(sig)))).toEqual(["bad-signature", `table.header.signature: expected 4 characters A-Z, 0-9 or _, got ${JSON.stringify(sig)}`]);
+    }
+  });
+
+  it("the rules of FADT, MADT, DSDT and SSDT: their shortest length and their revisions, with the reason", () => {
+    // a table of the given signature, revision and length, otherwise an XSDT's header
+    const table = (sig: string, revision: number, length: number): Uint8Array => {
+      const b = new Uint8Array(length);
+      b.set(xsdt.subarray(0, 36));
+      for (let i = 0; i < 4; i++) b[i] = sig.charCodeAt(i);
+      new DataView(b.buffer).setUint32(4, length, true);
+      b[8] = revision;
+      return fixChecksum(b);
+    };
+    expect(errorOf(() => validateAcpiTable(table("FACP", 6, 267)))).toEqual(["bad-length", "FADT.header.length: expected at least 268 bytes, got 267"]);
+    expect(validateAcpiTable(table("FACP", 5, 268)).length).toBe(268);
+    expect(errorOf(() => validateAcpiTable(table("FACP", 4, 268)))).toEqual([
+      "bad-revision",
+      "FADT.header.revision: expected 5..6 (a hardware-reduced FADT needs the ACPI 5.0+ layout (revision 5 or 6)), got 4",
+    ]);
+    expect(errorOf(() => validateAcpiTable(table("FACP", 7, 276)))[0]).toBe("bad-revision");
+    expect(errorOf(() => validateAcpiTable(table("APIC", 1, 43)))).toEqual(["bad-length", "MADT.header.length: expected at least 44 bytes, got 43"]);
+    expect(errorOf(() => validateAcpiTable(table("APIC", 0, 44)))).toEqual(["bad-revision", "MADT.header.revision: expected 1..6 (ACPI 6.4 §5.2.12: MADT revisions 1..6), got 0"]);
+    expect(validateAcpiTable(table("APIC", 6, 44)).signature).toBe("APIC");
+    expect(errorOf(() => validateAcpiTable(table("DSDT", 1, 36)))).toEqual([
+      "bad-revision",
+      "DSDT.header.revision: expected 2..255 (revision 2 or more gives 64-bit AML integers (ACPI 6.4 §5.2.11.1)), got 1",
+    ]);
+    expect(errorOf(() => validateAcpiTable(table("SSDT", 1, 36)))).toEqual([
+      "bad-revision",
+      "SSDT.header.revision: expected 2..255 (revision 2 or more gives 64-bit AML integers (ACPI 6.4 §5.2.11.2)), got 1",
+    ]);
+    expect(validateAcpiTable(table("SSDT", 255, 36)).header.revision).toBe(255);
+  });
+});
+
 describe("definition block errors", () => {
   it("encoding: not an object, another signature, AML not bytes", () => {
     expect(errorOf(() => encodeDefinitionBlock(null as never))).toEqual(["invalid-argument", "definitionBlock: expected an object"]);
@@ -255,6 +332,22 @@ describe("AML builders: what they wrap, and their errors", () => {
     expect("returns" in bare || "body" in bare).toBe(false);
     expect(amlMethod("_STA", 0x0f).returns).toEqual({ kind: "integer", value: 15n });
     expect(amlMethod("M", []).body).toEqual([]);
+  });
+
+  it("optional parts are left out when not given: If's else, an operation's target", () => {
+    expect(Object.keys(amlIf(1, []))).toEqual(["kind", "predicate", "body"]);
+    expect(amlIf(1, [], []).else).toEqual([]);
+    expect(Object.keys(amlAnd(1, 2))).toEqual(["kind", "left", "right"]);
+    expect(amlAnd(1, 2, amlLocal(0)).target).toEqual({ kind: "local", index: 0 });
+  });
+
+  it("each builder's check names its field", () => {
+    expect(errorOf(() => amlOperationRegion("R", "SystemMemory", -1, 4))).toEqual(["out-of-range", "AML.operationRegion.offset: expected 0..0xffffffffffffffff, got -1"]);
+    expect(errorOf(() => amlOperationRegion("R", "SystemMemory", 0, -4))).toEqual(["out-of-range", "AML.operationRegion.length: expected 0..0xffffffffffffffff, got -4"]);
+    expect(errorOf(() => amlNamedField("F", 0))).toEqual(["out-of-range", "AML.field.bits: expected 1..0xfffffff, got 0"]);
+    expect(errorOf(() => amlReservedField(0))).toEqual(["out-of-range", "AML.field.bits: expected 1..0xfffffff, got 0"]);
+    expect(errorOf(() => amlLocal(8))).toEqual(["out-of-range", "AML.local: expected 0..7, got 8"]);
+    expect(errorOf(() => amlArg(7))).toEqual(["out-of-range", "AML.arg: expected 0..6, got 7"]);
   });
 
   it("amlInteger and amlHid name what is wrong", () => {
