@@ -42,6 +42,16 @@ function errorOf(f: () => unknown): [string, string] {
   throw new Error("no error thrown");
 }
 
+/** A Uint8Array that says it holds `length` bytes (no such buffer is made): for the 4 GiB limits. */
+function hugeAml(length: number): Uint8Array {
+  class Huge extends Uint8Array {
+    override get length(): number {
+      return length;
+    }
+  }
+  return new Huge(0);
+}
+
 /** Sets byte `at` of a copy of `b`, then re-balances the checksum byte `sum` over `b[0..end)`. */
 function patched(b: Uint8Array, at: number, value: number, sum: number, end: number): Uint8Array {
   const c = b.slice();
@@ -115,6 +125,14 @@ describe("RSDP errors", () => {
     b[32] = 0;
     b[32] = (256 - sum8(b, 0, 40)) & 0xff;
     expect(decodeRsdp(b)).toEqual({ xsdtAddress: 0x1000n, oemId: "ACME", revision: 3, rsdtAddress: 0 });
+    // an ACPI 1.0 RSDT address beside the XSDT's is reported, little-endian
+    const withRsdt = b.slice();
+    withRsdt.set([0x78, 0x56, 0x34, 0x12], 16);
+    withRsdt[8] = 0;
+    withRsdt[8] = (256 - sum8(withRsdt, 0, 20)) & 0xff;
+    withRsdt[32] = 0;
+    withRsdt[32] = (256 - sum8(withRsdt, 0, 40)) & 0xff;
+    expect(decodeRsdp(withRsdt).rsdtAddress).toBe(0x12345678);
     b[39] = 1; // inside the length: the extended checksum sees it
     expect(errorOf(() => decodeRsdp(b))[1]).toBe("RSDP.extendedChecksum: expected the 40 bytes to sum to 0 mod 256, got 1");
   });
@@ -257,8 +275,13 @@ describe("SDT headers: defaults, field names, the rules per signature", () => {
 });
 
 describe("definition block errors", () => {
-  it("encoding: not an object, another signature, AML not bytes", () => {
-    expect(errorOf(() => encodeDefinitionBlock(null as never))).toEqual(["invalid-argument", "definitionBlock: expected an object"]);
+  it("encoding: not an object, another signature, AML not bytes, AML over 4 GiB", () => {
+    for (const bad of [null, 5, "DSDT"]) expect(errorOf(() => encodeDefinitionBlock(bad as never))).toEqual(["invalid-argument", "definitionBlock: expected an object"]);
+    // the length field is a u32: at most 4 GiB - 1 with the header (a view that says it is larger)
+    expect(errorOf(() => encodeDefinitionBlock({ signature: "SSDT", aml: hugeAml(0xffffffff - 35) }))).toEqual([
+      "too-long",
+      `SSDT.aml: expected at most 4 GiB, got ${0xffffffff - 35} bytes`,
+    ]);
     expect(errorOf(() => encodeDefinitionBlock({ signature: "FACP", aml: new Uint8Array() } as never))).toEqual([
       "invalid-argument",
       'definitionBlock.signature: expected "DSDT" or "SSDT", got "FACP"',
@@ -295,8 +318,12 @@ describe("definition block errors", () => {
 describe("encodeAcpiTables errors", () => {
   const madt = madtForCpus({ cpus: 1 });
 
-  it("not an object, an address that is not one, tables that would end past 2^64", () => {
-    expect(errorOf(() => encodeAcpiTables(null as never))).toEqual(["invalid-argument", "tables: expected an object"]);
+  it("not an object, an address that is not one, AML over 4 GiB, tables that would end past 2^64", () => {
+    for (const bad of [null, 5]) expect(errorOf(() => encodeAcpiTables(bad as never))).toEqual(["invalid-argument", "tables: expected an object"]);
+    expect(errorOf(() => encodeAcpiTables({ address: 0, madt, dsdt: hugeAml(0xffffffff) }))).toEqual(["too-long", "DSDT.aml: expected at most 4 GiB, got 4294967295 bytes"]);
+    // the DSDT would start exactly at 2^64: refused as the tables' end, not by the FADT's own checks
+    const dsdtOff = encodeAcpiTables({ address: 0, madt, dsdt: [] }).dsdtAddress;
+    expect(errorOf(() => encodeAcpiTables({ address: (1n << 64n) - dsdtOff, madt, dsdt: [] }))).toEqual(["out-of-range", "tables.address: the tables would end beyond 2^64"]);
     expect(errorOf(() => encodeAcpiTables({ address: -8n, madt, dsdt: [] }))).toEqual(["out-of-range", "tables.address: expected 0..0xffffffffffffffff, got -8"]);
     const near = (1n << 64n) - 64n;
     expect(errorOf(() => encodeAcpiTables({ address: near, madt, dsdt: [] }))).toEqual(["out-of-range", "tables.address: the tables would end beyond 2^64"]);
