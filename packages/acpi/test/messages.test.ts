@@ -17,18 +17,20 @@ import {
   amlReservedField,
   amlReturn,
   decodeDefinitionBlock,
+  decodeFadt,
   decodeRsdp,
   decodeXsdt,
   encodeAcpiTables,
   encodeDefinitionBlock,
   encodeDsdt,
+  encodeFadt,
   encodeRsdp,
   encodeXsdt,
   isAcpiError,
   madtForCpus,
   validateAcpiTable,
 } from "../src/index.js";
-import { fixChecksum, sum8 } from "./helpers.js";
+import { fixChecksum, mmio8, sum8 } from "./helpers.js";
 
 /** The AcpiError `f` throws, as [code, message] (the message starts with the field). */
 function errorOf(f: () => unknown): [string, string] {
@@ -384,5 +386,90 @@ describe("AML builders: what they wrap, and their errors", () => {
     expect(amlHid("PNP0501").value).toEqual({ kind: "integer", value: 0x0105d041n });
     expect(amlHid("PNP0501X").value).toEqual({ kind: "string", value: "PNP0501X" });
     expect(amlHid("XPNP0501").value).toEqual({ kind: "string", value: "XPNP0501" });
+  });
+});
+
+describe("FADT errors and decoding rules (ACPI 6.4 §5.2.9, §5.2.3.2)", () => {
+  const base = { dsdtAddress: 0x2000n } as const;
+
+  it("encoding: not an object, a revision other than 5 or 6, each field by name", () => {
+    for (const bad of [null, 5]) expect(errorOf(() => encodeFadt(bad as never))).toEqual(["invalid-argument", "FADT: expected an object"]);
+    expect(errorOf(() => encodeFadt({ ...base, header: { revision: 4 } }))).toEqual(["out-of-range", "FADT.header.revision: expected 5..6, got 4"]);
+    expect(errorOf(() => encodeFadt({ ...base, header: { revision: 7 } }))).toEqual(["out-of-range", "FADT.header.revision: expected 5..6, got 7"]);
+    expect(errorOf(() => encodeFadt({ ...base, header: { oemId: "1234567" } }))[1]).toMatch(/^FADT\.header\.oemId: /);
+    const field = (f: Record<string, unknown>): [string, string] => errorOf(() => encodeFadt({ ...base, ...f } as never));
+    expect(field({ preferredPmProfile: 9 })).toEqual(["out-of-range", "FADT.preferredPmProfile: expected 0..8, got 9"]);
+    expect(field({ sciInterrupt: 0x10000 })).toEqual(["out-of-range", "FADT.sciInterrupt: expected 0..65535, got 0x10000"]);
+    expect(field({ iapcBootArch: -1 })).toEqual(["out-of-range", "FADT.iapcBootArch: expected 0..65535, got -1"]);
+    expect(field({ flags: 2 ** 32 })).toEqual(["out-of-range", "FADT.flags: expected 0..0xffffffff, got 0x100000000"]);
+    expect(field({ resetValue: 256 })).toEqual(["out-of-range", "FADT.resetValue: expected 0..255, got 256"]);
+    expect(field({ armBootArch: 1.5 })).toEqual(["invalid-argument", "FADT.armBootArch: expected an integer 0..65535, got 1.5"]);
+    expect(field({ minorVersion: 256 })).toEqual(["out-of-range", "FADT.minorVersion: expected 0..255, got 256"]);
+    expect(field({ facsAddress: -1n })).toEqual(["out-of-range", "FADT.facsAddress: expected 0..0xffffffffffffffff, got -1"]);
+    expect(field({ dsdtAddress: undefined })).toEqual(["invalid-argument", "FADT.dsdtAddress: expected an integer 0..0xffffffffffffffff (number or bigint), got undefined"]);
+    expect(field({ hypervisorVendorId: -1n })).toEqual(["out-of-range", "FADT.hypervisorVendorId: expected 0..0xffffffffffffffff, got -1"]);
+    expect(field({ header: { revision: 5 }, hypervisorVendorId: 1n })).toEqual([
+      "out-of-range",
+      "FADT.hypervisorVendorId: expected 0 in a revision-5 FADT (the field is new in revision 6)",
+    ]);
+  });
+
+  it("encoding: a Generic Address Structure's checks name the register and the field", () => {
+    const gas = (register: string, g: unknown): [string, string] => errorOf(() => encodeFadt({ ...base, [register]: g } as never));
+    for (const bad of [null, 5]) expect(gas("resetRegister", bad)).toEqual(["invalid-argument", "FADT.resetRegister: expected a GenericAddress object or nothing"]);
+    const [code, message] = gas("resetRegister", { ...mmio8(0x1000n), space: "bogus" });
+    expect(code).toBe("invalid-argument");
+    expect(message).toMatch(/^FADT\.resetRegister\.space: expected one of "memory", "io", .*, got "bogus"$/);
+    expect(gas("resetRegister", { ...mmio8(0x1000n), bitWidth: 256 })).toEqual(["out-of-range", "FADT.resetRegister.bitWidth: expected 0..255, got 256"]);
+    expect(gas("sleepControlRegister", { ...mmio8(0x1000n), bitOffset: -1 })).toEqual(["out-of-range", "FADT.sleepControlRegister.bitOffset: expected 0..255, got -1"]);
+    expect(gas("sleepStatusRegister", { ...mmio8(0x1000n), accessSize: "huge" })[1]).toMatch(/^FADT\.sleepStatusRegister\.accessSize: expected one of "undefined", "byte", "word", "dword", "qword", got "huge"$/);
+    expect(gas("sleepControlRegister", mmio8(-1n))).toEqual(["out-of-range", "FADT.sleepControlRegister.address: expected 0..0xffffffffffffffff, got -1"]);
+    for (const register of ["resetRegister", "sleepControlRegister", "sleepStatusRegister"]) {
+      expect(gas(register, mmio8(0n))).toEqual(["out-of-range", `FADT.${register}.address: expected a non-zero address (a zero GAS means no register; leave it out instead)`]);
+    }
+  });
+
+  it("decoding: the length a revision needs, the 32-bit addresses when the 64-bit ones are zero, absent registers left out", () => {
+    const v6 = encodeFadt({ ...base, facsAddress: 0x3000n });
+    const short = v6.slice(0, 272);
+    new DataView(short.buffer).setUint32(4, 272, true);
+    expect(errorOf(() => decodeFadt(fixChecksum(short)))).toEqual(["bad-length", "FADT.header.length: expected at least 276 bytes for revision 6, got 272"]);
+    // X_DSDT and X_FACS zero: the 32-bit DSDT (offset 40) and FACS (offset 36) fields are used
+    const old = v6.slice();
+    const dv = new DataView(old.buffer);
+    dv.setBigUint64(140, 0n, true);
+    dv.setBigUint64(132, 0n, true);
+    dv.setUint32(40, 0x1234, true);
+    dv.setUint32(36, 0x5678, true);
+    const decoded = decodeFadt(fixChecksum(old));
+    expect(decoded.dsdtAddress).toBe(0x1234n);
+    expect(decoded.facsAddress).toBe(0x5678n);
+    // and the 64-bit ones win when both are set
+    dv.setBigUint64(140, 0x1_0000_0000n, true);
+    dv.setBigUint64(132, 0x2_0000_0000n, true);
+    const both = decodeFadt(fixChecksum(old));
+    expect([both.dsdtAddress, both.facsAddress]).toEqual([0x1_0000_0000n, 0x2_0000_0000n]);
+    const plain = decodeFadt(v6);
+    for (const register of ["resetRegister", "sleepControlRegister", "sleepStatusRegister"]) expect(register in plain, register).toBe(false);
+  });
+
+  it("decoding: a register with fields but no address, an unknown space, an unknown access size", () => {
+    const fadt = encodeFadt(base);
+    const withGas = (at: number, bytes: number[]): Uint8Array => {
+      const b = fadt.slice();
+      b.set(bytes, at);
+      return fixChecksum(b);
+    };
+    // resetRegister at 116, sleepControlRegister at 244, sleepStatusRegister at 256: space, width, offset, access, address
+    expect(errorOf(() => decodeFadt(withGas(116, [0, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0])))).toEqual([
+      "out-of-range",
+      "FADT.resetRegister.address: expected a non-zero address in a register with a space, width or access size",
+    ]);
+    expect(errorOf(() => decodeFadt(withGas(244, [0x20, 8, 0, 1, 0x10, 0, 0, 0, 0, 0, 0, 0])))).toEqual([
+      "out-of-range",
+      "FADT.sleepControlRegister.space: expected a known address space id (ACPI 6.4 Table 5.1), got 32",
+    ]);
+    expect(errorOf(() => decodeFadt(withGas(256, [0, 8, 0, 5, 0x10, 0, 0, 0, 0, 0, 0, 0])))).toEqual(["out-of-range", "FADT.sleepStatusRegister.accessSize: expected 0..4, got 5"]);
+    expect(decodeFadt(withGas(256, [1, 8, 0, 1, 0x10, 0, 0, 0, 0, 0, 0, 0])).sleepStatusRegister).toEqual({ space: "io", bitWidth: 8, bitOffset: 0, accessSize: "byte", address: 0x10n });
   });
 });
