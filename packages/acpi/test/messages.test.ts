@@ -18,12 +18,14 @@ import {
   amlReturn,
   decodeDefinitionBlock,
   decodeFadt,
+  decodeMadt,
   decodeRsdp,
   decodeXsdt,
   encodeAcpiTables,
   encodeDefinitionBlock,
   encodeDsdt,
   encodeFadt,
+  encodeMadt,
   encodeRsdp,
   encodeXsdt,
   isAcpiError,
@@ -471,5 +473,126 @@ describe("FADT errors and decoding rules (ACPI 6.4 §5.2.9, §5.2.3.2)", () => {
     ]);
     expect(errorOf(() => decodeFadt(withGas(256, [0, 8, 0, 5, 0x10, 0, 0, 0, 0, 0, 0, 0])))).toEqual(["out-of-range", "FADT.sleepStatusRegister.accessSize: expected 0..4, got 5"]);
     expect(decodeFadt(withGas(256, [1, 8, 0, 1, 0x10, 0, 0, 0, 0, 0, 0, 0])).sleepStatusRegister).toEqual({ space: "io", bitWidth: 8, bitOffset: 0, accessSize: "byte", address: 0x10n });
+  });
+});
+
+describe("MADT errors, decoding rules and madtForCpus (ACPI 6.4 §5.2.12)", () => {
+  const lapic = { type: "local-apic", processorUid: 0, apicId: 0, enabled: true, onlineCapable: false } as const;
+  /** The error of an MADT whose second entry is `entry` (so the index in the name is 1). */
+  const second = (entry: Record<string, unknown>): [string, string] => errorOf(() => encodeMadt({ entries: [lapic, entry as never] }));
+
+  it("encoding: the table, its fields, and each entry's fields by index", () => {
+    for (const bad of [null, 5, {}, { entries: "x" }]) expect(errorOf(() => encodeMadt(bad as never))).toEqual(["invalid-argument", "MADT.entries: expected an object with an array of entries"]);
+    const [code, message] = second({ type: "nope" });
+    expect(code).toBe("invalid-argument");
+    expect(message).toMatch(/^MADT\.entries\[1\]\.type: expected one of "local-apic", "io-apic", "interrupt-override", "local-apic-nmi", "local-x2apic", "local-x2apic-nmi", got "nope"$/);
+    expect(errorOf(() => encodeMadt({ entries: [null as never] }))[1]).toMatch(/^MADT\.entries\[0\]\.type: expected one of .*, got undefined$/);
+    expect(errorOf(() => encodeMadt({ entries: [], localApicAddress: 2 ** 32 }))).toEqual(["out-of-range", "MADT.localApicAddress: expected 0..0xffffffff, got 0x100000000"]);
+    expect(errorOf(() => encodeMadt({ entries: [], pcatCompat: "yes" as never }))).toEqual(["invalid-argument", 'MADT.pcatCompat: expected a boolean, got "yes"']);
+    expect(errorOf(() => encodeMadt({ entries: [], header: { oemTableId: "123456789" } }))[1]).toMatch(/^MADT\.header\.oemTableId: /);
+    expect(second({ ...lapic, processorUid: 256 })).toEqual(["out-of-range", "MADT.entries[1].processorUid: expected 0..255, got 256"]);
+    expect(second({ ...lapic, apicId: 255 })).toEqual(["out-of-range", "MADT.entries[1].apicId: expected 0..254, got 255"]);
+    expect(second({ ...lapic, enabled: "y" })).toEqual(["invalid-argument", 'MADT.entries[1].enabled: expected a boolean, got "y"']);
+    expect(second({ ...lapic, onlineCapable: 1 })).toEqual(["invalid-argument", "MADT.entries[1].onlineCapable: expected a boolean, got 1"]);
+    const ioapic = { type: "io-apic", id: 1, address: 0xfec00000, gsiBase: 0 };
+    expect(second({ ...ioapic, id: 256 })[1]).toBe("MADT.entries[1].id: expected 0..255, got 256");
+    expect(second({ ...ioapic, address: -1 })[1]).toBe("MADT.entries[1].address: expected 0..0xffffffff, got -1");
+    expect(second({ ...ioapic, gsiBase: 2 ** 32 })[1]).toBe("MADT.entries[1].gsiBase: expected 0..0xffffffff, got 0x100000000");
+    const iso = { type: "interrupt-override", bus: 0, source: 0, gsi: 2, polarity: "conforming", trigger: "conforming" };
+    expect(second({ ...iso, bus: 256 })[1]).toBe("MADT.entries[1].bus: expected 0..255, got 256");
+    expect(second({ ...iso, source: 256 })[1]).toBe("MADT.entries[1].source: expected 0..255, got 256");
+    expect(second({ ...iso, gsi: -1 })[1]).toBe("MADT.entries[1].gsi: expected 0..0xffffffff, got -1");
+    expect(second({ ...iso, polarity: "high" })[1]).toBe('MADT.entries[1].polarity: expected one of "conforming", "active-high", "reserved", "active-low", got "high"');
+    expect(second({ ...iso, trigger: "pulse" })[1]).toBe('MADT.entries[1].trigger: expected one of "conforming", "edge", "reserved", "level", got "pulse"');
+    const nmi = { type: "local-apic-nmi", processorUid: 0xff, polarity: "conforming", trigger: "conforming", lint: 1 };
+    expect(second({ ...nmi, processorUid: -1 })[1]).toBe("MADT.entries[1].processorUid: expected 0..255, got -1");
+    expect(second({ ...nmi, lint: 2 })[1]).toBe("MADT.entries[1].lint: expected 0..1, got 2");
+    const x2 = { type: "local-x2apic", processorUid: 1, x2apicId: 300, enabled: true, onlineCapable: false };
+    expect(second({ ...x2, x2apicId: 0xffffffff })[1]).toBe("MADT.entries[1].x2apicId: expected 0..0xfffffffe, got 0xffffffff");
+    expect(second({ ...x2, processorUid: -1 })[1]).toBe("MADT.entries[1].processorUid: expected 0..0xffffffff, got -1");
+    const x2nmi = { type: "local-x2apic-nmi", processorUid: 0xffffffff, polarity: "conforming", trigger: "conforming", lint: 1 };
+    expect(second({ ...x2nmi, processorUid: 2 ** 32 })[1]).toBe("MADT.entries[1].processorUid: expected 0..0xffffffff, got 0x100000000");
+    expect(second({ ...x2nmi, lint: -1 })[1]).toBe("MADT.entries[1].lint: expected 0..1, got -1");
+  });
+
+  it("encoding: PC-AT compatibility is the flags' bit 0, on unless said otherwise", () => {
+    expect(decodeMadt(encodeMadt({ entries: [] })).pcatCompat).toBe(true);
+    expect(decodeMadt(encodeMadt({ entries: [], pcatCompat: false })).pcatCompat).toBe(false);
+    expect(new DataView(encodeMadt({ entries: [] }).buffer).getUint32(40, true)).toBe(1);
+  });
+
+  it("decoding: each check names the entry by its index and the field", () => {
+    const table = encodeMadt({
+      entries: [
+        lapic,
+        { type: "io-apic", id: 1, address: 0xfec00000, gsiBase: 0 },
+        { type: "interrupt-override", bus: 0, source: 0, gsi: 2, polarity: "active-high", trigger: "edge" },
+        { type: "local-apic-nmi", processorUid: 0xff, polarity: "conforming", trigger: "conforming", lint: 1 },
+        { type: "local-x2apic", processorUid: 1, x2apicId: 300, enabled: true, onlineCapable: true },
+        { type: "local-x2apic-nmi", processorUid: 0xffffffff, polarity: "conforming", trigger: "conforming", lint: 1 },
+      ],
+    });
+    // entries at 44 (8 bytes), 52 (12), 64 (10), 74 (6), 80 (16), 96 (12); the table ends at 108
+    expect(table.length).toBe(108);
+    const patchedAt = (o: number, value: number): Uint8Array => {
+      const b = table.slice();
+      b[o] = value;
+      return fixChecksum(b);
+    };
+    const decodeErr = (b: Uint8Array): [string, string] => errorOf(() => decodeMadt(b));
+    expect(decodeErr(patchedAt(40, 3))).toEqual(["bad-entry", "MADT.flags: expected bits 1..31 clear, got 0x3"]);
+    expect(decodeErr(patchedAt(52, 3))).toEqual(["bad-entry", "MADT.entries[1].type: expected one of 0, 1, 2, 4, 9, 10, got 3"]);
+    expect(decodeErr(patchedAt(53, 11))).toEqual(["bad-entry", "MADT.entries[1].length: expected 12 for a io-apic entry, got 11"]);
+    expect(decodeErr(patchedAt(47, 0xff))).toEqual(["bad-entry", "MADT.entries[0].apicId: expected 0..254, got 255 (the broadcast id)"]);
+    expect(decodeErr(patchedAt(48, 5))).toEqual(["bad-entry", "MADT.entries[0].flags: expected bits 2..31 clear (ACPI 6.4 Table 5.23), got 0x5"]);
+    expect(decodeErr(patchedAt(55, 7))).toEqual(["bad-entry", "MADT.entries[1].reserved: expected 0, got 7"]);
+    expect(decodeErr(patchedAt(72, 0x15))).toEqual(["bad-entry", "MADT.entries[2].flags: expected bits 4..15 clear (ACPI 6.4 Table 5.26), got 0x15"]);
+    expect(decodeErr(patchedAt(79, 2))).toEqual(["bad-entry", "MADT.entries[3].lint: expected 0 or 1, got 2"]);
+    expect(decodeErr(patchedAt(83, 1))).toEqual(["bad-entry", "MADT.entries[4].reserved: expected 0"]);
+    const allOnes = table.slice();
+    new DataView(allOnes.buffer).setUint32(84, 0xffffffff, true);
+    expect(decodeErr(fixChecksum(allOnes))).toEqual(["bad-entry", "MADT.entries[4].x2apicId: expected 0..0xfffffffe, got 0xffffffff"]);
+    expect(decodeErr(patchedAt(88, 4))).toEqual(["bad-entry", "MADT.entries[4].flags: expected bits 2..31 clear (ACPI 6.4 Table 5.23), got 0x4"]);
+    expect(decodeErr(patchedAt(104, 2))).toEqual(["bad-entry", "MADT.entries[5].lint: expected 0 or 1, got 2"]);
+    expect(decodeErr(patchedAt(105, 1))).toEqual(["bad-entry", "MADT.entries[5].reserved: expected 0"]);
+    expect(decodeErr(patchedAt(107, 1))).toEqual(["bad-entry", "MADT.entries[5].reserved: expected 0"]);
+    // the table's end: a 1-byte remainder, an entry longer than what is left
+    const odd = new Uint8Array(109);
+    odd.set(table);
+    odd[4] = 109;
+    expect(decodeErr(fixChecksum(odd))).toEqual(["bad-entry", "MADT.entries[6]: expected a 2-byte entry header at offset 108, but the table ends at 109"]);
+    const cut = table.slice(0, 104);
+    cut[4] = 104;
+    expect(decodeErr(fixChecksum(cut))).toEqual(["bad-entry", "MADT.entries[5]: the 12-byte entry at offset 96 runs past the table's end at 104"]);
+    // and the good table decodes whole
+    expect(decodeMadt(table).entries.map((e) => e.type)).toEqual(["local-apic", "io-apic", "interrupt-override", "local-apic-nmi", "local-x2apic", "local-x2apic-nmi"]);
+    expect(decodeMadt(table).entries[4]).toEqual({ type: "local-x2apic", processorUid: 1, x2apicId: 300, enabled: true, onlineCapable: true });
+  });
+
+  it("madtForCpus: its checks, the entries it makes, and the options it passes on only when given", () => {
+    for (const bad of [null, 5]) expect(errorOf(() => madtForCpus(bad as never))).toEqual(["invalid-argument", "MADT: expected an object"]);
+    for (const cpus of [[], "2"]) expect(errorOf(() => madtForCpus({ cpus: cpus as never }))).toEqual(["out-of-range", "MADT.cpus: expected at least one CPU"]);
+    expect(errorOf(() => madtForCpus({ cpus: 0 }))).toEqual(["out-of-range", "MADT.cpus: expected 1..65535, got 0"]);
+    expect(errorOf(() => madtForCpus({ cpus: [0, -1] }))).toEqual(["out-of-range", "MADT.cpus[1]: expected 0..0xfffffffe, got -1"]);
+    const many = Array.from({ length: 257 }, (_, i) => i % 200);
+    expect(errorOf(() => madtForCpus({ cpus: many }))).toEqual(["out-of-range", "MADT.cpus[256] processor UID: expected 0..255, got 256"]);
+    const two = madtForCpus({ cpus: [0, 0xff] });
+    expect(two.entries).toEqual([
+      { type: "local-apic", processorUid: 0, apicId: 0, enabled: true, onlineCapable: false },
+      { type: "local-x2apic", processorUid: 1, x2apicId: 0xff, enabled: true, onlineCapable: false },
+      { type: "io-apic", id: 2, address: 0xfec00000, gsiBase: 0 },
+      { type: "local-apic-nmi", processorUid: 0xff, polarity: "conforming", trigger: "conforming", lint: 1 },
+      { type: "local-x2apic-nmi", processorUid: 0xffffffff, polarity: "conforming", trigger: "conforming", lint: 1 },
+    ]);
+    // without an x2APIC id there is no x2APIC NMI entry
+    expect(madtForCpus({ cpus: [0, 0xfe] }).entries.map((e) => e.type)).toEqual(["local-apic", "local-apic", "io-apic", "local-apic-nmi"]);
+    const withOverrides = madtForCpus({ cpus: 1, overrides: [{ source: 0, gsi: 2 }, { source: 9, gsi: 9, polarity: "active-high", trigger: "level" }] });
+    expect(withOverrides.entries.filter((e) => e.type === "interrupt-override")).toEqual([
+      { type: "interrupt-override", bus: 0, source: 0, gsi: 2, polarity: "conforming", trigger: "conforming" },
+      { type: "interrupt-override", bus: 0, source: 9, gsi: 9, polarity: "active-high", trigger: "level" },
+    ]);
+    expect(Object.keys(madtForCpus({ cpus: 1 }))).toEqual(["entries"]);
+    expect(madtForCpus({ cpus: 1, pcatCompat: false }).pcatCompat).toBe(false);
+    expect(madtForCpus({ cpus: 1, header: { oemId: "ACME" } }).header).toEqual({ oemId: "ACME" });
   });
 });
