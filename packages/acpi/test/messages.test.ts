@@ -473,6 +473,8 @@ describe("FADT errors and decoding rules (ACPI 6.4 §5.2.9, §5.2.3.2)", () => {
     ]);
     expect(errorOf(() => decodeFadt(withGas(256, [0, 8, 0, 5, 0x10, 0, 0, 0, 0, 0, 0, 0])))).toEqual(["out-of-range", "FADT.sleepStatusRegister.accessSize: expected 0..4, got 5"]);
     expect(decodeFadt(withGas(256, [1, 8, 0, 1, 0x10, 0, 0, 0, 0, 0, 0, 0])).sleepStatusRegister).toEqual({ space: "io", bitWidth: 8, bitOffset: 0, accessSize: "byte", address: 0x10n });
+    // an address with every other field zero is a register (memory, width and access unspecified)
+    expect(decodeFadt(withGas(116, [0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0])).resetRegister).toEqual({ space: "memory", bitWidth: 0, bitOffset: 0, accessSize: "undefined", address: 0x10n });
   });
 });
 
