@@ -563,6 +563,12 @@ describe("MADT errors, decoding rules and madtForCpus (ACPI 6.4 §5.2.12)", () =
     odd.set(table);
     odd[4] = 109;
     expect(decodeErr(fixChecksum(odd))).toEqual(["bad-entry", "MADT.entries[6]: expected a 2-byte entry header at offset 108, but the table ends at 109"]);
+    // two bytes left: an entry header that fits, for an entry that does not
+    const two = new Uint8Array(110);
+    two.set(table);
+    two.set([0, 8], 108);
+    two[4] = 110;
+    expect(decodeErr(fixChecksum(two))).toEqual(["bad-entry", "MADT.entries[6]: the 8-byte entry at offset 108 runs past the table's end at 110"]);
     const cut = table.slice(0, 104);
     cut[4] = 104;
     expect(decodeErr(fixChecksum(cut))).toEqual(["bad-entry", "MADT.entries[5]: the 12-byte entry at offset 96 runs past the table's end at 104"]);
