@@ -7,10 +7,11 @@
  *
  * @module
  */
-import { readFileSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { readFileSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { cliVersion } from "./cli/version.js";
+import { writeFd } from "./cli/write-fd.js";
 
 interface Script {
   readonly cachedDataRejected?: boolean;
@@ -102,18 +103,15 @@ function useCompileCache(): void {
   }
 }
 
-/** `microvm --version` alone, answered without the command line's chunk; false if it could not be written here. */
+/** `microvm --version` alone, answered without the command line's chunk; false if it is not that, or could not be written here. */
 function answeredVersion(argv: readonly string[]): boolean {
   if (argv.length !== 1 || (argv[0] !== "--version" && argv[0] !== "-version")) return false;
-  const text = Buffer.from(`microvm ${cliVersion()}\n`);
-  let off = 0;
   try {
-    while (off < text.length) off += writeSync(1, text, off);
-  } catch (e) {
-    // The reader has gone (EPIPE): done. Nothing written yet (e.g. EAGAIN): the full path retries.
-    return (e as NodeJS.ErrnoException).code === "EPIPE" || off > 0;
+    writeFd(1, `microvm ${cliVersion()}\n`);
+    return true;
+  } catch {
+    return false; // the command line's path reports the error in its own words
   }
-  return true;
 }
 
 const argv = process.argv.slice(2);

@@ -9,7 +9,7 @@
  * Start-up cost matters (a whole run of a small guest is measured against QEMU's), so the machine,
  * KVM and koffi modules are imported only once the command line asks for a run.
  */
-import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync } from "node:fs";
 import { isMicrovmError, MicrovmError } from "../errors.js";
 import { deviceKind, type DeviceConfig } from "../devices/index.js";
 import type { CliDeviceHost } from "../devices/kind.js";
@@ -17,6 +17,7 @@ import type { Machine, MachineOptions } from "../machine-types.js";
 import type { QemuChannel } from "../qemu/command.js";
 import { helpText, parseCommandLine, type CliConfig } from "./args.js";
 import { cliVersion } from "./version.js";
+import { writeFd } from "./write-fd.js";
 
 /** What {@link runCli} needs from its process; tests pass their own. */
 export interface CliIo {
@@ -26,24 +27,6 @@ export interface CliIo {
   readonly err: (text: string) => void;
   /** The environment. */
   readonly env: Readonly<Record<string, string | undefined>>;
-}
-
-/**
- * Writes all of `text` to fd 1 or 2 with write(2), so that a short command (--version, --help,
- * --info-mtree) never creates process.stdout: that stream loads Node's net, stream and tty modules
- * (~1 MiB and a few ms of start-up). The stream takes over only if the fd would block.
- */
-function writeFd(fd: 1 | 2, text: string): void {
-  const buf = Buffer.from(text);
-  let off = 0;
-  try {
-    while (off < buf.length) off += writeSync(fd, buf, off);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EPIPE") return; // the reader has gone (`microvm --help | head -1`)
-    if (code !== "EAGAIN") throw e;
-    (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off));
-  }
 }
 
 function readInput(what: string, path: string): Uint8Array {
