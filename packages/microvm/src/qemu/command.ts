@@ -319,8 +319,7 @@ export function qemuInvocation(plan: MachinePlan, options: QemuInvocationOptions
   // The passt sockets come after the inherited fds, whose count is known only now; the channels last.
   const numbered = streams.map((st, k) => ({ ...st, fd: 3 + fds.length + k }));
   const numberedChannels = channels.map((c, k) => ({ ...c, fd: 3 + fds.length + streams.length + k }));
-  const final = args.map((a) =>
-    a.replace(/@STREAM(\d+)@/, (_, k: string) => String(numbered[Number(k)]?.fd)).replace(/@CHANNEL(\d+)@/, (_, k: string) => String(numberedChannels[Number(k)]?.fd)),
-  );
+  const late = { STREAM: numbered, CHANNEL: numberedChannels };
+  const final = args.map((a) => a.replace(/@(STREAM|CHANNEL)(\d+)@/g, (_, kind: keyof typeof late, k: string) => String(late[kind][Number(k)]?.fd)));
   return { binary: options.binary ?? "qemu-system-x86_64", args: final, files, sockets, channels: numberedChannels, fds, fdUses, streams: numbered };
 }
