@@ -25,19 +25,7 @@ import {
   viewOf,
   writeAscii,
 } from "../src/bytes.js";
-import { isAcpiError } from "../src/index.js";
-import { sum8 } from "./helpers.js";
-
-/** The AcpiError `f` throws, as code, field and message. */
-function errorOf(f: () => unknown): { code: string; field: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    if (!isAcpiError(e)) throw e;
-    return { code: e.code, field: e.field, message: e.message };
-  }
-  throw new Error("no error thrown");
-}
+import { acpiErrorOf as errorOf, sum8 } from "./helpers.js";
 
 describe("byteSum and setChecksum (ACPI 6.4 §5.2.5.3, §5.2.6)", () => {
   it("equals a plain byte loop for any range of any buffer, aligned or not, short or long", () => {

@@ -17,6 +17,13 @@ export function fixChecksum(b: Uint8Array): Uint8Array {
   return b;
 }
 
+/** The AcpiError `f` throws, as code, field and message; fails when `f` throws nothing, rethrows any other error. */
+export function acpiErrorOf(f: () => unknown): { code: string; field: string; message: string } {
+  const e = typedErrorOf(f, isAcpiError);
+  if (e === undefined) throw new Error("no error thrown");
+  return { code: e.code, field: e.field, message: e.message };
+}
+
 /** The AcpiError code thrown by `f`, or "no error"; anything else thrown is rethrown. */
 export function codeOf(f: () => unknown): string {
   return typedErrorOf(f, isAcpiError)?.code ?? "no error";

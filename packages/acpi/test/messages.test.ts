@@ -28,22 +28,16 @@ import {
   encodeMadt,
   encodeRsdp,
   encodeXsdt,
-  isAcpiError,
   madtForCpus,
   validateAcpiTable,
 } from "../src/index.js";
-import { fixChecksum, mmio8, sum8 } from "./helpers.js";
+import { acpiErrorOf, fixChecksum, mmio8, sum8 } from "./helpers.js";
 
-/** The AcpiError `f` throws, as [code, message] (the message starts with the field). */
+/** The AcpiError `f` throws, as [code, message]; its message starts with its field. */
 function errorOf(f: () => unknown): [string, string] {
-  try {
-    f();
-  } catch (e) {
-    if (!isAcpiError(e)) throw e;
-    expect(e.message.startsWith(`${e.field}: `), e.message).toBe(true);
-    return [e.code, e.message];
-  }
-  throw new Error("no error thrown");
+  const e = acpiErrorOf(f);
+  expect(e.message.startsWith(`${e.field}: `), e.message).toBe(true);
+  return [e.code, e.message];
 }
 
 /** A Uint8Array that says it holds `length` bytes (no such buffer is made): for the 4 GiB limits. */
