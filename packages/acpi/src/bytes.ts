@@ -12,14 +12,17 @@ export function u32le(b: Uint8Array, o: number): number {
 
 /** The 8-bit wrapping sum of `b[start..end)` (ACPI 6.4 §5.2.5.3, §5.2.6: the whole table sums to 0). */
 export function byteSum(b: Uint8Array, start: number, end: number): number {
+  // Bytes past the end of `b` add nothing: the range stops there (also before the word loop,
+  // whose alignment steps would otherwise run past the buffer).
+  const stop = Math.min(end, b.length);
   let s = 0;
   let i = start;
-  if (end - start >= 64) {
+  if (stop - start >= 64) {
     // Four bytes per step: whole 32-bit words, each split into its even and odd bytes, which add up
     // in the two 16-bit halves of `lanes` (bytes 0 and 2 of a word, then 1 and 3). 128 words add
     // at most 128 × 2 × 255 = 65280 to a half, so flushing every 128 keeps the halves apart.
     while ((b.byteOffset + i) & 3) s += b[i++] ?? 0;
-    const words = new Uint32Array(b.buffer, b.byteOffset + i, Math.max(0, Math.min(end, b.length) - i) >>> 2);
+    const words = new Uint32Array(b.buffer, b.byteOffset + i, (stop - i) >>> 2);
     for (let k = 0; k < words.length; ) {
       const stop = Math.min(words.length, k + 128);
       let lanes = 0;
@@ -31,7 +34,7 @@ export function byteSum(b: Uint8Array, start: number, end: number): number {
     }
     i += words.length * 4;
   }
-  for (; i < end; i++) s += b[i] ?? 0;
+  for (; i < stop; i++) s += b[i] ?? 0;
   return s & 0xff;
 }
 
