@@ -78,11 +78,29 @@ export interface GuestMemoryOptions {
   readonly onAccess?: GuestAccessHook;
 }
 
-interface Slot {
+/**
+ * One region of a {@link GuestMemory} as {@link GuestMemory.regionAt} hands it out: its
+ * guest-physical bounds as numbers and its bytes as a `Uint8Array` and a `DataView` (both over
+ * the region's own memory: writes reach the guest).
+ *
+ * @example
+ * ```ts
+ * const r = mem.regionAt(0x1000, 12);
+ * if (r) r.view.setUint32(0x1000 - r.start, 0, true);
+ * ```
+ */
+export interface GuestRegionAccess {
+  /** Guest-physical address of the region's first byte. */
   readonly start: number;
-  readonly end: number; // exclusive
+  /** Guest-physical address one past the region's last byte. */
+  readonly end: number;
+  /** The region's bytes; `bytes[a - start]` is the guest byte at `a`. */
   readonly bytes: Uint8Array;
-  readonly dv: DataView;
+  /** A `DataView` over the same bytes (offset `a - start`); virtio is little-endian. */
+  readonly view: DataView;
+}
+
+interface Slot extends GuestRegionAccess {
   readonly buffer: ArrayBufferLike;
   readonly base: number; // bytes.byteOffset
 }
@@ -159,7 +177,7 @@ export class GuestMemory {
         start,
         end,
         bytes,
-        dv: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
         buffer: bytes.buffer,
         base: bytes.byteOffset,
       });
@@ -264,7 +282,7 @@ export class GuestMemory {
    */
   read16(address: bigint | number): number {
     const c = this.fastSlot(address, 2);
-    if (c !== undefined) return c.dv.getUint16((address as number) - c.start, true);
+    if (c !== undefined) return c.view.getUint16((address as number) - c.start, true);
     return this.readChecked(address, 2);
   }
 
@@ -280,7 +298,7 @@ export class GuestMemory {
    */
   read32(address: bigint | number): number {
     const c = this.fastSlot(address, 4);
-    if (c !== undefined) return c.dv.getUint32((address as number) - c.start, true);
+    if (c !== undefined) return c.view.getUint32((address as number) - c.start, true);
     return this.readChecked(address, 4);
   }
 
@@ -297,7 +315,7 @@ export class GuestMemory {
   read64(address: bigint | number): bigint {
     const a = toAddr("address", address);
     const s = this.locateOrSpan(a, 8, "read");
-    if (s !== undefined) return s.dv.getBigUint64(a - s.start, true);
+    if (s !== undefined) return s.view.getBigUint64(a - s.start, true);
     return BigInt(this.readSpan(a, 4)) | (BigInt(this.readSpan(a + 4, 4)) << 32n);
   }
 
@@ -333,7 +351,7 @@ export class GuestMemory {
   write16(address: bigint | number, value: number): void {
     const c = this.fastSlot(address, 2);
     if (c !== undefined) if ((value & 0xffff) === value) {
-      c.dv.setUint16((address as number) - c.start, value, true);
+      c.view.setUint16((address as number) - c.start, value, true);
       return;
     }
     this.writeChecked(address, value, 2);
@@ -352,7 +370,7 @@ export class GuestMemory {
   write32(address: bigint | number, value: number): void {
     const c = this.fastSlot(address, 4);
     if (c !== undefined) if (value >>> 0 === value) {
-      c.dv.setUint32((address as number) - c.start, value, true);
+      c.view.setUint32((address as number) - c.start, value, true);
       return;
     }
     this.writeChecked(address, value, 4);
@@ -374,7 +392,7 @@ export class GuestMemory {
     }
     const a = toAddr("address", address);
     const s = this.locateOrSpan(a, 8, "write");
-    if (s !== undefined) s.dv.setBigUint64(a - s.start, value, true);
+    if (s !== undefined) s.view.setBigUint64(a - s.start, value, true);
     else {
       this.writeSpan(a, Number(value & 0xffff_ffffn), 4);
       this.writeSpan(a + 4, Number(value >> 32n), 4);
@@ -550,6 +568,34 @@ export class GuestMemory {
   }
 
   /**
+   * The region holding all of `[address, address + length)`, for a request path that makes
+   * several accesses to one buffer (a header and the data after it) with one bounds check
+   * instead of one per access. Undefined when the range is not inside one region, when the address
+   * is not a non-negative integer number, and whenever an access hook is installed (accesses
+   * through the region would bypass it): use the checked accessors then.
+   *
+   * @param address - guest-physical address (a number)
+   * @param length - byte count
+   * @returns the region, or undefined
+   * @example
+   * ```ts
+   * const r = mem.regionAt(addr, 12 + frame.length);
+   * if (r !== undefined) {
+   *   r.view.setUint32(addr - r.start, 0, true);
+   *   r.bytes.set(frame, addr - r.start + 12);
+   * } else mem.write(addr + 12, frame);
+   * ```
+   */
+  regionAt(address: number, length: number): GuestRegionAccess | undefined {
+    const c = this.fastSlot(address, length);
+    if (c !== undefined || this.hook !== undefined || typeof address !== "number") return c;
+    // Not in the region used last: find the one holding the address, then try again.
+    if (!(address >= 0 && address <= MAX_ADDR) || !Number.isInteger(address)) return undefined;
+    if (this.slotAt(address) === undefined) return undefined;
+    return this.fastSlot(address, length);
+  }
+
+  /**
    * The hot path: a non-negative integer `number` address whose range lies in the region that
    * served the previous access, with no hook installed. Anything else takes the checked path.
    *
@@ -572,7 +618,7 @@ export class GuestMemory {
     const s = this.locateOrSpan(a, n, "read");
     if (s === undefined) return this.readSpan(a, n);
     const o = a - s.start;
-    return n === 1 ? (s.bytes[o] as number) : n === 2 ? s.dv.getUint16(o, true) : s.dv.getUint32(o, true);
+    return n === 1 ? (s.bytes[o] as number) : n === 2 ? s.view.getUint16(o, true) : s.view.getUint32(o, true);
   }
 
   /** The checked path of write8 / write16 / write32: the value is checked first, then the address. */
@@ -586,8 +632,8 @@ export class GuestMemory {
     }
     const o = a - s.start;
     if (n === 1) s.bytes[o] = value;
-    else if (n === 2) s.dv.setUint16(o, value, true);
-    else s.dv.setUint32(o, value, true);
+    else if (n === 2) s.view.setUint16(o, value, true);
+    else s.view.setUint32(o, value, true);
   }
 
   /** The slot holding `a`, or undefined. */

@@ -13,6 +13,7 @@ export {
   type GuestMemoryOptions,
   type GuestAccessHook,
   type GuestAccessKind,
+  type GuestRegionAccess,
 } from "./guest-memory.js";
 export {
   MmioReg,
@@ -31,6 +32,7 @@ export {
   Net,
   Console,
 } from "./constants.js";
+export { FeatureBits } from "./feature-bits.js";
 export { HOSTILE_CHECKS, type HostileCheck, type HostileReporter } from "./hostile.js";
 export { SplitQueue, DescriptorChain, type QueueLayout, type SplitQueueOptions } from "./split-queue.js";
 export {

@@ -422,7 +422,7 @@ export class SplitQueue {
     this.usedIdx = 0;
     this.signalled = 0;
     this.inFlight = new Uint8Array(n);
-    this.pool = new Array<DescriptorChain | undefined>(n);
+    this.pool = new Array<DescriptorChain | undefined>(n).fill(undefined);
     this.inFlightCount = 0;
     this.brokenV = false;
     return true;

@@ -4,6 +4,7 @@
  */
 import { Feature as FeatureExport, MMIO_MAGIC, MmioInt as MmioIntExport, MmioReg as MmioRegExport, Status as StatusExport } from "./constants.js";
 import { VirtioError } from "./errors.js";
+import { FeatureBits } from "./feature-bits.js";
 import type { GuestMemory } from "./guest-memory.js";
 import { HOSTILE_CHECKS, type HostileCheck, type HostileReporter } from "./hostile.js";
 import { SplitQueue } from "./split-queue.js";
@@ -34,6 +35,13 @@ export interface DeviceHost {
   readonly features: bigint;
   /** Whether the transport is version 1 (legacy). */
   readonly legacy: boolean;
+  /**
+   * Whether the driver accepted feature `bit` (a bit of {@link DeviceHost.features}). Device
+   * models ask on their request paths, so a host answers without bigint arithmetic, e.g. from a
+   * {@link FeatureBits}.
+   * @param bit - feature bit number
+   */
+  negotiated(bit: number): boolean;
   /**
    * The queue with this index.
    * @param index - queue index
@@ -245,7 +253,8 @@ export class MmioTransport {
   private generation = 0;
   private deviceFeaturesSel = 0;
   private driverFeaturesSel = 0;
-  private driverFeatures = 0n;
+  /** The features the driver accepted. */
+  private readonly accepted = new FeatureBits();
   private queueSel = 0;
   private guestPageSize = 4096;
   private active = false;
@@ -301,8 +310,9 @@ export class MmioTransport {
     this.host = {
       memory: options.memory,
       get features(): bigint {
-        return self.driverFeatures;
+        return self.accepted.value;
       },
+      negotiated: (bit: number): boolean => this.accepted.has(bit),
       legacy,
       queue: (i: number): SplitQueue => this.queues[i] as SplitQueue,
       signalUsed: (i: number): void => {
@@ -338,7 +348,7 @@ export class MmioTransport {
       status: this.status,
       interruptStatus: Atomics.load(this.isrCell, 0),
       configGeneration: this.generation,
-      driverFeatures: this.driverFeatures,
+      driverFeatures: this.accepted.value,
       deviceFeatures: this.offered,
     };
   }
@@ -566,13 +576,13 @@ export class MmioTransport {
           return;
         }
         const shift = BigInt(32 * this.driverFeaturesSel);
-        let f = (this.driverFeatures & ~(0xffff_ffffn << shift)) | (BigInt(value) << shift);
+        let f = (this.accepted.value & ~(0xffff_ffffn << shift)) | (BigInt(value) << shift);
         if (legacy && (f & ~this.offered) !== 0n) {
           // Legacy drivers have no FEATURES_OK step: mask what was not offered (Firecracker's rule).
           this.hostile("feature-negotiation", `DriverFeatures: bits 0x${(f & ~this.offered).toString(16)} were not offered`);
           f &= this.offered;
         }
-        this.driverFeatures = f;
+        this.accepted.value = f;
         return;
       }
       case MmioReg.GuestPageSize:
@@ -667,8 +677,8 @@ export class MmioTransport {
 
   private ringFeatures(): { eventIdx: boolean; indirect: boolean } {
     return {
-      eventIdx: ((this.driverFeatures >> BigInt(Feature.EventIdx)) & 1n) === 1n,
-      indirect: ((this.driverFeatures >> BigInt(Feature.IndirectDesc)) & 1n) === 1n,
+      eventIdx: this.accepted.has(Feature.EventIdx),
+      indirect: this.accepted.has(Feature.IndirectDesc),
     };
   }
 
@@ -718,12 +728,12 @@ export class MmioTransport {
     }
     let next = v;
     if ((added & Status.FeaturesOk) !== 0) {
-      const extra = this.driverFeatures & ~this.offered;
+      const extra = this.accepted.value & ~this.offered;
       const v1 = 1n << BigInt(Feature.Version1);
       if (extra !== 0n) {
         this.hostile("feature-negotiation", `DriverFeatures: bits 0x${extra.toString(16)} were not offered; FEATURES_OK refused`);
         next &= ~Status.FeaturesOk;
-      } else if (!legacy && (this.driverFeatures & v1) === 0n) {
+      } else if (!legacy && (this.accepted.value & v1) === 0n) {
         this.hostile("feature-negotiation", "DriverFeatures: VERSION_1 (bit 32) must be accepted on a version-2 device; FEATURES_OK refused");
         next &= ~Status.FeaturesOk;
       }
@@ -748,7 +758,7 @@ export class MmioTransport {
     Atomics.store(this.isrCell, 0, 0);
     this.deviceFeaturesSel = 0;
     this.driverFeaturesSel = 0;
-    this.driverFeatures = 0n;
+    this.accepted.value = 0n;
     this.queueSel = 0;
     this.queues.forEach((q, i) => {
       q.deactivate();

@@ -21,6 +21,7 @@ import {
   Status,
   type BlockBackend,
   type FrameBackend,
+  type FrameSink,
 } from "../src/index.ts";
 import { Driver, MIB, settle } from "./driver.ts";
 
@@ -616,6 +617,40 @@ describe("notification suppression", () => {
         post();
         expect(post()).toBe(false);
       }
+    });
+  }
+
+  for (const eventIdx of [true, false]) {
+    it(`net interrupts for a frame a backend receives from inside transmit, when the transmit queue wants no interrupt (EVENT_IDX ${eventIdx ? "on" : "off"})`, () => {
+      // A backend that answers at once (as the ARP responder does) delivers its reply while the
+      // device is still draining the transmit queue; the drain's own interrupt test covers the
+      // transmit queue only, which here asks for none.
+      const reply = pattern(60, 4);
+      const wire: FrameBackend & { sink?: FrameSink } = {
+        borrowsFrames: true,
+        attach(sink) {
+          this.sink = sink;
+        },
+        transmit() {
+          expect(this.sink?.receive(reply)).toBe(true);
+        },
+      };
+      const d = new Driver(new NetDevice(wire));
+      d.init({ accept: (o) => (eventIdx ? o : o & ~bit(Feature.EventIdx)) });
+      const [rx, tx] = d.queues as [NonNullable<(typeof d.queues)[0]>, NonNullable<(typeof d.queues)[1]>];
+      const buf = d.alloc.alloc(1600);
+      rx.submit([{ addr: buf, len: 1600, write: true }]);
+      if (eventIdx) tx.setUsedEvent(0x8000); // far ahead: no transmit interrupt wanted
+      else tx.setNoInterrupt(true);
+      const before = d.interrupts;
+      const h = d.alloc.alloc(12 + 60);
+      d.mem.fill(h, 12);
+      d.mem.write(h + 12, pattern(60, 1));
+      tx.submit([{ addr: h, len: 72 }]);
+      expect(rx.reap()).toEqual([{ id: 0, len: 72 }]);
+      expect(d.mem.view(buf + 12, 60)).toEqual(reply);
+      expect(d.interrupts, "the receive queue's used buffer must be signalled").toBe(before + 1);
+      expect(d.ack() & MmioInt.Vring).toBe(MmioInt.Vring);
     });
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { GuestMemory, isVirtioError, VirtioError } from "../src/index.ts";
+import fc from "fast-check";
+import { FeatureBits, GuestMemory, isVirtioError, VirtioError } from "../src/index.ts";
 
 function expectCode(fn: () => unknown, code: string, re?: RegExp): void {
   try {
@@ -159,5 +160,75 @@ describe("GuestMemory", () => {
     const m = new Counting([{ guestAddress: 0n, bytes: new Uint8Array(8) }]);
     m.read32(4);
     expect(m.reads).toBe(1);
+  });
+});
+
+describe("GuestMemory.regionAt", () => {
+  const low = new Uint8Array(0x1000);
+  const next = new Uint8Array(0x1000); // adjacent to low
+  const far = new Uint8Array(0x1000);
+  const regions = [
+    { guestAddress: 0x1000n, bytes: low },
+    { guestAddress: 0x2000n, bytes: next },
+    { guestAddress: 0x10_0000n, bytes: far },
+  ];
+
+  it("hands out the region holding a whole range, whichever region served the access before", () => {
+    const mem = new GuestMemory(regions);
+    for (const [addr, len, bytes, start] of [
+      [0x1000, 0x1000, low, 0x1000],
+      [0x10_0ff0, 16, far, 0x10_0000],
+      [0x2ffc, 4, next, 0x2000],
+      [0x1ffc, 4, low, 0x1000],
+      [0x10_0000, 0, far, 0x10_0000],
+    ] as const) {
+      const r = mem.regionAt(addr, len);
+      expect(r?.bytes, `${addr.toString(16)}+${len}`).toBe(bytes);
+      expect(r?.start).toBe(start);
+      expect(r?.end).toBe(start + 0x1000);
+      // The view is the same memory: a write through it is a guest write.
+      r?.view.setUint8(addr - start, 0x5a);
+      if (len > 0) expect(mem.read8(addr)).toBe(0x5a);
+    }
+  });
+
+  it("has no region for a range that crosses regions, leaves them, or is not a plain address, and none while a hook watches", () => {
+    const mem = new GuestMemory(regions);
+    expect(mem.regionAt(0x1ffc, 8)).toBeUndefined(); // crosses into the adjacent region
+    expect(mem.regionAt(0x2ffc, 8)).toBeUndefined(); // runs past the end
+    expect(mem.regionAt(0x800, 4)).toBeUndefined(); // below every region
+    expect(mem.regionAt(0x10_1000, 1)).toBeUndefined(); // one past the far region
+    for (const bad of [-4, 4096.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53 + 2]) expect(mem.regionAt(bad, 4)).toBeUndefined();
+    expect(mem.regionAt(0x1000, -1)).toBeUndefined();
+    expect(mem.regionAt(0x1000, 1.5)).toBeUndefined();
+    const seen: number[] = [];
+    const hooked = new GuestMemory(regions, { onAccess: (a) => void seen.push(a) });
+    expect(hooked.regionAt(0x1000, 4)).toBeUndefined();
+    expect(seen).toEqual([]); // nothing was accessed
+  });
+});
+
+describe("FeatureBits", () => {
+  it("answers every bit of a mask as the bigint does, across both words and above them", () => {
+    const f = new FeatureBits();
+    const reached = { low: 0, high: 0, above: 0, set: 0 };
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 80n) - 1n }), fc.integer({ min: 0, max: 90 }), (mask, bit) => {
+        f.value = mask;
+        expect(f.value).toBe(mask);
+        const want = ((mask >> BigInt(bit)) & 1n) === 1n;
+        expect(f.has(bit)).toBe(want);
+        reached[bit < 32 ? "low" : bit < 64 ? "high" : "above"]++;
+        if (want) reached.set++;
+      }),
+      { numRuns: 2000 },
+    );
+    expect(reached.low).toBeGreaterThan(400);
+    expect(reached.high).toBeGreaterThan(400);
+    expect(reached.above).toBeGreaterThan(200);
+    expect(reached.set).toBeGreaterThan(600);
+    f.value = (1n << 31n) | (1n << 63n);
+    expect([f.has(31), f.has(63), f.has(32), f.has(0)]).toEqual([true, true, false, false]);
+    for (const bad of [-1, 1.5, Number.NaN]) expect(f.has(bad)).toBe(false);
   });
 });

@@ -26,7 +26,7 @@ import {
   type VhostUserMemoryRegion,
   type VhostUserMessage,
 } from "@microvm/vhost-user";
-import { Feature, GuestMemory, SplitQueue, type DeviceHost, type HostileCheck, type VirtioDevice } from "@microvm/virtio-mmio";
+import { Feature, FeatureBits, GuestMemory, SplitQueue, type DeviceHost, type HostileCheck, type VirtioDevice } from "@microvm/virtio-mmio";
 import { MicrovmError } from "../errors.js";
 import { libc, loadKoffi } from "./libc.js";
 import { FdSocket, UnixListener } from "./unix-socket.js";
@@ -232,7 +232,8 @@ interface SessionEvents {
 /** One front-end connection: its memory, its rings, the device model on them. */
 class Session implements DeviceHost {
   memory: GuestMemory = new GuestMemory([]);
-  features = 0n;
+  /** The virtio features the front-end set (SET_FEATURES, without the protocol-features bit). */
+  private readonly accepted = new FeatureBits();
   readonly legacy = false;
   private protocolFeatures = 0n;
   /** VHOST_USER_F_PROTOCOL_FEATURES was acked in SET_FEATURES: rings then start disabled. */
@@ -266,6 +267,14 @@ class Session implements DeviceHost {
   }
 
   // ---- DeviceHost ----
+
+  get features(): bigint {
+    return this.accepted.value;
+  }
+
+  negotiated(bit: number): boolean {
+    return this.accepted.has(bit);
+  }
 
   queue(index: number): SplitQueue {
     const q = this.rings[index]?.queue;
@@ -384,7 +393,7 @@ class Session implements DeviceHost {
             return;
           }
           this.protocolNegotiated = ((acked >> BigInt(VHOST_USER_F_PROTOCOL_FEATURES)) & 1n) === 1n;
-          this.features = acked & ~(1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES));
+          this.accepted.value = acked & ~(1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES));
         }
         break;
       case "GET_PROTOCOL_FEATURES":
@@ -553,7 +562,7 @@ class Session implements DeviceHost {
     const used = this.toGuest(r.addr.used);
     // The front-end chooses the size (QEMU's queue-size property): any the virtio spec allows.
     const q = new SplitQueue({ memory: this.memory, maxSize: MAX_QUEUE_SIZE, onViolation: (check) => this.hostile(check) });
-    const features = { eventIdx: ((this.features >> BigInt(Feature.EventIdx)) & 1n) === 1n, indirect: ((this.features >> BigInt(Feature.IndirectDesc)) & 1n) === 1n };
+    const features = { eventIdx: this.accepted.has(Feature.EventIdx), indirect: this.accepted.has(Feature.IndirectDesc) };
     if (desc === undefined || avail === undefined || used === undefined || !q.activate({ size: r.size, desc, avail, used }, features) || !q.resume(r.base)) {
       this.hostile("ring-outside-memory");
       this.end(`refused: ring ${index}'s addresses or size do not fit the memory table`);

@@ -41,10 +41,6 @@ export abstract class DeviceBase implements VirtioDevice {
   /** The transport's services, from the last activation. */
   protected host: DeviceHost | undefined;
   private batch = 0;
-  /** The host's features as last seen, and their low and high 32 bits as numbers (see `negotiated`). */
-  private featuresSeen: bigint | undefined;
-  private featuresLow = 0;
-  private featuresHigh = 0;
 
   /**
    * Device-specific features offered.
@@ -92,19 +88,7 @@ export abstract class DeviceBase implements VirtioDevice {
    */
   protected negotiated(bit: number): boolean {
     const h = this.host;
-    if (h === undefined) return false;
-    // The request path asks several times per request; bigint shifts allocate, so the features
-    // are split into two numbers once per value (a host may renegotiate, e.g. vhost-user's
-    // SET_FEATURES, hence the comparison rather than a copy taken at activation).
-    const f = h.features;
-    if (f !== this.featuresSeen) {
-      this.featuresSeen = f;
-      this.featuresLow = Number(BigInt.asUintN(32, f));
-      this.featuresHigh = Number(BigInt.asUintN(32, f >> 32n));
-    }
-    if ((bit & 31) === bit) return ((this.featuresLow >>> bit) & 1) === 1;
-    if (((bit - 32) & 31) === bit - 32) return ((this.featuresHigh >>> (bit - 32)) & 1) === 1;
-    return ((f >> BigInt(bit)) & 1n) === 1n;
+    return h !== undefined && h.negotiated(bit);
   }
 
   /**

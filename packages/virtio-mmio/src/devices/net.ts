@@ -234,13 +234,30 @@ export class NetDevice extends DeviceBase implements FrameSink {
         this.complete(RX, c, 0);
         return true;
       }
-      if (hl === Net.HeaderSize) {
-        hdr[10] = 1; // num_buffers = 1
-        hdr[11] = 0;
+      const w = c.readableCount;
+      const a = c.addresses[w] as number;
+      const r = c.count === w + 1 ? mem.regionAt(a, total) : undefined;
+      if (r !== undefined) {
+        // The usual case: one writable buffer in one region. The header is zero but num_buffers
+        // (1, in bytes 10..11 of the 12-byte header), written as words, then the frame after it.
+        const o = a - r.start;
+        const v = r.view;
+        v.setUint32(o, 0, true);
+        v.setUint32(o + 4, 0, true);
+        if (hl === Net.HeaderSize) v.setUint32(o + 8, 1 << 16, true);
+        else v.setUint16(o + 8, 0, true);
+        r.bytes.set(frame, o + hl);
+      } else {
+        if (hl === Net.HeaderSize) {
+          hdr[10] = 1; // num_buffers = 1
+          hdr[11] = 0;
+        }
+        c.write(mem, 0, hdr);
+        c.write(mem, hl, frame);
       }
-      c.write(mem, 0, hdr);
-      c.write(mem, hl, frame);
-      this.complete(RX, c, total);
+      // Signalled at once, also when a backend answers from inside a transmit drain (complete()
+      // would leave it to the drain, which signals the transmit queue only).
+      if (q.addUsed(c, total)) host.signalUsed(RX);
       return true;
     }
     const chains: DescriptorChain[] = [first];
