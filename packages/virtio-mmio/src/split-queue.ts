@@ -254,6 +254,12 @@ export class SplitQueue {
   private brokenV = false;
   private epochV = 0;
   private inFlight: Uint8Array = new Uint8Array(0);
+  /**
+   * The guest-memory region the buffers of a recent chain lay in (`[bufStart, bufEnd)`; empty at
+   * first). Regions never change, so a buffer inside it needs no other check.
+   */
+  private bufStart = 1;
+  private bufEnd = 0;
   private inFlightCount = 0;
   /**
    * One chain object per head, reused: a head is never in flight twice (`head-in-flight`), and
@@ -636,6 +642,7 @@ export class SplitQueue {
     let count = 0;
     let total = 0;
     let sawWritable = false;
+    let miss = -1;
     let chain = this.pool[head];
     if (chain === undefined) {
       chain = new DescriptorChain(head, this.epochV);
@@ -687,6 +694,9 @@ export class SplitQueue {
         chain.readableCount++;
         chain.readableBytes += len;
       }
+      // The usual buffer lies in the region the last chain's buffers lay in: noted here, the
+      // full check (below) is only made for a chain with a buffer elsewhere.
+      if (miss < 0 && len !== 0 && !(addr >= this.bufStart && addr + len <= this.bufEnd)) miss = chain.count;
       chain.push(addr, len);
       if ((flags & VringFlag.DescNext) === 0) break;
       const next = fn >>> 16;
@@ -696,12 +706,20 @@ export class SplitQueue {
       if (++hops >= tableLen) return this.bad("chain-loop", `chain ${head}: descriptor loop (more than ${tableLen} hops)`);
       i = next;
     }
+    if (miss < 0) return chain;
     // Buffers are checked once the chain's shape is known to be sane (loops, lengths, indirect).
     const bad = mem.firstOutside(chain.addresses, chain.lengths, chain.count);
     if (bad >= 0) {
       const len = chain.lengths[bad] as number;
       const addr = chain.addresses[bad] as number;
       return this.bad("buffer-outside-memory", `chain ${head}: buffer ${bad} (${len} bytes at ${hexn(addr)}) is outside guest memory`);
+    }
+    // Remember the region of the buffer that was not in the one remembered (none is while an
+    // access hook watches the memory: every chain then takes the full check, which it sees).
+    const r = mem.regionAt(chain.addresses[miss] as number, chain.lengths[miss] as number);
+    if (r !== undefined) {
+      this.bufStart = r.start;
+      this.bufEnd = r.end;
     }
     return chain;
   }

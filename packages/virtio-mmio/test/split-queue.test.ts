@@ -235,6 +235,36 @@ describe("SplitQueue.pop: direct chains", () => {
     expect([r.q.broken, r.q.ready]).toEqual([true, false]);
   });
 
+  it("checks every buffer against the region the last chain's buffers lay in up to its last byte, and not one past it", () => {
+    // The queue remembers that region so that most chains need no other check: a chain whose
+    // buffers all start inside it must still end inside it.
+    for (const [start, end] of [[C_START, C_END], [0, A_END + 0x4000]] as const) {
+      const r = rig();
+      r.desc(0, start + 16, 4, N, 1);
+      r.desc(1, end - 4, 4, W);
+      r.post(0);
+      r.q.addUsed(r.q.pop()!, 0);
+      r.desc(2, end - 8, 4, N, 3);
+      r.desc(3, end - 4, 4, W);
+      r.post(2);
+      r.q.addUsed(r.q.pop()!, 0);
+      r.desc(4, end - 8, 4, N, 5);
+      r.desc(5, end - 4, 5, W);
+      r.post(4);
+      expect(r.q.pop()).toBeUndefined();
+      expect(r.violations).toEqual([["buffer-outside-memory", `chain 4: buffer 1 (5 bytes at 0x${(end - 4).toString(16)}) is outside guest memory`]]);
+    }
+    // …and must start inside it: one byte before region C is a gap.
+    const r = rig();
+    r.desc(0, C_START, 4, W);
+    r.post(0);
+    r.q.addUsed(r.q.pop()!, 0);
+    r.desc(1, C_START - 1, 4, W);
+    r.post(1);
+    expect(r.q.pop()).toBeUndefined();
+    expect(r.violations).toEqual([["buffer-outside-memory", `chain 1: buffer 0 (4 bytes at 0x${(C_START - 1).toString(16)}) is outside guest memory`]]);
+  });
+
   it("lets a buffer cross two adjacent regions and skips zero-length buffers anywhere", () => {
     const r = rig();
     r.desc(0, A_END - 8, 16, N, 1);

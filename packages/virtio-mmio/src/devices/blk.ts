@@ -218,10 +218,13 @@ export class BlkDevice extends DeviceBase {
     // struct virtio_blk_outhdr: le32 type @0, le32 ioprio @4, le64 sector @8.
     let type: number;
     let sector: number;
-    if ((chain.lengths[0] as number) >= Blk.HeaderSize) {
-      const a = chain.addresses[0] as number;
-      type = mem.read32(a);
-      sector = mem.read32(a + 8) + mem.read32(a + 12) * 4294967296;
+    const a = chain.addresses[0] as number;
+    const r = (chain.lengths[0] as number) >= Blk.HeaderSize ? mem.regionAt(a, Blk.HeaderSize) : undefined;
+    if (r !== undefined) {
+      const v = r.view;
+      const o = a - r.start;
+      type = v.getUint32(o, true);
+      sector = v.getUint32(o + 8, true) + v.getUint32(o + 12, true) * 4294967296;
     } else {
       chain.read(mem, 0, this.hdr);
       const hv = this.hdrView;
