@@ -184,6 +184,37 @@ describe("the vhost-user back-end under a front-end of our own", () => {
     expect(() => readFileSync(path)).toThrow(/ENOENT/);
   });
 
+  it("new features while the device is live reach it as a new activation; the same features again do not", async () => {
+    // A device may fix what the features decide when it is activated (virtio-net's header
+    // length); a front-end's later SET_FEATURES must not leave it with the old answer.
+    class Watching extends RngDevice {
+      readonly seen: boolean[] = [];
+      override activate(host: Parameters<RngDevice["activate"]>[0]): void {
+        super.activate(host);
+        this.seen.push(this.negotiated(Feature.EventIdx));
+      }
+    }
+    const device = new Watching();
+    const { b, path } = backend(() => device);
+    const ram = new SharedRam(join(dir, `ram${n++}`));
+    const kick = EventFd.create({ nonBlocking: true });
+    const call = EventFd.create({ nonBlocking: true });
+    const fe = new FrontEnd(path);
+    await until(() => b.connected);
+    await fe.start(ram, kick, call);
+    post(ram, 0, 0, [[BUF, 16, true]]);
+    kick.signal();
+    expect(await interrupted(call)).toBeGreaterThan(0n);
+    const v1 = (1n << BigInt(Feature.Version1)) | (1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES));
+    fe.send({ request: "SET_FEATURES", payload: { type: "u64", value: v1 } });
+    await fe.u64("GET_FEATURES"); // answered after the SET_FEATURES before it was handled
+    expect(device.seen).toEqual([false]);
+    fe.send({ request: "SET_FEATURES", payload: { type: "u64", value: v1 | (1n << BigInt(Feature.EventIdx)) } });
+    await fe.u64("GET_FEATURES");
+    expect(device.seen).toEqual([false, true]);
+    await hangUp(fe, b, [kick, call], ram);
+  });
+
   it("with EVENT_IDX, interrupts only when the driver's used_event asks for one; without polling, every served kick leaves kicks on", async () => {
     const { b, path } = backend(() => new RngDevice());
     const ram = new SharedRam(join(dir, `ram${n++}`));

@@ -93,7 +93,11 @@ export interface VirtioDevice {
    */
   writeConfig?(offset: number, width: number, value: number): void;
   /**
-   * The driver set DRIVER_OK: start serving the queues.
+   * The driver set DRIVER_OK: start serving the queues. The features are final from here until
+   * {@link VirtioDevice.reset} (the driver cannot change them after FEATURES_OK, virtio 1.2
+   * §3.1.1), so a device may fix what they decide (header layouts) here; a host whose features
+   * can change while the device is live (a vhost-user front-end's SET_FEATURES) calls `activate`
+   * again.
    * @param host - the transport's services
    */
   activate(host: DeviceHost): void;

@@ -569,6 +569,25 @@ describe("notification suppression", () => {
     expect(d.interrupts).toBe(before + 1);
   });
 
+  it("net takes the header length of each negotiation: a driver that resets and drops MRG_RXBUF on a legacy transport gets 10-byte headers", () => {
+    const wire = new MemoryFrameBackend();
+    const net = new NetDevice(wire);
+    const frame = pattern(100, 6);
+    for (const [mrg, hl] of [[true, 12], [false, 10], [true, 12]] as const) {
+      const d = new Driver(net, { version: 1 });
+      d.init({ accept: (o) => (mrg ? o : o & ~bit(NetFeature.MrgRxbuf)) });
+      const rx = d.queues[0]!;
+      const buf = d.alloc.alloc(1600);
+      d.mem.fill(buf, 16, 0xee);
+      rx.submit([{ addr: buf, len: 1600, write: true }]);
+      wire.inject(frame);
+      expect(rx.reap()).toEqual([{ id: 0, len: hl + 100 }]);
+      expect(d.mem.view(buf + hl, 100)).toEqual(frame);
+      expect([...d.mem.view(buf, hl)]).toEqual(mrg ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0] : new Array(10).fill(0));
+      d.w(MmioReg.Status, 0);
+    }
+  });
+
   it("net receive with MRG_RXBUF: a frame that exactly fills two buffers takes those two, and the next buffer is left for the next frame", () => {
     const wire = new MemoryFrameBackend();
     const d = new Driver(new NetDevice(wire));

@@ -393,7 +393,12 @@ class Session implements DeviceHost {
             return;
           }
           this.protocolNegotiated = ((acked >> BigInt(VHOST_USER_F_PROTOCOL_FEATURES)) & 1n) === 1n;
-          this.accepted.value = acked & ~(1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES));
+          const features = acked & ~(1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES));
+          const changed = features !== this.accepted.value;
+          this.accepted.value = features;
+          // A device model may fix what the features decide when it is activated (DeviceHost):
+          // new features while it is live reach it as a new activation.
+          if (changed && this.active) this.device.activate(this);
         }
         break;
       case "GET_PROTOCOL_FEATURES":

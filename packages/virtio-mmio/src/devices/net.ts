@@ -81,6 +81,9 @@ export class NetDevice extends DeviceBase implements FrameSink {
   /** The last view of `txScratch` lent, reused while frames keep the same length (a subarray allocates). */
   private txView: Uint8Array | undefined;
   private readonly legacyHdrScratch = new Uint8Array(Net.LegacyHeaderSize);
+  /** MRG_RXBUF and the header length, as negotiated at the last activation. */
+  private rxMrg = false;
+  private headerLen: number = Net.LegacyHeaderSize;
 
   /**
    * Creates the device and attaches it to the backend as its receive sink.
@@ -166,14 +169,13 @@ export class NetDevice extends DeviceBase implements FrameSink {
   queueNotify(index: number): void {
     if (index === RX) this.backend.rxReady?.();
     else if (index === TX) {
-      // The header size depends only on the features, which cannot change during a drain.
-      const hl = this.headerSize;
+      const hl = this.headerLen; // the same header length on both queues
       this.drain(TX, (c) => this.transmit(c, hl));
     }
   }
 
   /**
-   * Activates and lets the backend deliver frames that waited.
+   * Activates: keeps the host and fixes the header length from the negotiated features.
    * @param host - the transport's services
    * @example
    * ```ts
@@ -182,6 +184,10 @@ export class NetDevice extends DeviceBase implements FrameSink {
    */
   override activate(host: DeviceHost): void {
     super.activate(host);
+    // The receive header's layout, fixed while the device is live: a host activates the device
+    // again after the features change (a transport only after a reset, virtio 1.2 §3.1.1).
+    this.rxMrg = this.negotiated(NetFeature.MrgRxbuf);
+    this.headerLen = this.headerSize;
   }
 
   /**
@@ -218,9 +224,8 @@ export class NetDevice extends DeviceBase implements FrameSink {
 
   private rxInto(host: DeviceHost, q: SplitQueue, frame: Uint8Array): boolean {
     const mem = host.memory;
-    // headerSize's rule, with MRG_RXBUF looked up once per frame.
-    const mrg = this.negotiated(NetFeature.MrgRxbuf);
-    const hl = mrg || this.negotiated(Feature.Version1) ? Net.HeaderSize : Net.LegacyHeaderSize;
+    const mrg = this.rxMrg;
+    const hl = this.headerLen;
     const total = hl + frame.length;
     const hdr = hl === Net.HeaderSize ? this.hdrScratch : this.legacyHdrScratch;
     const first = q.pop();
