@@ -482,7 +482,7 @@ export class SplitQueue {
       this.fail("head-in-flight", `avail.ring: head ${head} is still in use by the device`);
       return undefined;
     }
-    const chain = this.walk(head);
+    const chain = this.single(head) ?? this.walk(head);
     if (chain === undefined) return undefined;
     this.inFlight[head] = 1;
     this.inFlightCount++;
@@ -628,6 +628,32 @@ export class SplitQueue {
     this.brokenV = true;
     this.onViolation(check, detail);
     return false;
+  }
+
+  /**
+   * The common chain, as Linux's virtio-net posts and sends them: one direct descriptor (no NEXT,
+   * no INDIRECT) in the region the last chain's buffers lay in. None of `walk`'s shape checks can
+   * fire on it; undefined for any other chain, which `walk` then takes from the start.
+   */
+  private single(head: number): DescriptorChain | undefined {
+    const table = this.desc as DataView;
+    const off = head * 16;
+    const flags = table.getUint16(off + 12, true);
+    if ((flags & (VringFlag.DescNext | VringFlag.DescIndirect)) !== 0) return undefined;
+    const lo = table.getUint32(off, true);
+    const hi = table.getUint32(off + 4, true);
+    const len = table.getUint32(off + 8, true);
+    const addr = hi < HI_LIMIT ? hi * TWO32 + lo : Number.POSITIVE_INFINITY;
+    if (len !== 0 && !(addr >= this.bufStart && addr + len <= this.bufEnd)) return undefined;
+    const chain = this.pool[head] ?? (this.pool[head] = new DescriptorChain(head, this.epochV));
+    chain.addresses[0] = addr; // (a chain has room for 4 buffers from the start)
+    chain.lengths[0] = len;
+    chain.count = 1;
+    const writable = (flags & VringFlag.DescWrite) !== 0;
+    chain.readableCount = writable ? 0 : 1;
+    chain.readableBytes = writable ? 0 : len;
+    chain.writableBytes = writable ? len : 0;
+    return chain;
   }
 
   /** Walks and checks one chain starting at `head` (virtio 1.2 §2.7.5, §2.7.5.3). */

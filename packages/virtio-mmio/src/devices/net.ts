@@ -204,22 +204,18 @@ export class NetDevice extends DeviceBase implements FrameSink {
     const host = this.host;
     if (host === undefined) return false;
     try {
-      return this.rx(host, frame);
+      const q = host.queue(RX);
+      // (A queue that is not ready pops nothing and re-arms nothing: false, the frame waits.)
+      if (this.rxInto(host, q, frame)) return true;
+      // Out of receive buffers: ask to be notified of the next one (avail_event = the next index
+      // with EVENT_IDX), and try again if one was posted before the request was visible (virtio
+      // 1.2 §2.7.10). The receive queue is never drained, so this is where the device re-arms
+      // notifications; while buffers last the driver need not notify at all.
+      return q.enableNotifications() && this.rxInto(host, q, frame);
     } catch (e) {
       host.hostile("device-error", `net receive: ${e instanceof Error ? e.message : String(e)}`);
       return false;
     }
-  }
-
-  private rx(host: DeviceHost, frame: Uint8Array): boolean {
-    const q = host.queue(RX);
-    if (!q.ready) return false;
-    if (this.rxInto(host, q, frame)) return true;
-    // Out of receive buffers: ask to be notified of the next one (avail_event = the next index
-    // with EVENT_IDX), and try again if one was posted before the request was visible (virtio 1.2
-    // §2.7.10). The receive queue is never drained, so this is where the device re-arms
-    // notifications; while buffers last the driver need not notify at all.
-    return q.enableNotifications() && this.rxInto(host, q, frame);
   }
 
   private rxInto(host: DeviceHost, q: SplitQueue, frame: Uint8Array): boolean {
@@ -247,8 +243,7 @@ export class NetDevice extends DeviceBase implements FrameSink {
         // (1, in bytes 10..11 of the 12-byte header), written as words, then the frame after it.
         const o = a - r.start;
         const v = r.view;
-        v.setUint32(o, 0, true);
-        v.setUint32(o + 4, 0, true);
+        v.setFloat64(o, 0); // 8 zero bytes
         if (hl === Net.HeaderSize) v.setUint32(o + 8, 1 << 16, true);
         else v.setUint16(o + 8, 0, true);
         r.bytes.set(frame, o + hl);
