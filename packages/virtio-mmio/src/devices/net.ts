@@ -232,7 +232,7 @@ export class NetDevice extends DeviceBase implements FrameSink {
       const c = first;
       if (c.writableBytes < total) {
         host.hostile("malformed-request", `net rx buffer ${c.head}: ${c.writableBytes} bytes cannot hold a ${total}-byte frame`);
-        this.complete(RX, c, 0);
+        if (q.addUsed(c, 0)) host.signalUsed(RX); // (as below)
         return true;
       }
       const w = c.readableCount;
