@@ -36,6 +36,14 @@ export class FeatureBits {
     return this.v;
   }
 
+  /**
+   * Replaces the whole mask (both views of it).
+   * @param mask - the new mask
+   * @example
+   * ```ts
+   * f.value = 1n << 32n; // VERSION_1 only
+   * ```
+   */
   set value(mask: bigint) {
     this.v = mask;
     this.low = Number(mask & LOW);
