@@ -119,23 +119,7 @@ export const cases: BenchCase[] = [
     setup() {
       kvm = Kvm.open();
     },
-    async ours() {
-      const vm = kvm!.createVm();
-      vm.setTssAddress();
-      vm.addRam({ guestAddress: 0, size: 0x10000 }).bytes.set(GUEST, 0x1000);
-      const vcpu = vm.createVcpu(0, { cpuid: false });
-      vcpu.setSregs({ cs: { base: 0, selector: 0 } });
-      vcpu.setRegs({ rip: 0x1000, rflags: 2 });
-      let best = Infinity;
-      for (let i = 0; i < ROUNDS; i++) {
-        // The same vCPU again: the pool gives it the same worker thread, and the guest loops on.
-        const t = await vm.startVcpu(vcpu, { handler, data: { exits: EXITS } });
-        const r = await t.done;
-        best = Math.min(best, r.runTimeNs / r.exits);
-      }
-      await vm.close();
-      return best;
-    },
+    ours: () => portLoop("worker"),
     ref() {
       return Number(execFileSync(exe, [String(EXITS), String(ROUNDS)], { encoding: "utf8" }).trim());
     },
@@ -143,4 +127,84 @@ export const cases: BenchCase[] = [
       kvm?.close();
     },
   },
+  {
+    name: "kvm exit round trip (port write), native vCPU thread",
+    unit: "ns/exit",
+    better: "lower",
+    reference: "the same loop on a vCPU worker (the row above)",
+    reps: 9,
+    warmup: 1,
+    skip: () => Kvm.unavailableReason(),
+    setup() {
+      kvm = Kvm.open();
+    },
+    ours: () => portLoop("native"),
+    ref: () => portLoop("worker"),
+    teardown() {
+      kvm?.close();
+    },
+  },
+  {
+    name: "kvm resident memory added by one running vCPU, native thread",
+    unit: "MiB",
+    better: "lower",
+    reference: "the same vCPU on a worker (each side in a fresh process, parked in hlt)",
+    reps: 5,
+    warmup: 1,
+    skip: () => Kvm.unavailableReason() ?? (existsSync(dist) ? undefined : `${dist} is not built (pnpm -r run build)`),
+    ours: () => vcpuFootprint("native"),
+    ref: () => vcpuFootprint("worker"),
+  },
 ];
+
+/** The port loop on one vCPU, best of ROUNDS runs: ns per exit. */
+async function portLoop(thread: "worker" | "native"): Promise<number> {
+  const vm = kvm!.createVm();
+  vm.setTssAddress();
+  vm.addRam({ guestAddress: 0, size: 0x10000 }).bytes.set(GUEST, 0x1000);
+  const vcpu = vm.createVcpu(0, { cpuid: false });
+  vcpu.setSregs({ cs: { base: 0, selector: 0 } });
+  vcpu.setRegs({ rip: 0x1000, rflags: 2 });
+  let best = Infinity;
+  for (let i = 0; i < ROUNDS; i++) {
+    // The same vCPU again (a worker: the pool gives it the same thread), and the guest loops on.
+    const t = await vm.startVcpu(vcpu, { handler, data: { exits: EXITS }, thread });
+    const r = await t.done;
+    best = Math.min(best, r.runTimeNs / r.exits);
+  }
+  await vm.close();
+  return best;
+}
+
+const dist = fileURLToPath(new URL("../dist/index.js", import.meta.url));
+/** A fresh Node process: one VM, one vCPU parked in `cli; hlt`; prints the RSS its start added, in MiB. */
+const FOOTPRINT = String.raw`
+const [dist, thread, handler] = process.argv.slice(2);
+const { Kvm } = await import(dist);
+const kvm = Kvm.open();
+const vm = kvm.createVm();
+vm.setTssAddress();
+vm.createIrqchip();
+vm.addRam({ guestAddress: 0, size: 0x10000 }).bytes.set([0xfa, 0xf4, 0xeb, 0xfd], 0x1000);
+const vcpu = vm.createVcpu(0);
+vcpu.setSregs({ cs: { base: 0, selector: 0 } });
+vcpu.setRegs({ rip: 0x1000, rflags: 2 });
+const before = process.memoryUsage.rss();
+const t = await vm.startVcpu(vcpu, { handler, thread });
+await new Promise((r) => setTimeout(r, 300));
+const after = process.memoryUsage.rss();
+await t.stop();
+await vm.close();
+kvm.close();
+console.log((after - before) / 2 ** 20);
+`;
+
+function vcpuFootprint(thread: "worker" | "native"): number {
+  const dir = join(tmpdir(), "microvm-kvm-bench");
+  mkdirSync(dir, { recursive: true });
+  const script = join(dir, "footprint.mjs");
+  const idle = join(dir, "idle-handler.mjs");
+  writeFileSync(script, FOOTPRINT);
+  writeFileSync(idle, "export const createVcpuHandler = () => ({});\n");
+  return Number(execFileSync(process.execPath, [script, dist, thread, idle], { encoding: "utf8" }).trim());
+}

@@ -56,6 +56,17 @@ export interface Sys {
    * installed.
    */
   installKickHandler(sig: number): void;
+  /** `mprotect(2)`; throws on failure. */
+  mprotect(addr: bigint, len: number, prot: number): void;
+  /**
+   * `pthread_create(3)` of a native thread running the machine code at `start` with `arg` (its
+   * only argument); returns the `pthread_t`. Throws on failure.
+   */
+  pthreadCreate(start: bigint, arg: bigint): bigint;
+  /** `pthread_join(3)`; throws on failure. */
+  pthreadJoin(thread: bigint): void;
+  /** Calls `callback` on this thread's event loop whenever `fd` is readable, until closed. */
+  watchReadable(fd: number, callback: () => void): { close(): void };
 }
 
 // Flags and numbers from glibc / the Linux UAPI (x86_64).
@@ -141,6 +152,9 @@ function bind(): Sys {
   const tgkill = libc.func("int tgkill(int tgid, int tid, int sig)");
   const sigrtmin = libc.func("int __libc_current_sigrtmin(void)");
   const sigaction = libc.func("int sigaction(int sig, void *act, void *old)");
+  const mprotect = libc.func("int mprotect(uintptr_t addr, size_t len, int prot)");
+  const pthreadCreate = libc.func("int pthread_create(_Out_ uint64_t *thread, void *attr, uintptr_t start, uintptr_t arg)");
+  const pthreadJoin = libc.func("int pthread_join(uint64_t thread, void *ret)");
   const errno = (): number => koffi.errno();
   // KVM_RUN takes no argument (arg must be 0): include/uapi/linux/kvm.h `_IO(KVMIO, 0x80)`.
   const KVM_RUN = 0xae80;
@@ -210,6 +224,21 @@ function bind(): Sys {
       return r < 0 ? -errno() : r;
     },
     sigrtmin: () => sigrtmin() as number,
+    mprotect: (addr, len, prot) => {
+      if ((mprotect(addr, len, prot) as number) < 0) throw syscallError("mprotect", errno(), `0x${addr.toString(16)}`);
+    },
+    pthreadCreate: (start, arg) => {
+      const out: [bigint | number] = [0];
+      // pthread functions return the error number instead of setting errno.
+      const r = pthreadCreate(out, null, start, arg) as number;
+      if (r !== 0) throw syscallError("pthread_create", r);
+      return BigInt(out[0]);
+    },
+    pthreadJoin: (thread) => {
+      const r = pthreadJoin(thread, null) as number;
+      if (r !== 0) throw syscallError("pthread_join", r);
+    },
+    watchReadable: (fd, callback) => koffi.node.poll(fd, { readable: true }, () => callback()),
     installKickHandler: (sig) => {
       if (kickInstalled === sig) return;
       // glibc x86_64 `struct sigaction` (sysdeps/unix/sysv/linux/bits/sigaction.h): sa_handler @0,

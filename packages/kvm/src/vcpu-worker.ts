@@ -6,14 +6,10 @@
  * @internal
  */
 import { parentPort } from "node:worker_threads";
-import { answerRead, exitDecoder, type VcpuExit } from "./exits.js";
-import type { VcpuContext, VcpuHandler, VcpuHandlerFactory } from "./handlers.js";
-import { viewRam } from "./memory.js";
 import {
   CMD,
   CMD_PAUSE,
   CMD_STOP,
-  EXITS,
   serializeError,
   STATE,
   STATE_ENDED,
@@ -25,10 +21,9 @@ import {
   type VcpuWorkerData,
   type WorkerMessage,
 } from "./protocol.js";
-import { EAGAIN, EINTR, sys } from "./sys.js";
-import { ioctlError } from "./errors.js";
+import { sys } from "./sys.js";
 import { Vcpu } from "./vcpu.js";
-import type { Regs, Sregs } from "./registers.js";
+import { VcpuLoop } from "./vcpu-loop.js";
 
 const port = parentPort!;
 const s = sys();
@@ -47,57 +42,21 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
     Atomics.notify(ctrl, STATE);
   };
   const vcpu = Vcpu.attach(wd.vcpu);
-  let stopMessage: string | undefined;
-  const ctx: VcpuContext = {
-    vcpuId: wd.vcpu.id,
-    vcpu,
-    memory: wd.ram.map(viewRam),
-    data: wd.data,
-    stop(message?: string) {
-      stopMessage = message ?? "stop requested by the handler";
-    },
-  };
-  let handler: VcpuHandler;
+  const loop = new VcpuLoop(vcpu, ctrl);
   try {
-    const mod = (await import(wd.handler)) as { createVcpuHandler?: VcpuHandlerFactory };
-    if (typeof mod.createVcpuHandler !== "function") {
-      throw new Error(`${wd.handler} has no named export createVcpuHandler`);
-    }
-    handler = await mod.createVcpuHandler(ctx);
+    await loop.load(wd.handler, wd.ram, wd.data);
   } catch (e) {
     end();
     post({ type: "error", error: serializeError(e) });
     return;
   }
-
   const fd = wd.vcpu.fd;
-  const run = vcpu.runBytes;
-  const decodeExit = exitDecoder(run, new DataView(run.buffer, run.byteOffset, run.byteLength));
-  const io = handler.io?.bind(handler);
-  const mmio = handler.mmio?.bind(handler);
-  let exits = 0;
-  let reason: VcpuEndReason | undefined;
-  let last: VcpuExit | undefined;
-  /** An I/O or MMIO exit not yet completed by re-entering KVM_RUN. */
-  let pending: VcpuExit | undefined;
-  // KVM completes an I/O or MMIO exit (writes an IN's data to the register, advances RIP) only
-  // when userspace re-enters KVM_RUN; for a consistent state before saving it, the API says to
-  // re-enter with immediate_exit set (Documentation/virt/kvm/api.rst, "immediate_exit"). Intel
-  // often completes an OUT before the exit (fast PIO), AMD without next-RIP support does not: so
-  // a run that ends right after such an exit completes it here, on both vendors. A read nobody
-  // answered gets all ones, as an unclaimed read does.
   const completePending = (): void => {
-    const exit = pending;
-    pending = undefined;
-    if (!exit) return;
-    if ((exit.kind === "io" && exit.direction === "in") || (exit.kind === "mmio" && !exit.isWrite)) {
-      if (!answered) answerRead(exit, undefined);
-    }
-    Atomics.store(run, 1, 1);
+    if (!loop.preparePendingCompletion()) return;
     s.run(fd); // -EINTR once the pending operation is complete
-    Atomics.store(run, 1, 0);
+    loop.pendingCompleted();
   };
-  let answered = false;
+  let reason: VcpuEndReason | undefined;
 
   Atomics.store(ctrl, STARTED, 1);
   Atomics.store(ctrl, STATE, STATE_RUNNING);
@@ -105,12 +64,12 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
   const t0 = process.hrtime.bigint();
   try {
     for (;;) {
-      const r = s.run(fd);
-      if (r < 0) {
-        if (r !== -EINTR && r !== -EAGAIN) throw ioctlError("KVM_RUN", -r, `vCPU ${wd.vcpu.id}`);
-        // A kick: clear immediate_exit first, then read the command (the kicker wrote the command
-        // before setting immediate_exit, so it is visible here). Firecracker's ordering.
-        Atomics.store(run, 1, 0);
+      const step = loop.serve(s.run(fd));
+      if (step === "end") {
+        reason = loop.reason;
+        break;
+      }
+      if (step === "interrupted") {
         let cmd = Atomics.load(ctrl, CMD);
         if (cmd === CMD_PAUSE) {
           Atomics.store(ctrl, STATE, STATE_PAUSED);
@@ -123,44 +82,6 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
           reason = "host";
           break;
         }
-        continue;
-      }
-      exits++;
-      Atomics.store(ctrl, EXITS, exits | 0);
-      const exit = decodeExit();
-      pending = undefined;
-      switch (exit.kind) {
-        case "io":
-          pending = exit;
-          answered = false;
-          if (exit.direction === "in") answerRead(exit, io ? io(exit) : undefined);
-          else if (io) io(exit);
-          answered = true;
-          break;
-        case "mmio":
-          pending = exit;
-          answered = false;
-          if (!exit.isWrite) answerRead(exit, mmio ? mmio(exit) : undefined);
-          else if (mmio) mmio(exit);
-          answered = true;
-          break;
-        case "hlt":
-          if (handler.hlt?.(exit) !== true) {
-            reason = "hlt";
-            last = exit;
-          }
-          break;
-        case "interrupted":
-          break;
-        default:
-          handler.exit?.(exit);
-          reason = exit.kind === "other" ? "unhandled" : exit.kind;
-          last = exit;
-      }
-      if (reason !== undefined) break;
-      if (stopMessage !== undefined) {
-        reason = "handler";
-        break;
       }
     }
   } catch (e) {
@@ -175,25 +96,9 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
   }
   if (reason === "handler") completePending();
   const runTimeNs = Number(process.hrtime.bigint() - t0);
-  // For ends that need a post-mortem, snapshot the registers here, on the vCPU's own thread.
-  let snapshot: { regs: Regs; sregs: Sregs } | undefined;
-  if (reason === "shutdown" || reason === "fail-entry" || reason === "internal-error" || reason === "unhandled") {
-    try {
-      snapshot = { regs: vcpu.getRegs(), sregs: vcpu.getSregs() };
-    } catch {
-      snapshot = undefined;
-    }
-  }
+  const result = loop.result(reason as VcpuEndReason);
   end();
-  post({
-    type: "done",
-    reason,
-    exits,
-    runTimeNs,
-    ...(last ? { exit: last } : {}),
-    ...(reason === "handler" && stopMessage !== undefined ? { message: stopMessage } : {}),
-    ...snapshot,
-  });
+  post({ type: "done", ...result, runTimeNs });
 }
 
 port.on("message", (m: { type: "job"; data: VcpuWorkerData }) => {
