@@ -125,5 +125,12 @@ export async function cases(): Promise<BenchCase[]> {
       return Number(m[1]) / 1024;
     },
   };
-  return [wall, rss, floor, startup];
+  // The same, with the vCPUs on native threads instead of workers (the devices' I/O thread stays
+  // a worker): what `--vcpu-threads native` saves.
+  const nativeFloor: BenchCase = {
+    ...floor,
+    name: "microvm CLI peak resident memory above Node's floor, --vcpu-threads native, same run",
+    ours: () => measure(process.execPath, [...ours, "--vcpu-threads", "native"]).maxRssKiB / 1024,
+  };
+  return [wall, rss, floor, nativeFloor, startup];
 }

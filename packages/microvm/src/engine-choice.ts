@@ -41,7 +41,7 @@ export function kvmUnavailableReason(device: string = process.env["MICROVM_KVM_D
  * resolveEngine({ kernel, engine: "auto" }); // { engine: "qemu", accel: "tcg", why: "/dev/kvm: no such device" } on a host without KVM
  * ```
  */
-export function resolveEngine(options: Pick<MachineOptions, "engine" | "accel" | "kvmDevice">): {
+export function resolveEngine(options: Pick<MachineOptions, "engine" | "accel" | "kvmDevice" | "vcpuThreads">): {
   /** The engine. */
   readonly engine: "kvm" | "qemu";
   /** QEMU's accelerator. */
@@ -53,6 +53,13 @@ export function resolveEngine(options: Pick<MachineOptions, "engine" | "accel" |
   if (choice !== "kvm" && choice !== "qemu" && choice !== "auto") throw new MicrovmError("invalid-argument", `engine: expected kvm, qemu or auto, got ${String(choice)}`);
   const accel = options.accel;
   if (accel !== undefined && accel !== "kvm" && accel !== "tcg") throw new MicrovmError("invalid-argument", `accel: expected kvm or tcg, got ${String(accel)}`);
+  const threads = options.vcpuThreads;
+  if (threads !== undefined && threads !== "worker" && threads !== "native") {
+    throw new MicrovmError("invalid-argument", `vcpuThreads: expected worker or native, got ${String(threads)}`);
+  }
+  if (choice === "qemu" && threads !== undefined) {
+    throw new MicrovmError("invalid-argument", "vcpuThreads: QEMU runs its own vCPU threads; the option is the kvm engine's (engine kvm or auto)");
+  }
   if (choice === "kvm") {
     if (accel === "tcg") throw new MicrovmError("invalid-argument", "accel: tcg is QEMU's CPU emulator; the kvm engine runs on /dev/kvm only (use engine qemu)");
     return { engine: "kvm", accel: "kvm" };

@@ -488,7 +488,7 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
         counters: counters.buffer as SharedArrayBuffer,
         custom,
       };
-      return vm.startVcpu(vcpu, { handler: handlerModule("vcpu-handler"), data });
+      return vm.startVcpu(vcpu, { handler: handlerModule("vcpu-handler"), data, thread: options.vcpuThreads ?? "worker" });
     });
     const started = await Promise.allSettled([ioStart, ...vcpuStarts]);
     const failed = started.find((r) => r.status === "rejected");

@@ -62,6 +62,13 @@ export interface MachineOptions extends Omit<MachineConfig, "devices" | "platfor
   readonly serial?: SerialOutput;
   /** The KVM device; default /dev/kvm (the `kvm` engine, and `auto`'s probe). */
   readonly kvmDevice?: string;
+  /**
+   * Where the `kvm` engine runs each vCPU (`@microvm/kvm`'s `thread` option): `worker` (default),
+   * a Node worker per vCPU that serves its exits itself (~10 MiB each); or `native`, a native
+   * thread per vCPU (~0.5 MiB) whose exits are served on this thread's event loop, each exit
+   * costing two thread wake-ups more. The devices keep their I/O thread either way.
+   */
+  readonly vcpuThreads?: "worker" | "native";
   /** The engine; default `auto`. */
   readonly engine?: EngineChoice;
   /** The QEMU engine's accelerator: `tcg` (default) or `kvm`. */

@@ -108,15 +108,24 @@ describe("parseCommandLine: the seed's flags", () => {
     for (const b of ["", "12q", "-5", "1.2.3", "0"]) expect(() => parseMemorySize(b)).toThrow(/-m/);
   });
 
+  it("--vcpu-threads picks how the kvm engine runs its vCPUs; absent, the engine's default", () => {
+    expect(config(["-M", "microvm", "-kernel", "k", "--vcpu-threads", "native"]).vcpuThreads).toBe("native");
+    expect(config(["-M", "microvm", "-kernel", "k", "--engine", "kvm", "--vcpu-threads", "worker"]).vcpuThreads).toBe("worker");
+    expect(config(["-M", "microvm", "-kernel", "k"]).vcpuThreads).toBeUndefined();
+  });
+
   it("names an unsupported flag and lists the supported ones", () => {
     const m = parseError(["-M", "microvm", "-kernel", "k", "-vga", "std"]);
-    expect(m).toMatch(/^-vga: unsupported option; supported: -M, -m, -smp, -kernel, -append, -initrd, -nodefaults, -no-user-config, -chardev, -device, -drive, -netdev, -serial, -cpu, -accel, -enable-kvm, -nographic, -display, -no-reboot, --engine, --info-mtree, --print-plan, --help, --version/);
+    expect(m).toMatch(/^-vga: unsupported option; supported: -M, -m, -smp, -kernel, -append, -initrd, -nodefaults, -no-user-config, -chardev, -device, -drive, -netdev, -serial, -cpu, -accel, -enable-kvm, -nographic, -display, -no-reboot, --engine, --vcpu-threads, --info-mtree, --print-plan, --help, --version/);
   });
 
   it.each<[string[], RegExp]>([
     [["-M", "pc", "-kernel", "k"], /machine "pc" is not supported; supported: microvm/],
     [["-M", "microvm,pit=off", "-kernel", "k"], /-M: pit=off is not supported: this board always has the i8254 PIT/],
     [["-M", "microvm,hpet=off", "-kernel", "k"], /-M: unsupported option 'hpet'; supported: type, legacy, acpi, isa-serial, pit, pic, rtc, x-option-roms/],
+    [["-M", "microvm", "-kernel", "k", "--vcpu-threads", "green"], /--vcpu-threads: expected worker or native, got "green"/],
+    [["-M", "microvm", "-kernel", "k", "--engine", "qemu", "--vcpu-threads", "native"], /--vcpu-threads: QEMU runs its own vCPU threads/],
+    [["-M", "microvm", "-kernel", "k", "-accel", "tcg", "--vcpu-threads", "worker"], /--vcpu-threads: QEMU runs its own vCPU threads/],
     [["-M", "microvm"], /-kernel is required/],
     [["-kernel", "k"], /-M microvm is required/],
     [["-M", "microvm", "-kernel", "k", "-smp", "0"], /cpus: expected 1\.\.254/],

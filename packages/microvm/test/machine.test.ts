@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Kvm } from "@microvm/kvm";
+import { Kvm, releaseIdleWorkers } from "@microvm/kvm";
+import { readdirSync } from "node:fs";
 import {
   REFERENCE_DIFFERENCES,
   STANDARD_MEM_MIB,
@@ -74,6 +75,8 @@ async function runOurs(o: {
   inProcess?: boolean;
   /** The virtio console on a JS module backend that appends the guest's output to this file. */
   consoleFile?: string;
+  /** The kvm engine's vCPU threads. */
+  vcpuThreads?: "worker" | "native";
 }): Promise<OurRun> {
   const fx = o.fixture;
   const engine = o.engine ?? "kvm";
@@ -92,6 +95,7 @@ async function runOurs(o: {
   const m = await createMachine({
     ...engineOptions(engine),
     ...(o.irq0Override !== undefined ? { irq0Override: o.irq0Override } : {}),
+    ...(o.vcpuThreads !== undefined ? { vcpuThreads: o.vcpuThreads } : {}),
     kernel: readFileSync(o.kernel),
     cpus: o.cpus,
     memory: STANDARD_MEM_MIB * 1024 * 1024,
@@ -306,6 +310,31 @@ describe.skipIf(kvmMissing !== undefined)(`microvm on KVM: what only the in-proc
     expect(back[0]).toBe(0xa5);
     expect(process.memoryUsage().rss - rss0).toBeLessThan(512 * 1024 * 1024);
   }, 120_000);
+
+  it("the test guest on native vCPU threads (SMP 2, every device, virtio v2 and v1): every check passes, the write lands, the same report as on workers", async () => {
+    for (const version of [2, 1] as const) {
+      const fx = makeFixture();
+      try {
+        // Idle workers are kept for reuse: with none left, what a run leaves behind is its own.
+        await releaseIdleWorkers();
+        const threads0 = readdirSync("/proc/self/task").length;
+        const native = await runOurs({ kernel: guests.elf64, fixture: fx, cpus: 2, version, uart: true, vcpuThreads: "native" });
+        // The devices' I/O worker stays for reuse; the two vCPU threads were native and are gone.
+        expect(readdirSync("/proc/self/task").length - threads0).toBeLessThanOrEqual(1);
+        expect(native.end.reason, explain(native.report, native.end)).toBe("triple-fault");
+        expect(failedChecks(native.report), explain(native.report, native.end)).toEqual([]);
+        expect(native.report.summary?.result).toBe("PASS");
+        const sector = native.disk.subarray(STANDARD_WRITE_SECTOR * 512, STANDARD_WRITE_SECTOR * 512 + 512);
+        expect([...sector]).toEqual(Array.from({ length: 512 }, (_, i) => blkPattern(STANDARD_WRITE_SECTOR, i)));
+        const worker = await runOurs({ kernel: guests.elf64, fixture: fx, cpus: 2, version, uart: true, vcpuThreads: "worker" });
+        expect(native.report.checks.map((c) => c.name)).toEqual(worker.report.checks.map((c) => c.name));
+      } finally {
+        fx.cleanup();
+      }
+    }
+    await expect(createMachine({ kernel: readFileSync(guests.elf64), engine: "qemu", vcpuThreads: "native" })).rejects.toMatchObject({ code: "invalid-argument", message: expect.stringMatching(/vcpuThreads: QEMU runs its own vCPU threads/) });
+    await expect(createMachine({ kernel: readFileSync(guests.elf64), engine: "kvm", vcpuThreads: "green" as "native" })).rejects.toMatchObject({ code: "invalid-argument", message: expect.stringMatching(/vcpuThreads: expected worker or native, got green/) });
+  }, 240_000);
 
   it("ends with reason reset when the guest writes 0xFE to port 0x64 (legacy mode)", async () => {
     const fx = makeFixture();

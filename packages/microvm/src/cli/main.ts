@@ -312,6 +312,7 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     devices,
     engine,
     accel,
+    ...(config.vcpuThreads !== undefined && engine === "kvm" ? { vcpuThreads: config.vcpuThreads } : {}),
     serial: config.legacy ? { type: "fd", fd: config.serial === "stdio" ? 1 : nullFd() } : { type: "stream" },
   };
   const machine: Machine =
