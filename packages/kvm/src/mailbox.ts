@@ -72,6 +72,20 @@ const MAX_SLOTS = 4096;
  * DeviceMailbox.serve(ctx, data.mailbox, (req) => (req.op === 0 ? 0x74726976n : undefined));
  * ```
  */
+/**
+ * Mailboxes served on this thread, by their shared block: a call made on the thread that also
+ * serves the mailbox (vCPU exits and devices both on the owner's thread: native vCPU threads, an
+ * inline I/O module) is answered directly, where waiting for the answer would wait forever. Kept
+ * on `globalThis` so that every copy of this module on the thread (a bundled handler has its own)
+ * sees the same servers.
+ */
+type LocalServer = (request: MailboxRequest) => bigint;
+const LOCAL_KEY = Symbol.for("@microvm/kvm:local-mailboxes");
+function localServers(): WeakMap<SharedArrayBuffer, LocalServer> {
+  const g = globalThis as { [LOCAL_KEY]?: WeakMap<SharedArrayBuffer, LocalServer> };
+  return (g[LOCAL_KEY] ??= new WeakMap());
+}
+
 export class DeviceMailbox {
   /** The shared block and doorbell to hand to both threads. */
   readonly descriptor: MailboxDescriptor;
@@ -154,7 +168,8 @@ export class DeviceMailbox {
 
   /**
    * Forwards one access and waits for the answer. Call it from a vCPU handler; it blocks that
-   * thread (never the main thread's event loop: `Atomics.wait` is not allowed there).
+   * thread until the serving thread answers (on the thread that serves the mailbox itself, the
+   * server answers at once).
    *
    * @param request - The access.
    * @returns The server's answer (0n when it gave none).
@@ -166,6 +181,11 @@ export class DeviceMailbox {
    */
   call(request: MailboxRequest): bigint {
     const i = this.#i32;
+    const local = localServers().get(this.descriptor.buffer);
+    if (local !== undefined) {
+      if (Atomics.load(i, STATE) === 3) throw new KvmError("closed", "mailbox: the serving thread has stopped");
+      return local(request);
+    }
     while (Atomics.compareExchange(i, LOCK, 0, 1) !== 0) Atomics.wait(i, LOCK, 1, 50);
     try {
       if (Atomics.load(i, STATE) === 3) throw new KvmError("closed", "mailbox: the serving thread has stopped");
@@ -233,8 +253,14 @@ export class DeviceMailbox {
       },
       { eventfd: true },
     );
+    const servers = localServers();
+    servers.set(desc.buffer, (req) => {
+      const answer = handler(req);
+      return answer === undefined ? 0n : BigInt.asUintN(64, BigInt(answer));
+    });
     return () => {
       ctx.unwatch(desc.fd);
+      servers.delete(desc.buffer);
       DeviceMailbox.shutdown(desc);
     };
   }

@@ -252,6 +252,6 @@ export async function startNativeVcpu(vcpu: Vcpu, ram: readonly RamDescriptor[],
     completing = true;
     resume();
   };
-  const watch = s.watchReadable(exitFd, exited);
+  const watch = s.poll(exitFd, true, false, exited);
   return { tid, done };
 }

@@ -65,6 +65,9 @@ export interface IoWorkerData {
   readonly port: MessagePort;
 }
 
+/** What an I/O thread's owner sends it: a message for the module's `onMessage`, or the stop. */
+export type IoCommand = { readonly type: "stop" } | { readonly type: "message"; readonly data: unknown };
+
 export interface SerializedError {
   readonly name: string;
   readonly message: string;

@@ -18,6 +18,17 @@ type Koffi = typeof import("koffi");
 /** Byte buffers passed to the kernel: their bytes are handed over as a pointer, with no copy. */
 export type Bytes = Uint8Array;
 
+/**
+ * @internal An fd watched by the event loop ({@link Sys.poll}). A watch stopped can be started
+ * again (libuv allows one watch per fd, and closing one takes until the next turn of the loop).
+ */
+export interface PollWatch {
+  /** Watches again, for what is asked now, with a new callback. */
+  restart(readable: boolean, writable: boolean, callback: (events: number) => void): void;
+  stop(): void;
+  close(): void;
+}
+
 /** @internal The system calls the package uses. Negative results are reported as exceptions. */
 export interface Sys {
   /** `open(2)`; returns the fd, or `-errno` (the caller decides the error). */
@@ -65,8 +76,11 @@ export interface Sys {
   pthreadCreate(start: bigint, arg: bigint): bigint;
   /** `pthread_join(3)`; throws on failure. */
   pthreadJoin(thread: bigint): void;
-  /** Calls `callback` on this thread's event loop whenever `fd` is readable, until closed. */
-  watchReadable(fd: number, callback: () => void): { close(): void };
+  /**
+   * Calls `callback` on this thread's event loop whenever `fd` is readable (or writable, as
+   * asked), until closed, with epoll's flags for what it is (`EPOLLIN`, `EPOLLOUT`, `EPOLLHUP`).
+   */
+  poll(fd: number, readable: boolean, writable: boolean, callback: (events: number) => void): PollWatch;
 }
 
 // Flags and numbers from glibc / the Linux UAPI (x86_64).
@@ -94,6 +108,10 @@ export const EPOLL_CTL_DEL: number = 2;
 export const EPOLLIN: number = 0x001;
 /** `EPOLLOUT`. */
 export const EPOLLOUT: number = 0x004;
+/** `EPOLLERR`. */
+export const EPOLLERR: number = 0x008;
+/** `EPOLLHUP`. */
+export const EPOLLHUP: number = 0x010;
 /** `EPOLL_CLOEXEC` equals `O_CLOEXEC`. */
 export const EPOLL_CLOEXEC: number = 0o2000000;
 /** errno values used for control flow (include/uapi/asm-generic/errno-base.h). */
@@ -238,7 +256,22 @@ function bind(): Sys {
       const r = pthreadJoin(thread, null) as number;
       if (r !== 0) throw syscallError("pthread_join", r);
     },
-    watchReadable: (fd, callback) => koffi.node.poll(fd, { readable: true }, () => callback()),
+    poll: (fd, readable, writable, callback) => {
+      // koffi 3 calls back with (status, events) (its typings say (events)): libuv's status, < 0
+      // on an error (then EPOLLERR), and which of readable / writable / disconnect happened.
+      type Events = { readonly readable: boolean; readonly writable: boolean; readonly disconnect: boolean };
+      const flags = (args: unknown[]): number => {
+        const status = typeof args[0] === "number" ? args[0] : 0;
+        const ev = args.find((a): a is Events => typeof a === "object" && a !== null);
+        return (ev?.readable ? EPOLLIN : 0) | (ev?.writable ? EPOLLOUT : 0) | (ev?.disconnect ? EPOLLHUP : 0) | (status < 0 ? EPOLLERR : 0);
+      };
+      const h = koffi.node.poll(fd, { readable, writable }, (...args: unknown[]) => callback(flags(args)));
+      return {
+        restart: (r, w, cb) => h.start({ readable: r, writable: w }, (...args: unknown[]) => cb(flags(args))),
+        stop: () => h.stop(),
+        close: () => h.close(),
+      };
+    },
     installKickHandler: (sig) => {
       if (kickInstalled === sig) return;
       // glibc x86_64 `struct sigaction` (sysdeps/unix/sysv/linux/bits/sigaction.h): sa_handler @0,

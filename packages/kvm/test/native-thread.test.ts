@@ -6,7 +6,7 @@
  */
 import { readdirSync, readlinkSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isKvmError, Kvm } from "../src/index.ts";
+import { DeviceMailbox, EventFd, isKvmError, Kvm } from "../src/index.ts";
 import { fixture, kvmTitle, kvmUnavailable, newVm, protectedMode32, realMode, waitFor } from "./helpers.ts";
 import { newLog, readLog } from "./fixtures/log.ts";
 
@@ -174,5 +174,78 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("vCPUs on native threads 
     for (let i = 0; i < 50; i++) await cycle();
     expect(kvmFds()).toBe(fds0);
     expect(threadCount()).toBe(threads0);
+  });
+
+  it("an inline I/O module (no worker) serves an ioeventfd, a message and the stop on this thread", async () => {
+    const { vm, ram } = newVm(kvm, 0x10000);
+    // mov cx, 3; l: out 0x80, al; dec cx; jnz l; hlt
+    ram.set([0xb9, 0x03, 0x00, 0xe6, 0x80, 0x49, 0x75, 0xfb, 0xf4], 0x1000);
+    const kick = vm.ioeventfd({ space: "pio", address: 0x80, length: 1 });
+    const state = new SharedArrayBuffer(16);
+    const s = new Int32Array(state);
+    const io = await vm.startIoThread({ handler: fixture("io-counter.ts"), data: { fd: kick.fd, state }, thread: "inline" });
+    expect(io.tid).toBe(process.pid); // the main thread's id
+    const vcpu = vm.createVcpu(0);
+    realMode(vcpu);
+    const t = await vm.startVcpu(vcpu, { handler: recorder, data: { log: newLog() }, thread: "native" });
+    expect((await t.done).exits).toBe(1); // just the hlt: the port writes went to the ioeventfd
+    await waitFor(() => Atomics.load(s, 0) === 3);
+    io.send({ add: 7 });
+    expect(Atomics.load(s, 1)).toBe(0); // delivered on a later turn, not inside send()
+    await waitFor(() => Atomics.load(s, 1) === 7);
+    await io.stop();
+    expect(() => io.send({ add: 1 })).toThrow(expect.objectContaining({ code: "closed" }));
+    const bad: unknown = await vm.startIoThread({ handler: recorder, thread: "elsewhere" as "inline" }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: "invalid-argument" });
+    await vm.close();
+  });
+
+  it("an inline I/O module waits for output room (EPOLLOUT), then for input only", async () => {
+    const { vm } = newVm(kvm, 0x10000);
+    const efd = EventFd.create();
+    const state = new SharedArrayBuffer(16);
+    const s = new Int32Array(state);
+    efd.signal(1);
+    const io = await vm.startIoThread({ handler: fixture("io-writable.ts"), data: { fd: efd.fd, state }, thread: "inline" });
+    await waitFor(() => Atomics.load(s, 0) !== 0);
+    expect(Atomics.load(s, 0)).toBe(0x4);
+    await waitFor(() => Atomics.load(s, 2) >= 1);
+    expect(Atomics.load(s, 1)).toBe(0x1);
+    await vm.close();
+    await expect(io.done).resolves.toBeUndefined();
+    efd.close();
+  });
+
+  it.each([
+    ["an inline I/O module: the calls are answered on this thread", "inline"],
+    ["an I/O worker: the calls wait on this thread for its answers", "worker"],
+  ] as const)("two native vCPU threads forward MMIO accesses through a DeviceMailbox to %s", async (_, where) => {
+    const { vm, ram } = newVm(kvm);
+    const code = [
+      0xb9, 0x32, 0x00, 0x00, 0x00, // mov ecx, 50
+      0xa1, 0x00, 0x00, 0x00, 0xd0, // l: mov eax, [0xd0000000]   read the counter
+      0xa3, 0x04, 0x00, 0x00, 0xd0, // mov [0xd0000004], eax       write it back
+      0x49, // dec ecx
+      0x75, 0xf3, // jnz l
+      0xe7, 0x10, // out 0x10, eax   last value read
+      0xf4,
+    ];
+    ram.set(code, 0x100000);
+    const mailbox = DeviceMailbox.create({ slots: 2 });
+    const state = new SharedArrayBuffer(16);
+    const s = new Int32Array(state);
+    await vm.startIoThread({ handler: fixture("mailbox-device.ts"), data: { mailbox: mailbox.descriptor, state }, thread: where });
+    const log = new SharedArrayBuffer(8);
+    const vcpus = [0, 1].map((id) => vm.createVcpu(id, { vcpuCount: 2 }));
+    for (const v of vcpus) protectedMode32(v, ram, 0x100000);
+    const threads = await Promise.all(vcpus.map((v) => vm.startVcpu(v, { handler: fixture("mailbox-forwarder.ts"), data: { mailbox: mailbox.descriptor, log, ownSlot: true }, thread: "native" })));
+    const results = await Promise.all(threads.map((t) => t.done));
+    expect(results.map((r) => r.reason)).toEqual(["hlt", "hlt"]);
+    expect([Atomics.load(s, 0), Atomics.load(s, 1), Atomics.load(s, 2)]).toEqual([100, 100, 4950]);
+    expect(Math.max(...new Int32Array(log))).toBe(99);
+    await vm.close();
+    // Stopped, the mailbox refuses calls, on this thread too.
+    expect(() => DeviceMailbox.attach(mailbox.descriptor, 0).call({ op: 0, address: 0n, value: 0n, size: 4 })).toThrow(expect.objectContaining({ code: "closed" }));
+    mailbox.close();
   });
 });

@@ -436,7 +436,9 @@ export async function createKvmMachine(options: MachineOptions, plan: MachinePla
     // gives up only once the mailbox is shut down (the I/O thread ended).
     // Without a virtio device no access is ever forwarded (empty transports are answered on the
     // vCPU threads), so no I/O thread is started: a worker costs ~10 MiB and its start-up.
-    const ioStart = setups.length > 0 ? vm.startIoThread({ handler: handlerModule("io-handler"), data: ioData }) : Promise.resolve(undefined);
+    // With the vCPUs' exits served on this thread (native vCPU threads), the devices run here too.
+    const ioThread = options.vcpuThreads === "native" ? "inline" : "worker";
+    const ioStart = setups.length > 0 ? vm.startIoThread({ handler: handlerModule("io-handler"), data: ioData, thread: ioThread }) : Promise.resolve(undefined);
 
     let uartData: VcpuHandlerData["uart"];
     let uart: Uart16550 | undefined;

@@ -64,9 +64,10 @@ export interface MachineOptions extends Omit<MachineConfig, "devices" | "platfor
   readonly kvmDevice?: string;
   /**
    * Where the `kvm` engine runs each vCPU (`@microvm/kvm`'s `thread` option): `worker` (default),
-   * a Node worker per vCPU that serves its exits itself (~10 MiB each); or `native`, a native
-   * thread per vCPU (~0.5 MiB) whose exits are served on this thread's event loop, each exit
-   * costing two thread wake-ups more. The devices keep their I/O thread either way.
+   * a Node worker per vCPU that serves its exits itself (~10 MiB each), the devices on an I/O
+   * worker; or `native`, a native thread per vCPU (~0.5 MiB) whose exits are served on this
+   * thread's event loop, each exit costing two thread wake-ups more, and the devices on this
+   * thread too (no worker at all).
    */
   readonly vcpuThreads?: "worker" | "native";
   /** The engine; default `auto`. */
