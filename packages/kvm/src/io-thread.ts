@@ -1,9 +1,8 @@
-import { MessageChannel } from "node:worker_threads";
 import { KvmError } from "./errors.js";
 import { EventFd } from "./eventfd.js";
 import type { RamDescriptor } from "./memory.js";
 import { CONTROL_SLOTS, STATE, STATE_ENDED, STATE_RUNNING, STATE_STARTING, TID, type IoCommand, type IoWorkerData, type SerializedError } from "./protocol.js";
-import { acquireWorker, releaseWorker } from "./pool.js";
+import { acquireWorker, releaseWorker, workerThreads } from "./pool.js";
 import { handlerModule, workerEntry } from "./worker-url.js";
 import { startInlineIo } from "./io-inline.js";
 
@@ -88,7 +87,7 @@ export class IoThread {
     const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
     const ctrl = new Int32Array(control);
     const wake = EventFd.create();
-    const { port1, port2 } = new MessageChannel();
+    const { port1, port2 } = new (workerThreads().MessageChannel)();
     const wd: IoWorkerData = { ram, control, wakeFd: wake.fd, handler, data: options.data, port: port2 };
     const worker = acquireWorker(entry, "io");
     const done = new Promise<void>((resolve, reject) => {

@@ -9,7 +9,6 @@
  *
  * @internal
  */
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { KvmError } from "./errors.js";
@@ -37,6 +36,8 @@ async function bundle(entry: string): Promise<string> {
     logLevel: "silent",
   });
   const text = res.outputFiles[0]?.text ?? "";
+  // node:crypto only here, when a TypeScript module is bundled (it costs ~2 MiB to load).
+  const { createHash } = await import("node:crypto");
   const hash = createHash("sha256").update(text).digest("hex").slice(0, 16);
   const dir = fileURLToPath(new URL("../.cache/workers/", here));
   mkdirSync(dir, { recursive: true });

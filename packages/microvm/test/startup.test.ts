@@ -319,6 +319,16 @@ describe("what the microvm bin loads", () => {
       for (const role of ["pty backend", "tap backend", "image backend", "terminal"]) expect(l.roles.has(role), role).toBe(false);
     }, 600_000);
 
+    it("--vcpu-threads native: the handler modules on this thread, no worker entry, and neither child_process nor crypto loaded", () => {
+      const l = run(["-M", "microvm,legacy", "--engine", "kvm", "--vcpu-threads", "native", "-m", "64m", "-kernel", kernel, "-nodefaults", "-no-user-config", "-serial", "stdio", "-device", "virtio-rng-device"]);
+      expect(l.code, l.stderr).toBe(0);
+      expect(l.stdout).toBe("hi\n");
+      expect(l.ours).toEqual(expect.arrayContaining(["vcpu-handler.js", "io-handler.js"]));
+      expect(l.files.filter((f) => isKvmPackage(f) && /(vcpu|io)-worker\.js$/.test(f))).toEqual([]);
+      // (worker_threads itself is loaded by the recorder's module hooks, which run on a worker.)
+      for (const m of ["child_process", "crypto"]) expect(l.builtins, m).not.toContain(`NativeModule ${m}`);
+    }, 600_000);
+
     it("a board without virtio devices starts no I/O thread: the vCPU worker only", () => {
       const l = run(["-M", "microvm,legacy", "--engine", "kvm", "-m", "64m", "-kernel", kernel, "-nodefaults", "-no-user-config", "-serial", "stdio"]);
       expect(l.code, l.stderr).toBe(0);

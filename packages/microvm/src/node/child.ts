@@ -4,8 +4,9 @@
  *
  * @internal
  */
-import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import type { ChildProcess, StdioOptions } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { delimiter, join } from "node:path";
 
 /**
@@ -47,6 +48,9 @@ let exitHook = false;
 export function spawnBound(binary: string, args: readonly string[], stdio: StdioOptions): ChildProcess {
   const setpriv = which("setpriv");
   const argv = setpriv ? [setpriv, "--pdeathsig", "KILL", "--", binary, ...args] : [binary, ...args];
+  // node:child_process (with net and dgram, ~1 MiB) only when a helper is started: a KVM-engine
+  // run without passt never loads it.
+  const { spawn } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
   const child = spawn(argv[0] as string, argv.slice(1), { stdio });
   live.add(child);
   child.once("exit", () => live.delete(child));
