@@ -1,5 +1,6 @@
 /**
- * Tiny guests written as bytes, run on the real /dev/kvm through vCPU worker threads.
+ * Tiny guests written as bytes, run on the real /dev/kvm through vCPU worker threads (and native
+ * vCPU threads where the answers must be the same).
  * Skipped (with the reason in the title) when /dev/kvm cannot be opened.
  */
 import { readFileSync } from "node:fs";
@@ -61,7 +62,7 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("guests on /dev/kvm"), ()
     await vm.close();
   });
 
-  it("an MMIO read answered by the handler, echoed back to a port", async () => {
+  it.each(["worker", "native"] as const)("an MMIO read answered by the handler, echoed back to a port (%s thread)", async (thread) => {
     const { vm, ram } = newVm(kvm);
     const code = [
       0xa1, 0x00, 0x00, 0x00, 0xd0, // mov eax, [0xd0000000]
@@ -75,8 +76,8 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("guests on /dev/kvm"), ()
     const vcpu = vm.createVcpu(0);
     protectedMode32(vcpu, ram, 0x100000);
     const log = newLog();
-    const t = await vm.startVcpu(vcpu, { handler: recorder, data: { log, mmioValue: 0xcafebabe, inValue: 0x5a5a1234 } });
-    expect((await t.done).reason).toBe("hlt");
+    const t = await vm.startVcpu(vcpu, { handler: recorder, data: { log, mmioValue: 0xcafebabe, inValue: 0x5a5a1234 }, thread });
+    expect(await t.done).toMatchObject({ reason: "hlt", exits: 6 });
     expect(readLog(log)).toEqual([
       { kind: "mmio-read", where: 0xd0000000, value: 0xcafebabe, size: 4 },
       { kind: "out", where: 0x10, value: 0xcafebabe, size: 4 },

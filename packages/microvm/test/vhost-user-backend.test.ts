@@ -40,6 +40,19 @@ async function until(cond: () => boolean): Promise<boolean> {
   return cond();
 }
 
+/** A front-end connects, starts ring 0 and has one 16-byte buffer served (its interrupt seen). */
+async function connectAndServeOne(b: VhostUserBackend, path: string, ram: SharedRam): Promise<{ fe: FrontEnd; kick: EventFd; call: EventFd }> {
+  const kick = EventFd.create({ nonBlocking: true });
+  const call = EventFd.create({ nonBlocking: true });
+  const fe = new FrontEnd(path);
+  await until(() => b.connected);
+  await fe.start(ram, kick, call);
+  post(ram, 0, 0, [[BUF, 16, true]]);
+  kick.signal();
+  expect(await interrupted(call)).toBeGreaterThan(0n);
+  return { fe, kick, call };
+}
+
 /** The front-end hangs up; once the back-end has seen it, everything the test opened is closed. */
 async function hangUp(fe: { close(): void }, b: VhostUserBackend, fds: readonly { close(): void }[], ram: { close(): void }): Promise<void> {
   fe.close();
@@ -165,14 +178,7 @@ describe("the vhost-user back-end under a front-end of our own", () => {
     expect(lines.filter((l) => /front-end gone \(refused: /.test(l))).toHaveLength(attempts.length);
     expect(lines.some((l) => /did not accept VIRTIO_F_VERSION_1 .*force-legacy=false/.test(l))).toBe(true);
     // still serving, and nothing left open by the hostile ones
-    const kick = EventFd.create({ nonBlocking: true });
-    const call = EventFd.create({ nonBlocking: true });
-    const fe = new FrontEnd(path);
-    await until(() => b.connected);
-    await fe.start(ram, kick, call);
-    post(ram, 0, 0, [[BUF, 16, true]]);
-    kick.signal();
-    expect(await interrupted(call)).toBeGreaterThan(0n);
+    const { fe, kick, call } = await connectAndServeOne(b, path, ram);
     fe.close();
     await until(() => !b.connected);
     kick.close();
@@ -197,14 +203,7 @@ describe("the vhost-user back-end under a front-end of our own", () => {
     const device = new Watching();
     const { b, path } = backend(() => device);
     const ram = new SharedRam(join(dir, `ram${n++}`));
-    const kick = EventFd.create({ nonBlocking: true });
-    const call = EventFd.create({ nonBlocking: true });
-    const fe = new FrontEnd(path);
-    await until(() => b.connected);
-    await fe.start(ram, kick, call);
-    post(ram, 0, 0, [[BUF, 16, true]]);
-    kick.signal();
-    expect(await interrupted(call)).toBeGreaterThan(0n);
+    const { fe, kick, call } = await connectAndServeOne(b, path, ram);
     const v1 = (1n << BigInt(Feature.Version1)) | (1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES));
     fe.send({ request: "SET_FEATURES", payload: { type: "u64", value: v1 } });
     await fe.u64("GET_FEATURES"); // answered after the SET_FEATURES before it was handled
