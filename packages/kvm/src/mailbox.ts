@@ -45,6 +45,20 @@ const SLOT_U64 = SLOT_BYTES / 8;
 const MAX_SLOTS = 4096;
 
 /**
+ * Mailboxes served on this thread, by their shared block: a call made on the thread that also
+ * serves the mailbox (vCPU exits and devices both on the owner's thread: native vCPU threads, an
+ * inline I/O module) is answered directly, where waiting for the answer would wait forever. Kept
+ * on `globalThis` so that every copy of this module on the thread (a bundled handler has its own)
+ * sees the same servers.
+ */
+type LocalServer = (request: MailboxRequest) => bigint;
+const LOCAL_KEY = Symbol.for("@microvm/kvm:local-mailboxes");
+function localServers(): WeakMap<SharedArrayBuffer, LocalServer> {
+  const g = globalThis as { [LOCAL_KEY]?: WeakMap<SharedArrayBuffer, LocalServer> };
+  return (g[LOCAL_KEY] ??= new WeakMap());
+}
+
+/**
  * A synchronous mailbox from vCPU threads to the thread that owns a device (the board's
  * threading: rare accesses such as virtio register reads and writes are forwarded, the caller waits for the
  * answer). The caller writes the request into a SharedArrayBuffer, rings an eventfd that the I/O
@@ -72,20 +86,6 @@ const MAX_SLOTS = 4096;
  * DeviceMailbox.serve(ctx, data.mailbox, (req) => (req.op === 0 ? 0x74726976n : undefined));
  * ```
  */
-/**
- * Mailboxes served on this thread, by their shared block: a call made on the thread that also
- * serves the mailbox (vCPU exits and devices both on the owner's thread: native vCPU threads, an
- * inline I/O module) is answered directly, where waiting for the answer would wait forever. Kept
- * on `globalThis` so that every copy of this module on the thread (a bundled handler has its own)
- * sees the same servers.
- */
-type LocalServer = (request: MailboxRequest) => bigint;
-const LOCAL_KEY = Symbol.for("@microvm/kvm:local-mailboxes");
-function localServers(): WeakMap<SharedArrayBuffer, LocalServer> {
-  const g = globalThis as { [LOCAL_KEY]?: WeakMap<SharedArrayBuffer, LocalServer> };
-  return (g[LOCAL_KEY] ??= new WeakMap());
-}
-
 export class DeviceMailbox {
   /** The shared block and doorbell to hand to both threads. */
   readonly descriptor: MailboxDescriptor;
