@@ -60,8 +60,10 @@ export class FeatureBits {
    * ```
    */
   has(bit: number): boolean {
-    if (bit >= 0 && bit < 32) return ((this.low >>> bit) & 1) === 1;
-    if (bit >= 32 && bit < 64) return ((this.high >>> (bit - 32)) & 1) === 1;
+    // `(x & 31) === x` holds for the integers 0..31 only (not for fractions, negatives or NaN,
+    // which go on to the last line and are never set).
+    if ((bit & 31) === bit) return ((this.low >>> bit) & 1) === 1;
+    if (((bit - 32) & 31) === bit - 32) return ((this.high >>> (bit - 32)) & 1) === 1;
     return Number.isInteger(bit) && bit >= 0 && ((this.v >> BigInt(bit)) & 1n) === 1n;
   }
 }

@@ -229,6 +229,8 @@ describe("FeatureBits", () => {
     expect(reached.set).toBeGreaterThan(600);
     f.value = (1n << 31n) | (1n << 63n);
     expect([f.has(31), f.has(63), f.has(32), f.has(0)]).toEqual([true, true, false, false]);
-    for (const bad of [-1, 1.5, Number.NaN]) expect(f.has(bad)).toBe(false);
+    // Not bit numbers: never set, whatever the mask (a fraction is not its integer part).
+    f.value = (1n << 80n) - 1n;
+    for (const bad of [-1, 1.5, 33.5, 70.5, -33, Number.NaN, Number.POSITIVE_INFINITY]) expect(f.has(bad), String(bad)).toBe(false);
   });
 });

@@ -235,6 +235,45 @@ describe("SplitQueue.pop: direct chains", () => {
     expect([r.q.broken, r.q.ready]).toEqual([true, false]);
   });
 
+  it("pops one-descriptor chains (the short path once a region is remembered) with the same buffers, counts and checks as longer ones", () => {
+    // One 16 MiB region, so that a mis-read field (a byte-swapped address or length) would still
+    // land inside it and be caught by what the chain holds, not by a bounds check.
+    const big = 16 << 20;
+    const mem = new GuestMemory([{ guestAddress: 0n, bytes: new Uint8Array(big) }]);
+    const violations: [string, string][] = [];
+    const q = new SplitQueue({ memory: mem, maxSize: 8, onViolation: (c, d) => void violations.push([c, d]) });
+    expect(q.activate({ size: 8, desc: DESC, avail: AVAIL, used: USED }, { eventIdx: false, indirect: false })).toBe(true);
+    let idx = 0;
+    const one = (addr: number, len: number, flags: number): DescriptorChain | undefined => {
+      const head = idx % 8;
+      mem.write32(DESC + 16 * head, addr);
+      mem.write32(DESC + 16 * head + 4, 0);
+      mem.write32(DESC + 16 * head + 8, len);
+      mem.write16(DESC + 16 * head + 12, flags);
+      mem.write16(AVAIL + 4 + 2 * head, head);
+      mem.write16(AVAIL + 2, ++idx);
+      const c = q.pop();
+      if (c) q.addUsed(c, 0);
+      return c;
+    };
+    // The first chain remembers the region; then each shape again.
+    expect(one(0x20000, 64, W)).toBeDefined();
+    for (const [addr, len, flags] of [
+      [0x100, 0x100, 0],
+      [0x3000, 0x200, W],
+      [0x4000, 0, W],
+      [0x1_0000, 1, 0],
+      [big - 16, 16, W],
+    ] as const) {
+      const c = one(addr, len, flags);
+      expect(c && bufs(c), `${addr.toString(16)}+${len}`).toEqual([[addr, len]]);
+      expect([c?.readableCount, c?.readableBytes, c?.writableBytes]).toEqual(flags === W ? [0, 0, len] : [1, len, 0]);
+    }
+    expect(violations).toEqual([]);
+    expect(one(big - 16, 17, W)).toBeUndefined();
+    expect(violations).toEqual([["buffer-outside-memory", `chain 6: buffer 0 (17 bytes at 0x${(big - 16).toString(16)}) is outside guest memory`]]);
+  });
+
   it("checks every buffer against the region the last chain's buffers lay in up to its last byte, and not one past it", () => {
     // The queue remembers that region so that most chains need no other check: a chain whose
     // buffers all start inside it must still end inside it.
