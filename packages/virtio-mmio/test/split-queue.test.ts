@@ -239,15 +239,19 @@ describe("SplitQueue.pop: direct chains", () => {
     // One 16 MiB region, so that a mis-read field (a byte-swapped address or length) would still
     // land inside it and be caught by what the chain holds, not by a bounds check.
     const big = 16 << 20;
-    const mem = new GuestMemory([{ guestAddress: 0n, bytes: new Uint8Array(big) }]);
+    const HIGH = 2 ** 32; // and a region above 4 GiB: a descriptor's high word matters there
+    const mem = new GuestMemory([
+      { guestAddress: 0n, bytes: new Uint8Array(big) },
+      { guestAddress: BigInt(HIGH), bytes: new Uint8Array(0x10000) },
+    ]);
     const violations: [string, string][] = [];
     const q = new SplitQueue({ memory: mem, maxSize: 8, onViolation: (c, d) => void violations.push([c, d]) });
     expect(q.activate({ size: 8, desc: DESC, avail: AVAIL, used: USED }, { eventIdx: false, indirect: false })).toBe(true);
     let idx = 0;
     const one = (addr: number, len: number, flags: number): DescriptorChain | undefined => {
       const head = idx % 8;
-      mem.write32(DESC + 16 * head, addr);
-      mem.write32(DESC + 16 * head + 4, 0);
+      mem.write32(DESC + 16 * head, addr % 2 ** 32);
+      mem.write32(DESC + 16 * head + 4, Math.floor(addr / 2 ** 32));
       mem.write32(DESC + 16 * head + 8, len);
       mem.write16(DESC + 16 * head + 12, flags);
       mem.write16(AVAIL + 4 + 2 * head, head);
@@ -269,9 +273,13 @@ describe("SplitQueue.pop: direct chains", () => {
       expect(c && bufs(c), `${addr.toString(16)}+${len}`).toEqual([[addr, len]]);
       expect([c?.readableCount, c?.readableBytes, c?.writableBytes]).toEqual(flags === W ? [0, 0, len] : [1, len, 0]);
     }
+    // Above 4 GiB, while the low region is remembered (its low word alone would be inside it).
+    const up = one(HIGH + 0x100, 0x80, W);
+    expect(up && bufs(up)).toEqual([[HIGH + 0x100, 0x80]]);
+    expect(one(0x200, 8, 0) && true).toBe(true);
     expect(violations).toEqual([]);
     expect(one(big - 16, 17, W)).toBeUndefined();
-    expect(violations).toEqual([["buffer-outside-memory", `chain 6: buffer 0 (17 bytes at 0x${(big - 16).toString(16)}) is outside guest memory`]]);
+    expect(violations).toEqual([["buffer-outside-memory", `chain 0: buffer 0 (17 bytes at 0x${(big - 16).toString(16)}) is outside guest memory`]]);
   });
 
   it("checks every buffer against the region the last chain's buffers lay in up to its last byte, and not one past it", () => {
