@@ -27,6 +27,15 @@ export function cases(): BenchCase[] {
   let disk = "";
   let kernel = "";
   const append = `microvm.blk_bench_kib=${KIB} microvm.irq=1`;
+  const setup = async (): Promise<void> => {
+    kernel = (await buildGuests()).elf64;
+    dir = mkdtempSync(join(tmpdir(), "microvm-blk-bench-"));
+    disk = join(dir, "disk.img");
+    writeFileSync(disk, testBytes(KIB * 1024, 7));
+  };
+  const teardown = (): void => {
+    rmSync(dir, { recursive: true, force: true });
+  };
   return [
     {
       name: `virtio-blk: guest reads then writes ${KIB / 1024} MiB in 32 KiB requests, one queue, raw file`,
@@ -37,15 +46,8 @@ export function cases(): BenchCase[] {
       reps: 5,
       warmup: 1,
       skip: () => kvmMissing ?? (qemuAvailable() ? undefined : "qemu-system-x86_64 not found"),
-      async setup() {
-        kernel = (await buildGuests()).elf64;
-        dir = mkdtempSync(join(tmpdir(), "microvm-blk-bench-"));
-        disk = join(dir, "disk.img");
-        writeFileSync(disk, testBytes(KIB * 1024, 7));
-      },
-      teardown() {
-        rmSync(dir, { recursive: true, force: true });
-      },
+      setup,
+      teardown,
       ours: () => ourRun("worker"),
       async ref() {
         const r = await runQemu({ kernel, append, disk, timeoutMs: 120_000 });
@@ -62,15 +64,8 @@ export function cases(): BenchCase[] {
       reps: 5,
       warmup: 1,
       skip: () => kvmMissing,
-      async setup() {
-        kernel = (await buildGuests()).elf64;
-        dir = mkdtempSync(join(tmpdir(), "microvm-blk-bench-"));
-        disk = join(dir, "disk.img");
-        writeFileSync(disk, testBytes(KIB * 1024, 7));
-      },
-      teardown() {
-        rmSync(dir, { recursive: true, force: true });
-      },
+      setup,
+      teardown,
       ours: () => ourRun("native"),
       ref: () => ourRun("worker"),
     },
