@@ -161,3 +161,8 @@ export function syscallError(name: string, errno: number, what = ""): KvmError {
     errno,
   });
 }
+
+/** @internal The error for a thread whose handler module failed: `vCPU 0 thread: Error: …`. */
+export function threadFailed(what: string, e: unknown): KvmError {
+  return new KvmError("thread-failed", `${what}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e });
+}

@@ -167,3 +167,14 @@ export interface IoHandler {
  * ```
  */
 export type IoHandlerFactory = (ctx: IoContext) => IoHandler | Promise<IoHandler>;
+
+/**
+ * @internal Imports an I/O handler module and creates its handler with `ctx` (on an I/O worker,
+ * or inline on the owner's thread).
+ * @throws whatever the module or its factory throws, or an error naming a module without the export
+ */
+export async function loadIoHandler(url: string, ctx: IoContext): Promise<IoHandler> {
+  const mod = (await import(url)) as { createIoHandler?: IoHandlerFactory };
+  if (typeof mod.createIoHandler !== "function") throw new Error(`${url} has no named export createIoHandler`);
+  return mod.createIoHandler(ctx);
+}

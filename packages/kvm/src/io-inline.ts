@@ -7,8 +7,8 @@
  * @internal
  */
 import { EventFd } from "./eventfd.js";
-import { KvmError } from "./errors.js";
-import type { IoContext, IoHandler, IoHandlerFactory } from "./handlers.js";
+import { KvmError, threadFailed } from "./errors.js";
+import { loadIoHandler, type IoContext, type IoHandler } from "./handlers.js";
 import { viewRam, type RamDescriptor } from "./memory.js";
 import { STATE, STATE_ENDED, STATE_RUNNING, TID, type IoCommand } from "./protocol.js";
 import { sys, type PollWatch } from "./sys.js";
@@ -18,10 +18,6 @@ export interface InlineIo {
   readonly tid: number;
   readonly deliver: (m: IoCommand) => void;
   readonly done: Promise<void>;
-}
-
-function failure(e: unknown): KvmError {
-  return new KvmError("thread-failed", `I/O thread: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e });
 }
 
 /**
@@ -62,7 +58,7 @@ export async function startInlineIo(ram: readonly RamDescriptor[], handlerUrl: s
     Atomics.store(ctrl, STATE, STATE_ENDED);
     Atomics.notify(ctrl, STATE);
     if (err === undefined) resolve();
-    else reject(failure(err.e));
+    else reject(threadFailed("I/O thread", err.e));
   };
   const ctx: IoContext = {
     memory: ram.map(viewRam),
@@ -107,12 +103,10 @@ export async function startInlineIo(ram: readonly RamDescriptor[], handlerUrl: s
     },
   };
   try {
-    const mod = (await import(handlerUrl)) as { createIoHandler?: IoHandlerFactory };
-    if (typeof mod.createIoHandler !== "function") throw new Error(`${handlerUrl} has no named export createIoHandler`);
-    handler = await mod.createIoHandler(ctx);
+    handler = await loadIoHandler(handlerUrl, ctx);
   } catch (e) {
     for (const w of watches.values()) w.handle.close();
-    throw failure(e);
+    throw threadFailed("I/O thread", e);
   }
   const tid = s.gettid();
   Atomics.store(ctrl, TID, tid);

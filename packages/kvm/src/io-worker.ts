@@ -7,7 +7,7 @@
  */
 import { parentPort, receiveMessageOnPort } from "node:worker_threads";
 import { EventFd } from "./eventfd.js";
-import type { IoContext, IoHandler, IoHandlerFactory } from "./handlers.js";
+import { loadIoHandler, type IoContext, type IoHandler } from "./handlers.js";
 import { viewRam } from "./memory.js";
 import { serializeError, STATE, STATE_ENDED, STATE_RUNNING, TID, type IoWorkerData } from "./protocol.js";
 import { EINTR, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLLIN, EPOLLOUT, sys } from "./sys.js";
@@ -72,9 +72,7 @@ async function runJob(wd: IoWorkerData): Promise<void> {
   };
   let handler: IoHandler;
   try {
-    const mod = (await import(wd.handler)) as { createIoHandler?: IoHandlerFactory };
-    if (typeof mod.createIoHandler !== "function") throw new Error(`${wd.handler} has no named export createIoHandler`);
-    handler = await mod.createIoHandler(ctx);
+    handler = await loadIoHandler(wd.handler, ctx);
   } catch (e) {
     finish({ error: e });
     return;

@@ -233,6 +233,10 @@ export class DeviceMailbox {
     const slots = DeviceMailbox.#slotsOf(desc);
     const i = new Int32Array(desc.buffer);
     const u = new BigUint64Array(desc.buffer);
+    const answer = (req: MailboxRequest): bigint => {
+      const a = handler(req);
+      return a === undefined ? 0n : BigInt.asUintN(64, BigInt(a));
+    };
     ctx.watch(
       desc.fd,
       () => {
@@ -241,11 +245,11 @@ export class DeviceMailbox {
           if (Atomics.load(i, b + STATE) !== 1) continue;
           const q = s * SLOT_U64;
           const req: MailboxRequest = { op: Atomics.load(i, b + OP), size: Atomics.load(i, b + SIZE), address: u[q + ADDR] ?? 0n, value: u[q + VALUE] ?? 0n };
-          let answer: bigint | number | undefined | void;
+          let result = 0n;
           try {
-            answer = handler(req);
+            result = answer(req);
           } finally {
-            u[q + RESULT] = answer === undefined ? 0n : BigInt.asUintN(64, BigInt(answer));
+            u[q + RESULT] = result;
             Atomics.store(i, b + STATE, 2);
             Atomics.notify(i, b + STATE);
           }
@@ -254,10 +258,7 @@ export class DeviceMailbox {
       { eventfd: true },
     );
     const servers = localServers();
-    servers.set(desc.buffer, (req) => {
-      const answer = handler(req);
-      return answer === undefined ? 0n : BigInt.asUintN(64, BigInt(answer));
-    });
+    servers.set(desc.buffer, answer);
     return () => {
       ctx.unwatch(desc.fd);
       servers.delete(desc.buffer);

@@ -9,21 +9,9 @@
  * @internal
  */
 import { availableParallelism } from "node:os";
-import { KvmError } from "./errors.js";
+import { KvmError, threadFailed } from "./errors.js";
 import type { RamDescriptor } from "./memory.js";
-import {
-  CMD,
-  CMD_PAUSE,
-  CMD_STOP,
-  CONTROL_SLOTS,
-  STATE,
-  STATE_ENDED,
-  STATE_PAUSED,
-  STATE_RUNNING,
-  STARTED,
-  TID,
-  type VcpuEndReason,
-} from "./protocol.js";
+import { CMD_STOP, type VcpuEndReason } from "./protocol.js";
 import { EFD_CLOEXEC, EFD_NONBLOCK, MAP_ANONYMOUS, MAP_PRIVATE, PROT_RW, sys } from "./sys.js";
 import { Vcpu } from "./vcpu.js";
 import { VcpuLoop } from "./vcpu-loop.js";
@@ -135,7 +123,7 @@ export async function startNativeVcpu(vcpu: Vcpu, ram: readonly RamDescriptor[],
   try {
     await loop.load(handlerUrl, ram, data);
   } catch (e) {
-    throw new KvmError("thread-failed", `vCPU ${vcpu.id} thread: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e });
+    throw threadFailed(`vCPU ${vcpu.id} thread`, e);
   }
   const start = threadCode();
   const blockAddr = s.mmap(PAGE, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -160,15 +148,13 @@ export async function startNativeVcpu(vcpu: Vcpu, ram: readonly RamDescriptor[],
     throw e;
   }
   // The thread writes its id first thing; the kick needs it.
+  const tidCell = new Int32Array(block.buffer, B_TID, 1);
   const until = Date.now() + 5000;
-  while (Atomics.load(new Int32Array(block.buffer, B_TID, 1), 0) === 0 && Date.now() < until);
-  const tid = block.getInt32(B_TID, true);
+  while (Atomics.load(tidCell, 0) === 0 && Date.now() < until);
+  const tid = Atomics.load(tidCell, 0);
   if (tid === 0) throw new KvmError("thread-failed", `vCPU ${vcpu.id} thread: the native thread did not start within 5 s`);
   running++;
-  Atomics.store(ctrl, TID, tid);
-  Atomics.store(ctrl, STARTED, 1);
-  Atomics.store(ctrl, STATE, STATE_RUNNING);
-  Atomics.notify(ctrl, STATE);
+  loop.started(tid);
   const t0 = process.hrtime.bigint();
 
   let finish: (r: VcpuRunResult) => void = () => {};
@@ -196,27 +182,17 @@ export async function startNativeVcpu(vcpu: Vcpu, ram: readonly RamDescriptor[],
     s.close(exitFd);
     s.close(resumeFd);
     s.munmap(blockAddr, PAGE);
-    Atomics.store(ctrl, STATE, STATE_ENDED);
-    Atomics.notify(ctrl, STATE);
+    loop.ended();
     const how = ending ?? { error: new Error("the native vCPU thread ended without a reason") };
-    if ("error" in how) {
-      const e = how.error;
-      fail(new KvmError("thread-failed", `vCPU ${vcpu.id} thread: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e }));
-    } else finish({ ...loop.result(how.reason), runTimeNs: Number(process.hrtime.bigint() - t0) });
+    if ("error" in how) fail(threadFailed(`vCPU ${vcpu.id} thread`, how.error));
+    else finish({ ...loop.result(how.reason), runTimeNs: Number(process.hrtime.bigint() - t0) });
   };
-  /** After EINTR: pause (until the command changes), stop, or run on. */
+  /** After EINTR: park while paused (without blocking the event loop), then stop or run on. */
   const interrupted = async (): Promise<void> => {
-    let cmd = Atomics.load(ctrl, CMD);
-    if (cmd === CMD_PAUSE) {
-      Atomics.store(ctrl, STATE, STATE_PAUSED);
-      Atomics.notify(ctrl, STATE);
-      while ((cmd = Atomics.load(ctrl, CMD)) === CMD_PAUSE) {
-        const w = Atomics.waitAsync(ctrl, CMD, CMD_PAUSE);
-        if (w.async) await w.value;
-      }
-      Atomics.store(ctrl, STATE, STATE_RUNNING);
-      Atomics.notify(ctrl, STATE);
-    }
+    const cmd = await loop.command((c, i, v) => {
+      const w = Atomics.waitAsync(c, i, v);
+      return w.async ? w.value : undefined;
+    });
     if (cmd === CMD_STOP) end({ reason: "host" });
     else resume();
   };
@@ -249,11 +225,11 @@ export async function startNativeVcpu(vcpu: Vcpu, ram: readonly RamDescriptor[],
   // Waiting for the next exit in a short spin, right after re-entering the guest, saves this
   // thread's wake-up from the event loop when exits come fast (a guest driving a device): on the
   // nested KVM of the development machine, a port exit took ~68 µs without it and ~42 µs with it
-  // (`pnpm bench "kvm exit"`; a worker ~9.5 µs). The spin
-  // adapts: halved each time it waits in vain (down to none), back at full length once an exit
-  // comes within it; none at all on one CPU, where it would hold up the vCPU it waits for, nor
-  // while other native vCPUs run (their exits are served here too).
-  const reported = new Int32Array(block.buffer, block.byteOffset + B_EXITS, 1);
+  // (`pnpm bench "kvm exit"`; a worker ~9.5 µs). The spin adapts: halved each time it waits in
+  // vain (down to none), back at full length once an exit comes within it; none at all on one
+  // CPU, where it would hold up the vCPU it waits for, nor while other native vCPUs run (their
+  // exits are served here too).
+  const reported = new Int32Array(block.buffer, B_EXITS, 1);
   let served = 0;
   let spinUs = spinMaxUs;
   let resumedAt = 0;

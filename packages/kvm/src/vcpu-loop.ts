@@ -1,14 +1,15 @@
 /**
  * Serving a vCPU's exits with its handler module: what every thread that runs a vCPU does between
  * two `KVM_RUN`s, whether the `KVM_RUN` happens on the same thread (a worker, vcpu-worker.ts) or
- * on a native thread (native-vcpu.ts). The callers own the loop and the pausing.
+ * on a native thread (native-vcpu.ts), and its side of the control block the owner watches
+ * (protocol.ts). The callers own the loop and how they wait.
  *
  * @internal
  */
 import { answerRead, exitDecoder, type VcpuExit } from "./exits.js";
 import type { VcpuContext, VcpuHandler, VcpuHandlerFactory } from "./handlers.js";
 import { viewRam, type RamDescriptor } from "./memory.js";
-import { EXITS, type VcpuEndReason } from "./protocol.js";
+import { CMD, CMD_PAUSE, EXITS, STARTED, STATE, STATE_ENDED, STATE_PAUSED, STATE_RUNNING, TID, type VcpuEndReason } from "./protocol.js";
 import { EAGAIN, EINTR } from "./sys.js";
 import { ioctlError } from "./errors.js";
 import type { Vcpu } from "./vcpu.js";
@@ -49,6 +50,37 @@ export class VcpuLoop {
   ) {
     const run = vcpu.runBytes;
     this.decodeExit = exitDecoder(run, new DataView(run.buffer, run.byteOffset, run.byteLength));
+  }
+
+  /** Tells the owner the run loop has started, on the thread with id `tid` (the kick's target). */
+  started(tid: number): void {
+    Atomics.store(this.ctrl, TID, tid);
+    Atomics.store(this.ctrl, STARTED, 1);
+    this.setState(STATE_RUNNING);
+  }
+
+  /** Tells the owner the run is over (or never started). */
+  ended(): void {
+    this.setState(STATE_ENDED);
+  }
+
+  /**
+   * After an interruption (EINTR): parks while the owner's command is pause, waiting with `wait`
+   * (`Atomics.wait` on a worker, `Atomics.waitAsync` on an event loop), and returns the command
+   * that follows (`CMD_RUN` or `CMD_STOP`).
+   */
+  async command(wait: (ctrl: Int32Array, index: number, value: number) => unknown): Promise<number> {
+    let cmd = Atomics.load(this.ctrl, CMD);
+    if (cmd !== CMD_PAUSE) return cmd;
+    this.setState(STATE_PAUSED);
+    while ((cmd = Atomics.load(this.ctrl, CMD)) === CMD_PAUSE) await wait(this.ctrl, CMD, CMD_PAUSE);
+    this.setState(STATE_RUNNING);
+    return cmd;
+  }
+
+  private setState(state: number): void {
+    Atomics.store(this.ctrl, STATE, state);
+    Atomics.notify(this.ctrl, STATE);
   }
 
   /**

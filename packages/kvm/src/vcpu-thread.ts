@@ -105,6 +105,14 @@ function kickSig(): number {
   return kickSignal;
 }
 
+/** Refuses the vCPU's ioctls on the owner's thread while its thread runs it (they would block on its mutex). */
+function guardWhileRunning(vcpu: Vcpu, ctrl: Int32Array, kind: "worker" | "native"): void {
+  vcpu.setGuard(() => {
+    const st = Atomics.load(ctrl, STATE);
+    return st === STATE_PAUSED || st === STATE_ENDED ? undefined : `is running on its ${kind} thread`;
+  });
+}
+
 function toKvmError(e: SerializedError, what: string): KvmError {
   const err = new KvmError("thread-failed", `${what}: ${e.name}: ${e.message}`);
   if (e.stack) err.stack = `${err.name}: ${err.message}\n--- on the worker ---\n${e.stack}`;
@@ -171,10 +179,7 @@ export class VcpuThread {
     const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
     const ctrl = new Int32Array(control);
     const wd: VcpuWorkerData = { vcpu: vcpu.descriptor, ram, control, handler, data: options.data };
-    vcpu.setGuard(() => {
-      const st = Atomics.load(ctrl, STATE);
-      return st === STATE_PAUSED || st === STATE_ENDED ? undefined : "is running on its worker thread";
-    });
+    guardWhileRunning(vcpu, ctrl, "worker");
     // Prefer the worker that ran this vCPU before (a restarted vCPU then keeps its thread).
     const worker = acquireWorker(entry, "vcpu", lastWorker.get(vcpu));
     lastWorker.set(vcpu, worker);
@@ -239,10 +244,7 @@ export class VcpuThread {
   private static async startNative(vcpu: Vcpu, ram: readonly RamDescriptor[], options: VcpuThreadOptions): Promise<VcpuThread> {
     const ctrl = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
     const url = await handlerModule(options.handler);
-    vcpu.setGuard(() => {
-      const st = Atomics.load(ctrl, STATE);
-      return st === STATE_PAUSED || st === STATE_ENDED ? undefined : "is running on its native thread";
-    });
+    guardWhileRunning(vcpu, ctrl, "native");
     let started;
     try {
       started = await startNativeVcpu(vcpu, ram, url, options.data, ctrl);

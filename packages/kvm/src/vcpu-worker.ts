@@ -6,21 +6,7 @@
  * @internal
  */
 import { parentPort } from "node:worker_threads";
-import {
-  CMD,
-  CMD_PAUSE,
-  CMD_STOP,
-  serializeError,
-  STATE,
-  STATE_ENDED,
-  STATE_PAUSED,
-  STATE_RUNNING,
-  STARTED,
-  TID,
-  type VcpuEndReason,
-  type VcpuWorkerData,
-  type WorkerMessage,
-} from "./protocol.js";
+import { CMD_STOP, serializeError, type VcpuEndReason, type VcpuWorkerData, type WorkerMessage } from "./protocol.js";
 import { sys } from "./sys.js";
 import { Vcpu } from "./vcpu.js";
 import { VcpuLoop } from "./vcpu-loop.js";
@@ -35,14 +21,9 @@ function post(m: WorkerMessage): void {
 
 /** Runs one vCPU until its run ends; the worker then waits for the next job (see pool.ts). */
 async function runJob(wd: VcpuWorkerData): Promise<void> {
-  const ctrl = new Int32Array(wd.control);
-  Atomics.store(ctrl, TID, tid);
-  const end = (): void => {
-    Atomics.store(ctrl, STATE, STATE_ENDED);
-    Atomics.notify(ctrl, STATE);
-  };
   const vcpu = Vcpu.attach(wd.vcpu);
-  const loop = new VcpuLoop(vcpu, ctrl);
+  const loop = new VcpuLoop(vcpu, new Int32Array(wd.control));
+  const end = (): void => loop.ended();
   try {
     await loop.load(wd.handler, wd.ram, wd.data);
   } catch (e) {
@@ -58,9 +39,7 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
   };
   let reason: VcpuEndReason | undefined;
 
-  Atomics.store(ctrl, STARTED, 1);
-  Atomics.store(ctrl, STATE, STATE_RUNNING);
-  Atomics.notify(ctrl, STATE);
+  loop.started(tid);
   const t0 = process.hrtime.bigint();
   try {
     for (;;) {
@@ -69,19 +48,10 @@ async function runJob(wd: VcpuWorkerData): Promise<void> {
         reason = loop.reason;
         break;
       }
-      if (step === "interrupted") {
-        let cmd = Atomics.load(ctrl, CMD);
-        if (cmd === CMD_PAUSE) {
-          Atomics.store(ctrl, STATE, STATE_PAUSED);
-          Atomics.notify(ctrl, STATE);
-          while ((cmd = Atomics.load(ctrl, CMD)) === CMD_PAUSE) Atomics.wait(ctrl, CMD, CMD_PAUSE);
-          Atomics.store(ctrl, STATE, STATE_RUNNING);
-          Atomics.notify(ctrl, STATE);
-        }
-        if (cmd === CMD_STOP) {
-          reason = "host";
-          break;
-        }
+      // A paused worker parks in Atomics.wait (no CPU, and KVM_RUN stays on this thread).
+      if (step === "interrupted" && (await loop.command((c, i, v) => Atomics.wait(c, i, v))) === CMD_STOP) {
+        reason = "host";
+        break;
       }
     }
   } catch (e) {
