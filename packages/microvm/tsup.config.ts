@@ -110,7 +110,7 @@ const toCommonJs: TsupPlugin = {
  * - command-line (every command but `--version`): the flags, --help, the errors; compiled from the
  *   compile cache like the other chunks, which the bin itself cannot be;
  * - surface (--info-mtree without a kernel): the platform, the layout, the address spaces;
- * - planning (every run): the machine, the planner and the codecs;
+ * - planning (every run): the machine, the planner and the codecs (and the small-footprint switch);
  * - plan-printer (--print-plan; both engines): QEMU's command line and user networking, whose
  *   helper start-up (child_process) --info-mtree never loads;
  * - one group per engine, and one per device backend (tap, pty, image lock, terminal), loaded only
@@ -124,7 +124,7 @@ const lazyGroups: Plugin = {
     const groups: Record<string, { readonly members: readonly string[]; readonly uses: readonly string[] }> = {
       "command-line": { members: [at("cli", "main.ts")], uses: [] },
       surface: { members: [at("surface.ts"), at("engine-choice.ts"), at("platform.ts")], uses: [] },
-      planning: { members: [at("machine.ts"), at("plan.ts")], uses: ["surface"] },
+      planning: { members: [at("machine.ts"), at("plan.ts"), at("node", "footprint.ts")], uses: ["surface"] },
       "plan-printer": { members: [at("format-plan.ts"), at("qemu", "command.ts"), at("node", "user-net.ts"), at("node", "passt.ts")], uses: ["planning"] },
       "qemu-engine": { members: [at("qemu", "machine.ts")], uses: ["planning", "plan-printer"] },
       "kvm-engine": { members: [at("kvm-machine.ts")], uses: ["planning", "plan-printer"] },

@@ -65,6 +65,7 @@ export type {
   QemuDeviceArgs,
 } from "./devices/kind.js";
 export { checkHostForwards, parseHostfwd, type HostForward } from "./host-forward.js";
+export { SMALL_FOOTPRINT_V8_FLAGS, useSmallFootprint } from "./node/footprint.js";
 export { passtUnavailableReason, passtArguments, parsePasstReport, type PasstReport } from "./node/passt.js";
 export { createMachine, planFor, resolveEngine, kvmUnavailableReason } from "./machine.js";
 export type {

@@ -114,9 +114,19 @@ describe("parseCommandLine: the seed's flags", () => {
     expect(config(["-M", "microvm", "-kernel", "k"]).vcpuThreads).toBeUndefined();
   });
 
+  it("--footprint small|default; default when absent; anything else is refused", () => {
+    expect(config(["-M", "microvm", "-kernel", "k", "--footprint", "small"]).footprint).toBe("small");
+    expect(config(["-M", "microvm", "-kernel", "k", "--footprint", "default"]).footprint).toBe("default");
+    expect(config(["-M", "microvm", "-kernel", "k"]).footprint).toBe("default");
+    // --footprint small says nothing of --vcpu-threads by itself: the run picks native on the kvm engine
+    expect(config(["-M", "microvm", "-kernel", "k", "--footprint", "small"]).vcpuThreads).toBeUndefined();
+    expect(parseError(["-M", "microvm", "-kernel", "k", "--footprint", "tiny"])).toBe('--footprint: expected small or default, got "tiny"');
+    expect(parseError(["-M", "microvm", "-kernel", "k", "--footprint"])).toBe("--footprint: requires an argument");
+  });
+
   it("names an unsupported flag and lists the supported ones", () => {
     const m = parseError(["-M", "microvm", "-kernel", "k", "-vga", "std"]);
-    expect(m).toMatch(/^-vga: unsupported option; supported: -M, -m, -smp, -kernel, -append, -initrd, -nodefaults, -no-user-config, -chardev, -device, -drive, -netdev, -serial, -cpu, -accel, -enable-kvm, -nographic, -display, -no-reboot, --engine, --vcpu-threads, --info-mtree, --print-plan, --help, --version/);
+    expect(m).toMatch(/^-vga: unsupported option; supported: -M, -m, -smp, -kernel, -append, -initrd, -nodefaults, -no-user-config, -chardev, -device, -drive, -netdev, -serial, -cpu, -accel, -enable-kvm, -nographic, -display, -no-reboot, --engine, --vcpu-threads, --footprint, --info-mtree, --print-plan, --help, --version/);
   });
 
   it.each<[string[], RegExp]>([

@@ -63,6 +63,11 @@ process.on("exit", () => {
     if (m) appendFileSync(out, "native " + m[1] + "\\n");
   }
   for (const m of builtins) appendFileSync(out, "builtin " + m + "\\n");
+  // With --allow-natives-syntax: can V8 still optimise a function (bit 4 of the status: TurboFan)?
+  if (process.env.MICROVM_V8_PROBE === "1") {
+    const status = new Function("f", "%PrepareFunctionForOptimization(f); f(1); f(2); %OptimizeFunctionOnNextCall(f); f(3); return %GetOptimizationStatus(f);")((a) => a * 2 + 1);
+    appendFileSync(out, "turbofan " + ((status & 16) !== 0) + "\\n");
+  }
 });
 `;
 
@@ -83,6 +88,8 @@ interface Loaded {
   readonly native: readonly string[];
   /** Node's own modules (process.moduleLoadList), e.g. `NativeModule net`. */
   readonly builtins: readonly string[];
+  /** With MICROVM_V8_PROBE=1: whether V8 optimised a function at exit (`true`/`false`). */
+  readonly turbofan: readonly string[];
 }
 
 /** What a file of ours is, by a definition it holds (identifiers are kept in dist/). */
@@ -108,11 +115,11 @@ const ROLES: readonly (readonly [string, string])[] = [
 
 let dir = "";
 
-function run(args: readonly string[], env: Record<string, string> = {}): Loaded {
+function run(args: readonly string[], env: Record<string, string> = {}, nodeArgs: readonly string[] = []): Loaded {
   // MICROVM_LOADED_ESM=0: without the ES module hook (which starts a thread), for Node's own modules.
   const log = join(dir, `loaded-${Math.random().toString(36).slice(2)}.log`);
   writeFileSync(log, "");
-  const r = spawnSync(process.execPath, ["--require", join(dir, "preload.cjs"), BIN, ...args], {
+  const r = spawnSync(process.execPath, [...nodeArgs, "--require", join(dir, "preload.cjs"), BIN, ...args], {
     encoding: "utf8",
     env: { ...process.env, HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent", MICROVM_LOADED_LOG: log, ...env },
     timeout: process.env["MICROVM_NESTED"] === "1" ? 600_000 : 60_000,
@@ -127,7 +134,7 @@ function run(args: readonly string[], env: Record<string, string> = {}): Loaded 
     const text = readFileSync(join(DIST, f), "utf8");
     for (const [marker, role] of ROLES) if (text.includes(marker)) roles.add(role);
   }
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ours, roles, files, esm, native: strip("native"), builtins: strip("builtin") };
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ours, roles, files, esm, native: strip("native"), builtins: strip("builtin"), turbofan: strip("turbofan") };
 }
 
 /** The command line's chunk of this build (dist/cli-command-line-<hash>.cjs). */
@@ -291,6 +298,17 @@ describe("what the microvm bin loads", () => {
       expect(l.esm).toEqual([]);
     });
 
+    it("--footprint small: V8 runs the machine without its optimising compiler (negative control: without the flag, the same probe is optimised)", () => {
+      const args = ["-M", "microvm,legacy", "-accel", "tcg", "-m", "64m", "-kernel", kernel, "-nodefaults", "-no-user-config", "-serial", "stdio"];
+      const small = run([...args, "--footprint", "small"], { MICROVM_V8_PROBE: "1", MICROVM_LOADED_ESM: "0" }, ["--allow-natives-syntax"]);
+      expect(small.code, small.stderr).toBe(0);
+      expect(small.stdout).toBe("hi\n");
+      expect(small.turbofan).toEqual(["false"]);
+      const plain = run(args, { MICROVM_V8_PROBE: "1", MICROVM_LOADED_ESM: "0" }, ["--allow-natives-syntax"]);
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(plain.turbofan).toEqual(["true"]);
+    });
+
     it("negative control: a -chardev pty loads the pty backend, the libc bindings and koffi's native library", () => {
       const l = run(["-M", "microvm,legacy", "-accel", "tcg", "-m", "64m", "-kernel", kernel, "-nodefaults", "-no-user-config", "-serial", "stdio",
         "-chardev", "pty,id=c0", "-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0"]);
@@ -327,6 +345,18 @@ describe("what the microvm bin loads", () => {
       expect(l.files.filter((f) => isKvmPackage(f) && /(vcpu|io)-worker\.js$/.test(f))).toEqual([]);
       // (worker_threads itself is loaded by the recorder's module hooks, which run on a worker.)
       for (const m of ["child_process", "crypto"]) expect(l.builtins, m).not.toContain(`NativeModule ${m}`);
+    }, 600_000);
+
+    it("--footprint small runs the vCPUs on native threads unless --vcpu-threads says otherwise", () => {
+      const args = ["-M", "microvm,legacy", "--engine", "kvm", "--footprint", "small", "-m", "64m", "-kernel", kernel, "-nodefaults", "-no-user-config", "-serial", "stdio", "-device", "virtio-rng-device"];
+      const small = run(args, { MICROVM_V8_PROBE: "1" }, ["--allow-natives-syntax"]);
+      expect(small.code, small.stderr).toBe(0);
+      expect(small.stdout).toBe("hi\n");
+      expect(small.turbofan).toEqual(["false"]);
+      expect(small.files.filter((f) => isKvmPackage(f) && /(vcpu|io)-worker\.js$/.test(f))).toEqual([]);
+      const workers = run([...args, "--vcpu-threads", "worker"]);
+      expect(workers.code, workers.stderr).toBe(0);
+      expect(workers.files.filter((f) => isKvmPackage(f) && /(vcpu|io)-worker\.js$/.test(f)).length).toBe(2);
     }, 600_000);
 
     it("a board without virtio devices starts no I/O thread: the vCPU worker only", () => {

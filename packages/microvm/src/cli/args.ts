@@ -97,6 +97,11 @@ export interface CliConfig {
   readonly engine: "kvm" | "qemu" | "auto";
   /** `--vcpu-threads worker|native`: how the kvm engine runs its vCPUs, when given. */
   readonly vcpuThreads?: "worker" | "native";
+  /**
+   * `--footprint small|default`: `small` applies the V8 settings of `useSmallFootprint` and, on
+   * the kvm engine, makes `native` the default of `--vcpu-threads`. Default `default`.
+   */
+  readonly footprint: "small" | "default";
   /** `-accel tcg|kvm` or `-enable-kvm` (QEMU's spellings), when given. */
   readonly accel?: "kvm" | "tcg";
   /**
@@ -134,6 +139,7 @@ export const SUPPORTED_FLAGS: readonly (readonly [flag: string, arg: string, wha
   ["-no-reboot", "", "accepted for QEMU's command lines: a guest reset always ends the run (exit status 0)"],
   ["--engine", "kvm|qemu|auto", "kvm: in this process on /dev/kvm; qemu: in qemu-system-x86_64; auto (default): kvm if /dev/kvm opens, else qemu with tcg"],
   ["--vcpu-threads", "worker|native", "kvm engine: a Node worker per vCPU (default; ~10 MiB each, fastest exits) or a native thread per vCPU (~0.5 MiB each, exits served on the main thread)"],
+  ["--footprint", "small|default", "small: the least memory, not the fastest exits: V8 without its optimising compiler and with a fixed young generation, and (kvm engine) --vcpu-threads native unless given; default: neither"],
   ["--info-mtree", "", "print the machine's exposed surface (QEMU's `info mtree` format) for the chosen engine and exit"],
   ["--print-plan", "", "print the engine, the plan (memory map, transports, command line) and the QEMU command line that would run, and exit"],
   ["--help", "", "this help"],
@@ -273,7 +279,7 @@ function readUserConfig(path: string): string[] {
   return out;
 }
 
-const FLAGS_WITH_VALUE = new Set(["M", "machine", "m", "smp", "kernel", "append", "initrd", "chardev", "device", "drive", "netdev", "serial", "accel", "cpu", "display", "engine", "vcpu-threads"]);
+const FLAGS_WITH_VALUE = new Set(["M", "machine", "m", "smp", "kernel", "append", "initrd", "chardev", "device", "drive", "netdev", "serial", "accel", "cpu", "display", "engine", "vcpu-threads", "footprint"]);
 const FLAGS_BARE = new Set(["nodefaults", "no-user-config", "info-mtree", "print-plan", "enable-kvm", "nographic", "no-reboot", "help", "h", "version"]);
 
 /**
@@ -354,6 +360,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   let printPlan = false;
   let engine: "kvm" | "qemu" | "auto" = "auto";
   let vcpuThreads: "worker" | "native" | undefined;
+  let footprint: "small" | "default" = "default";
   let accel: "kvm" | "tcg" | undefined;
   let cpu: "host" | "max" | undefined;
   const setAccel = (f: string, a: string): void => {
@@ -455,6 +462,10 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       case "vcpu-threads":
         if (v !== "worker" && v !== "native") throw bad(`--vcpu-threads: expected worker or native, got ${JSON.stringify(v)}`);
         vcpuThreads = v;
+        break;
+      case "footprint":
+        if (v !== "small" && v !== "default") throw bad(`--footprint: expected small or default, got ${JSON.stringify(v)}`);
+        footprint = v;
         break;
       case "chardev": {
         // `server` is a listening option of socket chardevs; QEMU accepts it on every chardev
@@ -597,6 +608,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       printPlan,
       engine,
       ...(vcpuThreads !== undefined ? { vcpuThreads } : {}),
+      footprint,
       ...(accel !== undefined ? { accel } : {}),
       ...(cpu !== undefined ? { cpu } : {}),
     },

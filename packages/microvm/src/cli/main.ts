@@ -226,6 +226,9 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     for (const n of chosen.notes) io.err(`microvm: ${n}\n`);
   }
 
+  // --footprint small: V8's settings before any of the run's code gets hot (node/footprint.ts).
+  if (config.footprint === "small") await (await import("../node/footprint.js")).useSmallFootprint();
+
   // Host side of the devices, opened in command-line order; each registers its own cleanup.
   const drives = new Map<string, { fd?: number; size?: number; readOnly: boolean; file: string }>();
   for (const d of config.drives) {
@@ -307,12 +310,13 @@ async function run(config: CliConfig, io: CliIo, cleanups: (() => void)[]): Prom
     });
   }
 
+  const vcpuThreads = config.vcpuThreads ?? (config.footprint === "small" ? "native" : undefined);
   const options: MachineOptions = {
     ...board,
     devices,
     engine,
     accel,
-    ...(config.vcpuThreads !== undefined && engine === "kvm" ? { vcpuThreads: config.vcpuThreads } : {}),
+    ...(vcpuThreads !== undefined && engine === "kvm" ? { vcpuThreads } : {}),
     serial: config.legacy ? { type: "fd", fd: config.serial === "stdio" ? 1 : nullFd() } : { type: "stream" },
   };
   const machine: Machine =
