@@ -110,9 +110,10 @@ const toCommonJs: TsupPlugin = {
  * - command-line (every command but `--version`): the flags, --help, the errors; compiled from the
  *   compile cache like the other chunks, which the bin itself cannot be;
  * - surface (--info-mtree without a kernel): the platform, the layout, the address spaces;
- * - planning (every run): the machine, the planner and the codecs (and the small-footprint switch);
+ * - planning (every run): the machine, the planner and the codecs;
  * - plan-printer (--print-plan; both engines): QEMU's command line and user networking, whose
  *   helper start-up (child_process) --info-mtree never loads;
+ * - footprint (`--footprint small`): V8's settings;
  * - one group per engine, and one per device backend (tap, pty, image lock, terminal), loaded only
  *   when a device of that kind is configured.
  */
@@ -124,7 +125,10 @@ const lazyGroups: Plugin = {
     const groups: Record<string, { readonly members: readonly string[]; readonly uses: readonly string[] }> = {
       "command-line": { members: [at("cli", "main.ts")], uses: [] },
       surface: { members: [at("surface.ts"), at("engine-choice.ts"), at("platform.ts")], uses: [] },
-      planning: { members: [at("machine.ts"), at("plan.ts"), at("node", "footprint.ts")], uses: ["surface"] },
+      planning: { members: [at("machine.ts"), at("plan.ts")], uses: ["surface"] },
+      // its own: it has an import() (node:v8, for the library's ES module build), and a chunk with
+      // one is compiled without the compile cache (cli.ts), which the planning chunk must not lose
+      footprint: { members: [at("node", "footprint.ts")], uses: [] },
       "plan-printer": { members: [at("format-plan.ts"), at("qemu", "command.ts"), at("node", "user-net.ts"), at("node", "passt.ts")], uses: ["planning"] },
       "qemu-engine": { members: [at("qemu", "machine.ts")], uses: ["planning", "plan-printer"] },
       "kvm-engine": { members: [at("kvm-machine.ts")], uses: ["planning", "plan-printer"] },

@@ -298,6 +298,20 @@ describe("what the microvm bin loads", () => {
       expect(l.esm).toEqual([]);
     });
 
+    it("every chunk the run loads is compiled from the compile cache (a chunk holding an import() is not; negative control: --footprint small's own chunk, which holds one)", () => {
+      const args = ["-M", "microvm,legacy", "-accel", "tcg", "-m", "64m", "-kernel", kernel, "-nodefaults", "-no-user-config", "-serial", "stdio"];
+      const cache = join(dir, "v8-cache-qemu");
+      const l = run(args, { MICROVM_COMPILE_CACHE: cache });
+      expect(l.code, l.stderr).toBe(0);
+      const chunks = l.ours.filter((f) => f.startsWith("cli-"));
+      expect(chunks.length).toBeGreaterThan(2);
+      expect(readdirSync(cache).sort()).toEqual(chunks.map((c) => `${c}.v8`).sort());
+      const small = run([...args, "--footprint", "small"], { MICROVM_COMPILE_CACHE: join(dir, "v8-cache-small") });
+      expect(small.code, small.stderr).toBe(0);
+      const uncached = small.ours.filter((f) => f.startsWith("cli-") && !readdirSync(join(dir, "v8-cache-small")).includes(`${f}.v8`));
+      expect(uncached).toEqual([expect.stringMatching(/^cli-footprint-[A-Z0-9]+\.cjs$/)]);
+    });
+
     it("--footprint small: V8 runs the machine without its optimising compiler (negative control: without the flag, the same probe is optimised)", () => {
       const args = ["-M", "microvm,legacy", "-accel", "tcg", "-m", "64m", "-kernel", kernel, "-nodefaults", "-no-user-config", "-serial", "stdio"];
       const small = run([...args, "--footprint", "small"], { MICROVM_V8_PROBE: "1", MICROVM_LOADED_ESM: "0" }, ["--allow-natives-syntax"]);
