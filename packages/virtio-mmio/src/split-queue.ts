@@ -3,7 +3,7 @@
  * @module
  */
 import { Vring as VringExport, VringFlag as VringFlagExport } from "./constants.js";
-import type { GuestMemory } from "./guest-memory.js";
+import type { GuestMemory, GuestRegionAccess } from "./guest-memory.js";
 import { VirtioError } from "./errors.js";
 import type { HostileCheck } from "./hostile.js";
 
@@ -15,6 +15,8 @@ const VringFlag: typeof VringFlagExport = { ...VringFlagExport };
 const TWO32 = 4294967296;
 /** High words at or above this make an address beyond 2^53, i.e. outside any region. */
 const HI_LIMIT = 0x200000;
+/** The most descriptors a chain popped without the general walk has (SplitQueue's `short`). */
+const SHORT_CHAIN = 4;
 
 /**
  * One descriptor chain popped from a queue: its head index and its buffers, device-readable
@@ -38,9 +40,9 @@ export class DescriptorChain {
   /** Number of buffers; `addresses` and `lengths` are valid up to it. */
   count = 0;
   /** Guest-physical address of each buffer (first `count` entries). */
-  addresses: Float64Array = new Float64Array(4);
+  addresses: Float64Array = new Float64Array(SHORT_CHAIN);
   /** Length of each buffer (first `count` entries). */
-  lengths: Uint32Array = new Uint32Array(4);
+  lengths: Uint32Array = new Uint32Array(SHORT_CHAIN);
   /** How many leading buffers are device-readable. */
   readableCount = 0;
   /** Total bytes of the device-readable buffers. */
@@ -49,6 +51,13 @@ export class DescriptorChain {
   writableBytes = 0;
   /** The queue epoch the chain was popped in; completions from an older epoch are dropped. */
   readonly epoch: number;
+  /**
+   * The one guest-memory region every non-empty buffer of the chain lies in, when the queue
+   * knows it without another look-up (most chains, once one has been popped); undefined
+   * otherwise, and always while the memory has an access hook. A request path may address the
+   * buffers through it (`region.bytes[addr - region.start]`) with no further bounds check.
+   */
+  region: GuestRegionAccess | undefined = undefined;
 
   /**
    * Creates an empty chain; {@link SplitQueue.pop} makes and fills them.
@@ -260,6 +269,7 @@ export class SplitQueue {
    */
   private bufStart = 1;
   private bufEnd = 0;
+  private bufRegion: GuestRegionAccess | undefined = undefined;
   private inFlightCount = 0;
   /**
    * One chain object per head, reused: a head is never in flight twice (`head-in-flight`), and
@@ -482,7 +492,7 @@ export class SplitQueue {
       this.fail("head-in-flight", `avail.ring: head ${head} is still in use by the device`);
       return undefined;
     }
-    const chain = this.single(head) ?? this.walk(head);
+    const chain = this.short(head) ?? this.walk(head);
     if (chain === undefined) return undefined;
     this.inFlight[head] = 1;
     this.inFlightCount++;
@@ -631,28 +641,60 @@ export class SplitQueue {
   }
 
   /**
-   * The common chain, as Linux's virtio-net posts and sends them: one direct descriptor (no NEXT,
-   * no INDIRECT) in the region the last chain's buffers lay in. None of `walk`'s shape checks can
-   * fire on it; undefined for any other chain, which `walk` then takes from the start.
+   * The common chain: up to {@link SHORT_CHAIN} direct descriptors (no INDIRECT), readable ones
+   * first, every buffer in the region the last chain's buffers lay in: what Linux's virtio-net
+   * posts and sends (one descriptor) and a virtio-blk request (header, data, status). Nothing of
+   * `walk`'s checks can fire on such a chain, so they are not made: it gives up (undefined) at the
+   * first thing that differs (an indirect table, a buffer elsewhere, a readable buffer after a
+   * writable one, a next index out of range, more descriptors than the limit, a total of 2^32
+   * bytes or more), and `walk` then takes the chain from the start and reports what is
+   * wrong. It fills the pooled chain as it goes: the chain is not in flight, and `walk` resets it.
    */
-  private single(head: number): DescriptorChain | undefined {
+  private short(head: number): DescriptorChain | undefined {
     const table = this.desc as DataView;
-    const off = head * 16;
-    const flags = table.getUint16(off + 12, true);
-    if ((flags & (VringFlag.DescNext | VringFlag.DescIndirect)) !== 0) return undefined;
-    const lo = table.getUint32(off, true);
-    const hi = table.getUint32(off + 4, true);
-    const len = table.getUint32(off + 8, true);
-    const addr = hi < HI_LIMIT ? hi * TWO32 + lo : Number.POSITIVE_INFINITY;
-    if (len !== 0 && !(addr >= this.bufStart && addr + len <= this.bufEnd)) return undefined;
+    const size = this.sizeV;
+    const start = this.bufStart;
+    const end = this.bufEnd;
     const chain = this.pool[head] ?? (this.pool[head] = new DescriptorChain(head, this.epochV));
-    chain.addresses[0] = addr; // (a chain has room for 4 buffers from the start)
-    chain.lengths[0] = len;
-    chain.count = 1;
-    const writable = (flags & VringFlag.DescWrite) !== 0;
-    chain.readableCount = writable ? 0 : 1;
-    chain.readableBytes = writable ? 0 : len;
-    chain.writableBytes = writable ? len : 0;
+    const addrs = chain.addresses; // room for SHORT_CHAIN buffers from the start
+    const lens = chain.lengths;
+    let i = head;
+    let n = 0;
+    let readable = 0;
+    let readBytes = 0;
+    let writeBytes = 0;
+    for (;;) {
+      const off = i * 16;
+      // flags (le16 @12) and next (le16 @14) in one little-endian load.
+      const fn = table.getUint32(off + 12, true);
+      if ((fn & VringFlag.DescIndirect) !== 0) return undefined;
+      const lo = table.getUint32(off, true);
+      const hi = table.getUint32(off + 4, true);
+      const len = table.getUint32(off + 8, true);
+      const addr = hi < HI_LIMIT ? hi * TWO32 + lo : Number.POSITIVE_INFINITY;
+      if (len !== 0 && !(addr >= start && addr + len <= end)) return undefined;
+      if ((fn & VringFlag.DescWrite) !== 0) writeBytes += len;
+      else {
+        if (n !== readable) return undefined; // readable after writable
+        readable++;
+        readBytes += len;
+      }
+      addrs[n] = addr;
+      lens[n] = len;
+      n++;
+      if ((fn & VringFlag.DescNext) === 0) break;
+      // (A table smaller than SHORT_CHAIN needs no check of its own: a chain longer than it
+      // repeats a descriptor, so it loops and never ends within SHORT_CHAIN steps.)
+      if (n === SHORT_CHAIN) return undefined;
+      i = fn >>> 16;
+      if (i >= size) return undefined;
+    }
+    if (readBytes + writeBytes >= TWO32) return undefined;
+    chain.count = n;
+    chain.readableCount = readable;
+    chain.readableBytes = readBytes;
+    chain.writableBytes = writeBytes;
+    chain.region = this.bufRegion;
     return chain;
   }
 
@@ -732,7 +774,11 @@ export class SplitQueue {
       if (++hops >= tableLen) return this.bad("chain-loop", `chain ${head}: descriptor loop (more than ${tableLen} hops)`);
       i = next;
     }
-    if (miss < 0) return chain;
+    if (miss < 0) {
+      chain.region = this.bufRegion;
+      return chain;
+    }
+    chain.region = undefined;
     // Buffers are checked once the chain's shape is known to be sane (loops, lengths, indirect).
     const bad = mem.firstOutside(chain.addresses, chain.lengths, chain.count);
     if (bad >= 0) {
@@ -746,6 +792,7 @@ export class SplitQueue {
     if (r !== undefined) {
       this.bufStart = r.start;
       this.bufEnd = r.end;
+      this.bufRegion = r;
     }
     return chain;
   }

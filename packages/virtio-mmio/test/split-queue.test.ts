@@ -3,6 +3,7 @@
  * the check it reports and the detail naming the field and the limit, the limits themselves
  * (limit passes, limit + 1 fails), and the ring bookkeeping (used elements, suppression, epochs).
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { GuestMemory, SplitQueue, VirtioError, VringFlag, isVirtioError, type DescriptorChain } from "../src/index.ts";
 
@@ -409,6 +410,188 @@ describe("SplitQueue.pop: direct chains", () => {
     const b = r.q.pop()!;
     expect(bufs(b)).toEqual([[0x4300, 5]]);
     expect([b.count, b.readableCount, b.readableBytes, b.writableBytes]).toEqual([1, 0, 0, 5]);
+  });
+});
+
+describe("SplitQueue.pop: the short path against the general walk", () => {
+  // A queue pops a short direct chain whose buffers lie in the region it remembers without the
+  // general walk (SplitQueue's `short`). Differential property: the same random descriptor table
+  // popped from a cold queue (no region remembered: every chain with a non-empty buffer takes
+  // the walk) and from a warm one (region A remembered, so short chains there take the short
+  // path) gives the same chain or the same violation. The outcomes are counted, so that the run
+  // shows it reached the short path's every exit (limits: 4 descriptors, the region's edges, a
+  // readable buffer after a writable one; 2^32 bytes in all needs a larger region: below).
+  const RUNS = Number(process.env["VIRTIO_PROP_RUNS"] ?? 4000);
+  const SEED = Number(process.env["VIRTIO_PROP_SEED"] ?? Date.now() % 2 ** 31);
+  const addrArb = fc.oneof(
+    fc.integer({ min: 0x4000, max: 0x8000 }), // inside A, clear of the rings
+    fc.constantFrom(A_END - 16, A_END - 1, A_END, C_START, C_END - 4, 0x18000, 2 ** 32 + 0x4000, 2 ** 53 + 2 ** 40),
+  );
+  const lenArb = fc.oneof(fc.integer({ min: 0, max: 64 }), fc.constantFrom(16, 0x1000, A_END, 2 ** 31, 2 ** 32 - 1));
+  const flagsArb = fc.constantFrom(0, N, W, N | W, N | W, N, I, N | I, W | I);
+  type Desc = { addr: number; len: number; flags: number; next: number };
+  // Random tables: mostly broken chains.
+  const randomArb = fc.integer({ min: 0, max: 3 }).chain((k) => {
+    const size = 1 << k;
+    const desc = fc.record({ addr: addrArb, len: lenArb, flags: flagsArb, next: fc.integer({ min: 0, max: size }) });
+    return fc.record({ size: fc.constant(size), descs: fc.array(desc, { minLength: size, maxLength: size }), head: fc.integer({ min: 0, max: size - 1 }), indirect: fc.boolean() });
+  });
+  // Well-formed chains of 1..8 descriptors in region A (readable ones first), each with at most
+  // one thing changed: what a driver sends, and one step off it.
+  const CHANGES = ["none", "none", "addr", "len", "write-order", "next", "loop", "indirect"] as const;
+  const chainArb = fc
+    .record({
+      k: fc.integer({ min: 0, max: 3 }),
+      length: fc.integer({ min: 1, max: 8 }),
+      readable: fc.integer({ min: 0, max: 8 }),
+      head: fc.nat(),
+      lens: fc.array(fc.integer({ min: 0, max: 0x200 }), { minLength: 8, maxLength: 8 }),
+      change: fc.constantFrom(...CHANGES),
+      at: fc.nat(),
+      addr: addrArb,
+      len: lenArb,
+      indirect: fc.boolean(),
+    })
+    .map(({ k, length, readable, head, lens, change, at, addr, len, indirect }) => {
+      const size = 1 << k;
+      const n = Math.min(length, size);
+      const h = head % size;
+      const descs: Desc[] = Array.from({ length: size }, () => ({ addr: 0x4000, len: 0, flags: 0, next: 0 }));
+      for (let j = 0; j < n; j++) {
+        const i = (h + j) % size;
+        descs[i] = { addr: 0x4000 + 0x200 * i, len: lens[j] as number, flags: (j < n - 1 ? N : 0) | (j >= Math.min(readable, n) ? W : 0), next: (i + 1) % size };
+      }
+      const i = (h + (at % n)) % size;
+      const d = descs[i] as Desc;
+      if (change === "addr") d.addr = addr;
+      else if (change === "len") d.len = len;
+      else if (change === "write-order") d.flags ^= W;
+      else if (change === "next") d.next = size;
+      else if (change === "loop") (d.flags |= N), (d.next = h);
+      else if (change === "indirect") d.flags |= I;
+      return { size, descs, head: h, indirect };
+    });
+  const tableArb = fc.oneof(randomArb, chainArb);
+
+  function popWith(t: { size: number; descs: Desc[]; head: number; indirect: boolean }, warm: boolean): unknown {
+    const r = rig({ size: t.size, maxSize: 8, indirect: t.indirect });
+    if (warm) {
+      // One chain in region A first, completed: the queue now remembers A.
+      r.desc(0, 0x9000, 4, W);
+      r.post(0);
+      r.q.addUsed(r.q.pop()!, 0);
+      expect(r.violations).toEqual([]);
+    }
+    t.descs.forEach((d, i) => r.desc(i, d.addr, d.len, d.flags, d.next));
+    r.post(t.head);
+    const c = r.q.pop();
+    const got = c === undefined ? { violations: r.violations } : { bufs: bufs(c), readable: [c.readableCount, c.readableBytes], writable: c.writableBytes };
+    return got;
+  }
+
+  it("pops the same chain, or reports the same violation, warm or cold", () => {
+    const outcomes = new Map<string, number>();
+    fc.assert(
+      fc.property(tableArb, (t) => {
+        const cold = popWith(t, false) as { bufs?: [number, number][]; violations?: [string, string][] };
+        const warm = popWith(t, true);
+        expect(warm).toEqual(cold);
+        const k = cold.bufs ? `chain of ${cold.bufs.length}` : (cold.violations?.[0]?.[0] ?? "nothing");
+        outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+    console.log(`short path vs walk (seed ${SEED}): ${JSON.stringify(Object.fromEntries([...outcomes].sort()))}`);
+    for (const k of ["chain of 1", "chain of 2", "chain of 3", "chain of 4", "buffer-outside-memory", "write-before-read", "next-out-of-range", "chain-loop", "length-overflow", "indirect-unnegotiated"]) {
+      expect(outcomes.get(k) ?? 0, `${k} reached`).toBeGreaterThan(0);
+    }
+  });
+
+  it("gives a chain the region its buffers lie in when the queue knows it, and none otherwise (a buffer elsewhere, an access hook)", () => {
+    const r = rig();
+    const pop = (head: number, addr: number): DescriptorChain => {
+      r.desc(head, addr, 16, N, head + 1);
+      r.desc(head + 1, addr + 0x100, 8, W);
+      r.post(head);
+      const c = r.q.pop()!;
+      r.q.addUsed(c, 0);
+      return c;
+    };
+    expect(pop(0, 0x4000).region).toBeUndefined(); // the first chain: the queue learns region A
+    const a = pop(2, 0x5000).region!;
+    expect([a.start, a.end, a.bytes.length]).toEqual([0, A_END, A_END]);
+    a.bytes[0x5000] = 0x5a; // the guest's own bytes
+    expect(r.mem.read8(0x5000)).toBe(0x5a);
+    expect(pop(4, C_START).region).toBeUndefined(); // a buffer outside A: the walk, which learns C
+    expect(pop(6, C_START + 0x200).region?.start).toBe(C_START);
+    expect(r.violations).toEqual([]);
+    // With an access hook every access must go through the hook: no chain gets a region.
+    const seen: string[] = [];
+    const mem = new GuestMemory([{ guestAddress: 0n, bytes: new Uint8Array(A_END) }], { onAccess: (_a, _n, kind) => void seen.push(kind) });
+    const q = new SplitQueue({ memory: mem, maxSize: 8, onViolation: () => {} });
+    expect(q.activate({ size: 8, desc: DESC, avail: AVAIL, used: USED }, { eventIdx: false, indirect: false })).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      mem.write32(DESC + 16 * i, 0x4000 + 0x100 * i);
+      mem.write32(DESC + 16 * i + 8, 8);
+      mem.write16(AVAIL + 4 + 2 * i, i);
+      mem.write16(AVAIL + 2, i + 1);
+      const c = q.pop()!;
+      expect(c.region).toBeUndefined();
+      q.addUsed(c, 0);
+    }
+    expect(seen.length).toBeGreaterThan(0);
+  });
+
+  it("a short chain of 2^32 bytes or more in all is length-overflow, one byte less is taken (a region of 1.25 GiB, never touched)", () => {
+    const big = 0x50000000;
+    const mem = new GuestMemory([{ guestAddress: 0n, bytes: new Uint8Array(big) }]);
+    const violations: [string, string][] = [];
+    const q = new SplitQueue({ memory: mem, maxSize: 8, onViolation: (c, d) => void violations.push([c, d]) });
+    expect(q.activate({ size: 8, desc: DESC, avail: AVAIL, used: USED }, { eventIdx: false, indirect: false })).toBe(true);
+    let idx = 0;
+    const chain = (lens: readonly number[]): DescriptorChain | undefined => {
+      lens.forEach((len, i) => {
+        const a = DESC + 16 * i;
+        mem.write32(a, 0x10_0000);
+        mem.write32(a + 4, 0);
+        mem.write32(a + 8, len);
+        mem.write16(a + 12, (i < lens.length - 1 ? N : 0) | W);
+        mem.write16(a + 14, i + 1);
+      });
+      mem.write16(AVAIL + 4 + 2 * (idx % 8), 0);
+      mem.write16(AVAIL + 2, ++idx);
+      return q.pop();
+    };
+    const first = chain([16]); // remembers the region
+    q.addUsed(first!, 0);
+    const q30 = 0x4000_0000;
+    const ok = chain([q30, q30, q30, q30 - 1]);
+    expect(ok && [ok.count, ok.writableBytes]).toEqual([4, 2 ** 32 - 1]);
+    q.addUsed(ok!, 0);
+    expect(chain([q30, q30, q30, q30])).toBeUndefined();
+    expect(violations).toEqual([["length-overflow", "chain 0: total length expected below 2^32, got 4294967296"]]);
+  });
+
+  it("takes chains of up to 4 descriptors and the queue size on the short path and longer ones through the walk, the same either way", () => {
+    // Chains of 1..8 descriptors in region A on a warm queue of size 8: each pops with its
+    // buffers in order, whichever path took it.
+    for (let n = 1; n <= 8; n++) {
+      const r = rig();
+      r.desc(0, 0x9000, 4, W);
+      r.post(0);
+      r.q.addUsed(r.q.pop()!, 0);
+      for (let i = 0; i < n; i++) r.desc(i, 0x4000 + 0x100 * i, 16 + i, (i < n - 1 ? N : 0) | (i >= n / 2 ? W : 0), i + 1);
+      r.post(0);
+      const c = r.q.pop()!;
+      expect(bufs(c)).toEqual(Array.from({ length: n }, (_, i) => [0x4000 + 0x100 * i, 16 + i]));
+      const readable = Math.ceil(n / 2);
+      expect([c.readableCount, c.readableBytes, c.writableBytes]).toEqual([
+        readable,
+        Array.from({ length: readable }, (_, i) => 16 + i).reduce((a, b) => a + b, 0),
+        Array.from({ length: n - readable }, (_, i) => 16 + readable + i).reduce((a, b) => a + b, 0),
+      ]);
+      expect(r.violations).toEqual([]);
+    }
   });
 });
 

@@ -4,7 +4,7 @@
  * (`--vcpu-threads native`), is V8 working harder than a VMM's main thread needs: its optimising
  * compiler (TurboFan: its machine code pages in the node binary, its compile zones) as soon as
  * the exit path gets hot, and a young generation that grows to several MiB. Measured on the test
- * guest (docs/performance.md, "The small-footprint mode"): each setting saves 2–5 MiB of peak RSS,
+ * guest with 2 vCPUs, blk and rng: each setting saves 2–5 MiB of peak RSS,
  * and neither changed the run's wall time or the blk guest's throughput there, because what
  * bounds a native vCPU's exit is the thread wake-ups, not the speed of the JavaScript.
  */

@@ -3,7 +3,7 @@
  * @module
  */
 import { Feature as FeatureExport } from "../constants.js";
-import type { DescriptorChain } from "../split-queue.js";
+import type { DescriptorChain, SplitQueue } from "../split-queue.js";
 import type { DeviceHost, VirtioDevice } from "../transport.js";
 
 // Module-local copies: some loaders (tsx, CJS interop) turn imported constants into getters,
@@ -107,13 +107,15 @@ export abstract class DeviceBase implements VirtioDevice {
    * Pops and handles every available chain of queue `index`, re-checking after re-enabling
    * notifications, then raises at most one interrupt for the batch.
    * @param index - queue index
-   * @param handle - called for each chain
+   * @param handle - called for each chain, with the queue it came from (a handler that completes
+   * the chain before it returns may add its used element there directly: the batch's interrupt
+   * covers it)
    * @example
    * ```ts
    * this.drain(0, (c) => this.complete(0, c, 0));
    * ```
    */
-  protected drain(index: number, handle: (chain: DescriptorChain) => void): void {
+  protected drain(index: number, handle: (chain: DescriptorChain, queue: SplitQueue) => void): void {
     const host = this.host;
     if (host === undefined) return;
     const q = host.queue(index);
@@ -121,7 +123,7 @@ export abstract class DeviceBase implements VirtioDevice {
     try {
       do {
         q.disableNotifications();
-        for (let c = q.pop(); c !== undefined; c = q.pop()) handle(c);
+        for (let c = q.pop(); c !== undefined; c = q.pop()) handle(c, q);
       } while (q.enableNotifications());
     } finally {
       this.batch--;

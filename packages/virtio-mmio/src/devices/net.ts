@@ -6,7 +6,7 @@ import type { FrameBackend, FrameSink } from "../backends.js";
 import { DeviceId as DeviceIdExport, Feature as FeatureExport, Net as NetExport, NetFeature as NetFeatureExport } from "../constants.js";
 import { VirtioError } from "../errors.js";
 import type { DescriptorChain, SplitQueue } from "../split-queue.js";
-import type { GuestMemory } from "../guest-memory.js";
+import type { GuestMemory, GuestRegionAccess } from "../guest-memory.js";
 import type { DeviceHost } from "../transport.js";
 import { DeviceBase, isThenable } from "./device-base.js";
 
@@ -39,6 +39,18 @@ export interface NetDeviceOptions {
 const BIT = (b: number): bigint => 1n << BigInt(b);
 const RX = 0;
 const TX = 1;
+
+/**
+ * Writes a received frame at offset `o` of region `r`, after its header: zero but num_buffers
+ * (1, in bytes 10..11 of the 12-byte header; the 10-byte legacy header has none), as words.
+ */
+function putFrame(r: GuestRegionAccess, o: number, hl: number, frame: Uint8Array): void {
+  const v = r.view;
+  v.setFloat64(o, 0); // 8 zero bytes
+  if (hl === Net.HeaderSize) v.setUint32(o + 8, 1 << 16, true);
+  else v.setUint16(o + 8, 0, true);
+  r.bytes.set(frame, o + hl);
+}
 
 /**
  * A virtio-net device (id 1): receive queue 0, transmit queue 1, over a {@link FrameBackend}.
@@ -206,7 +218,20 @@ export class NetDevice extends DeviceBase implements FrameSink {
     try {
       const q = host.queue(RX);
       // (A queue that is not ready pops nothing and re-arms nothing: false, the frame waits.)
-      if (this.rxInto(host, q, frame)) return true;
+      const first = q.pop();
+      if (first !== undefined) {
+        // The usual case first, here rather than in rxChain so that it runs without a call: one
+        // writable buffer that holds header and frame, in the region the queue knows it lies in.
+        const total = this.headerLen + frame.length;
+        const r = first.region;
+        const w = first.readableCount;
+        if (r !== undefined && first.count === w + 1 && first.writableBytes >= total) {
+          putFrame(r, (first.addresses[w] as number) - r.start, this.headerLen, frame);
+          if (q.addUsed(first, total)) host.signalUsed(RX);
+          return true;
+        }
+        return this.rxChain(host, q, frame, first);
+      }
       // Out of receive buffers: ask to be notified of the next one (avail_event = the next index
       // with EVENT_IDX), and try again if one was posted before the request was visible (virtio
       // 1.2 §2.7.10). The receive queue is never drained, so this is where the device re-arms
@@ -219,13 +244,17 @@ export class NetDevice extends DeviceBase implements FrameSink {
   }
 
   private rxInto(host: DeviceHost, q: SplitQueue, frame: Uint8Array): boolean {
+    const first = q.pop();
+    return first !== undefined && this.rxChain(host, q, frame, first);
+  }
+
+  /** Delivers `frame` into `first` (popped) and, with mergeable buffers, as many more as it needs. */
+  private rxChain(host: DeviceHost, q: SplitQueue, frame: Uint8Array, first: DescriptorChain): boolean {
     const mem = host.memory;
     const mrg = this.rxMrg;
     const hl = this.headerLen;
     const total = hl + frame.length;
     const hdr = hl === Net.HeaderSize ? this.hdrScratch : this.legacyHdrScratch;
-    const first = q.pop();
-    if (first === undefined) return false;
     if (!mrg || first.writableBytes >= total) {
       // One buffer holds the frame: without MRG_RXBUF it must; with it, it usually does (Linux
       // sizes mergeable buffers to the frames it sees), and then no list of buffers is made.
@@ -237,17 +266,10 @@ export class NetDevice extends DeviceBase implements FrameSink {
       }
       const w = c.readableCount;
       const a = c.addresses[w] as number;
-      const r = c.count === w + 1 ? mem.regionAt(a, total) : undefined;
-      if (r !== undefined) {
-        // The usual case: one writable buffer in one region. The header is zero but num_buffers
-        // (1, in bytes 10..11 of the 12-byte header), written as words, then the frame after it.
-        const o = a - r.start;
-        const v = r.view;
-        v.setFloat64(o, 0); // 8 zero bytes
-        if (hl === Net.HeaderSize) v.setUint32(o + 8, 1 << 16, true);
-        else v.setUint16(o + 8, 0, true);
-        r.bytes.set(frame, o + hl);
-      } else {
+      // (The chain's region, when the queue knows it, holds the whole buffer, so the frame too.)
+      const r = c.count === w + 1 ? (c.region ?? mem.regionAt(a, total)) : undefined;
+      if (r !== undefined) putFrame(r, a - r.start, hl, frame);
+      else {
         if (hl === Net.HeaderSize) {
           hdr[10] = 1; // num_buffers = 1
           hdr[11] = 0;
