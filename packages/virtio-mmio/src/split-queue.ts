@@ -648,7 +648,8 @@ export class SplitQueue {
    * first thing that differs (an indirect table, a buffer elsewhere, a readable buffer after a
    * writable one, a next index out of range, more descriptors than the limit, a total of 2^32
    * bytes or more), and `walk` then takes the chain from the start and reports what is
-   * wrong. It fills the pooled chain as it goes: the chain is not in flight, and `walk` resets it.
+   * wrong. It makes the head's pooled chain and fills it as it goes: the chain is not in flight, and
+   * `walk` resets it.
    */
   private short(head: number): DescriptorChain | undefined {
     const table = this.desc as DataView;
@@ -711,16 +712,12 @@ export class SplitQueue {
     let total = 0;
     let sawWritable = false;
     let miss = -1;
-    let chain = this.pool[head];
-    if (chain === undefined) {
-      chain = new DescriptorChain(head, this.epochV);
-      this.pool[head] = chain;
-    } else {
-      chain.count = 0;
-      chain.readableCount = 0;
-      chain.readableBytes = 0;
-      chain.writableBytes = 0;
-    }
+    // The pooled chain `short` has made (and maybe partly filled) for this head.
+    const chain = this.pool[head] as DescriptorChain;
+    chain.count = 0;
+    chain.readableCount = 0;
+    chain.readableBytes = 0;
+    chain.writableBytes = 0;
     for (;;) {
       const off = i * 16;
       const lo = table.getUint32(off, true);

@@ -530,6 +530,51 @@ describe("virtio-blk IN from a memory disk through the chain's region", () => {
     expect(r.d.hostile).toEqual([]);
   });
 
+  it("serves the same in the second memory region (its own offsets), and takes shapes it does not serve the general way", () => {
+    const r = rig((disk, off, len) => disk.subarray(off, off + len));
+    // Buffers in the region at 1 MiB, which the queue learns from the first request.
+    let at = MIB + 0x1000;
+    const buf = (len: number, fill = 0xcc): number => {
+      const a = at;
+      at += ((len + 0xff) & ~0xff) + 0x100; // a gap after each buffer, which must stay as filled
+      r.d.mem.fill(a, len + 16, fill);
+      return a;
+    };
+    const hdr = (sector: number): number => {
+      const a = buf(16);
+      r.d.mem.write32(a, BlkType.In);
+      r.d.mem.write32(a + 4, 0);
+      r.d.mem.write32(a + 8, sector);
+      r.d.mem.write32(a + 12, 0);
+      return a;
+    };
+    for (const sector of [1, 6]) {
+      const data = buf(512);
+      const st = buf(1, 0xee);
+      const head = r.q.submit([{ addr: hdr(sector), len: 16 }, { addr: data, len: 512, write: true }, { addr: st, len: 1, write: true }]);
+      expect(r.q.reap()).toEqual([{ id: head, len: 513 }]);
+      expect(bytesAt(r.d, data, 512)).toEqual(r.disk.slice(sector * 512, sector * 512 + 512));
+      expect(r.d.mem.read8(data + 512)).toBe(0xcc);
+      expect(r.d.mem.read8(st)).toBe(BlkStatus.Ok);
+    }
+    // The data ends in the status byte's buffer (511 + 1 bytes): two data parts, not one copy.
+    const a = buf(511);
+    const tail = buf(2, 0xee);
+    const head = r.q.submit([{ addr: hdr(2), len: 16 }, { addr: a, len: 511, write: true }, { addr: tail, len: 2, write: true }]);
+    expect(r.q.reap()).toEqual([{ id: head, len: 513 }]);
+    expect(bytesAt(r.d, a, 511)).toEqual(r.disk.slice(1024, 1535));
+    expect(r.d.mem.read8(a + 511)).toBe(0xcc);
+    expect([r.d.mem.read8(tail), r.d.mem.read8(tail + 1)]).toEqual([r.disk[1535], BlkStatus.Ok]);
+    // Not whole sectors: refused as the general path refuses it, with its report.
+    const odd = buf(500);
+    const st = buf(1, 0xee);
+    const head2 = r.q.submit([{ addr: hdr(3), len: 16 }, { addr: odd, len: 500, write: true }, { addr: st, len: 1, write: true }]);
+    expect(r.q.reap()).toEqual([{ id: head2, len: 1 }]);
+    expect(r.d.mem.read8(st)).toBe(BlkStatus.IoErr);
+    expect(r.d.mem.read8(odd)).toBe(0xcc);
+    expect(r.d.hostile).toEqual([["malformed-request", `blk request ${head2}: 500 bytes at sector 3 expected whole sectors within 16`]]);
+  });
+
   it("refuses a sector past the end with one report, and never calls view()", () => {
     const r = rig((disk, off, len) => disk.subarray(off, off + len));
     read(r, 1); // the queue now knows the region

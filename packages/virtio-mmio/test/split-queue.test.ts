@@ -524,7 +524,25 @@ describe("SplitQueue.pop: the short path against the general walk", () => {
     expect(r.mem.read8(0x5000)).toBe(0x5a);
     expect(pop(4, C_START).region).toBeUndefined(); // a buffer outside A: the walk, which learns C
     expect(pop(6, C_START + 0x200).region?.start).toBe(C_START);
+    // Chains the short path leaves to the walk (more than 4 descriptors, an indirect table)
+    // get the region too when every buffer lies in the one remembered.
+    for (let i = 0; i < 5; i++) r.desc(i, C_START + 0x300 + 0x10 * i, 8, (i < 4 ? N : 0) | (i > 2 ? W : 0), i + 1);
+    r.post(0);
+    const long = r.q.pop()!;
+    expect([long.count, long.region?.start]).toEqual([5, C_START]);
+    r.q.addUsed(long, 0);
     expect(r.violations).toEqual([]);
+    const ind = rig({ indirect: true });
+    ind.desc(0, 0x4000, 8, W);
+    ind.post(0);
+    ind.q.addUsed(ind.q.pop()!, 0);
+    ind.desc(0, 0x6000, 8, N, 1, 0x5000);
+    ind.desc(1, 0x6100, 8, W, 0, 0x5000);
+    ind.desc(1, 0x5000, 32, I);
+    ind.post(1);
+    const viaTable = ind.q.pop()!;
+    expect([viaTable.count, viaTable.region?.end]).toEqual([2, A_END]);
+    expect(ind.violations).toEqual([]);
     // With an access hook every access must go through the hook: no chain gets a region.
     const seen: string[] = [];
     const mem = new GuestMemory([{ guestAddress: 0n, bytes: new Uint8Array(A_END) }], { onAccess: (_a, _n, kind) => void seen.push(kind) });
