@@ -9,7 +9,8 @@
 // path's JIT warm-up, and the host's page cache of the fresh image, which QEMU's cache=none side
 // does not use), a cost the daemon pays once. Under TCG the guest's instructions dominate both
 // sides alike; the ratio is what the back-end costs.
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { randomFillSync } from "node:crypto";
+import { closeSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BenchCase } from "../../../bench/harness.ts";
@@ -20,6 +21,11 @@ import { BlkDevice } from "@microvm/virtio-mmio";
 import { runQemuMicrovm, stockKernel, type StockKernel } from "../test/helpers/stock-kernel.js";
 
 const MIB = 32;
+// The image and QEMU's cache mode (docs/vhost-user.md, "By image content and QEMU's cache mode"):
+// by default a sparse image and cache=none; MICROVM_BENCH_VU_IMAGE=data fills it with random
+// bytes, MICROVM_BENCH_VU_QEMU_CACHE=writeback puts QEMU's reads through the page cache as ours go.
+const IMAGE = process.env["MICROVM_BENCH_VU_IMAGE"] === "data" ? "data" : "sparse";
+const QEMU_CACHE = process.env["MICROVM_BENCH_VU_QEMU_CACHE"] === "writeback" ? "writeback" : "none";
 const RANDOM_READS = 2048;
 let dir = "";
 let image = "";
@@ -55,7 +61,7 @@ async function boot(vhost: boolean): Promise<Map<Measure, number>> {
     backend = VhostUserBackend.listen({ socket: sock, device: () => new BlkDevice(disk) });
     args = ["-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-global", "virtio-mmio.force-legacy=false", "-chardev", `socket,id=vu,path=${sock}`, "-device", "vhost-user-blk,chardev=vu"];
   } else {
-    args = ["-global", "virtio-mmio.force-legacy=false", "-drive", `id=d0,if=none,format=raw,file=${image},cache=none`, "-device", "virtio-blk-device,drive=d0"];
+    args = ["-global", "virtio-mmio.force-legacy=false", "-drive", `id=d0,if=none,format=raw,file=${image},cache=${QEMU_CACHE}`, "-device", "virtio-blk-device,drive=d0"];
   }
   try {
     const r = await runQemuMicrovm({ kernel: k, cpus: 1, ...(vhost ? { machine: ["memory-backend=mem"] } : {}), append: `stock.dd=${MIB} stock.rand=${RANDOM_READS}`, args, timeoutMs: 120_000 });
@@ -74,7 +80,7 @@ const row = (what: Measure, label: string): BenchCase => ({
   name: `guest reads, ${label}, O_DIRECT: our BlkDevice via vhost-user-blk (TCG)`,
   unit: "MB/s",
   better: "higher",
-  reference: "QEMU's own virtio-blk on the same image, same guest",
+  reference: `QEMU's own virtio-blk on the same image (${IMAGE}, QEMU cache=${QEMU_CACHE}), same guest`,
   goal: ">= 1.0",
   reps: 5,
   warmup: 1,
@@ -91,6 +97,12 @@ const row = (what: Measure, label: string): BenchCase => ({
     image = join(dir, "disk.img");
     writeFileSync(image, "");
     truncateSync(image, 64 << 20);
+    if (IMAGE === "data") {
+      const fd = openSync(image, "r+");
+      const chunk = Buffer.alloc(1 << 20);
+      for (let i = 0; i < 64; i++) writeSync(fd, randomFillSync(chunk), 0, chunk.length, i << 20);
+      closeSync(fd);
+    }
   },
   teardown() {
     // The next row's setup makes a new image if it needs one (spare figures need none).
