@@ -23,7 +23,7 @@ import {
   type FrameBackend,
   type FrameSink,
 } from "../src/index.ts";
-import { Driver, MIB, settle } from "./driver.ts";
+import { Driver, MIB, settle, type DriverQueue } from "./driver.ts";
 
 const bit = (b: number): bigint => 1n << BigInt(b);
 
@@ -550,6 +550,30 @@ for (const version of [2, 1] as const) {
   });
 }
 
+/**
+ * A 100-byte receive buffer at `small` for a 300-byte frame: without MRG_RXBUF the guest's error
+ * (counted, the buffer returned empty, the frame consumed); with it, the frame waits for a second
+ * buffer (from `more`) and then spans both, with num_buffers 2.
+ */
+function tooSmall(d: Driver, rx: DriverQueue, wire: MemoryFrameBackend, mrg: boolean, small: number, more: () => number, frame: Uint8Array): void {
+  rx.submit([{ addr: small, len: 100, write: true }]);
+  wire.inject(frame);
+  if (!mrg) {
+    expect(rx.reap()).toEqual([{ id: expect.any(Number), len: 0 }]);
+    expect(d.t.hostileCounts["malformed-request"]).toBe(1);
+    expect(wire.pending.length).toBe(0);
+    return;
+  }
+  expect(rx.reap()).toEqual([]);
+  expect(wire.pending.length).toBe(1);
+  const second = more();
+  rx.submit([{ addr: second, len: 1526, write: true }]);
+  expect(rx.reap().map((u) => u.len)).toEqual([100, 212]);
+  expect(d.mem.read8(small + 10)).toBe(2); // num_buffers
+  expect(d.mem.view(small + 12, 88)).toEqual(frame.subarray(0, 88));
+  expect(d.mem.view(second, 212)).toEqual(frame.subarray(88));
+}
+
 describe("notification suppression", () => {
   it("honours used_event with EVENT_IDX and writes avail_event", () => {
     const d = new Driver(new RngDevice({ source: (o) => void o.fill(1) }));
@@ -607,22 +631,8 @@ describe("notification suppression", () => {
       expect(rx.reap().map((u) => u.len)).toEqual([312]);
       wire.inject(pattern(60, 2));
       expect(rx.reap().map((u) => u.len)).toEqual([72]);
-      // A buffer too small for the frame: without MRG_RXBUF the guest's error (counted, the
-      // buffer returned empty, the frame consumed); with it, the frame waits for a second buffer.
-      const small = d.alloc.alloc(100);
-      rx.submit([{ addr: small, len: 100, write: true }]);
-      wire.inject(frame);
-      if (!mrg) {
-        expect(rx.reap()).toEqual([{ id: expect.any(Number), len: 0 }]);
-        expect(d.t.hostileCounts["malformed-request"]).toBe(1);
-        expect(wire.pending.length).toBe(0);
-      } else {
-        expect(rx.reap()).toEqual([]);
-        expect(wire.pending.length).toBe(1);
-        const more = d.alloc.alloc(1526);
-        rx.submit([{ addr: more, len: 1526, write: true }]);
-        expect(rx.reap().map((u) => u.len)).toEqual([100, 212]);
-        expect(header(small)[10]).toBe(2); // num_buffers
+      tooSmall(d, rx, wire, mrg, d.alloc.alloc(100), () => d.alloc.alloc(1526), frame);
+      if (mrg) {
         // …and the next frame into a two-buffer chain says num_buffers 1 again.
         const h2 = d.alloc.alloc(12);
         const f2 = d.alloc.alloc(1514);
@@ -675,23 +685,9 @@ describe("notification suppression", () => {
         expect([...d.mem.view(h, 12)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
         expect(gapIntact(h, 12)).toBe(true);
         expect(d.mem.view(f, 300)).toEqual(frame);
-        // A buffer too small: without MRG_RXBUF the guest's error, with it a wait for a second one.
         const small = buf(100);
-        rx.submit([{ addr: small, len: 100, write: true }]);
-        wire.inject(frame);
+        tooSmall(d, rx, wire, mrg, small, () => buf(1526), frame);
         expect(gapIntact(small, 100)).toBe(true);
-        if (!mrg) {
-          expect(rx.reap()).toEqual([{ id: expect.any(Number), len: 0 }]);
-          expect(d.t.hostileCounts["malformed-request"]).toBe(1);
-          expect(wire.pending.length).toBe(0);
-        } else {
-          expect(rx.reap()).toEqual([]);
-          const more = buf(1526);
-          rx.submit([{ addr: more, len: 1526, write: true }]);
-          expect(rx.reap().map((u) => u.len)).toEqual([100, 212]);
-          expect(d.mem.read8(small + 10)).toBe(2); // num_buffers
-          expect(d.mem.view(more, 212)).toEqual(frame.subarray(88));
-        }
       }
     }
   });
