@@ -10,7 +10,7 @@ import { EventFd } from "./eventfd.js";
 import { KvmError, threadFailed } from "./errors.js";
 import { loadIoHandler, type IoContext, type IoHandler } from "./handlers.js";
 import { viewRam, type RamDescriptor } from "./memory.js";
-import { STATE, STATE_ENDED, STATE_RUNNING, TID, type IoCommand } from "./protocol.js";
+import { setState, STATE_ENDED, STATE_RUNNING, TID, type IoCommand } from "./protocol.js";
 import { sys, type PollWatch } from "./sys.js";
 
 /** What `IoThread` needs from an inline module. */
@@ -55,8 +55,7 @@ export async function startInlineIo(ram: readonly RamDescriptor[], handlerUrl: s
         err = { e };
       }
     }
-    Atomics.store(ctrl, STATE, STATE_ENDED);
-    Atomics.notify(ctrl, STATE);
+    setState(ctrl, STATE_ENDED);
     if (err === undefined) resolve();
     else reject(threadFailed("I/O thread", err.e));
   };
@@ -110,8 +109,7 @@ export async function startInlineIo(ram: readonly RamDescriptor[], handlerUrl: s
   }
   const tid = s.gettid();
   Atomics.store(ctrl, TID, tid);
-  Atomics.store(ctrl, STATE, STATE_RUNNING);
-  Atomics.notify(ctrl, STATE);
+  setState(ctrl, STATE_RUNNING);
   // Messages and the stop arrive from the owner's call stack: served on a later turn of the event
   // loop, as a worker would serve them.
   const deliver = (m: IoCommand): void => {

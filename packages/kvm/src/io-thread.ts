@@ -1,7 +1,7 @@
 import { KvmError } from "./errors.js";
 import { EventFd } from "./eventfd.js";
 import type { RamDescriptor } from "./memory.js";
-import { CONTROL_SLOTS, STATE, STATE_ENDED, STATE_RUNNING, STATE_STARTING, TID, type IoCommand, type IoWorkerData, type SerializedError } from "./protocol.js";
+import { CONTROL_SLOTS, setState, STATE, STATE_ENDED, STATE_RUNNING, STATE_STARTING, TID, type IoCommand, type IoWorkerData, type SerializedError } from "./protocol.js";
 import { acquireWorker, releaseWorker, workerThreads } from "./pool.js";
 import { handlerModule, workerEntry } from "./worker-url.js";
 import { startInlineIo } from "./io-inline.js";
@@ -95,8 +95,7 @@ export class IoThread {
         worker.off("message", onMessage);
         worker.off("error", onError);
         worker.off("exit", onExit);
-        Atomics.store(ctrl, STATE, STATE_ENDED);
-        Atomics.notify(ctrl, STATE);
+        setState(ctrl, STATE_ENDED);
         port1.close();
         wake.close();
         if (reusable) releaseWorker(worker);

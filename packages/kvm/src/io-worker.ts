@@ -9,7 +9,7 @@ import { parentPort, receiveMessageOnPort } from "node:worker_threads";
 import { EventFd } from "./eventfd.js";
 import { loadIoHandler, type IoContext, type IoHandler } from "./handlers.js";
 import { viewRam } from "./memory.js";
-import { serializeError, STATE, STATE_ENDED, STATE_RUNNING, TID, type IoWorkerData } from "./protocol.js";
+import { serializeError, setState, STATE_ENDED, STATE_RUNNING, TID, type IoWorkerData } from "./protocol.js";
 import { EINTR, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLLIN, EPOLLOUT, sys } from "./sys.js";
 import { KvmError, syscallError } from "./errors.js";
 
@@ -36,10 +36,7 @@ function epollEvent(fd: number, events: number = EPOLLIN): Uint8Array {
 async function runJob(wd: IoWorkerData): Promise<void> {
   const ctrl = new Int32Array(wd.control);
   Atomics.store(ctrl, TID, tid);
-  const end = (): void => {
-    Atomics.store(ctrl, STATE, STATE_ENDED);
-    Atomics.notify(ctrl, STATE);
-  };
+  const end = (): void => setState(ctrl, STATE_ENDED);
   const epfd = s.epollCreate();
   // Every way out of the job: release the epoll set and the job's port, mark the thread ended,
   // and tell the host how it went.
@@ -77,8 +74,7 @@ async function runJob(wd: IoWorkerData): Promise<void> {
     finish({ error: e });
     return;
   }
-  Atomics.store(ctrl, STATE, STATE_RUNNING);
-  Atomics.notify(ctrl, STATE);
+  setState(ctrl, STATE_RUNNING);
 
   const MAX = 64;
   const events = new Uint8Array(12 * MAX);

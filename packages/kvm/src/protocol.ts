@@ -30,6 +30,12 @@ export const STATE_RUNNING = 1;
 export const STATE_PAUSED = 2;
 export const STATE_ENDED = 3;
 
+/** Publishes a thread's state in its control block and wakes whoever waits on it (start, pause, stop). */
+export function setState(ctrl: Int32Array, state: number): void {
+  Atomics.store(ctrl, STATE, state);
+  Atomics.notify(ctrl, STATE);
+}
+
 /**
  * Why a vCPU thread's run loop ended.
  *

@@ -9,7 +9,7 @@
 import { answerRead, exitDecoder, type VcpuExit } from "./exits.js";
 import type { VcpuContext, VcpuHandler, VcpuHandlerFactory } from "./handlers.js";
 import { viewRam, type RamDescriptor } from "./memory.js";
-import { CMD, CMD_PAUSE, EXITS, STARTED, STATE, STATE_ENDED, STATE_PAUSED, STATE_RUNNING, TID, type VcpuEndReason } from "./protocol.js";
+import { CMD, CMD_PAUSE, EXITS, setState, STARTED, STATE_ENDED, STATE_PAUSED, STATE_RUNNING, TID, type VcpuEndReason } from "./protocol.js";
 import { EAGAIN, EINTR } from "./sys.js";
 import { ioctlError } from "./errors.js";
 import type { Vcpu } from "./vcpu.js";
@@ -56,12 +56,12 @@ export class VcpuLoop {
   started(tid: number): void {
     Atomics.store(this.ctrl, TID, tid);
     Atomics.store(this.ctrl, STARTED, 1);
-    this.setState(STATE_RUNNING);
+    setState(this.ctrl, STATE_RUNNING);
   }
 
   /** Tells the owner the run is over (or never started). */
   ended(): void {
-    this.setState(STATE_ENDED);
+    setState(this.ctrl, STATE_ENDED);
   }
 
   /**
@@ -72,15 +72,10 @@ export class VcpuLoop {
   async command(wait: (ctrl: Int32Array, index: number, value: number) => unknown): Promise<number> {
     let cmd = Atomics.load(this.ctrl, CMD);
     if (cmd !== CMD_PAUSE) return cmd;
-    this.setState(STATE_PAUSED);
+    setState(this.ctrl, STATE_PAUSED);
     while ((cmd = Atomics.load(this.ctrl, CMD)) === CMD_PAUSE) await wait(this.ctrl, CMD, CMD_PAUSE);
-    this.setState(STATE_RUNNING);
+    setState(this.ctrl, STATE_RUNNING);
     return cmd;
-  }
-
-  private setState(state: number): void {
-    Atomics.store(this.ctrl, STATE, state);
-    Atomics.notify(this.ctrl, STATE);
   }
 
   /**

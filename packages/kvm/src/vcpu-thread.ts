@@ -10,6 +10,7 @@ import {
   CMD_STOP,
   CONTROL_SLOTS,
   EXITS,
+  setState,
   STATE,
   STATE_ENDED,
   STATE_PAUSED,
@@ -194,8 +195,7 @@ export class VcpuThread {
         worker.off("message", onMessage);
         worker.off("error", onError);
         worker.off("exit", onExit);
-        Atomics.store(ctrl, STATE, STATE_ENDED);
-        Atomics.notify(ctrl, STATE);
+        setState(ctrl, STATE_ENDED);
         vcpu.setGuard(undefined);
         if ("ok" in o) {
           releaseWorker(worker);
