@@ -151,6 +151,10 @@ export class MemoryBlockBackend implements BlockBackend {
   /** Write-zeroes, or undefined when not supported. */
   readonly writeZeroes: ((offset: number, length: number, unmap: boolean) => BlockResult) | undefined;
 
+  /** The disk's buffer and offset in it, read once (see `view`). */
+  private readonly diskBuffer: ArrayBufferLike;
+  private readonly diskOffset: number;
+
   /**
    * Wraps `bytes` as a disk.
    * @param bytes - the disk content
@@ -161,6 +165,8 @@ export class MemoryBlockBackend implements BlockBackend {
     if (!(bytes instanceof Uint8Array)) throw new VirtioError("invalid-argument", "bytes: expected a Uint8Array");
     this.bytes = bytes;
     this.size = bytes.length;
+    this.diskBuffer = bytes.buffer;
+    this.diskOffset = bytes.byteOffset;
     this.readOnly = options.readOnly ?? false;
     this.volatileCache = options.volatileCache ?? false;
     this.id = options.id ?? "";
@@ -182,9 +188,9 @@ export class MemoryBlockBackend implements BlockBackend {
    * ```
    */
   view(offset: number, length: number): Uint8Array {
-    const b = this.bytes;
-    // A fresh view rather than subarray(): half the cost on V8, and this is the request path.
-    return new Uint8Array(b.buffer, b.byteOffset + offset, length);
+    // A fresh view rather than subarray(): half the cost on V8, and this is the request path; over
+    // the buffer and offset read once (V8 answers a typed array's `buffer` in C++, ~30 ns).
+    return new Uint8Array(this.diskBuffer, this.diskOffset + offset, length);
   }
 
   /**

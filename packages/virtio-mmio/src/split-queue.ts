@@ -577,6 +577,58 @@ export class SplitQueue {
   }
 
   /**
+   * Pops, fills and completes the next available chain in one step, when it is the common
+   * receive buffer: a lone device-writable descriptor (flags exactly WRITE, next 0) of at least
+   * `headerLen + data.length` bytes, in the guest-memory region the queue knows from earlier
+   * chains. `writeHeader` writes the first `headerLen` bytes, `data` is copied after them, and
+   * then the used element (their total length) is published. For any other chain, and when
+   * nothing is available, it does nothing and returns false: {@link SplitQueue.pop} then takes the
+   * chain with every check, and reports what is wrong with it. Net receive uses it, so that a
+   * backend's frame goes straight into the guest's buffer.
+   *
+   * @param data - the bytes after the header
+   * @param headerLen - the header's length in bytes
+   * @param writeHeader - writes the header at `offset` of `view` (the buffer's region); called
+   * only when the chain is taken, before anything is published
+   * @returns true when a chain was filled and its used element published
+   * @example
+   * ```ts
+   * const zeroHeader = (v: DataView, o: number): void => v.setUint32(o, 0);
+   * if (!q.fillNext(frame, 4, zeroHeader)) { const c = q.pop(); … } // the general way
+   * ```
+   */
+  fillNext(data: Uint8Array, headerLen: number, writeHeader: (view: DataView, offset: number) => void): boolean {
+    const avail = this.avail;
+    const r = this.bufRegion;
+    if (avail === undefined || r === undefined || this.brokenV) return false;
+    const last = this.lastAvail;
+    const pending = (avail.getUint16(2, true) - last) & 0xffff;
+    if (pending === 0 || pending > this.sizeV) return false;
+    const head = avail.getUint16(4 + 2 * (last & this.mask), true);
+    if (head >= this.sizeV || this.inFlight[head] === 1) return false;
+    const table = this.desc as DataView;
+    const off = head * 16;
+    // flags (le16 @12) and next (le16 @14) in one load: WRITE alone, no NEXT, no INDIRECT.
+    if (table.getUint32(off + 12, true) !== VringFlag.DescWrite) return false;
+    const hi = table.getUint32(off + 4, true);
+    const addr = hi < HI_LIMIT ? hi * TWO32 + table.getUint32(off, true) : Number.POSITIVE_INFINITY;
+    const len = table.getUint32(off + 8, true);
+    const total = headerLen + data.length;
+    if (len < total || !(addr >= this.bufStart && addr + len <= this.bufEnd)) return false;
+    const o = addr - r.start;
+    writeHeader(r.view, o);
+    r.bytes.set(data, o + headerLen);
+    this.lastAvail = (last + 1) & 0xffff;
+    const used = this.used as DataView;
+    const u = 4 + 8 * (this.usedIdx & this.mask);
+    used.setUint32(u, head, true);
+    used.setUint32(u + 4, total, true);
+    this.usedIdx = (this.usedIdx + 1) & 0xffff;
+    used.setUint16(2, this.usedIdx, true); // after the element (virtio 1.2 §2.7.8.2)
+    return true;
+  }
+
+  /**
    * Whether the driver wants an interrupt for the used elements added since the last call:
    * with EVENT_IDX, `vring_need_event(used_event, new, old)` (virtio 1.2 §2.7.10); otherwise
    * unless avail.flags has NO_INTERRUPT (§2.7.7).

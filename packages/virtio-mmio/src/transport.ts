@@ -195,6 +195,35 @@ function emptyCounts(): Record<HostileCheck, number> {
 }
 
 /**
+ * A transport's {@link DeviceHost}: a class, so that its fields stay fast properties (V8 keeps an
+ * object literal with a getter in dictionary mode, and every request's `host.queue` and
+ * `host.signalUsed` then cost a dictionary lookup).
+ */
+class TransportHost implements DeviceHost {
+  constructor(
+    readonly memory: GuestMemory,
+    readonly legacy: boolean,
+    private readonly accepted: FeatureBits,
+    private readonly queues: readonly SplitQueue[],
+    readonly signalUsed: (index: number) => void,
+    readonly configChanged: () => void,
+    readonly hostile: (check: HostileCheck, detail: string) => void,
+  ) {}
+
+  get features(): bigint {
+    return this.accepted.value;
+  }
+
+  negotiated(bit: number): boolean {
+    return this.accepted.has(bit);
+  }
+
+  queue(index: number): SplitQueue {
+    return this.queues[index] as SplitQueue;
+  }
+}
+
+/**
  * The register file of one virtio-mmio device (virtio 1.2 §4.2.2, legacy §4.2.4) and the glue to
  * its device model and queues.
  *
@@ -310,22 +339,18 @@ export class MmioTransport {
     this.offered = f;
     const c = options.device.config;
     this.cfgView = new DataView(c.buffer, c.byteOffset, c.byteLength);
-    const self = this;
-    this.host = {
-      memory: options.memory,
-      get features(): bigint {
-        return self.accepted.value;
-      },
-      negotiated: (bit: number): boolean => this.accepted.has(bit),
+    this.host = new TransportHost(
+      options.memory,
       legacy,
-      queue: (i: number): SplitQueue => this.queues[i] as SplitQueue,
-      signalUsed: (i: number): void => {
+      this.accepted,
+      this.queues,
+      (i) => {
         const q = this.queues[i];
         if (q !== undefined && this.active && q.needsNotification()) this.raise(MmioInt.Vring);
       },
-      configChanged: (): void => this.configChanged(),
-      hostile: (check: HostileCheck, detail: string): void => this.hostile(check, detail),
-    };
+      () => this.configChanged(),
+      (check, detail) => this.hostile(check, detail),
+    );
   }
 
   /**

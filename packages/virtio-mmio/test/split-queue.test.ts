@@ -507,6 +507,116 @@ describe("SplitQueue.pop: the short path against the general walk", () => {
     }
   });
 
+  // fillNext against the general way on the same tables: where it takes the chain, the guest's
+  // memory and used ring end up as pop, a copy and addUsed leave them; where it does not, it
+  // changed nothing, and the general way then gives what it gives on a queue never offered the
+  // fast path (the same chain, or the same violation).
+  it("fillNext fills a lone writable buffer as pop, a copy and addUsed do, and leaves any other chain to pop untouched", () => {
+    const outcomes = new Map<string, number>();
+    const HL = 12;
+    const header = (v: DataView, o: number): void => {
+      v.setUint32(o, 0x11223344, true);
+      v.setUint32(o + 4, 0x55667788, true);
+      v.setUint32(o + 8, 0x99aabbcc, true);
+    };
+    const headerBytes = new Uint8Array(HL);
+    header(new DataView(headerBytes.buffer), 0);
+    const snapshot = (r: Rig): Uint8Array[] => r.mem.regions.map((g) => g.bytes.slice());
+    // Where two snapshots first differ ("same" when they do not): a plain loop, not a deep equal.
+    const diff = (a: Uint8Array[], b: Uint8Array[]): string => {
+      for (let g = 0; g < a.length; g++) {
+        const x = a[g]!;
+        const y = b[g]!;
+        for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return `region ${g} byte ${i}: ${x[i]} vs ${y[i]}`;
+      }
+      return "same";
+    };
+    // The general way: pop, and a lone writable buffer big enough gets header and data.
+    const general = (r: Rig, data: Uint8Array): string => {
+      const c = r.q.pop();
+      if (c === undefined) return r.violations[0]?.[0] ?? "nothing";
+      const total = HL + data.length;
+      if (c.count === 1 && c.readableCount === 0 && c.writableBytes >= total) {
+        c.write(r.mem, 0, headerBytes);
+        c.write(r.mem, HL, data);
+        r.q.addUsed(c, total);
+        return "lone buffer";
+      }
+      r.q.addUsed(c, 0);
+      return `chain of ${c.count}`;
+    };
+    const warm = (t: { size: number; indirect: boolean; descs: Desc[]; head: number }): Rig => {
+      const r = rig({ size: t.size, maxSize: 8, indirect: t.indirect });
+      r.desc(0, 0x9000, 4, W);
+      r.post(0);
+      r.q.addUsed(r.q.pop()!, 0);
+      t.descs.forEach((d, i) => r.desc(i, d.addr, d.len, d.flags, d.next));
+      r.post(t.head);
+      return r;
+    };
+    fc.assert(
+      fc.property(tableArb, fc.uint8Array({ maxLength: 64 }), (t, data) => {
+        const ref = warm(t);
+        const want = general(ref, data);
+        const fast = warm(t);
+        const before = snapshot(fast);
+        const took = fast.q.fillNext(data, HL, header);
+        let got = "filled";
+        if (!took) {
+          expect(diff(snapshot(fast), before)).toBe("same"); // nothing written
+          expect(fast.violations).toEqual([]); // nothing reported: pop does that
+          got = general(fast, data);
+          expect(got).toBe(want);
+        } else expect(want).toBe("lone buffer");
+        expect(diff(snapshot(fast), snapshot(ref))).toBe("same");
+        expect(fast.violations).toEqual(ref.violations);
+        const k = took ? "filled" : `left to pop: ${got}`;
+        outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+    console.log(`fillNext vs pop (seed ${SEED}): ${JSON.stringify(Object.fromEntries([...outcomes].sort()))}`);
+    for (const k of ["filled", "left to pop: lone buffer", "left to pop: chain of 1", "left to pop: chain of 2", "left to pop: buffer-outside-memory", "left to pop: chain-loop"]) {
+      expect(outcomes.get(k) ?? 0, `${k} reached`).toBeGreaterThan(0);
+    }
+  });
+
+  it("fillNext takes nothing from a cold, empty, broken or jumped queue, nor a head in flight or out of range, and counts the header in used.len", () => {
+    const header = (v: DataView, o: number): void => v.setUint16(o, 0xabcd, true);
+    const r = rig();
+    const data = new Uint8Array([1, 2, 3]);
+    r.desc(0, 0x9000, 8, W);
+    r.post(0);
+    expect(r.q.fillNext(data, 2, header)).toBe(false); // cold: no region known yet
+    const first = r.q.pop()!;
+    expect(r.q.fillNext(data, 2, header)).toBe(false); // empty
+    r.post(0); // head 0 again, still in flight
+    expect(r.q.fillNext(data, 2, header)).toBe(false);
+    r.q.addUsed(first, 0);
+    expect(r.q.fillNext(data, 2, header)).toBe(true); // now it is not in flight
+    expect([...r.mem.view(0x9000, 5)]).toEqual([0xcd, 0xab, 1, 2, 3]);
+    expect([r.mem.read32(USED + 4 + 8), r.mem.read32(USED + 8 + 8), r.mem.read16(USED + 2)]).toEqual([0, 5, 2]);
+    r.desc(1, 0x9100, 4, W); // too small for 2 + 3 bytes
+    r.post(1);
+    expect(r.q.fillNext(data, 2, header)).toBe(false);
+    expect(r.q.pop()?.head).toBe(1);
+    r.post(8); // head 8: out of range for a queue of 8
+    expect(r.q.fillNext(data, 2, header)).toBe(false);
+    expect(r.violations).toEqual([]);
+    expect(r.q.pop()).toBeUndefined();
+    expect(r.violations[0]?.[0]).toBe("head-out-of-range");
+    expect(r.q.fillNext(data, 2, header)).toBe(false); // broken
+    const j = rig();
+    j.desc(0, 0x9000, 8, W);
+    j.post(0);
+    j.q.addUsed(j.q.pop()!, 0);
+    j.mem.write16(AVAIL + 2, 10); // avail.idx 9 ahead of the next to pop (1): more than the queue's 8
+    expect(j.q.fillNext(data, 2, header)).toBe(false);
+    expect(j.violations).toEqual([]);
+    expect(j.q.pop()).toBeUndefined();
+    expect(j.violations[0]?.[0]).toBe("avail-idx-jump");
+  });
+
   it("gives a chain the region its buffers lie in when the queue knows it, and none otherwise (a buffer elsewhere, an access hook)", () => {
     const r = rig();
     const pop = (head: number, addr: number): DescriptorChain => {

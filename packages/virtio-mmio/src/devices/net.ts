@@ -39,6 +39,16 @@ export interface NetDeviceOptions {
 const BIT = (b: number): bigint => 1n << BigInt(b);
 const RX = 0;
 const TX = 1;
+// The header of a frame received into one buffer, written as words: all zero but num_buffers = 1
+// (le16 at bytes 10..11 of the 12-byte header; the 10-byte legacy header has none).
+function oneBufferHeader(v: DataView, o: number): void {
+  v.setFloat64(o, 0); // 8 zero bytes
+  v.setUint32(o + 8, 1 << 16, true);
+}
+function legacyHeader(v: DataView, o: number): void {
+  v.setFloat64(o, 0);
+  v.setUint16(o + 8, 0, true);
+}
 
 /**
  * Writes a received frame at offset `o` of region `r`, after its header: zero but num_buffers
@@ -96,6 +106,8 @@ export class NetDevice extends DeviceBase implements FrameSink {
   /** MRG_RXBUF and the header length, as negotiated at the last activation. */
   private rxMrg = false;
   private headerLen: number = Net.LegacyHeaderSize;
+  /** Writes the header of a frame received into one buffer, for the header length negotiated. */
+  private rxHeader: (view: DataView, offset: number) => void = legacyHeader;
 
   /**
    * Creates the device and attaches it to the backend as its receive sink.
@@ -200,6 +212,7 @@ export class NetDevice extends DeviceBase implements FrameSink {
     // again after the features change (a transport only after a reset, virtio 1.2 §3.1.1).
     this.rxMrg = this.negotiated(NetFeature.MrgRxbuf);
     this.headerLen = this.headerSize;
+    this.rxHeader = this.headerLen === Net.HeaderSize ? oneBufferHeader : legacyHeader;
   }
 
   /**
@@ -217,21 +230,15 @@ export class NetDevice extends DeviceBase implements FrameSink {
     if (host === undefined) return false;
     try {
       const q = host.queue(RX);
+      // The usual buffer (one writable descriptor that holds header and frame, where the queue
+      // knows guest memory to be) is filled and completed in one step; any other goes on below.
+      if (q.fillNext(frame, this.headerLen, this.rxHeader)) {
+        host.signalUsed(RX);
+        return true;
+      }
       // (A queue that is not ready pops nothing and re-arms nothing: false, the frame waits.)
       const first = q.pop();
-      if (first !== undefined) {
-        // The usual case first, here rather than in rxChain so that it runs without a call: one
-        // writable buffer that holds header and frame, in the region the queue knows it lies in.
-        const total = this.headerLen + frame.length;
-        const r = first.region;
-        const w = first.readableCount;
-        if (r !== undefined && first.count === w + 1 && first.writableBytes >= total) {
-          putFrame(r, (first.addresses[w] as number) - r.start, this.headerLen, frame);
-          if (q.addUsed(first, total)) host.signalUsed(RX);
-          return true;
-        }
-        return this.rxChain(host, q, frame, first);
-      }
+      if (first !== undefined) return this.rxChain(host, q, frame, first);
       // Out of receive buffers: ask to be notified of the next one (avail_event = the next index
       // with EVENT_IDX), and try again if one was posted before the request was visible (virtio
       // 1.2 §2.7.10). The receive queue is never drained, so this is where the device re-arms
