@@ -3,7 +3,7 @@
  * vCPU threads where the answers must be the same).
  * Skipped (with the reason in the title) when /dev/kvm cannot be opened.
  */
-import { readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultGsiRouting, EventFd, Kvm, MP_STATE, type VcpuRunResult } from "../src/index.ts";
 import { fixture, kvmTitle, kvmUnavailable, longMode64, newVm, protectedMode32, realMode, waitFor } from "./helpers.ts";
@@ -232,12 +232,15 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("guests on /dev/kvm"), ()
     const result = await t.done;
     expect(result.reason).toBe("shutdown");
     expect(result.exit).toEqual({ kind: "shutdown" });
-    // The post-mortem snapshot, taken on the vCPU thread. On Intel it is where the guest died: still
-    // in 32-bit protected mode, at the div. On AMD the VMCB is undefined after a SHUTDOWN intercept,
-    // so KVM resets the vCPU (arch/x86/kvm/svm/svm.c shutdown_interception) and the snapshot is the
-    // reset state: real mode at the reset vector.
-    const amd = /^vendor_id\s*:\s*AuthenticAMD$/m.test(readFileSync("/proc/cpuinfo", "utf8"));
-    if (amd) {
+    // The post-mortem snapshot, taken on the vCPU thread. On Intel's VMX it is where the guest died:
+    // still in 32-bit protected mode, at the div. On AMD's SVM the VMCB is undefined after a SHUTDOWN
+    // intercept, so KVM resets the vCPU (arch/x86/kvm/svm/svm.c shutdown_interception) and the
+    // snapshot is the reset state: real mode at the reset vector. Which one is the KVM module's
+    // doing, not the CPU vendor's: a KVM of another kind (seen: kvm_pvm, nested, on an AMD host)
+    // leaves the state where the guest died; there either state is accepted, exactly.
+    const svm = existsSync("/sys/module/kvm_amd");
+    const vmx = existsSync("/sys/module/kvm_intel");
+    if (svm || (!vmx && result.regs?.rip === 0xfff0n)) {
       expect(result.regs?.rip).toBe(0xfff0n);
       expect(result.sregs?.cs.base).toBe(0xffff0000n);
       expect((result.sregs?.cr0 ?? 0n) & 1n).toBe(0n);

@@ -168,6 +168,19 @@ describe.skipIf(qemuMissing)(`the QEMU engine's life cycle (TCG)${skipNote}`, ()
     expect(existsSync(marker)).toBe(true);
   });
 
+  it("QEMU failing at start on KVM: the error carries QEMU's message and points to -accel tcg; under TCG it does not", async () => {
+    // A stand-in for QEMU 7.2 on a nested KVM it cannot drive: its message on stderr, then abort.
+    const script = join(scripts, "abort-on-kvm");
+    writeFileSync(script, `#!/bin/sh\necho "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69" >&2\nkill -ABRT $$\n`);
+    chmodSync(script, 0o755);
+    const onKvm = await failure(createMachine(board({ qemuBinary: script, accel: "kvm" })));
+    expect(onKvm.code).toBe("engine");
+    expect(onKvm.message).toMatch(/^QEMU did not start \(signal SIGABRT\): qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69; QEMU could not run the board on this host's KVM: -accel tcg runs it/);
+    const onTcg = await failure(createMachine(board({ qemuBinary: script, accel: "tcg" })));
+    expect(onTcg.message).toMatch(/^QEMU did not start \(signal SIGABRT\): qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69$/);
+    expect(leftovers().processes).toEqual([]);
+  });
+
   it("a qemuBinary that does not exist: engine error naming the package qemu-system-x86", async () => {
     for (const qemuBinary of ["/nonexistent/qemu-system-x86_64", "microvm-test-no-such-qemu"]) {
       const e = await failure(createMachine(board({ qemuBinary })));

@@ -27,7 +27,19 @@ import {
 
 const qemuMissing = !qemuAvailable();
 const skipNote = qemuMissing ? " (skipped: qemu-system-x86_64 not found)" : "";
-const kvmMissing = kvmUnavailableReason();
+/**
+ * Why QEMU cannot use this host's KVM, or undefined: `/dev/kvm` must open, and QEMU must get past
+ * its vCPUs' set-up with `-cpu host` (on a nested, software-assisted KVM QEMU 7.2 aborts there,
+ * "failed to set MSR 0x10a"). A QEMU still alive, stopped (-S), after 1.5 s is taken as able.
+ */
+function qemuKvmUnusable(): string | undefined {
+  const missing = kvmUnavailableReason();
+  if (missing !== undefined || qemuMissing) return missing ?? "qemu-system-x86_64 not found";
+  const r = spawnSync("qemu-system-x86_64", ["-M", "microvm", "-accel", "kvm", "-cpu", "host", "-nodefaults", "-display", "none", "-monitor", "none", "-serial", "none", "-S"], { encoding: "utf8", timeout: 1500 });
+  if (r.error !== undefined && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") return undefined;
+  return `QEMU cannot use this host's KVM: ${(r.stderr.split("\n").find((l) => l.includes("error")) ?? r.stderr.trim()) || `exit ${String(r.status ?? r.signal)}`}`;
+}
+const kvmMissing = qemuKvmUnusable();
 
 const MIB = 1 << 20;
 const GIB = 1024 * MIB;

@@ -582,7 +582,10 @@ export async function createQemuMachine(options: MachineOptions, plan: MachinePl
       started.once("error", () => resolve({ code: null, signal: null }));
     });
     const failedStart = exited.then(({ code, signal }) => {
-      throw new MicrovmError("engine", `QEMU did not start (${signal ? `signal ${signal}` : `status ${String(code)}`}): ${stderr.trim() || "no message"}`);
+      // A host whose /dev/kvm opens but whose KVM QEMU cannot drive (seen: a nested KVM where
+      // QEMU 7.2 aborts setting an MSR) fails here; TCG needs nothing of the host.
+      const hint = accel === "kvm" ? "; QEMU could not run the board on this host's KVM: -accel tcg runs it under QEMU's emulator instead" : "";
+      throw new MicrovmError("engine", `QEMU did not start (${signal ? `signal ${signal}` : `status ${String(code)}`}): ${stderr.trim() || "no message"}${hint}`);
     });
     const timeout = new Promise<never>((_, reject) => {
       const t = setTimeout(() => reject(new MicrovmError("engine", `QEMU did not answer on its control channel (QMP) within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
