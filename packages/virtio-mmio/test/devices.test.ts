@@ -734,6 +734,14 @@ describe("notification suppression", () => {
       expect(rx.reap()).toEqual([{ id: 0, len: hl + 100 }]);
       expect(d.mem.view(buf + hl, 100)).toEqual(frame);
       expect([...d.mem.view(buf, hl)]).toEqual(mrg ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0] : new Array(10).fill(0));
+      // The next frame finds the queue warm (SplitQueue.fillNext's one step): the same header,
+      // written over what the buffer held, and nothing past the frame touched.
+      const next = d.alloc.alloc(64);
+      d.mem.fill(next, 64, 0xee);
+      rx.submit([{ addr: next, len: 64, write: true }]);
+      wire.inject(new Uint8Array([0x5a]));
+      expect(rx.reap()).toEqual([{ id: 1, len: hl + 1 }]);
+      expect([...d.mem.view(next, hl + 2)]).toEqual([...(mrg ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0] : new Array(10).fill(0)), 0x5a, 0xee]);
       d.w(MmioReg.Status, 0);
     }
   });

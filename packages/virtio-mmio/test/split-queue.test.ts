@@ -581,6 +581,68 @@ describe("SplitQueue.pop: the short path against the general walk", () => {
     }
   });
 
+  it("fillNext takes the buffers at its limits itself: a full ring, any head, an exact fit, a buffer at either edge of the region, one above 4 GiB; and nothing from a stopped or broken queue", () => {
+    const data = new Uint8Array([7, 8]);
+    const header = (v: DataView, o: number): void => v.setUint8(o, 0xee);
+    const warm = (r: Rig, addr: number): void => {
+      r.desc(0, addr, 4, W);
+      r.post(0);
+      r.q.addUsed(r.q.pop()!, 0);
+    };
+    // A full ring (avail.idx a whole queue ahead), heads 7 down to 0, each taken in turn.
+    const r = rig();
+    warm(r, 0x9000);
+    for (let h = 0; h < 8; h++) r.desc(h, 0x9000 + 0x10 * h, 3, W);
+    for (let h = 7; h >= 0; h--) r.post(h);
+    for (let h = 7; h >= 0; h--) {
+      expect(r.q.fillNext(data, 1, header), `head ${h}`).toBe(true);
+      expect([...r.mem.view(0x9000 + 0x10 * h, 3)]).toEqual([0xee, 7, 8]);
+    }
+    // An exact fit, and buffers at the region's first and last bytes.
+    for (const [addr, len] of [[0x9100, 3], [0, 16], [A_END - 3, 3]] as const) {
+      r.desc(1, addr, len, W);
+      r.post(1);
+      expect(r.q.fillNext(data, 1, header), `${len} bytes at ${addr}`).toBe(true);
+      expect([...r.mem.view(addr, 3)]).toEqual([0xee, 7, 8]);
+    }
+    expect(r.violations).toEqual([]);
+    // Stopped: the queue deactivated with a buffer posted: false, no throw.
+    r.desc(2, 0x9200, 16, W);
+    r.post(2);
+    r.q.deactivate();
+    expect(r.q.fillNext(data, 1, header)).toBe(false);
+    // Broken, with a good buffer still posted behind the bad head: nothing taken.
+    const b = rig();
+    warm(b, 0x9000);
+    b.desc(1, 0x9100, 16, W);
+    b.post(8);
+    b.post(1);
+    expect(b.q.pop()).toBeUndefined();
+    expect(b.violations[0]?.[0]).toBe("head-out-of-range");
+    expect(b.q.fillNext(data, 1, header)).toBe(false);
+    expect(b.mem.read8(0x9100)).toBe(0);
+    // A region above 4 GiB: the high word of the address counts.
+    const mem = new GuestMemory([
+      { guestAddress: 0n, bytes: new Uint8Array(A_END) },
+      { guestAddress: 1n << 32n, bytes: new Uint8Array(0x1000) },
+    ]);
+    const q = new SplitQueue({ memory: mem, maxSize: 8, onViolation: () => {} });
+    expect(q.activate({ size: 8, desc: DESC, avail: AVAIL, used: USED }, { eventIdx: false, indirect: false })).toBe(true);
+    const put = (i: number, addr: number, len: number): void => {
+      mem.write32(DESC + 16 * i, addr % 2 ** 32);
+      mem.write32(DESC + 16 * i + 4, Math.floor(addr / 2 ** 32));
+      mem.write32(DESC + 16 * i + 8, len);
+      mem.write16(DESC + 16 * i + 12, W);
+      mem.write16(AVAIL + 4 + 2 * i, i);
+      mem.write16(AVAIL + 2, i + 1);
+    };
+    put(0, 2 ** 32, 8); // the walk learns the high region
+    q.addUsed(q.pop()!, 0);
+    put(1, 2 ** 32 + 0x100, 8);
+    expect(q.fillNext(data, 1, header)).toBe(true);
+    expect([...mem.view(2 ** 32 + 0x100, 3)]).toEqual([0xee, 7, 8]);
+  });
+
   it("fillNext takes nothing from a cold, empty, broken or jumped queue, nor a head in flight or out of range, and counts the header in used.len", () => {
     const header = (v: DataView, o: number): void => v.setUint16(o, 0xabcd, true);
     const r = rig();
