@@ -53,6 +53,8 @@ function forkFile(file: string): Promise<BenchResult[]> {
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...(filterArg ? [filterArg] : [])], {
       env: { ...process.env, MICROVM_BENCH_FILE: file },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
+      // Structured clone rather than JSON: a ratio with no finite value stays Infinity or NaN.
+      serialization: "advanced",
     });
     let got: BenchResult[] | undefined;
     child.on("message", (m) => (got = m as BenchResult[]));
