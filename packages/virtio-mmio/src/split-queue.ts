@@ -554,13 +554,17 @@ export class SplitQueue {
     if (this.inFlight[head] !== 1) return false;
     this.inFlight[head] = 0;
     this.inFlightCount--;
+    this.putUsed(used, head, Math.min(written, chain.writableBytes) >>> 0, publish);
+    return true;
+  }
+
+  /** Writes the next used element and, when `publish`, used.idx after it (virtio 1.2 §2.7.8.2). */
+  private putUsed(used: DataView, head: number, len: number, publish: boolean): void {
     const off = 4 + 8 * (this.usedIdx & this.mask);
     used.setUint32(off, head, true);
-    used.setUint32(off + 4, Math.min(written, chain.writableBytes) >>> 0, true);
+    used.setUint32(off + 4, len, true);
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
-    // used.idx is published after the element (virtio 1.2 §2.7.8.2).
     if (publish) used.setUint16(2, this.usedIdx, true);
-    return true;
   }
 
   /**
@@ -619,12 +623,7 @@ export class SplitQueue {
     writeHeader(r.view, o);
     r.bytes.set(data, o + headerLen);
     this.lastAvail = (last + 1) & 0xffff;
-    const used = this.used as DataView;
-    const u = 4 + 8 * (this.usedIdx & this.mask);
-    used.setUint32(u, head, true);
-    used.setUint32(u + 4, total, true);
-    this.usedIdx = (this.usedIdx + 1) & 0xffff;
-    used.setUint16(2, this.usedIdx, true); // after the element (virtio 1.2 §2.7.8.2)
+    this.putUsed(this.used as DataView, head, total, true);
     return true;
   }
 

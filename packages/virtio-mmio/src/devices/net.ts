@@ -6,7 +6,7 @@ import type { FrameBackend, FrameSink } from "../backends.js";
 import { DeviceId as DeviceIdExport, Feature as FeatureExport, Net as NetExport, NetFeature as NetFeatureExport } from "../constants.js";
 import { VirtioError } from "../errors.js";
 import type { DescriptorChain, SplitQueue } from "../split-queue.js";
-import type { GuestMemory, GuestRegionAccess } from "../guest-memory.js";
+import type { GuestMemory } from "../guest-memory.js";
 import type { DeviceHost } from "../transport.js";
 import { DeviceBase, isThenable } from "./device-base.js";
 
@@ -48,18 +48,6 @@ function oneBufferHeader(v: DataView, o: number): void {
 function legacyHeader(v: DataView, o: number): void {
   v.setFloat64(o, 0);
   v.setUint16(o + 8, 0, true);
-}
-
-/**
- * Writes a received frame at offset `o` of region `r`, after its header: zero but num_buffers
- * (1, in bytes 10..11 of the 12-byte header; the 10-byte legacy header has none), as words.
- */
-function putFrame(r: GuestRegionAccess, o: number, hl: number, frame: Uint8Array): void {
-  const v = r.view;
-  v.setFloat64(o, 0); // 8 zero bytes
-  if (hl === Net.HeaderSize) v.setUint32(o + 8, 1 << 16, true);
-  else v.setUint16(o + 8, 0, true);
-  r.bytes.set(frame, o + hl);
 }
 
 /**
@@ -275,7 +263,10 @@ export class NetDevice extends DeviceBase implements FrameSink {
       const a = c.addresses[w] as number;
       // (The chain's region, when the queue knows it, holds the whole buffer, so the frame too.)
       const r = c.count === w + 1 ? (c.region ?? mem.regionAt(a, total)) : undefined;
-      if (r !== undefined) putFrame(r, a - r.start, hl, frame);
+      if (r !== undefined) {
+        this.rxHeader(r.view, a - r.start);
+        r.bytes.set(frame, a - r.start + hl);
+      }
       else {
         if (hl === Net.HeaderSize) {
           hdr[10] = 1; // num_buffers = 1
