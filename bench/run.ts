@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import os from "node:os";
-import { formatTable, runCase, type BenchCase, type BenchResult } from "./harness.ts";
+import { formatTable, formatVerdicts, repsFromEnv, runCase, type BenchCase, type BenchResult } from "./harness.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const filterArg = process.argv[2];
@@ -74,10 +74,12 @@ if (own !== undefined) {
   process.exit(0);
 }
 
+repsFromEnv(); // a wrong MICROVM_BENCH_REPS is refused before any row runs
 const results: BenchResult[] = [];
 for (const file of benchFiles()) results.push(...(await forkFile(file)));
 
 console.log(formatTable(results));
+console.log(`\n${formatVerdicts(results)}`);
 const outDir = join(root, "bench", "results");
 mkdirSync(outDir, { recursive: true });
 const out = join(outDir, "latest.json");
