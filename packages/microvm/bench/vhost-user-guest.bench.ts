@@ -23,9 +23,12 @@ import { runQemuMicrovm, stockKernel, type StockKernel } from "../test/helpers/s
 const MIB = 32;
 // The image and QEMU's cache mode (docs/vhost-user.md, "By image content and QEMU's cache mode"):
 // by default a sparse image and cache=none; MICROVM_BENCH_VU_IMAGE=data fills it with random
-// bytes, MICROVM_BENCH_VU_QEMU_CACHE=writeback puts QEMU's reads through the page cache as ours go.
+// bytes, MICROVM_BENCH_VU_QEMU_CACHE=writeback puts QEMU's reads through the page cache as ours go,
+// and MICROVM_BENCH_VU_QEMU_MEM=memfd gives QEMU's side the shared memfd RAM that vhost-user needs
+// on ours (by default it has QEMU's own), so that the sides differ only in the device path.
 const IMAGE = process.env["MICROVM_BENCH_VU_IMAGE"] === "data" ? "data" : "sparse";
 const QEMU_CACHE = process.env["MICROVM_BENCH_VU_QEMU_CACHE"] === "writeback" ? "writeback" : "none";
+const QEMU_MEMFD = process.env["MICROVM_BENCH_VU_QEMU_MEM"] === "memfd";
 const RANDOM_READS = 2048;
 let dir = "";
 let image = "";
@@ -61,14 +64,19 @@ async function boot(vhost: boolean): Promise<Map<Measure, number>> {
     backend = VhostUserBackend.listen({ socket: sock, device: () => new BlkDevice(disk) });
     args = ["-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-global", "virtio-mmio.force-legacy=false", "-chardev", `socket,id=vu,path=${sock}`, "-device", "vhost-user-blk,chardev=vu"];
   } else {
-    args = ["-global", "virtio-mmio.force-legacy=false", "-drive", `id=d0,if=none,format=raw,file=${image},cache=${QEMU_CACHE}`, "-device", "virtio-blk-device,drive=d0"];
+    args = [...(QEMU_MEMFD ? ["-object", "memory-backend-memfd,id=mem,size=256M,share=on"] : []), "-global", "virtio-mmio.force-legacy=false", "-drive", `id=d0,if=none,format=raw,file=${image},cache=${QEMU_CACHE}`, "-device", "virtio-blk-device,drive=d0"];
   }
   try {
-    const r = await runQemuMicrovm({ kernel: k, cpus: 1, ...(vhost ? { machine: ["memory-backend=mem"] } : {}), append: `stock.dd=${MIB} stock.rand=${RANDOM_READS}`, args, timeoutMs: 120_000 });
+    const r = await runQemuMicrovm({ kernel: k, cpus: 1, ...(vhost || QEMU_MEMFD ? { machine: ["memory-backend=mem"] } : {}), append: `stock.dd=${MIB} stock.rand=${RANDOM_READS}`, args, timeoutMs: 120_000 });
     const out = new Map<Measure, number>();
     const mbps = (bytes: string | undefined, ns: string | undefined): number => Number(bytes) / 1e6 / (Number(ns) / 1e9);
     for (const m of r.text.matchAll(/^STOCK-DD (\d+) (\d+) (\d+)/gm)) out.set(m[1] as Measure, mbps(m[2], m[3]));
     for (const m of r.text.matchAll(/^STOCK-RAND 4096 (\d+) (\d+)/gm)) out.set("random-4096", mbps(m[1], m[2]));
+    // What the guest sent: its queue limits and the requests each dd took (the same on both sides
+    // when the guest splits the reads alike), on stderr beside the bench's progress.
+    const queue = /^STOCK-QUEUE (\d+) (\d+) (\d+)/m.exec(r.text);
+    const reqs = [...r.text.matchAll(/^STOCK-DD (\d+) \d+ \d+ (\d+)/gm)].map((m) => `${m[1]} B blocks in ${m[2]} requests`);
+    if (queue) process.stderr.write(`bench: ${vhost ? "ours" : "QEMU's"}: max_sectors_kb ${queue[1]}, max_segments ${queue[2]}; ${reqs.join(", ")}\n`);
     if (out.size !== 3) throw new Error(`no STOCK-DD or STOCK-RAND lines (${vhost ? "vhost-user" : "QEMU"}):\n${r.text.slice(-1500)}\n${r.stderr}`);
     return out;
   } finally {
@@ -80,7 +88,7 @@ const row = (what: Measure, label: string): BenchCase => ({
   name: `guest reads, ${label}, O_DIRECT: our BlkDevice via vhost-user-blk (TCG)`,
   unit: "MB/s",
   better: "higher",
-  reference: `QEMU's own virtio-blk on the same image (${IMAGE}, QEMU cache=${QEMU_CACHE}), same guest`,
+  reference: `QEMU's own virtio-blk on the same image (${IMAGE}, QEMU cache=${QEMU_CACHE}${QEMU_MEMFD ? ", RAM on the same shared memfd as ours" : ""}), same guest`,
   goal: ">= 1.0",
   reps: 5,
   warmup: 1,
