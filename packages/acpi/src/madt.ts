@@ -535,9 +535,12 @@ export function madtForCpus(options: MadtOptions): Madt {
         : [];
   if (ids.length === 0) throw new AcpiError("out-of-range", "MADT.cpus", "expected at least one CPU");
   const entries: MadtEntry[] = ids.map((id, i) => {
-    checkInt(`MADT.cpus[${i}]`, id, 0, 0xfffffffe);
+    // The checks build their field names only when they fail (a name per CPU was most of the time
+    // of a 254-CPU MADT).
+    if (!isIntIn(id, 0, 0xfffffffe)) checkInt(`MADT.cpus[${i}]`, id, 0, 0xfffffffe);
+    if (id < 0xff && i > 0xff) checkInt(`MADT.cpus[${i}] processor UID`, i, 0, 0xff);
     return id < 0xff
-      ? { type: "local-apic", processorUid: checkInt(`MADT.cpus[${i}] processor UID`, i, 0, 0xff), apicId: id, enabled: true, onlineCapable: false }
+      ? { type: "local-apic", processorUid: i, apicId: id, enabled: true, onlineCapable: false }
       : { type: "local-x2apic", processorUid: i, x2apicId: id, enabled: true, onlineCapable: false };
   });
   const ioApics = options.ioApics ?? [{ id: ids.length & 0xff, address: 0xfec00000, gsiBase: 0 }];
