@@ -29,6 +29,8 @@ const MIB = 32;
 const IMAGE = process.env["MICROVM_BENCH_VU_IMAGE"] === "data" ? "data" : "sparse";
 const QEMU_CACHE = process.env["MICROVM_BENCH_VU_QEMU_CACHE"] === "writeback" ? "writeback" : "none";
 const QEMU_MEMFD = process.env["MICROVM_BENCH_VU_QEMU_MEM"] === "memfd";
+/** The guest's RAM as shared memfd (what vhost-user needs; `-machine memory-backend=mem` uses it). */
+const SHARED_RAM = ["-object", "memory-backend-memfd,id=mem,size=256M,share=on"];
 const RANDOM_READS = 2048;
 let dir = "";
 let image = "";
@@ -62,9 +64,9 @@ async function boot(vhost: boolean): Promise<Map<Measure, number>> {
     const sock = join(dir, `blk${n++}.sock`);
     const disk = new FileBlockBackend(image);
     backend = VhostUserBackend.listen({ socket: sock, device: () => new BlkDevice(disk) });
-    args = ["-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-global", "virtio-mmio.force-legacy=false", "-chardev", `socket,id=vu,path=${sock}`, "-device", "vhost-user-blk,chardev=vu"];
+    args = [...SHARED_RAM, "-global", "virtio-mmio.force-legacy=false", "-chardev", `socket,id=vu,path=${sock}`, "-device", "vhost-user-blk,chardev=vu"];
   } else {
-    args = [...(QEMU_MEMFD ? ["-object", "memory-backend-memfd,id=mem,size=256M,share=on"] : []), "-global", "virtio-mmio.force-legacy=false", "-drive", `id=d0,if=none,format=raw,file=${image},cache=${QEMU_CACHE}`, "-device", "virtio-blk-device,drive=d0"];
+    args = [...(QEMU_MEMFD ? SHARED_RAM : []), "-global", "virtio-mmio.force-legacy=false", "-drive", `id=d0,if=none,format=raw,file=${image},cache=${QEMU_CACHE}`, "-device", "virtio-blk-device,drive=d0"];
   }
   try {
     const r = await runQemuMicrovm({ kernel: k, cpus: 1, ...(vhost || QEMU_MEMFD ? { machine: ["memory-backend=mem"] } : {}), append: `stock.dd=${MIB} stock.rand=${RANDOM_READS}`, args, timeoutMs: 120_000 });

@@ -264,10 +264,10 @@ export class NetDevice extends DeviceBase implements FrameSink {
       // (The chain's region, when the queue knows it, holds the whole buffer, so the frame too.)
       const r = c.count === w + 1 ? (c.region ?? mem.regionAt(a, total)) : undefined;
       if (r !== undefined) {
-        this.rxHeader(r.view, a - r.start);
-        r.bytes.set(frame, a - r.start + hl);
-      }
-      else {
+        const o = a - r.start;
+        this.rxHeader(r.view, o);
+        r.bytes.set(frame, o + hl);
+      } else {
         if (hl === Net.HeaderSize) {
           hdr[10] = 1; // num_buffers = 1
           hdr[11] = 0;
