@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { answerRead, DeviceMailbox, isKvmError, Kvm, KvmError, normalizeCpuid, type CpuidEntry, type IoExit, type MmioExit } from "../src/index.ts";
 import { errnoName } from "../src/errors.ts";
 import { openError } from "../src/kvm.ts";
+import { acquireWorker, releaseWorker, WORKER_HEAP_MIB } from "../src/pool.ts";
 import { kvmTitle, kvmUnavailable } from "./helpers.ts";
 
 describe("KvmError", () => {
@@ -243,5 +244,19 @@ describe.skipIf(kvmUnavailable !== undefined)(kvmTitle("argument checks on /dev/
     expect(() => vm.createVcpu(1)).toThrow(expect.objectContaining({ code: "closed" }));
     expect(() => vcpu.getRegs()).toThrow(expect.objectContaining({ code: "closed" }));
     kvm.close();
+  });
+});
+
+describe("worker pool", () => {
+  it("starts each worker with the pool's heap limit, and hands an idle one out again", async () => {
+    const entry = "data:text/javascript,";
+    const w = acquireWorker(entry, "t");
+    try {
+      expect(w.resourceLimits?.maxOldGenerationSizeMb).toBe(WORKER_HEAP_MIB);
+      releaseWorker(w);
+      expect(acquireWorker(entry, "t")).toBe(w);
+    } finally {
+      await w.terminate();
+    }
   });
 });
