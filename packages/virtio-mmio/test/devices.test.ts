@@ -110,6 +110,22 @@ for (const version of [2, 1] as const) {
         expect(d.mem.read8(st)).toBe(BlkStatus.Ok);
         expect(disk.slice(40 * 512, 42 * 512)).toEqual(Uint8Array.from([...pattern(512, 31), ...pattern(512, 32)]));
         expect(calls).toEqual(vectored ? ["writev 20480 512+512"] : ["write 20480 512", "write 20992 512"]);
+        // A data buffer that crosses the two memory regions has no view: the request goes a
+        // buffer at a time, the crossing one bounced, even to a vectored backend.
+        calls.length = 0;
+        const plain = d.alloc.alloc(512);
+        const crossing = MIB - 256;
+        const st2 = d.alloc.alloc(1);
+        const hdr = d.alloc.alloc(16);
+        d.mem.write32(hdr, BlkType.In);
+        d.mem.write64(hdr + 8, 6n);
+        const h2 = q2.submit([{ addr: hdr, len: 16 }, { addr: plain, len: 512, write: true } as never, { addr: crossing, len: 512, write: true } as never, { addr: st2, len: 1, write: true } as never]);
+        expect(q2.reap()).toEqual([{ id: h2, len: 1025 }]);
+        const back = new Uint8Array(1024);
+        d.mem.read(plain, back.subarray(0, 512));
+        d.mem.read(crossing, back.subarray(512));
+        expect(back).toEqual(disk.slice(6 * 512, 8 * 512));
+        expect(calls).toEqual(["read 3072 512", "read 3584 512"]);
       }
     });
 

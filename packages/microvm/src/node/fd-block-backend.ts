@@ -148,7 +148,7 @@ const IOV_MAX = 1024;
 function vectored(fd: number, offset: number, buffers: readonly Uint8Array[], sys: (fd: number, buffers: Uint8Array[], position: number) => number, one: (offset: number, part: Uint8Array) => void): void {
   let at = offset;
   for (let i = 0; i < buffers.length; i += IOV_MAX) {
-    const part = buffers.slice(i, i + IOV_MAX);
+    const part = buffers.length <= IOV_MAX ? (buffers as Uint8Array[]) : buffers.slice(i, i + IOV_MAX);
     const n = sys(fd, part, at);
     const len = totalLength(part);
     if (n < len) eachFrom(part, n, at, one);
