@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, readvSync, rmSync, writeSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EventFd } from "@microvm/kvm";
-import { BlkDevice, MemoryBlockBackend } from "@microvm/virtio-mmio";
+import { BlkDevice, MemoryBlockBackend, type BlockBackend } from "@microvm/virtio-mmio";
 import type { BenchCase } from "../../../bench/harness.ts";
 import { FdBlockBackend } from "../src/node/fd-block-backend.js";
 import { VhostUserBackend } from "../src/node/vhost-user-backend.js";
@@ -34,6 +34,28 @@ const sink = new Uint8Array(4096 * BATCH);
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** Serves `blk` from a back-end on a socket in `dir`, and connects the test's front-end to it with one ring. */
+async function connect(blk: BlockBackend): Promise<void> {
+  const path = join(dir, "blk.sock");
+  const b = VhostUserBackend.listen({ socket: path, device: () => new BlkDevice(blk) });
+  backend = b;
+  ram = new SharedRam(join(dir, "ram"), 4 << 20);
+  kick = EventFd.create({ nonBlocking: true });
+  call = EventFd.create({ nonBlocking: true });
+  fe = new FrontEnd(path);
+  while (!b.connected) await turn();
+  await fe.start(ram, kick, call, { size: RING });
+}
+
+function disconnect(): void {
+  fe?.close();
+  backend?.close();
+  ram?.close();
+  kick?.close();
+  call?.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
 /** The 1 MiB row's state: a 64 MiB image file (in the page cache after the warm-ups), 254 buffers. */
 const BIG = { segs: 254, disk: 64 << 20, rounds: 64 };
 let fd = -1;
@@ -52,23 +74,9 @@ export const cases: BenchCase[] = [
     skip: () => (process.platform !== "linux" ? "Linux only (eventfd, SCM_RIGHTS)" : undefined),
     async setup() {
       dir = mkdtempSync(join(tmpdir(), "microvm-vu-bench-"));
-      const path = join(dir, "blk.sock");
-      backend = VhostUserBackend.listen({ socket: path, device: () => new BlkDevice(new MemoryBlockBackend(disk)) });
-      ram = new SharedRam(join(dir, "ram"), 4 << 20);
-      kick = EventFd.create({ nonBlocking: true });
-      call = EventFd.create({ nonBlocking: true });
-      fe = new FrontEnd(path);
-      while (!backend.connected) await turn();
-      await fe.start(ram, kick, call, { size: RING });
+      await connect(new MemoryBlockBackend(disk));
     },
-    teardown() {
-      fe?.close();
-      backend?.close();
-      ram?.close();
-      kick?.close();
-      call?.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    teardown: disconnect,
     async ours() {
       const r = ram as SharedRam;
       const t0 = process.hrtime.bigint();
@@ -110,30 +118,18 @@ export const cases: BenchCase[] = [
       fd = openSync(join(dir, "disk.img"), "w+");
       const chunk = new Uint8Array(1 << 20).map((_, i) => i * 13);
       for (let i = 0; i < BIG.disk >> 20; i++) writeSync(fd, chunk);
-      const path = join(dir, "blk.sock");
-      backend = VhostUserBackend.listen({ socket: path, device: () => new BlkDevice(new FdBlockBackend(fd, { size: BIG.disk })) });
-      ram = new SharedRam(join(dir, "ram"), 4 << 20);
-      kick = EventFd.create({ nonBlocking: true });
-      call = EventFd.create({ nonBlocking: true });
-      fe = new FrontEnd(path);
-      while (!backend.connected) await turn();
-      await fe.start(ram, kick, call, { size: RING });
+      await connect(new FdBlockBackend(fd, { size: BIG.disk }));
       // Every other page, in a shuffled order: no two buffers are adjacent.
       const pages = Array.from({ length: BIG.segs }, (_, i) => DATA + 8192 * ((i * 97) % BIG.segs));
       chain = [[HDR, 16, false], ...pages.map((p): [number, number, boolean] => [p, 4096, true]), [HDR + 16, 1, true]];
       views = pages.map((p) => (ram as SharedRam).bytes.subarray(p, p + 4096));
       availIdx = 0;
       // The descriptors once: the device never changes them, so each round only offers the head.
-      post(ram, 0, 0, chain, RING, false);
+      post(ram as SharedRam, 0, 0, chain, RING, false);
     },
     teardown() {
-      fe?.close();
-      backend?.close();
-      ram?.close();
-      kick?.close();
-      call?.close();
       closeSync(fd);
-      rmSync(dir, { recursive: true, force: true });
+      disconnect();
     },
     async ours() {
       const r = ram as SharedRam;
