@@ -259,4 +259,10 @@ describe("worker pool", () => {
       await w.terminate();
     }
   });
+
+  it("the limit holds: a worker that keeps more JavaScript objects than it ends with an out-of-memory error, not the process", async () => {
+    const hog = acquireWorker("data:text/javascript,const a = []; for (;;) a.push(new Array(100000).fill(1.5));", "hog");
+    const code = await new Promise<string>((resolve) => hog.once("error", (e: Error & { code?: string }) => resolve(e.code ?? e.message)));
+    expect(code).toBe("ERR_WORKER_OUT_OF_MEMORY");
+  });
 });
