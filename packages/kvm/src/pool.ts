@@ -23,7 +23,9 @@ let threads: typeof import("node:worker_threads") | undefined;
  * @internal
  */
 export function workerThreads(): typeof import("node:worker_threads") {
-  threads ??= createRequire(import.meta.url)("node:worker_threads") as typeof import("node:worker_threads");
+  // A built-in resolves the same from any path ("/"): no import.meta.url, whose CommonJS shim makes
+  // and parses a file URL.
+  threads ??= createRequire("/")("node:worker_threads") as typeof import("node:worker_threads");
   return threads;
 }
 
