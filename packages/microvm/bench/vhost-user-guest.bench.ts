@@ -72,12 +72,16 @@ async function boot(vhost: boolean): Promise<Map<Measure, number>> {
     const r = await runQemuMicrovm({ kernel: k, cpus: 1, ...(vhost || QEMU_MEMFD ? { machine: ["memory-backend=mem"] } : {}), append: `stock.dd=${MIB} stock.rand=${RANDOM_READS}`, args, timeoutMs: 120_000 });
     const out = new Map<Measure, number>();
     const mbps = (bytes: string | undefined, ns: string | undefined): number => Number(bytes) / 1e6 / (Number(ns) / 1e9);
-    for (const m of r.text.matchAll(/^STOCK-DD (\d+) (\d+) (\d+)/gm)) out.set(m[1] as Measure, mbps(m[2], m[3]));
+    // What the guest sent, beside each dd's figure: the requests it took (the same on both sides
+    // when the guest splits the reads alike).
+    const reqs: string[] = [];
+    for (const m of r.text.matchAll(/^STOCK-DD (\d+) (\d+) (\d+)(?: (\d+))?/gm)) {
+      out.set(m[1] as Measure, mbps(m[2], m[3]));
+      if (m[4] !== undefined) reqs.push(`${m[1]} B blocks in ${m[4]} requests`);
+    }
     for (const m of r.text.matchAll(/^STOCK-RAND 4096 (\d+) (\d+)/gm)) out.set("random-4096", mbps(m[1], m[2]));
-    // What the guest sent: its queue limits and the requests each dd took (the same on both sides
-    // when the guest splits the reads alike), on stderr beside the bench's progress.
+    // The disk's queue limits and those request counts, on stderr beside the bench's progress.
     const queue = /^STOCK-QUEUE (\d+) (\d+) (\d+)/m.exec(r.text);
-    const reqs = [...r.text.matchAll(/^STOCK-DD (\d+) \d+ \d+ (\d+)/gm)].map((m) => `${m[1]} B blocks in ${m[2]} requests`);
     if (queue) process.stderr.write(`bench: ${vhost ? "ours" : "QEMU's"}: max_sectors_kb ${queue[1]}, max_segments ${queue[2]}; ${reqs.join(", ")}\n`);
     if (out.size !== 3) throw new Error(`no STOCK-DD or STOCK-RAND lines (${vhost ? "vhost-user" : "QEMU"}):\n${r.text.slice(-1500)}\n${r.stderr}`);
     return out;
